@@ -1,0 +1,36 @@
+// createApp: the Express application built from its dependencies (tests pass a test database).
+import express, { type Express } from "express";
+import { pinoHttp } from "pino-http";
+import { createAccountsRouter } from "./features/accounts/accounts-router";
+import { createKeysRouter } from "./features/auth/keys-router";
+import { createCasesRouter } from "./features/cases/cases-router";
+import { createEventsRouter } from "./features/events/events-router";
+import { createHealthRouter } from "./http/health-router";
+import { errorHandler, routeNotFound } from "./http/problem";
+import { requestId } from "./http/request-id";
+import type { Services } from "./services";
+
+export type AppOptions = { bodyLimitBytes: number; workerInProcess: boolean };
+
+export function createApp(services: Services, options: AppOptions): Express {
+  const app = express();
+  app.disable("x-powered-by");
+  app.use(requestId);
+  app.use(
+    pinoHttp({
+      logger: services.logger,
+      genReqId: (_req, res) => (res as express.Response).locals.requestId as string,
+      customLogLevel: (_req, res, err) => (err || res.statusCode >= 500 ? "error" : "info"),
+      autoLogging: { ignore: (req) => req.url === "/healthz" || req.url === "/readyz" },
+      serializers: { req: (req: { id: string; method: string; url: string }) => ({ id: req.id, method: req.method, url: req.url }) },
+    }),
+  );
+  app.use(createHealthRouter({ db: services.db, workerStats: options.workerInProcess ? services.worker.stats : undefined }));
+  app.use(createEventsRouter({ events: services.events, apiKeys: services.apiKeys, bodyLimitBytes: options.bodyLimitBytes }));
+  app.use(createAccountsRouter({ accounts: services.accounts, apiKeys: services.apiKeys }));
+  app.use(createCasesRouter({ cases: services.cases, apiKeys: services.apiKeys }));
+  app.use(createKeysRouter({ apiKeys: services.apiKeys }));
+  app.use(routeNotFound);
+  app.use(errorHandler(services.logger));
+  return app;
+}

@@ -1,0 +1,91 @@
+// The only module that reads the environment: validates it once with zod and hands on a typed Config.
+import fs from "node:fs";
+import path from "node:path";
+import { parse as parseDotenv } from "dotenv";
+import { z } from "zod";
+
+const logLevels = ["fatal", "error", "warn", "info", "debug", "trace", "silent"] as const;
+
+const envSchema = z.object({
+  PORT: z.coerce.number().int().min(0).max(65535).default(8080),
+  HOST: z.string().min(1).default("127.0.0.1"),
+  DATABASE_URL: z
+    .string()
+    .regex(/^postgres(ql)?:\/\//, "must be a postgresql:// URL (leave it unset for the embedded database)")
+    .optional(),
+  CLAUSEGUARD_DATA_DIR: z.string().min(1).default("./data"),
+  CLAUSEGUARD_ADMIN_KEY: z
+    .string()
+    .regex(/^cg_[a-z0-9]{12}_[A-Za-z0-9_-]{32,}$/, "must look like cg_<12 chars>_<secret of at least 32 chars> (make one with `npm run keys -- generate`)")
+    .optional(),
+  CLAUSEGUARD_RULES_DIR: z.string().min(1).default("./rules"),
+  LOG_LEVEL: z.enum(logLevels).default("info"),
+  /** Largest accepted request body, in bytes (a 5,000-event batch is about 3 MB). */
+  CLAUSEGUARD_BODY_LIMIT_BYTES: z.coerce.number().int().min(1024).max(512 * 1024 * 1024).default(10 * 1024 * 1024),
+  /** How often an idle evaluation worker looks for new work, in milliseconds. */
+  CLAUSEGUARD_EVAL_POLL_MS: z.coerce.number().int().min(10).max(60_000).default(250),
+  /** Events claimed per evaluation batch. */
+  CLAUSEGUARD_EVAL_BATCH_SIZE: z.coerce.number().int().min(1).max(10_000).default(500),
+  /** Longest wait for in-flight requests and evaluations on shutdown, in milliseconds. */
+  CLAUSEGUARD_SHUTDOWN_TIMEOUT_MS: z.coerce.number().int().min(0).max(600_000).default(10_000),
+});
+
+export type Config = {
+  port: number;
+  host: string;
+  database: { kind: "pglite"; dataDir: string } | { kind: "postgres"; url: string };
+  adminKey: string | undefined;
+  rulesDir: string;
+  logLevel: (typeof logLevels)[number];
+  bodyLimitBytes: number;
+  evaluation: { pollMs: number; batchSize: number };
+  shutdownTimeoutMs: number;
+};
+
+export class ConfigError extends Error {
+  constructor(readonly issues: { variable: string; message: string }[]) {
+    super(`invalid configuration:\n${issues.map((i) => `  ${i.variable}: ${i.message}`).join("\n")}`);
+    this.name = "ConfigError";
+  }
+}
+
+/**
+ * Builds the Config from an environment (process.env by default). Values in a `.env` file in
+ * `cwd` fill in what the environment leaves unset. Empty strings count as unset.
+ */
+export function loadConfig(env: NodeJS.ProcessEnv = process.env, cwd = process.cwd()): Config {
+  const fromFile = readDotenv(path.join(cwd, ".env"));
+  const merged: Record<string, string> = {};
+  for (const [k, v] of Object.entries({ ...fromFile, ...env })) {
+    if (v !== undefined && v !== "") merged[k] = v;
+  }
+  const parsed = envSchema.safeParse(merged);
+  if (!parsed.success) {
+    throw new ConfigError(
+      parsed.error.issues.map((i) => ({ variable: String(i.path[0] ?? "?"), message: i.message })),
+    );
+  }
+  const e = parsed.data;
+  return {
+    port: e.PORT,
+    host: e.HOST,
+    database: e.DATABASE_URL
+      ? { kind: "postgres", url: e.DATABASE_URL }
+      : { kind: "pglite", dataDir: path.resolve(cwd, e.CLAUSEGUARD_DATA_DIR) },
+    adminKey: e.CLAUSEGUARD_ADMIN_KEY,
+    rulesDir: path.resolve(cwd, e.CLAUSEGUARD_RULES_DIR),
+    logLevel: e.LOG_LEVEL,
+    bodyLimitBytes: e.CLAUSEGUARD_BODY_LIMIT_BYTES,
+    evaluation: { pollMs: e.CLAUSEGUARD_EVAL_POLL_MS, batchSize: e.CLAUSEGUARD_EVAL_BATCH_SIZE },
+    shutdownTimeoutMs: e.CLAUSEGUARD_SHUTDOWN_TIMEOUT_MS,
+  };
+}
+
+function readDotenv(file: string): Record<string, string> {
+  try {
+    return parseDotenv(fs.readFileSync(file));
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === "ENOENT") return {};
+    throw err;
+  }
+}

@@ -1,0 +1,99 @@
+// Every fact a rule may name, with the params each takes. The single list the validator, the
+// evaluator and the documentation read; values come from a FactSource at evaluation time.
+import { z } from "zod";
+import { parseWindow } from "./window";
+
+const windowParam = z.string().superRefine((text, ctx) => {
+  const r = parseWindow(text);
+  if (!r.ok) ctx.addIssue({ code: "custom", message: r.message });
+});
+const signalParam = z.string().regex(/^[A-Za-z_][A-Za-z0-9_]{0,63}$/, "must be a signal name (letters, digits, _)");
+const thresholdParam = z.number().min(0).max(1);
+const linkByParam = z.enum(["paymentFingerprint", "ipPrefix", "orgId", "promptTemplateHash", "any"]);
+
+export type LinkBy = z.infer<typeof linkByParam>;
+
+export const windowAggregateNames = [
+  "requestCount",
+  "inputTokens",
+  "outputTokens",
+  "distinctModels",
+  "distinctIps",
+  "distinctCountries",
+  "distinctPromptTemplates",
+  "topTemplateShare",
+  "peakRequestsPerMinute",
+  "signalRate",
+] as const;
+export type WindowAggregateName = (typeof windowAggregateNames)[number];
+
+export const linkedFactNames = [
+  "linkedAccounts",
+  "linkedSuspendedAccounts",
+  "clusterRequestCount",
+  "clusterOutputTokens",
+  "clusterSignalRate",
+  "clusterNewAccountShare",
+] as const;
+export type LinkedFactName = (typeof linkedFactNames)[number];
+
+export type FactKind = "event" | "account" | "window" | "linked";
+
+export type FactDefinition = {
+  kind: FactKind;
+  /** Object-valued facts take a `path`; number-valued facts do not. */
+  objectValued: boolean;
+  params: z.ZodType<Record<string, unknown>>;
+  description: string;
+};
+
+const noParams = z.strictObject({});
+const windowOnly = z.strictObject({ window: windowParam.optional() });
+const signalParams = z.strictObject({ window: windowParam.optional(), signal: signalParam, threshold: thresholdParam.optional() });
+const linkParams = z.strictObject({ window: windowParam.optional(), by: linkByParam.optional() });
+
+const windowFact = (description: string, params: z.ZodType<Record<string, unknown>> = windowOnly): FactDefinition => ({
+  kind: "window",
+  objectValued: false,
+  params,
+  description,
+});
+const linkedFact = (description: string, params: z.ZodType<Record<string, unknown>> = linkParams): FactDefinition => ({
+  kind: "linked",
+  objectValued: false,
+  params,
+  description,
+});
+
+export const factCatalog: Record<string, FactDefinition> = {
+  event: { kind: "event", objectValued: true, params: noParams, description: "The event being evaluated; read fields with `path`, e.g. $.signals.jailbreakAttempt." },
+  account: { kind: "account", objectValued: true, params: noParams, description: "{ status, firstSeenAt, ageDays, confirmedCases } of the event's account." },
+  requestCount: windowFact("Requests by the account in the window."),
+  inputTokens: windowFact("Input tokens of the account in the window."),
+  outputTokens: windowFact("Output tokens of the account in the window."),
+  distinctModels: windowFact("Distinct models the account called in the window."),
+  distinctIps: windowFact("Distinct client IPs of the account in the window."),
+  distinctCountries: windowFact("Distinct countries of the account in the window."),
+  distinctPromptTemplates: windowFact("Distinct prompt templates of the account in the window."),
+  topTemplateShare: windowFact("Share (0..1) of the account's requests in the window that used its most used prompt template."),
+  peakRequestsPerMinute: windowFact("Most requests of the account in one clock minute of the window."),
+  signalRate: windowFact("Share (0..1) of the account's requests in the window whose `signal` is true or >= `threshold` (default 0.5).", signalParams),
+  linkedAccounts: linkedFact("Other accounts sharing a value (`by`, default any) with this one within the window."),
+  linkedSuspendedAccounts: linkedFact("Linked accounts whose status is suspended."),
+  clusterRequestCount: linkedFact("Requests in the window of the account plus its linked accounts."),
+  clusterOutputTokens: linkedFact("Output tokens in the window of the account plus its linked accounts."),
+  clusterSignalRate: linkedFact(
+    "signalRate over the account plus its linked accounts.",
+    z.strictObject({ window: windowParam.optional(), by: linkByParam.optional(), signal: signalParam, threshold: thresholdParam.optional() }),
+  ),
+  clusterNewAccountShare: linkedFact(
+    "Share of the cluster's accounts first seen less than `maxAgeDays` (default 14) days before the event.",
+    z.strictObject({ window: windowParam.optional(), by: linkByParam.optional(), maxAgeDays: z.number().positive().max(3650).optional() }),
+  ),
+};
+
+export const factNames = Object.keys(factCatalog);
+
+export function isFactName(name: string): boolean {
+  return Object.hasOwn(factCatalog, name);
+}

@@ -1,0 +1,19 @@
+// HTTP for accounts: GET /v1/accounts/:id/enforcement, the gateway's fast path.
+import { Router } from "express";
+import { z } from "zod";
+import { requireScope } from "../../http/auth";
+import { parseOrThrow } from "../../http/parse";
+import type { ApiKeyService } from "../auth/api-key-service";
+import type { AccountService } from "./account-service";
+
+const accountIdParam = z.object({ id: z.string().min(1).max(128) });
+
+export function createAccountsRouter(deps: { accounts: AccountService; apiKeys: ApiKeyService }): Router {
+  const router = Router();
+  // The gateway holds events:write; analysts hold cases:read. Either may ask.
+  router.get("/v1/accounts/:id/enforcement", requireScope(deps.apiKeys, "events:write", "cases:read"), async (req, res) => {
+    const { id } = parseOrThrow(accountIdParam, req.params, "params");
+    res.json(await deps.accounts.enforcementStatus(id));
+  });
+  return router;
+}

@@ -1,0 +1,117 @@
+// API keys: authentication of requests, creation, listing, revocation and the bootstrap admin key.
+import { AppError } from "../../errors";
+import type { Logger } from "../../logger";
+import type { PrismaClient } from "../../generated/prisma/client";
+import { appendAudit } from "../audit/audit-log";
+import { type Scope, generateKey, hasScope, hashSecret, parseKey, secretMatches } from "./api-key";
+
+export type Principal = { keyId: string; name: string; scopes: string[]; actor: string };
+
+export type ApiKeyView = {
+  id: string;
+  name: string;
+  scopes: string[];
+  createdAt: Date;
+  createdBy: string;
+  lastUsedAt: Date | null;
+  expiresAt: Date | null;
+  revokedAt: Date | null;
+};
+
+/** lastUsedAt is written at most this often per key, so authentication stays a read. */
+const lastUsedResolutionMs = 60_000;
+
+export function createApiKeyService(prisma: PrismaClient, logger: Logger) {
+  async function authenticate(authorization: string | undefined, now = new Date()): Promise<Principal> {
+    const m = /^Bearer (\S+)$/i.exec(authorization ?? "");
+    if (!m) throw new AppError("unauthorized", "send an API key as 'Authorization: Bearer <key>'");
+    const parsed = parseKey(m[1]!);
+    if (!parsed) throw new AppError("unauthorized", "the API key is not in ClauseGuard's format");
+    const row = await prisma.apiKey.findUnique({ where: { id: parsed.id } });
+    if (!row || !secretMatches(parsed.secret, row.secretHash)) throw new AppError("unauthorized", "the API key is not valid");
+    if (row.revokedAt) throw new AppError("unauthorized", "the API key was revoked");
+    if (row.expiresAt && row.expiresAt <= now) throw new AppError("unauthorized", "the API key has expired");
+    if (!row.lastUsedAt || now.getTime() - row.lastUsedAt.getTime() > lastUsedResolutionMs) {
+      await prisma.apiKey.update({ where: { id: row.id }, data: { lastUsedAt: now } });
+    }
+    return { keyId: row.id, name: row.name, scopes: row.scopes, actor: `key:${row.id}` };
+  }
+
+  /** Passes when the principal holds any one of the scopes. */
+  function authorize(principal: Principal, ...anyOf: Scope[]): void {
+    if (!anyOf.some((s) => hasScope(principal.scopes, s))) {
+      const names = anyOf.map((s) => `'${s}'`).join(" or ");
+      throw new AppError("forbidden", `this API key needs the ${names} scope`, undefined, { requiredScope: anyOf });
+    }
+  }
+
+  async function createKey(input: { name: string; scopes: Scope[]; expiresAt?: Date }, actor: string): Promise<{ id: string; key: string }> {
+    const generated = generateKey();
+    await prisma.$transaction(async (tx) => {
+      await tx.apiKey.create({
+        data: { id: generated.id, name: input.name, secretHash: generated.secretHash, scopes: input.scopes, createdBy: actor, expiresAt: input.expiresAt ?? null },
+      });
+      await appendAudit(tx, { actor, action: "key.create", targetType: "api_key", targetId: generated.id, after: { name: input.name, scopes: input.scopes, expiresAt: input.expiresAt } });
+    });
+    return { id: generated.id, key: generated.key };
+  }
+
+  async function listKeys(): Promise<ApiKeyView[]> {
+    return prisma.apiKey.findMany({
+      orderBy: { createdAt: "asc" },
+      select: { id: true, name: true, scopes: true, createdAt: true, createdBy: true, lastUsedAt: true, expiresAt: true, revokedAt: true },
+    });
+  }
+
+  async function revokeKey(id: string, actor: string, now = new Date()): Promise<void> {
+    await prisma.$transaction(async (tx) => {
+      const row = await tx.apiKey.findUnique({ where: { id } });
+      if (!row) throw new AppError("not_found", `API key '${id}' does not exist`);
+      if (row.revokedAt) return;
+      await tx.apiKey.update({ where: { id }, data: { revokedAt: now } });
+      await appendAudit(tx, { actor, action: "key.revoke", targetType: "api_key", targetId: id, before: { revokedAt: null }, after: { revokedAt: now } });
+    });
+  }
+
+  /**
+   * Makes sure an admin can get in: the configured CLAUSEGUARD_ADMIN_KEY is stored (hashed), or on
+   * an empty database a new admin key is generated and returned so the caller can print it once.
+   */
+  async function bootstrapAdminKey(configuredKey: string | undefined): Promise<{ generatedKey?: string }> {
+    if (configuredKey) {
+      const parsed = parseKey(configuredKey);
+      if (!parsed) throw new Error("CLAUSEGUARD_ADMIN_KEY is not a ClauseGuard key");
+      const existing = await prisma.apiKey.findUnique({ where: { id: parsed.id } });
+      if (existing) {
+        // A key revoked through the API stays revoked, even if the environment still names it.
+        if (existing.revokedAt || !secretMatches(parsed.secret, existing.secretHash)) {
+          logger.warn({ keyId: parsed.id }, "CLAUSEGUARD_ADMIN_KEY names a key that is revoked or differs from the stored one; it will not authenticate");
+        }
+        return {};
+      }
+      await prisma.$transaction(async (tx) => {
+        await tx.apiKey.create({
+          data: { id: parsed.id, name: "bootstrap admin", secretHash: hashSecret(parsed.secret), scopes: ["admin"], createdBy: "env:CLAUSEGUARD_ADMIN_KEY" },
+        });
+        await appendAudit(tx, { actor: "env:CLAUSEGUARD_ADMIN_KEY", action: "key.create", targetType: "api_key", targetId: parsed.id, after: { name: "bootstrap admin", scopes: ["admin"] } });
+      });
+      logger.info({ keyId: parsed.id }, "bootstrap admin key from CLAUSEGUARD_ADMIN_KEY stored");
+      return {};
+    }
+    // Two processes starting on an empty database must not both mint a key: serialize on a lock.
+    return prisma.$transaction(async (tx) => {
+      await tx.$executeRaw`SELECT pg_advisory_xact_lock(4236936583016097349)`;
+      if ((await tx.apiKey.count()) > 0) return {};
+      const generated = generateKey();
+      await tx.apiKey.create({
+        data: { id: generated.id, name: "bootstrap admin", secretHash: generated.secretHash, scopes: ["admin"], createdBy: "bootstrap" },
+      });
+      await appendAudit(tx, { actor: "bootstrap", action: "key.create", targetType: "api_key", targetId: generated.id, after: { name: "bootstrap admin", scopes: ["admin"] } });
+      return { generatedKey: generated.key };
+    });
+  }
+
+  return { authenticate, authorize, createKey, listKeys, revokeKey, bootstrapAdminKey };
+}
+
+export type ApiKeyService = ReturnType<typeof createApiKeyService>;

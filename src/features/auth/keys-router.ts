@@ -1,0 +1,37 @@
+// HTTP for API keys (admin): list without secrets, create (the key is shown once), revoke.
+import express, { Router } from "express";
+import { z } from "zod";
+import { principalOf, requireScope } from "../../http/auth";
+import { parseOrThrow } from "../../http/parse";
+import { scopes } from "./api-key";
+import type { ApiKeyService } from "./api-key-service";
+
+export const createKeyBody = z.strictObject({
+  name: z.string().trim().min(1).max(200),
+  scopes: z.array(z.enum(scopes)).min(1).max(scopes.length),
+  expiresAt: z.iso.datetime({ offset: true }).optional(),
+});
+
+const keyIdParam = z.object({ id: z.string().regex(/^[a-z0-9]{12}$/, "must be a key id (12 lower-case letters or digits)") });
+
+export function createKeysRouter(deps: { apiKeys: ApiKeyService }): Router {
+  const router = Router();
+  const admin = requireScope(deps.apiKeys, "admin");
+  router.get("/v1/keys", admin, async (_req, res) => {
+    res.json({ items: await deps.apiKeys.listKeys(), nextCursor: null });
+  });
+  router.post("/v1/keys", admin, express.json({ limit: "16kb" }), async (req, res) => {
+    const body = parseOrThrow(createKeyBody, req.body ?? {}, "body");
+    const created = await deps.apiKeys.createKey(
+      { name: body.name, scopes: [...new Set(body.scopes)], expiresAt: body.expiresAt ? new Date(body.expiresAt) : undefined },
+      principalOf(res).actor,
+    );
+    res.status(201).json(created);
+  });
+  router.delete("/v1/keys/:id", admin, async (req, res) => {
+    const { id } = parseOrThrow(keyIdParam, req.params, "params");
+    await deps.apiKeys.revokeKey(id, principalOf(res).actor);
+    res.status(204).end();
+  });
+  return router;
+}

@@ -1,0 +1,121 @@
+// Turns claimed events into hits and hits into cases: event-scope rules on every event,
+// account-scope rules once per account at its newest event in the batch (a burst is one evaluation).
+import type { PrismaClient } from "../../generated/prisma/client";
+import { inTransaction } from "../../db/transaction";
+import type { CompiledRule, EventFact } from "../../engine/rule-evaluator";
+import { windowMs } from "../../engine/window";
+import type { Logger } from "../../logger";
+import { type Hit, type HitOutcome, openOrUpdateCase } from "../cases/case-repository";
+import { toStoredEvent } from "../events/event-service";
+import { createFactSource, linkedAccountIds } from "../facts/fact-queries";
+import type { RuleRegistry } from "../rules/rule-registry";
+import { type ClaimedBatch, claimBatch, completeBatch } from "./evaluation-queue";
+
+export type BatchResult = {
+  claimed: number;
+  evaluated: number;
+  hits: number;
+  errors: number;
+  outcomes: HitOutcome[];
+  /** Longest time, in ms, between storing one of the batch's events and committing its evaluation. */
+  lagMs: number;
+};
+
+type PendingHit = { hit: Hit; eventPk: bigint };
+
+export function createEvaluationService(deps: { prisma: PrismaClient; rules: RuleRegistry; logger: Logger; leaseMs?: number }) {
+  const { prisma, logger } = deps;
+  const leaseMs = deps.leaseMs ?? 60_000;
+
+  /** Claims up to `size` queued events, evaluates them, commits the effects. Returns what it did. */
+  async function runBatch(size: number, now: () => Date = () => new Date()): Promise<BatchResult> {
+    const batch = await claimBatch(prisma, size, leaseMs);
+    const result: BatchResult = { claimed: batch.eventPks.length, evaluated: 0, hits: 0, errors: 0, outcomes: [], lagMs: 0 };
+    if (batch.eventPks.length === 0) return result;
+
+    const rows = await prisma.usageEvent.findMany({ where: { id: { in: batch.eventPks } }, orderBy: [{ occurredAt: "asc" }, { id: "asc" }] });
+    const rules = await deps.rules.current();
+    const eventRules = rules.filter((r) => r.rule.scope === "event");
+    const accountRules = rules.filter((r) => r.rule.scope === "account");
+
+    const byAccount = new Map<string, typeof rows>();
+    for (const r of rows) byAccount.set(r.accountId, [...(byAccount.get(r.accountId) ?? []), r]);
+
+    const pending: PendingHit[] = [];
+    for (const [accountId, events] of byAccount) {
+      for (const row of events) {
+        const fact = toStoredEvent(row) as unknown as EventFact;
+        const source = createFactSource(prisma, fact);
+        for (const rule of eventRules) await judge(rule, source, row.id, accountId, pending, result);
+      }
+      if (accountRules.length) {
+        const newest = events[events.length - 1]!;
+        const source = createFactSource(prisma, toStoredEvent(newest) as unknown as EventFact);
+        for (const rule of accountRules) await judge(rule, source, newest.id, accountId, pending, result);
+      }
+    }
+    result.evaluated = rows.length;
+
+    await applyEffects(batch, pending, now(), result);
+    const committedAt = now().getTime();
+    result.lagMs = Math.max(0, ...rows.map((r) => committedAt - r.receivedAt.getTime()));
+    return result;
+  }
+
+  async function judge(
+    rule: CompiledRule,
+    source: ReturnType<typeof createFactSource>,
+    eventPk: bigint,
+    accountId: string,
+    pending: PendingHit[],
+    result: BatchResult,
+  ): Promise<void> {
+    const evaluation = await rule.evaluate(source);
+    if (evaluation.outcome === "error") {
+      result.errors++;
+      logger.warn({ ruleId: rule.rule.id, version: rule.version, eventId: source.event.eventId, error: evaluation.error }, "rule evaluation failed");
+      return;
+    }
+    if (evaluation.outcome !== "hit") return;
+    const at = new Date(source.event.occurredAt);
+    const linkWindow = windowMs(rule.rule.window);
+    const linked = await linkedAccountIds(prisma, accountId, "any", new Date(at.getTime() - linkWindow), at);
+    pending.push({
+      eventPk,
+      hit: {
+        accountId,
+        rule: rule.rule,
+        version: rule.version,
+        occurredAt: at,
+        triggerEventId: source.event.eventId,
+        window: evaluation.window,
+        conditions: evaluation.conditions,
+        eventIds: evaluation.eventIds,
+        linkedAccounts: linked,
+      },
+    });
+  }
+
+  async function applyEffects(batch: ClaimedBatch, pending: PendingHit[], now: Date, result: BatchResult): Promise<void> {
+    await inTransaction(prisma, async (tx) => {
+      const owned = await completeBatch(tx, batch);
+      if (owned.size < batch.eventPks.length) {
+        logger.warn({ lost: batch.eventPks.length - owned.size }, "evaluation lease expired for part of a batch; another worker evaluates it");
+      }
+      const accounts = [...new Set(pending.map((p) => p.hit.accountId))].sort();
+      for (const accountId of accounts) {
+        // Case writes for one account are serialized across workers; sorted order avoids deadlocks.
+        await tx.$executeRaw`SELECT pg_advisory_xact_lock(1, hashtext(${accountId}))`;
+      }
+      for (const p of pending) {
+        if (!owned.has(p.eventPk)) continue;
+        result.outcomes.push(await openOrUpdateCase(tx, p.hit, now));
+        result.hits++;
+      }
+    });
+  }
+
+  return { runBatch };
+}
+
+export type EvaluationService = ReturnType<typeof createEvaluationService>;

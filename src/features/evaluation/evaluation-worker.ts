@@ -1,0 +1,66 @@
+// The evaluation loop: drains the queue batch after batch, sleeps when it is empty, wakes early
+// when this process stored events, and stops cleanly after the batch in flight.
+import type { Logger } from "../../logger";
+import type { EvaluationService } from "./evaluation-service";
+
+export type WorkerStats = { batches: number; evaluated: number; hits: number; errors: number; failures: number; lastLagMs: number };
+
+export function createEvaluationWorker(deps: { evaluation: EvaluationService; logger: Logger; pollMs: number; batchSize: number }) {
+  const stats: WorkerStats = { batches: 0, evaluated: 0, hits: 0, errors: 0, failures: 0, lastLagMs: 0 };
+  let running = false;
+  let loop: Promise<void> | undefined;
+  let wake: (() => void) | undefined;
+
+  const sleep = (ms: number) =>
+    new Promise<void>((resolve) => {
+      const t = setTimeout(done, ms);
+      function done() {
+        clearTimeout(t);
+        wake = undefined;
+        resolve();
+      }
+      wake = done;
+    });
+
+  async function run(): Promise<void> {
+    while (running) {
+      try {
+        const r = await deps.evaluation.runBatch(deps.batchSize);
+        if (r.claimed > 0) {
+          stats.batches++;
+          stats.evaluated += r.evaluated;
+          stats.hits += r.hits;
+          stats.errors += r.errors;
+          stats.lastLagMs = r.lagMs;
+          continue;
+        }
+      } catch (err) {
+        // The batch's lease expires and another attempt picks it up: nothing acknowledged is lost.
+        stats.failures++;
+        deps.logger.error({ err }, "evaluation batch failed; it will be retried");
+      }
+      if (running) await sleep(deps.pollMs);
+    }
+  }
+
+  return {
+    stats,
+    start(): void {
+      if (running) return;
+      running = true;
+      loop = run();
+    },
+    /** New events were stored in this process: look now rather than at the next poll. */
+    nudge(): void {
+      wake?.();
+    },
+    /** Finishes the batch in flight, then stops. */
+    async stop(): Promise<void> {
+      running = false;
+      wake?.();
+      await loop;
+    },
+  };
+}
+
+export type EvaluationWorker = ReturnType<typeof createEvaluationWorker>;

@@ -1,0 +1,115 @@
+// Ingestion and reading of usage events: per-item validation, in-batch and stored-duplicate
+// accounting, one transaction per batch that commits before the caller answers.
+import type { PrismaClient } from "../../generated/prisma/client";
+import { type FieldError, issuesToFieldErrors, validationFailed } from "../../errors";
+import { type Page, decodeCursor, encodeCursor } from "../../http/pagination";
+import { z } from "zod";
+import { inTransaction } from "../../db/transaction";
+import { insertEvents } from "./event-repository";
+import { type UsageEventInput, maxBatchItems, usageEventSchema } from "./event-schemas";
+
+export type RejectedItem = { index: number; eventId?: string; errors: FieldError[] };
+export type IngestResult = { accepted: number; duplicates: number; rejected: RejectedItem[] };
+
+/** An item that could not even be parsed (a broken NDJSON line) arrives as a ParseFailure. */
+export class ParseFailure {
+  constructor(readonly message: string) {}
+}
+
+export type StoredEvent = UsageEventInput & { receivedAt: string };
+
+/** `onStored` runs after a batch with new events commits (the in-process worker uses it to wake up). */
+export function createEventService(prisma: PrismaClient, onStored: () => void = () => {}) {
+  async function ingest(items: unknown[]): Promise<IngestResult> {
+    if (items.length === 0) throw validationFailed([{ path: "", message: "the batch is empty: send 1 to 5000 events" }]);
+    if (items.length > maxBatchItems) {
+      throw validationFailed([{ path: "", message: `the batch has ${items.length} events; at most ${maxBatchItems} are accepted per request` }]);
+    }
+    const rejected: RejectedItem[] = [];
+    const valid: UsageEventInput[] = [];
+    const seen = new Set<string>();
+    let duplicates = 0;
+    items.forEach((item, index) => {
+      if (item instanceof ParseFailure) {
+        rejected.push({ index, errors: [{ path: `[${index}]`, message: item.message }] });
+        return;
+      }
+      const r = usageEventSchema.safeParse(item);
+      if (!r.success) {
+        const eventId = (item as { eventId?: unknown } | null)?.eventId;
+        rejected.push({
+          index,
+          ...(typeof eventId === "string" && eventId.length <= 128 ? { eventId } : {}),
+          errors: issuesToFieldErrors(r.error.issues, [index]),
+        });
+        return;
+      }
+      if (seen.has(r.data.eventId)) {
+        duplicates++;
+        return;
+      }
+      seen.add(r.data.eventId);
+      valid.push(r.data);
+    });
+    const accepted = valid.length ? await inTransaction(prisma, (tx) => insertEvents(tx, valid)) : 0;
+    if (accepted > 0) onStored();
+    return { accepted, duplicates: duplicates + (valid.length - accepted), rejected };
+  }
+
+  const cursorShape = z.tuple([z.string(), z.string()]);
+
+  async function listEvents(q: { accountId?: string; from?: Date; to?: Date; limit: number; cursor?: string }): Promise<Page<StoredEvent>> {
+    const after = q.cursor ? decodeCursor(q.cursor, cursorShape) : undefined;
+    const rows = await prisma.usageEvent.findMany({
+      where: {
+        ...(q.accountId ? { accountId: q.accountId } : {}),
+        occurredAt: { ...(q.from ? { gte: q.from } : {}), ...(q.to ? { lt: q.to } : {}) },
+        ...(after
+          ? { OR: [{ occurredAt: { lt: new Date(after[0]) } }, { occurredAt: new Date(after[0]), id: { lt: BigInt(after[1]) } }] }
+          : {}),
+      },
+      orderBy: [{ occurredAt: "desc" }, { id: "desc" }],
+      take: q.limit + 1,
+    });
+    const page = rows.slice(0, q.limit);
+    const last = page[page.length - 1];
+    return {
+      items: page.map(toStoredEvent),
+      nextCursor: rows.length > q.limit && last ? encodeCursor([last.occurredAt.toISOString(), String(last.id)]) : null,
+    };
+  }
+
+  return { ingest, listEvents };
+}
+
+export type EventService = ReturnType<typeof createEventService>;
+
+type EventRow = Awaited<ReturnType<PrismaClient["usageEvent"]["findMany"]>>[number];
+
+export function toStoredEvent(r: EventRow): StoredEvent {
+  const optional = {
+    orgId: r.orgId,
+    apiKeyId: r.apiKeyId,
+    endpoint: r.endpoint,
+    endUserId: r.endUserId,
+    ip: r.ip,
+    ipType: r.ipType as StoredEvent["ipType"],
+    country: r.country,
+    asn: r.asn === null ? null : Number(r.asn),
+    userAgent: r.userAgent,
+    paymentFingerprint: r.paymentFingerprint,
+    promptTemplateHash: r.promptTemplateHash,
+    signals: r.signals as StoredEvent["signals"],
+    attributes: r.attributes as StoredEvent["attributes"],
+  };
+  return {
+    eventId: r.eventId,
+    occurredAt: r.occurredAt.toISOString(),
+    accountId: r.accountId,
+    model: r.model,
+    inputTokens: r.inputTokens,
+    outputTokens: r.outputTokens,
+    ...Object.fromEntries(Object.entries(optional).filter(([, v]) => v !== null)),
+    receivedAt: r.receivedAt.toISOString(),
+  };
+}

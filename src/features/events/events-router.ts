@@ -1,0 +1,64 @@
+// HTTP for usage events: POST /v1/events (JSON array or NDJSON) and GET /v1/events.
+import express, { Router } from "express";
+import { z } from "zod";
+import { AppError } from "../../errors";
+import { requireScope } from "../../http/auth";
+import { paginationQuery } from "../../http/pagination";
+import { parseOrThrow } from "../../http/parse";
+import type { ApiKeyService } from "../auth/api-key-service";
+import { type EventService, ParseFailure } from "./event-service";
+
+export const listEventsQuery = z.strictObject({
+  accountId: z.string().min(1).max(128).optional(),
+  from: z.iso.datetime({ offset: true }).optional(),
+  to: z.iso.datetime({ offset: true }).optional(),
+  ...paginationQuery,
+});
+
+/** Splits an NDJSON body into items; a line that is not JSON becomes a ParseFailure for that index only. */
+export function parseNdjson(text: string): unknown[] {
+  return text
+    .split("\n")
+    .map((l) => l.trim())
+    .filter((l) => l.length > 0)
+    .map((line) => {
+      try {
+        return JSON.parse(line) as unknown;
+      } catch (err) {
+        return new ParseFailure(`line is not valid JSON: ${(err as Error).message}`);
+      }
+    });
+}
+
+export function createEventsRouter(deps: { events: EventService; apiKeys: ApiKeyService; bodyLimitBytes: number }): Router {
+  const router = Router();
+  router.post(
+    "/v1/events",
+    requireScope(deps.apiKeys, "events:write"),
+    express.json({ limit: deps.bodyLimitBytes, type: ["application/json", "application/*+json"] }),
+    express.text({ limit: deps.bodyLimitBytes, type: ["application/x-ndjson", "application/ndjson"] }),
+    async (req, res) => {
+      let items: unknown[];
+      if (typeof req.body === "string") items = parseNdjson(req.body);
+      else if (Array.isArray(req.body)) items = req.body;
+      else if (req.body === undefined) {
+        throw new AppError("unsupported_media_type", "send Content-Type: application/json (an array of events) or application/x-ndjson");
+      } else throw new AppError("validation_failed", "the body must be a JSON array of events", [{ path: "", message: "expected an array" }]);
+      const result = await deps.events.ingest(items);
+      res.status(202).json(result);
+    },
+  );
+  router.get("/v1/events", requireScope(deps.apiKeys, "cases:read"), async (req, res) => {
+    const q = parseOrThrow(listEventsQuery, req.query, "query");
+    res.json(
+      await deps.events.listEvents({
+        accountId: q.accountId,
+        from: q.from ? new Date(q.from) : undefined,
+        to: q.to ? new Date(q.to) : undefined,
+        limit: q.limit,
+        cursor: q.cursor,
+      }),
+    );
+  });
+  return router;
+}

@@ -1,0 +1,47 @@
+// The compiled, enabled rules one process evaluates with: reloaded when any process changes a rule.
+import { CompiledRule } from "../../engine/rule-evaluator";
+import { validateRule } from "../../engine/rule-schema";
+import type { Logger } from "../../logger";
+import type { RuleService } from "./rule-service";
+
+export function createRuleRegistry(rules: RuleService, logger: Logger, refreshMs = 2000) {
+  let compiled: CompiledRule[] = [];
+  let fingerprint: string | undefined;
+  let checkedAt = 0;
+
+  async function refresh(): Promise<void> {
+    const fp = await rules.rulesFingerprint();
+    checkedAt = Date.now();
+    if (fp === fingerprint) return;
+    const byKey = new Map(compiled.map((c) => [`${c.rule.id}@${c.version}`, c]));
+    const next: CompiledRule[] = [];
+    for (const { rule, version } of await rules.activeRules()) {
+      const kept = byKey.get(`${rule.id}@${version}`);
+      if (kept) {
+        next.push(kept);
+        continue;
+      }
+      // Stored versions were validated when saved; re-checking guards against a hand-edited row.
+      const v = validateRule(rule);
+      if (!v.ok) {
+        logger.error({ ruleId: rule.id, version, errors: v.errors }, "stored rule version is invalid; not evaluated");
+        continue;
+      }
+      next.push(new CompiledRule(v.rule, version));
+    }
+    compiled = next;
+    fingerprint = fp;
+    logger.info({ rules: compiled.map((c) => `${c.rule.id}@${c.version}`) }, "rules loaded");
+  }
+
+  return {
+    refresh,
+    /** The current rules, re-read from the database when the last check is older than refreshMs. */
+    async current(now = Date.now()): Promise<CompiledRule[]> {
+      if (fingerprint === undefined || now - checkedAt >= refreshMs) await refresh();
+      return compiled;
+    },
+  };
+}
+
+export type RuleRegistry = ReturnType<typeof createRuleRegistry>;

@@ -1,0 +1,37 @@
+// Liveness and readiness: /healthz answers while the process runs; /readyz checks the database
+// and the migrations, and reports the evaluation queue.
+import { Router } from "express";
+import type { Database } from "../db/database";
+import { migrationStatus } from "../db/migrator";
+import { queueStats } from "../features/evaluation/evaluation-queue";
+import type { WorkerStats } from "../features/evaluation/evaluation-worker";
+
+export function createHealthRouter(deps: { db: Database; workerStats?: WorkerStats; now?: () => Date }): Router {
+  const router = Router();
+  const now = deps.now ?? (() => new Date());
+  router.get("/healthz", (_req, res) => {
+    res.json({ status: "ok" });
+  });
+  router.get("/readyz", async (_req, res) => {
+    try {
+      const migrations = await migrationStatus(deps.db);
+      const queue = await queueStats(deps.db.prisma);
+      const ready = migrations.pending.length === 0;
+      res.status(ready ? 200 : 503).json({
+        status: ready ? "ready" : "not-ready",
+        checks: {
+          database: "ok",
+          migrations: { applied: migrations.applied.length, pending: migrations.pending },
+        },
+        evaluation: {
+          queueDepth: queue.depth,
+          oldestQueuedAgeMs: queue.oldestEnqueuedAt ? Math.max(0, now().getTime() - queue.oldestEnqueuedAt.getTime()) : 0,
+          ...(deps.workerStats ? { worker: deps.workerStats } : {}),
+        },
+      });
+    } catch (err) {
+      res.status(503).json({ status: "not-ready", checks: { database: `unreachable: ${(err as Error).message}` } });
+    }
+  });
+  return router;
+}

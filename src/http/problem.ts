@@ -1,0 +1,84 @@
+// RFC 9457 problem+json answers for every failure: AppErrors by their code, body-parser
+// failures by kind, anything unknown as a 500 with an errorId that is also logged.
+import { randomUUID } from "node:crypto";
+import type { ErrorRequestHandler, RequestHandler, Response } from "express";
+import { AppError, type ErrorCode, errorRegistry } from "../errors";
+import type { Logger } from "../logger";
+
+export function sendProblem(res: Response, err: AppError): void {
+  const { status, title } = errorRegistry[err.code];
+  res
+    .status(status)
+    .type("application/problem+json")
+    .json({
+      type: `https://clauseguard.dev/problems/${err.code.replace(/_/g, "-")}`,
+      title,
+      status,
+      code: err.code,
+      detail: err.message,
+      instance: res.req.originalUrl,
+      requestId: res.locals.requestId as string | undefined,
+      ...(err.errors ? { errors: err.errors } : {}),
+      ...err.extra,
+    });
+}
+
+export const routeNotFound: RequestHandler = (req, _res, next) => {
+  next(new AppError("route_not_found", `no route for ${req.method} ${req.path}`));
+};
+
+/** Errors thrown by express.json()/express.text() carry a `type` and a `status`. */
+type BodyParserError = Error & { type?: string; status?: number; limit?: number };
+
+const bodyParserCodes: Record<string, ErrorCode> = {
+  "entity.parse.failed": "malformed_body",
+  "entity.too.large": "body_too_large",
+  "encoding.unsupported": "unsupported_media_type",
+  "charset.unsupported": "unsupported_media_type",
+  "request.aborted": "malformed_body",
+  "entity.verify.failed": "malformed_body",
+};
+
+export function errorHandler(logger: Logger): ErrorRequestHandler {
+  return (err: unknown, req, res, _next) => {
+    if (res.headersSent) {
+      res.destroy();
+      return;
+    }
+    if (err instanceof AppError) return sendProblem(res, err);
+    const bodyErr = err as BodyParserError;
+    const code = bodyErr?.type ? bodyParserCodes[bodyErr.type] : undefined;
+    if (code === "body_too_large") {
+      return sendProblem(res, new AppError(code, `the request body is larger than the limit of ${bodyErr.limit} bytes`));
+    }
+    if (code) return sendProblem(res, new AppError(code, `the request body could not be read: ${bodyErr.message}`));
+    if (isDatabaseUnavailable(err)) {
+      return sendProblem(res, new AppError("unavailable", "the database is not reachable; try again shortly"));
+    }
+    const errorId = randomUUID();
+    logger.error({ err, errorId, requestId: res.locals.requestId, method: req.method, url: req.originalUrl }, "unhandled error");
+    res
+      .status(500)
+      .type("application/problem+json")
+      .json({
+        type: "https://clauseguard.dev/problems/internal",
+        title: "Internal server error",
+        status: 500,
+        code: "internal",
+        detail: `An unexpected error occurred; quote errorId ${errorId} when reporting it.`,
+        errorId,
+        requestId: res.locals.requestId,
+      });
+  };
+}
+
+const unavailableCodes = new Set(["ECONNREFUSED", "ECONNRESET", "ETIMEDOUT", "57P01", "57P03", "08006", "08001", "08003"]);
+
+function isDatabaseUnavailable(err: unknown): boolean {
+  const e = err as { code?: string; cause?: { code?: string }; message?: string };
+  return (
+    unavailableCodes.has(e?.code ?? "") ||
+    unavailableCodes.has(e?.cause?.code ?? "") ||
+    /Connection terminated|connect ECONNREFUSED|Can't reach database/.test(e?.message ?? "")
+  );
+}

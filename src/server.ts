@@ -1,0 +1,81 @@
+// Starts ClauseGuard: database, migrations, policy pack, bootstrap key, then the HTTP API and/or
+// the evaluation worker; stop() shuts down in order (stop accepting, drain, close the database).
+import type { Server } from "node:http";
+import type { AddressInfo } from "node:net";
+import { createApp } from "./app";
+import type { Config } from "./config";
+import { type Database, openDatabase } from "./db/database";
+import { migrate } from "./db/migrator";
+import { loadRuleFiles } from "./features/rules/rule-files";
+import type { Logger } from "./logger";
+import { type Services, createServices } from "./services";
+
+export type Roles = { api: boolean; worker: boolean };
+
+export type RunningServer = {
+  services: Services;
+  url: string | undefined;
+  /** The admin key generated on the first start of an empty database, if this start made one. */
+  generatedAdminKey: string | undefined;
+  stop(): Promise<void>;
+};
+
+/** Opens the configured database, applies migrations and returns it (closing it on failure). */
+export async function openMigratedDatabase(config: Pick<Config, "database">, logger: Logger): Promise<Database> {
+  const db = await openDatabase(config.database);
+  try {
+    const applied = await migrate(db);
+    if (applied.length) logger.info({ applied }, "migrations applied");
+    return db;
+  } catch (err) {
+    await db.close();
+    throw err;
+  }
+}
+
+export async function startServer(config: Config, logger: Logger, roles: Roles, db?: Database): Promise<RunningServer> {
+  // Rule files are read before the database is touched: a broken policy pack stops the start at once.
+  const ruleFiles = loadRuleFiles(config.rulesDir);
+  const database = db ?? (await openMigratedDatabase(config, logger));
+  const services = createServices(database, config, logger);
+  let server: Server | undefined;
+  let generatedAdminKey: string | undefined;
+  try {
+    const sync = await services.rules.syncRuleFiles(ruleFiles);
+    logger.info({ dir: config.rulesDir, ...sync }, "policy pack synchronized");
+    generatedAdminKey = (await services.apiKeys.bootstrapAdminKey(config.adminKey)).generatedKey;
+    await services.ruleRegistry.refresh();
+    if (roles.worker) services.worker.start();
+    if (roles.api) {
+      const app = createApp(services, { bodyLimitBytes: config.bodyLimitBytes, workerInProcess: roles.worker });
+      server = await new Promise<Server>((resolve, reject) => {
+        const s = app.listen(config.port, config.host, () => resolve(s));
+        s.once("error", reject);
+      });
+      server.requestTimeout = 60_000;
+    }
+  } catch (err) {
+    await services.worker.stop();
+    await database.close();
+    throw err;
+  }
+  const address = server?.address() as AddressInfo | undefined;
+  let stopping: Promise<void> | undefined;
+  return {
+    services,
+    url: address ? `http://${address.family === "IPv6" ? `[${address.address}]` : address.address}:${address.port}` : undefined,
+    generatedAdminKey,
+    stop() {
+      stopping ??= (async () => {
+        if (server) {
+          const closed = new Promise<void>((resolve) => server!.close(() => resolve()));
+          server.closeIdleConnections();
+          await closed;
+        }
+        await services.worker.stop();
+        await database.close();
+      })();
+      return stopping;
+    },
+  };
+}

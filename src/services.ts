@@ -1,0 +1,34 @@
+// The composition root: builds every service from the database, the config and the logger.
+import type { Config } from "./config";
+import type { Database } from "./db/database";
+import type { Logger } from "./logger";
+import { createAccountService } from "./features/accounts/account-service";
+import { createApiKeyService } from "./features/auth/api-key-service";
+import { createCaseQueries } from "./features/cases/case-queries";
+import { createEvaluationService } from "./features/evaluation/evaluation-service";
+import { createEvaluationWorker } from "./features/evaluation/evaluation-worker";
+import { createEventService } from "./features/events/event-service";
+import { createRuleRegistry } from "./features/rules/rule-registry";
+import { createRuleService } from "./features/rules/rule-service";
+
+export function createServices(db: Database, config: Pick<Config, "evaluation">, logger: Logger) {
+  const { prisma } = db;
+  const ruleService = createRuleService(prisma);
+  const ruleRegistry = createRuleRegistry(ruleService, logger);
+  const evaluation = createEvaluationService({ prisma, rules: ruleRegistry, logger });
+  const worker = createEvaluationWorker({ evaluation, logger, ...config.evaluation });
+  return {
+    db,
+    logger,
+    apiKeys: createApiKeyService(prisma, logger),
+    events: createEventService(prisma, () => worker.nudge()),
+    accounts: createAccountService(prisma),
+    cases: createCaseQueries(prisma),
+    rules: ruleService,
+    ruleRegistry,
+    evaluation,
+    worker,
+  };
+}
+
+export type Services = ReturnType<typeof createServices>;

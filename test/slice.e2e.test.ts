@@ -1,0 +1,129 @@
+// The first vertical slice over HTTP, on every test database: events in, evaluation, a case with
+// evidence, a further hit on the same case, the case list and detail, the enforcement answer.
+import { type TestServer, startTestServer } from "./support/test-server";
+import { testTargets } from "./support/test-database";
+import { usageEvent } from "./support/factories";
+
+describe.each(testTargets())("vertical slice on %s", (kind) => {
+  let server: TestServer;
+  beforeAll(async () => {
+    server = await startTestServer(kind);
+  });
+  afterAll(async () => {
+    await server.stop();
+  });
+
+  it("opens a case with evidence for an event-scope hit and adds a further hit to it", async () => {
+    const first = usageEvent({ accountId: "acct_synth", outputTokens: 4500, signals: { syntheticDataRequest: true }, occurredAt: "2026-11-24T10:00:00Z" });
+    const miss = usageEvent({ accountId: "acct_synth", outputTokens: 100, signals: { syntheticDataRequest: true }, occurredAt: "2026-11-24T10:01:00Z" });
+    const post = await server.call("POST", "/v1/events", { body: [first, miss] });
+    expect(post.status).toBe(202);
+    expect(post.body).toEqual({ accepted: 2, duplicates: 0, rejected: [] });
+    expect(await server.drain()).toBe(2);
+
+    const list = await server.call("GET", "/v1/cases?accountId=acct_synth");
+    expect(list.status).toBe(200);
+    expect(list.body.items).toHaveLength(1);
+    const summary = list.body.items[0];
+    expect(summary).toMatchObject({
+      accountId: "acct_synth",
+      ruleId: "extraction.synthetic-data-request",
+      ruleVersion: 1,
+      status: "open",
+      severity: "medium",
+      hitCount: 1,
+      clause: { ref: "Terms of Use, 2(c)(iii)" },
+      firstSeenAt: "2026-11-24T10:00:00.000Z",
+    });
+
+    const detail = await server.call("GET", `/v1/cases/${summary.id}`);
+    expect(detail.status).toBe(200);
+    expect(detail.body.evidence).toHaveLength(1);
+    const evidence = detail.body.evidence[0];
+    expect(evidence.triggerEventId).toBe(first.eventId);
+    expect(evidence.eventIds).toEqual([first.eventId]);
+    expect(evidence.conditions).toEqual([
+      { path: "all[0]", fact: "event", jsonPath: "$.signals.syntheticDataRequest", operator: "equal", value: true, factValue: true, result: true },
+      { path: "all[1]", fact: "event", jsonPath: "$.outputTokens", operator: "greaterThanInclusive", value: 4000, factValue: 4500, result: true },
+    ]);
+    expect(detail.body.timeline).toEqual([
+      expect.objectContaining({ kind: "opened", to: "open", actor: "rule:extraction.synthetic-data-request@1" }),
+    ]);
+
+    const again = usageEvent({ accountId: "acct_synth", outputTokens: 9000, signals: { syntheticDataRequest: true }, occurredAt: "2026-11-24T11:00:00Z" });
+    expect((await server.call("POST", "/v1/events", { body: [again] })).status).toBe(202);
+    await server.drain();
+    const after = await server.call("GET", `/v1/cases/${summary.id}`);
+    expect(after.body).toMatchObject({ hitCount: 2, lastSeenAt: "2026-11-24T11:00:00.000Z", status: "open" });
+    expect(after.body.evidence.map((e: { triggerEventId: string }) => e.triggerEventId)).toEqual([again.eventId, first.eventId]);
+    const all = await server.call("GET", "/v1/cases?accountId=acct_synth");
+    expect(all.body.items).toHaveLength(1);
+  });
+
+  it("opens an account-scope case from the 24h output-token aggregate, once per burst", async () => {
+    // 6 events of 1,000,000 output tokens: the aggregate passes 5,000,000 only with the sixth.
+    const events = Array.from({ length: 6 }, (_, i) =>
+      usageEvent({ accountId: "acct_volume", outputTokens: 1_000_000, occurredAt: `2026-11-24T0${i}:00:00Z` }),
+    );
+    await server.call("POST", "/v1/events", { body: events.slice(0, 5) });
+    await server.drain();
+    expect((await server.call("GET", "/v1/cases?accountId=acct_volume")).body.items).toEqual([]);
+
+    await server.call("POST", "/v1/events", { body: events.slice(5) });
+    await server.drain();
+    const list = await server.call("GET", "/v1/cases?accountId=acct_volume&ruleId=distillation.output-volume");
+    expect(list.body.items).toHaveLength(1);
+    const detail = await server.call("GET", `/v1/cases/${list.body.items[0].id}`);
+    expect(detail.body).toMatchObject({ hitCount: 1, severity: "high", firstSeenAt: "2026-11-24T05:00:00.000Z" });
+    const evidence = detail.body.evidence[0];
+    expect(evidence.window).toBe("24h");
+    expect(evidence.conditions).toEqual([
+      { path: "all[0]", fact: "outputTokens", operator: "greaterThan", value: 5_000_000, factValue: 6_000_000, result: true },
+    ]);
+    // The contributing events, newest first.
+    expect(evidence.eventIds).toEqual(events.map((e) => e.eventId).reverse());
+
+    // Two more events in one batch: the account's window is judged once, so one more hit.
+    await server.call("POST", "/v1/events", {
+      body: [usageEvent({ accountId: "acct_volume", outputTokens: 10, occurredAt: "2026-11-24T06:00:00Z" }), usageEvent({ accountId: "acct_volume", outputTokens: 10, occurredAt: "2026-11-24T06:30:00Z" })],
+    });
+    await server.drain();
+    const again = await server.call("GET", `/v1/cases/${list.body.items[0].id}`);
+    expect(again.body.hitCount).toBe(2);
+    expect(again.body.evidence[0].conditions[0].factValue).toBe(6_000_020);
+  });
+
+  it("filters and paginates the case list, newest activity first", async () => {
+    for (const account of ["acct_p1", "acct_p2", "acct_p3"]) {
+      await server.call("POST", "/v1/events", { body: [usageEvent({ accountId: account, outputTokens: 5000, signals: { syntheticDataRequest: true } })] });
+      await server.drain();
+    }
+    const page1 = await server.call("GET", "/v1/cases?ruleId=extraction.synthetic-data-request&severity=medium&limit=2");
+    expect(page1.body.items.map((c: { accountId: string }) => c.accountId)).toEqual(["acct_p3", "acct_p2"]);
+    expect(page1.body.nextCursor).toEqual(expect.any(String));
+    const page2 = await server.call("GET", `/v1/cases?ruleId=extraction.synthetic-data-request&severity=medium&limit=2&cursor=${page1.body.nextCursor}`);
+    expect(page2.body.items.map((c: { accountId: string }) => c.accountId)).toEqual(["acct_p1", "acct_synth"]);
+    expect(page2.body.nextCursor).toBeNull();
+    expect((await server.call("GET", "/v1/cases?status=dismissed")).body.items).toEqual([]);
+
+    const bad = await server.call("GET", "/v1/cases?status=nope&limit=0");
+    expect(bad.status).toBe(400);
+    expect(bad.headers.get("content-type")).toContain("application/problem+json");
+    expect(bad.body.errors.map((e: { path: string }) => e.path).sort()).toEqual(["query.limit", "query.status"]);
+    expect((await server.call("GET", "/v1/cases?cursor=garbage")).status).toBe(400);
+  });
+
+  it("answers 404 problem+json for an unknown case", async () => {
+    const res = await server.call("GET", "/v1/cases/case_doesnotexist");
+    expect(res.status).toBe(404);
+    expect(res.body).toMatchObject({ status: 404, code: "not_found", detail: "case 'case_doesnotexist' does not exist" });
+  });
+
+  it("answers the gateway's enforcement question, also for an unknown account", async () => {
+    const known = await server.call("GET", "/v1/accounts/acct_synth/enforcement");
+    expect(known.body).toEqual({ accountId: "acct_synth", status: "active", since: null, caseIds: [] });
+    const unknown = await server.call("GET", "/v1/accounts/never-seen/enforcement");
+    expect(unknown.status).toBe(200);
+    expect(unknown.body).toEqual({ accountId: "never-seen", status: "active", since: null, caseIds: [] });
+  });
+});

@@ -1,0 +1,78 @@
+// Starts the real ClauseGuard server (HTTP on an ephemeral port) on a test database, with an
+// admin key, a logger that stays quiet, and helpers to call it and to drain evaluation.
+import path from "node:path";
+import type { Config } from "../../src/config";
+import { generateKey } from "../../src/features/auth/api-key";
+import { createLogger } from "../../src/logger";
+import { type RunningServer, startServer } from "../../src/server";
+import { type TargetKind, createTestDatabase } from "./test-database";
+
+export const repoRulesDir = path.resolve(__dirname, "../../rules");
+
+export type TestServer = {
+  url: string;
+  adminKey: string;
+  running: RunningServer;
+  /** fetch against the server with the admin key unless `key` says otherwise (null: no header). */
+  call(method: string, urlPath: string, opts?: { body?: unknown; rawBody?: string; contentType?: string; key?: string | null }): Promise<{ status: number; body: any; headers: Headers }>;
+  /** Runs evaluation batches until the queue is empty. */
+  drain(): Promise<number>;
+  stop(): Promise<void>;
+};
+
+export function testConfig(overrides: Partial<Config> = {}): Config {
+  return {
+    port: 0,
+    host: "127.0.0.1",
+    database: { kind: "pglite", dataDir: "(the test database is passed in)" },
+    adminKey: generateKey().key,
+    rulesDir: repoRulesDir,
+    logLevel: "silent",
+    bodyLimitBytes: 10 * 1024 * 1024,
+    evaluation: { pollMs: 50, batchSize: 500 },
+    shutdownTimeoutMs: 5000,
+    ...overrides,
+  };
+}
+
+export async function startTestServer(kind: TargetKind, opts: { worker?: boolean; config?: Partial<Config> } = {}): Promise<TestServer> {
+  const testDb = await createTestDatabase(kind);
+  const config = testConfig(opts.config);
+  const running = await startServer(config, createLogger(config.logLevel, false), { api: true, worker: opts.worker ?? false }, testDb.db);
+  const url = running.url!;
+  return {
+    url,
+    adminKey: config.adminKey!,
+    running,
+    async call(method, urlPath, o = {}) {
+      const headers: Record<string, string> = {};
+      const key = o.key === undefined ? config.adminKey : o.key;
+      if (key) headers.authorization = `Bearer ${key}`;
+      let body: string | undefined;
+      if (o.rawBody !== undefined) body = o.rawBody;
+      else if (o.body !== undefined) body = JSON.stringify(o.body);
+      if (body !== undefined) headers["content-type"] = o.contentType ?? "application/json";
+      const res = await fetch(`${url}${urlPath}`, { method, headers, body });
+      const text = await res.text();
+      let parsed: unknown = text;
+      try {
+        parsed = text ? JSON.parse(text) : undefined;
+      } catch {
+        // not JSON: keep the text
+      }
+      return { status: res.status, body: parsed, headers: res.headers };
+    },
+    async drain() {
+      let total = 0;
+      for (;;) {
+        const r = await running.services.evaluation.runBatch(500);
+        if (r.claimed === 0) return total;
+        total += r.evaluated;
+      }
+    },
+    async stop() {
+      await running.stop();
+      await testDb.drop();
+    },
+  };
+}
