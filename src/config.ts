@@ -56,8 +56,8 @@ export class ConfigError extends Error {
 export function loadConfig(env: NodeJS.ProcessEnv = process.env, cwd = process.cwd()): Config {
   const fromFile = readDotenv(path.join(cwd, ".env"));
   const merged: Record<string, string> = {};
-  for (const [k, v] of Object.entries({ ...fromFile, ...env })) {
-    if (v !== undefined && v !== "") merged[k] = v;
+  for (const source of [fromFile, env]) {
+    for (const [k, v] of Object.entries(source)) if (v !== undefined && v !== "") merged[k] = v;
   }
   const parsed = envSchema.safeParse(merged);
   if (!parsed.success) {

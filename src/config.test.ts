@@ -1,0 +1,50 @@
+import fs from "node:fs";
+import os from "node:os";
+import path from "node:path";
+import { ConfigError, loadConfig } from "./config";
+
+const emptyDir = () => fs.mkdtempSync(path.join(os.tmpdir(), "cg-config-"));
+
+describe("loadConfig", () => {
+  it("applies the documented defaults", () => {
+    const cwd = emptyDir();
+    const c = loadConfig({}, cwd);
+    expect(c).toMatchObject({
+      port: 8080,
+      host: "127.0.0.1",
+      database: { kind: "pglite", dataDir: path.join(cwd, "data") },
+      adminKey: undefined,
+      rulesDir: path.join(cwd, "rules"),
+      logLevel: "info",
+    });
+  });
+
+  it("uses PostgreSQL when DATABASE_URL is set", () => {
+    expect(loadConfig({ DATABASE_URL: "postgresql://u@h:5432/db" }, emptyDir()).database).toEqual({ kind: "postgres", url: "postgresql://u@h:5432/db" });
+  });
+
+  it("names every bad variable", () => {
+    try {
+      loadConfig({ PORT: "eighty", DATABASE_URL: "mysql://x", LOG_LEVEL: "loud", CLAUSEGUARD_ADMIN_KEY: "short" }, emptyDir());
+      throw new Error("expected a ConfigError");
+    } catch (err) {
+      expect(err).toBeInstanceOf(ConfigError);
+      const vars = (err as ConfigError).issues.map((i) => i.variable).sort();
+      expect(vars).toEqual(["CLAUSEGUARD_ADMIN_KEY", "DATABASE_URL", "LOG_LEVEL", "PORT"]);
+      expect((err as Error).message).toContain("PORT:");
+    }
+  });
+
+  it("reads .env for what the environment leaves unset, and the environment wins", () => {
+    const cwd = emptyDir();
+    fs.writeFileSync(path.join(cwd, ".env"), "PORT=9090\nHOST=0.0.0.0\nLOG_LEVEL=debug\n");
+    const c = loadConfig({ HOST: "127.0.0.2", LOG_LEVEL: "" }, cwd);
+    expect(c.port).toBe(9090);
+    expect(c.host).toBe("127.0.0.2");
+    expect(c.logLevel).toBe("debug");
+  });
+
+  it("rejects an out-of-range port", () => {
+    expect(() => loadConfig({ PORT: "70000" }, emptyDir())).toThrow(/PORT/);
+  });
+});

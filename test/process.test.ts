@@ -1,0 +1,107 @@
+// The real command line as an operator runs it: `clauseguard serve` on a fresh embedded database
+// prints an admin key once, serves, shuts down cleanly on SIGTERM; bad configuration and a broken
+// policy pack stop the start with a message naming the variable, the file and the JSON path.
+import { type ChildProcess, spawn } from "node:child_process";
+import fs from "node:fs";
+import os from "node:os";
+import path from "node:path";
+import { pathToFileURL } from "node:url";
+import { repoRulesDir } from "./support/test-server";
+
+const root = path.resolve(__dirname, "..");
+const tsxLoader = pathToFileURL(path.join(root, "node_modules/tsx/dist/loader.mjs")).href;
+
+type Run = { child: ChildProcess; stdout: () => string; stderr: () => string; exited: Promise<number | null> };
+
+function run(args: string[], env: Record<string, string>): Run {
+  // As `npm start` runs it: one node process with tsx as its loader, so signals reach ClauseGuard itself.
+  const child = spawn(process.execPath, ["--import", tsxLoader, path.join(root, "src/main.ts"), ...args], {
+    cwd: fs.mkdtempSync(path.join(os.tmpdir(), "cg-cwd-")),
+    env: { PATH: process.env.PATH ?? "", HOME: os.tmpdir(), LOG_LEVEL: "info", ...env },
+    stdio: ["ignore", "pipe", "pipe"],
+  });
+  let out = "";
+  let err = "";
+  child.stdout!.on("data", (d: Buffer) => (out += d.toString()));
+  child.stderr!.on("data", (d: Buffer) => (err += d.toString()));
+  const exited = new Promise<number | null>((resolve) => child.on("exit", (code) => resolve(code)));
+  return { child, stdout: () => out, stderr: () => err, exited };
+}
+
+async function waitFor<T>(fn: () => T | undefined, timeoutMs = 30_000): Promise<T> {
+  const until = Date.now() + timeoutMs;
+  for (;;) {
+    const v = fn();
+    if (v !== undefined) return v;
+    if (Date.now() > until) throw new Error("timed out waiting");
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
+const startedUrl = (r: Run) => /"url":"(http:\/\/[^"]+)","database"/.exec(r.stdout())?.[1];
+
+describe("clauseguard serve (embedded database)", () => {
+  const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), "cg-data-"));
+  const env = { CLAUSEGUARD_DATA_DIR: dataDir, PORT: "0", CLAUSEGUARD_RULES_DIR: repoRulesDir };
+
+  it("prints an admin key on first start only, serves with it and stops cleanly on SIGTERM", async () => {
+    const first = run(["serve"], env);
+    const url = await waitFor(() => startedUrl(first));
+    const key = /^ {2}(cg_[a-z0-9]{12}_\S+)$/m.exec(first.stdout())?.[1];
+    expect(key).toBeDefined();
+    expect((await fetch(`${url}/readyz`)).status).toBe(200);
+    const post = await fetch(`${url}/v1/events`, {
+      method: "POST",
+      headers: { authorization: `Bearer ${key}`, "content-type": "application/json" },
+      body: JSON.stringify([{ eventId: "p1", occurredAt: "2026-11-24T10:00:00Z", accountId: "a", model: "m", inputTokens: 1, outputTokens: 1 }]),
+    });
+    expect(post.status).toBe(202);
+    // The key is never written to the logs.
+    const logLines = first.stdout().split("\n").filter((l) => l.startsWith("{"));
+    expect(logLines.join("\n")).not.toContain(key!);
+
+    first.child.kill("SIGTERM");
+    expect(await first.exited).toBe(0);
+    expect(first.stdout()).toContain('"msg":"stopped"');
+    expect(fs.existsSync(path.join(dataDir, "clauseguard.lock"))).toBe(false);
+
+    const second = run(["serve"], env);
+    const url2 = await waitFor(() => startedUrl(second));
+    expect(second.stdout()).not.toMatch(/created an admin API key/);
+    const list = await fetch(`${url2}/v1/events?accountId=a`, { headers: { authorization: `Bearer ${key}` } });
+    expect(((await list.json()) as { items: { eventId: string }[] }).items.map((e) => e.eventId)).toEqual(["p1"]);
+    second.child.kill("SIGINT");
+    expect(await second.exited).toBe(0);
+  });
+
+  it("stops with exit code 3 naming the variable when the configuration is bad", async () => {
+    const r = run(["serve"], { ...env, PORT: "not-a-port", DATABASE_URL: "mysql://nope" });
+    expect(await r.exited).toBe(3);
+    expect(r.stderr()).toMatch(/PORT: /);
+    expect(r.stderr()).toMatch(/DATABASE_URL: must be a postgresql:\/\/ URL/);
+  });
+
+  it("stops with exit code 4 naming the file and JSON path of a broken rule", async () => {
+    const rulesDir = fs.mkdtempSync(path.join(os.tmpdir(), "cg-rules-"));
+    fs.copyFileSync(path.join(repoRulesDir, "distillation.output-volume.json"), path.join(rulesDir, "distillation.output-volume.json"));
+    const bad = JSON.parse(fs.readFileSync(path.join(repoRulesDir, "distillation.output-volume.json"), "utf8"));
+    bad.id = "broken.rule";
+    bad.conditions.all[0].fact = "outputTokenz";
+    fs.writeFileSync(path.join(rulesDir, "broken.rule.json"), JSON.stringify(bad));
+    fs.writeFileSync(path.join(rulesDir, "not-json.json"), "{ nope");
+    const r = run(["serve"], { ...env, CLAUSEGUARD_DATA_DIR: fs.mkdtempSync(path.join(os.tmpdir(), "cg-data-")), CLAUSEGUARD_RULES_DIR: rulesDir });
+    expect(await r.exited).toBe(4);
+    expect(r.stderr()).toContain(`${path.join(rulesDir, "broken.rule.json")} at conditions.all[0].fact: unknown fact 'outputTokenz'`);
+    expect(r.stderr()).toContain(`${path.join(rulesDir, "not-json.json")}: not valid JSON`);
+  });
+
+  it("refuses a second process on the same embedded database", async () => {
+    const first = run(["serve"], env);
+    await waitFor(() => startedUrl(first));
+    const second = run(["keys", "list"], env);
+    expect(await second.exited).toBe(1);
+    expect(second.stderr()).toMatch(/in use by process \d+/);
+    first.child.kill("SIGTERM");
+    expect(await first.exited).toBe(0);
+  });
+});
