@@ -8,7 +8,12 @@ const windowParam = z.string().superRefine((text, ctx) => {
   if (!r.ok) ctx.addIssue({ code: "custom", message: r.message });
 });
 const signalParam = z.string().regex(/^[A-Za-z_][A-Za-z0-9_]{0,63}$/, "must be a signal name (letters, digits, _)");
-const thresholdParam = z.number().min(0).max(1);
+// Signal rollups keep values in bins of 0.01, so a threshold is a multiple of 0.01 (exact, not rounded).
+const thresholdParam = z
+  .number()
+  .min(0)
+  .max(1)
+  .refine((t) => Math.abs(t * 100 - Math.round(t * 100)) < 1e-9, "must be a multiple of 0.01 (e.g. 0.5, 0.93)");
 const linkByParam = z.enum(["paymentFingerprint", "ipPrefix", "orgId", "promptTemplateHash", "any"]);
 
 export type LinkBy = z.infer<typeof linkByParam>;

@@ -2,6 +2,7 @@
 // never a statement per event. Runs inside the caller's transaction.
 import ipaddr from "ipaddr.js";
 import type { Db } from "../../db/transaction";
+import { recordUsage } from "../facts/usage-rollups";
 import type { UsageEventInput } from "./event-schemas";
 
 /** The /24 of an IPv4 address or the /48 of an IPv6 one (IPv4-mapped IPv6 counts as IPv4). */
@@ -28,7 +29,7 @@ export async function insertEvents(tx: Db, events: UsageEventInput[]): Promise<n
 
   const col = <T>(f: (e: UsageEventInput) => T) => sorted.map(f);
   const prefixes = col((e) => (e.ip ? ipPrefix(e.ip) : null));
-  const inserted = await tx.$queryRaw<{ event_pk: bigint; account_id: string; occurred_at: Date }[]>`
+  const inserted = await tx.$queryRaw<{ event_id: string }[]>`
     WITH ins AS (
       INSERT INTO usage_event (event_id, account_id, occurred_at, org_id, api_key_id, model, endpoint,
         input_tokens, output_tokens, end_user_id, ip, ip_prefix, ip_type, country, asn, user_agent,
@@ -49,12 +50,16 @@ export async function insertEvents(tx: Db, events: UsageEventInput[]): Promise<n
              end_user_id, ip, ip_prefix, ip_type, country, asn, user_agent, payment_fingerprint, prompt_template_hash,
              signals, attributes)
       ON CONFLICT (event_id) DO NOTHING
-      RETURNING id, account_id, occurred_at
+      RETURNING id, event_id, account_id
     ), queued AS (
       INSERT INTO evaluation_task (event_pk, account_id) SELECT id, account_id FROM ins
     )
-    SELECT id AS event_pk, account_id, occurred_at FROM ins`;
+    SELECT event_id FROM ins`;
   if (inserted.length === 0) return 0;
+
+  // Only events stored now count in the rollups: a duplicate must not be counted twice.
+  const stored = new Set(inserted.map((r) => r.event_id));
+  await recordUsage(tx, sorted.filter((e) => stored.has(e.eventId)));
 
   await upsertLinkKeys(tx, sorted, prefixes);
   return inserted.length;

@@ -1,0 +1,199 @@
+// Every fact, for exact values on hand-built histories, on every test database. Window facts are
+// also checked against a brute-force reference over the same events at many random moments and
+// windows: edges, out-of-order arrival and duplicates included.
+import { inTransaction } from "../src/db/transaction";
+import type { WindowAggregateName } from "../src/engine/fact-catalog";
+import type { EventFact } from "../src/engine/rule-evaluator";
+import { insertEvents, ipPrefix } from "../src/features/events/event-repository";
+import type { UsageEventInput } from "../src/features/events/event-schemas";
+import { createFactSource } from "../src/features/facts/fact-queries";
+import { type TestDatabase, createTestDatabase, testTargets } from "./support/test-database";
+
+const minute = 60_000;
+const hour = 60 * minute;
+const day = 24 * hour;
+const base = Date.parse("2026-11-20T00:00:00Z");
+
+let n = 0;
+function ev(accountId: string, atMs: number, extra: Partial<UsageEventInput> = {}): UsageEventInput {
+  n++;
+  return { eventId: `f_${n}`, occurredAt: new Date(atMs).toISOString(), accountId, model: "m1", inputTokens: 10, outputTokens: 100, ...extra };
+}
+
+/** A seeded generator, so a failure can be replayed. */
+function rng(seed: number) {
+  let s = seed >>> 0;
+  return () => {
+    s = (s * 1664525 + 1013904223) >>> 0;
+    return s / 2 ** 32;
+  };
+}
+
+function reference(events: UsageEventInput[], accountIds: string[], from: number, to: number) {
+  const inWin = events.filter((e) => accountIds.includes(e.accountId) && Date.parse(e.occurredAt) >= from && Date.parse(e.occurredAt) <= to);
+  const distinct = (f: (e: UsageEventInput) => string | null | undefined) => new Set(inWin.map(f).filter((v) => v != null)).size;
+  const templates = new Map<string, number>();
+  const minutes = new Map<string, number>();
+  for (const e of inWin) {
+    if (e.promptTemplateHash) templates.set(e.promptTemplateHash, (templates.get(e.promptTemplateHash) ?? 0) + 1);
+    const k = `${e.accountId}:${Math.floor(Date.parse(e.occurredAt) / minute)}`;
+    minutes.set(k, (minutes.get(k) ?? 0) + 1);
+  }
+  const signal = (name: string, t: number) =>
+    inWin.length ? inWin.filter((e) => { const v = e.signals?.[name]; return v === true || (typeof v === "number" && v >= t); }).length / inWin.length : 0;
+  return {
+    requestCount: inWin.length,
+    inputTokens: inWin.reduce((a, e) => a + e.inputTokens, 0),
+    outputTokens: inWin.reduce((a, e) => a + e.outputTokens, 0),
+    distinctModels: distinct((e) => e.model),
+    distinctIps: distinct((e) => e.ip),
+    distinctCountries: distinct((e) => e.country),
+    distinctPromptTemplates: distinct((e) => e.promptTemplateHash),
+    topTemplateShare: inWin.length ? Math.max(0, ...templates.values()) / inWin.length : 0,
+    peakRequestsPerMinute: Math.max(0, ...minutes.values()),
+    signal,
+  };
+}
+
+const aggregateNames: Exclude<WindowAggregateName, "signalRate">[] = [
+  "requestCount", "inputTokens", "outputTokens", "distinctModels", "distinctIps", "distinctCountries",
+  "distinctPromptTemplates", "topTemplateShare", "peakRequestsPerMinute",
+];
+
+describe.each(testTargets())("facts on %s", (kind) => {
+  let t: TestDatabase;
+  beforeAll(async () => {
+    t = await createTestDatabase(kind);
+  });
+  afterAll(async () => {
+    await t.drop();
+  });
+
+  const store = (events: UsageEventInput[]) => inTransaction(t.db.prisma, (tx) => insertEvents(tx, events));
+  const source = (accountId: string, atMs: number) =>
+    createFactSource(t.db.prisma, { eventId: "probe", accountId, occurredAt: new Date(atMs).toISOString() } as EventFact);
+
+  it("matches a brute-force reference at random moments and windows, with out-of-order batches and duplicates", async () => {
+    const r = rng(42);
+    const events: UsageEventInput[] = [];
+    for (let i = 0; i < 600; i++) {
+      // Clustered in bursts so minutes hold several events; some exactly on minute and hour marks.
+      const at = base + Math.floor(r() * 3 * day / minute) * minute + (r() < 0.3 ? 0 : Math.floor(r() * minute));
+      events.push(ev("acct_ref", at, {
+        model: ["m1", "m2", "m3"][Math.floor(r() * 3)]!,
+        ip: `198.51.100.${Math.floor(r() * 20)}`,
+        country: ["NL", "US", "DE", "FR"][Math.floor(r() * 4)],
+        promptTemplateHash: r() < 0.8 ? `tpl_${Math.floor(r() * 4)}` : null,
+        inputTokens: Math.floor(r() * 1000),
+        outputTokens: Math.floor(r() * 5000),
+        signals: { reasoningTraceRequest: Math.round(r() * 100) / 100, syntheticDataRequest: r() < 0.4 },
+      }));
+    }
+    // Arrival order shuffled, in batches of 50, and a third of the events posted twice.
+    const shuffled = [...events].sort(() => r() - 0.5);
+    for (let i = 0; i < shuffled.length; i += 50) await store(shuffled.slice(i, i + 50));
+    for (let i = 0; i < 200; i += 50) expect(await store(shuffled.slice(i, i + 50))).toBe(0);
+
+    const windows = [minute, 5 * minute, hour, 90 * minute, 6 * hour, day, 2 * day, 7 * day];
+    const probes: number[] = [base + day + 37 * minute + 12_345, base + 2 * day, base + 3 * day - 1];
+    // Probes placed exactly on stored events, so the window starts and ends on an event.
+    for (let i = 0; i < 10; i++) probes.push(Date.parse(events[Math.floor(r() * events.length)]!.occurredAt));
+    for (const at of probes) {
+      for (const w of windows) {
+        const expected = reference(events, ["acct_ref"], at - w, at);
+        const s = source("acct_ref", at);
+        const got: Record<string, number> = {};
+        for (const name of aggregateNames) got[name] = await s.windowAggregate(name, { windowMs: w });
+        const want = Object.fromEntries(aggregateNames.map((name) => [name, expected[name]]));
+        expect({ at: new Date(at).toISOString(), w, ...got }).toEqual({ at: new Date(at).toISOString(), w, ...want });
+        for (const [signal, threshold] of [["reasoningTraceRequest", 0.5], ["reasoningTraceRequest", 0.93], ["reasoningTraceRequest", 0], ["syntheticDataRequest", 0.5]] as const) {
+          expect(await s.windowAggregate("signalRate", { windowMs: w, signal, threshold })).toBeCloseTo(expected.signal(signal, threshold), 12);
+        }
+      }
+    }
+  });
+
+  it("counts an event exactly at the window start and not one a millisecond after the evaluated moment", async () => {
+    const at = base + 10 * day + 30 * minute;
+    await store([ev("acct_edge", at - day), ev("acct_edge", at - day - 1), ev("acct_edge", at), ev("acct_edge", at + 1)]);
+    const s = source("acct_edge", at);
+    expect(await s.windowAggregate("requestCount", { windowMs: day })).toBe(2);
+    expect(await s.windowAggregate("outputTokens", { windowMs: day })).toBe(200);
+  });
+
+  it("answers zeros for an account with no history", async () => {
+    const s = source("acct_nobody", base);
+    for (const name of aggregateNames) expect(await s.windowAggregate(name, { windowMs: day })).toBe(0);
+    expect(await s.windowAggregate("signalRate", { windowMs: day, signal: "x" })).toBe(0);
+    expect(await s.account()).toEqual({ status: "active", firstSeenAt: new Date(base).toISOString(), ageDays: 0, confirmedCases: 0 });
+  });
+
+  it("reads signals given as booleans and as numbers against the threshold", async () => {
+    const at = base + 20 * day;
+    await store([
+      ev("acct_sig", at - 4, { signals: { s: true } }),
+      ev("acct_sig", at - 3, { signals: { s: 0.5 } }),
+      ev("acct_sig", at - 2, { signals: { s: 0.49 } }),
+      ev("acct_sig", at - 1, { signals: { s: false } }),
+      ev("acct_sig", at, { signals: { other: 1 } }),
+    ]);
+    const s = source("acct_sig", at);
+    expect(await s.windowAggregate("signalRate", { windowMs: hour, signal: "s" })).toBeCloseTo(2 / 5, 12);
+    expect(await s.windowAggregate("signalRate", { windowMs: hour, signal: "s", threshold: 0.49 })).toBeCloseTo(3 / 5, 12);
+    expect(await s.windowAggregate("signalRate", { windowMs: hour, signal: "s", threshold: 0 })).toBeCloseTo(3 / 5, 12);
+    expect(await s.windowAggregate("signalRate", { windowMs: hour, signal: "s", threshold: 1 })).toBeCloseTo(1 / 5, 12);
+  });
+
+  it("takes the busiest clock minute for peakRequestsPerMinute", async () => {
+    const at = base + 30 * day;
+    const m = Math.floor(at / minute) * minute - 10 * minute;
+    await store([ev("acct_peak", m), ev("acct_peak", m + 59_999), ev("acct_peak", m + 60_000), ev("acct_peak", m + 1000), ev("acct_peak", m - 1)]);
+    expect(await source("acct_peak", at).windowAggregate("peakRequestsPerMinute", { windowMs: hour })).toBe(3);
+  });
+
+  it("gives the account's status, age at the event and confirmed cases", async () => {
+    await store([ev("acct_age", base + 40 * day)]);
+    const a = await source("acct_age", base + 43 * day + 12 * hour).account();
+    expect(a).toEqual({ status: "active", firstSeenAt: new Date(base + 40 * day).toISOString(), ageDays: 3.5, confirmedCases: 0 });
+  });
+
+  it("links accounts that share a payment fingerprint, a network prefix or an org within the window", async () => {
+    const at = base + 50 * day;
+    await store([
+      ev("hub", at - hour, { paymentFingerprint: "pm_1", ip: "203.0.113.7", orgId: "org_a", signals: { r: 1 } }),
+      ev("same_card", at - 2 * hour, { paymentFingerprint: "pm_1", outputTokens: 1000, signals: { r: 0 } }),
+      ev("same_net", at - 3 * hour, { ip: "203.0.113.250", outputTokens: 1000, signals: { r: 1 } }),
+      ev("other_net", at - 3 * hour, { ip: "203.0.114.1" }),
+      ev("same_org", at - 4 * hour, { orgId: "org_a" }),
+      ev("v6_a", at - hour, { ip: "2001:db8:abcd:1::1" }),
+      ev("v6_b", at - hour, { ip: "2001:db8:abcd:ffff::2" }),
+      ev("old_card", at - 5 * day, { paymentFingerprint: "pm_1" }),
+      ev("same_tpl", at - hour, { promptTemplateHash: "tpl_hub" }),
+      ev("hub", at - 2 * hour, { promptTemplateHash: "tpl_hub" }),
+    ]);
+    await t.db.prisma.account.update({ where: { id: "same_net" }, data: { status: "suspended" } });
+    const s = source("hub", at);
+    const q = (by: "any" | "paymentFingerprint" | "ipPrefix" | "orgId" | "promptTemplateHash", windowMs = day) => ({ windowMs, by });
+    expect(await s.linkedFact("linkedAccounts", q("paymentFingerprint"))).toBe(1);
+    expect(await s.linkedFact("linkedAccounts", q("ipPrefix"))).toBe(1);
+    expect(await s.linkedFact("linkedAccounts", q("orgId"))).toBe(1);
+    expect(await s.linkedFact("linkedAccounts", q("promptTemplateHash"))).toBe(1);
+    expect(await s.linkedFact("linkedAccounts", q("any"))).toBe(3);
+    expect(await s.linkedFact("linkedAccounts", q("paymentFingerprint", 7 * day))).toBe(2);
+    expect(await s.linkedFact("linkedSuspendedAccounts", q("any"))).toBe(1);
+    expect(await s.linkedFact("clusterRequestCount", q("any"))).toBe(5);
+    expect(await s.linkedFact("clusterOutputTokens", q("any"))).toBe(100 + 100 + 1000 + 1000 + 100);
+    expect(await s.linkedFact("clusterSignalRate", { ...q("any"), signal: "r" })).toBeCloseTo(2 / 5, 12);
+    // Every account in this cluster was first seen within the last 14 days.
+    expect(await s.linkedFact("clusterNewAccountShare", q("any"))).toBe(1);
+    // 0.1 days = 2.4 hours: hub and same_card (first seen 2 hours before) are young, same_net and same_org are not.
+    expect(await s.linkedFact("clusterNewAccountShare", { ...q("any"), maxAgeDays: 0.1 })).toBe(2 / 4);
+    expect(await source("v6_a", at).linkedFact("linkedAccounts", q("ipPrefix"))).toBe(1);
+  });
+
+  it("computes /24 and /48 prefixes", () => {
+    expect(ipPrefix("203.0.113.7")).toBe("203.0.113.0/24");
+    expect(ipPrefix("::ffff:203.0.113.7")).toBe("203.0.113.0/24");
+    expect(ipPrefix("2001:db8:abcd:12::1")).toBe("2001:db8:abcd::/48");
+  });
+});
