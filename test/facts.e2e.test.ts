@@ -1,7 +1,6 @@
 // Every fact, for exact values on hand-built histories, on every test database. Window facts are
 // also checked against a brute-force reference over the same events at many random moments and
 // windows: edges, out-of-order arrival and duplicates included.
-import { inTransaction } from "../src/db/transaction";
 import type { WindowAggregateName } from "../src/engine/fact-catalog";
 import type { EventFact } from "../src/engine/rule-evaluator";
 import { insertEvents, ipPrefix } from "../src/features/events/event-repository";
@@ -69,7 +68,7 @@ describe.each(testTargets())("facts on %s", (kind) => {
     await t.drop();
   });
 
-  const store = (events: UsageEventInput[]) => inTransaction(t.db.prisma, (tx) => insertEvents(tx, events));
+  const store = (events: UsageEventInput[]) => t.db.transaction((tx) => insertEvents(tx, events));
   const source = (accountId: string, atMs: number) =>
     createFactSource(t.db.prisma, { eventId: "probe", accountId, occurredAt: new Date(atMs).toISOString() } as EventFact);
 

@@ -7,21 +7,24 @@ import { PrismaPg } from "@prisma/adapter-pg";
 import pg from "pg";
 import { PrismaPGlite } from "pglite-prisma-adapter";
 import { PrismaClient } from "../generated/prisma/client";
+import type { SqlQuery } from "./sql";
 
 export type DatabaseTarget =
   | { kind: "pglite"; dataDir?: string; loadDataDir?: Blob }
   | { kind: "postgres"; url: string; poolSize?: number };
 
-/** A single connection for work that must stay on one session (advisory locks, multi-statement SQL). */
+/** A single connection for work that must stay on one session (advisory locks, multi-statement SQL, hot paths). */
 export interface SqlSession {
   exec(sql: string): Promise<void>;
-  query<T>(sql: string, params?: unknown[]): Promise<T[]>;
+  query<T>(query: string | SqlQuery, params?: unknown[]): Promise<T[]>;
 }
 
 export type Database = {
   kind: DatabaseTarget["kind"];
   prisma: PrismaClient;
   withSession<T>(fn: (session: SqlSession) => Promise<T>): Promise<T>;
+  /** A transaction on the driver itself, bypassing Prisma: committed when fn resolves, rolled back when it throws. */
+  transaction<T>(fn: (session: SqlSession) => Promise<T>): Promise<T>;
   close(): Promise<void>;
   /** PGlite only: the whole data folder as a tarball (test templates are made with it). */
   dumpDataDir?: () => Promise<Blob>;
@@ -90,15 +93,27 @@ async function openPglite(target: { dataDir?: string; loadDataDir?: Blob }): Pro
   }
   const prisma = new PrismaClient({ adapter: new PrismaPGlite(pglite) });
   const session: SqlSession = {
-    exec: async (sql) => {
-      await pglite.exec(sql);
+    exec: async (text) => {
+      await pglite.exec(text);
     },
-    query: async <T>(sql: string, params?: unknown[]) => (await pglite.query<T>(sql, params)).rows,
+    query: async <T>(q: string | SqlQuery, params?: unknown[]) =>
+      (typeof q === "string" ? await pglite.query<T>(q, params) : await pglite.query<T>(q.text, q.values)).rows,
   };
   return {
     kind: "pglite",
     prisma,
     withSession: (fn) => fn(session),
+    // PGlite runs one transaction at a time and holds other queries (Prisma's too) until it ends.
+    transaction: (fn) =>
+      pglite.transaction((tx) =>
+        fn({
+          exec: async (text) => {
+            await tx.exec(text);
+          },
+          query: async <T>(q: string | SqlQuery, params?: unknown[]) =>
+            (typeof q === "string" ? await tx.query<T>(q, params) : await tx.query<T>(q.text, q.values)).rows,
+        }),
+      ),
     dumpDataDir: () => pglite.dumpDataDir("gzip"),
     close: once(async () => {
       await prisma.$disconnect();
@@ -113,23 +128,37 @@ async function openPostgres(target: { url: string; poolSize?: number }): Promise
   // An idle client that loses its server must not crash the process: the next query reports it.
   pool.on("error", () => {});
   const prisma = new PrismaClient({ adapter: new PrismaPg(pool) });
+  const sessionOf = (client: pg.PoolClient): SqlSession => ({
+    exec: async (text) => {
+      await client.query(text);
+    },
+    query: async <T>(q: string | SqlQuery, params?: unknown[]) =>
+      (typeof q === "string" ? await client.query(q, params) : await client.query(q.text, q.values)).rows as T[],
+  });
+  const withSession = async <T>(fn: (session: SqlSession) => Promise<T>): Promise<T> => {
+    const client = await pool.connect();
+    try {
+      return await fn(sessionOf(client));
+    } finally {
+      client.release();
+    }
+  };
   return {
     kind: "postgres",
     prisma,
-    withSession: async (fn) => {
-      const client = await pool.connect();
-      try {
-        return await fn({
-          exec: async (sql) => {
-            await client.query(sql);
-          },
-          query: async <T>(sql: string, params?: unknown[]) =>
-            (await client.query(sql, params as unknown[] | undefined)).rows as T[],
-        });
-      } finally {
-        client.release();
-      }
-    },
+    withSession,
+    transaction: (fn) =>
+      withSession(async (session) => {
+        await session.exec("BEGIN");
+        try {
+          const result = await fn(session);
+          await session.exec("COMMIT");
+          return result;
+        } catch (err) {
+          await session.exec("ROLLBACK").catch(() => {});
+          throw err;
+        }
+      }),
     close: once(async () => {
       await prisma.$disconnect();
       await pool.end();

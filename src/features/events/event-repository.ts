@@ -1,7 +1,8 @@
 // Bulk storage of usage events: a handful of set-based statements per batch (unnest over arrays),
 // never a statement per event. Runs inside the caller's transaction.
 import ipaddr from "ipaddr.js";
-import type { Db } from "../../db/transaction";
+import type { SqlSession } from "../../db/database";
+import { sql } from "../../db/sql";
 import { recordUsage } from "../facts/usage-rollups";
 import type { UsageEventInput } from "./event-schemas";
 
@@ -21,7 +22,7 @@ export const linkKinds = ["paymentFingerprint", "ipPrefix", "orgId", "promptTemp
 export type LinkKind = (typeof linkKinds)[number];
 
 /** Stores the events whose eventId is new, queues each for evaluation; returns how many were new. */
-export async function insertEvents(tx: Db, events: UsageEventInput[]): Promise<number> {
+export async function insertEvents(tx: SqlSession, events: UsageEventInput[]): Promise<number> {
   if (events.length === 0) return 0;
   // One lock order for every batch: concurrent batches that share accounts or ids cannot deadlock.
   const sorted = [...events].sort((a, b) => (a.eventId < b.eventId ? -1 : a.eventId > b.eventId ? 1 : 0));
@@ -29,7 +30,7 @@ export async function insertEvents(tx: Db, events: UsageEventInput[]): Promise<n
 
   const col = <T>(f: (e: UsageEventInput) => T) => sorted.map(f);
   const prefixes = col((e) => (e.ip ? ipPrefix(e.ip) : null));
-  const inserted = await tx.$queryRaw<{ event_id: string }[]>`
+  const inserted = await tx.query<{ event_id: string }>(sql`
     WITH ins AS (
       INSERT INTO usage_event (event_id, account_id, occurred_at, org_id, api_key_id, model, endpoint,
         input_tokens, output_tokens, end_user_id, ip, ip_prefix, ip_type, country, asn, user_agent,
@@ -54,7 +55,7 @@ export async function insertEvents(tx: Db, events: UsageEventInput[]): Promise<n
     ), queued AS (
       INSERT INTO evaluation_task (event_pk, account_id) SELECT id, account_id FROM ins
     )
-    SELECT event_id FROM ins`;
+    SELECT event_id FROM ins`);
   if (inserted.length === 0) return 0;
 
   // Only events stored now count in the rollups: a duplicate must not be counted twice.
@@ -65,7 +66,7 @@ export async function insertEvents(tx: Db, events: UsageEventInput[]): Promise<n
   return inserted.length;
 }
 
-async function upsertAccounts(tx: Db, events: UsageEventInput[]): Promise<void> {
+async function upsertAccounts(tx: SqlSession, events: UsageEventInput[]): Promise<void> {
   const byAccount = new Map<string, { orgId: string | null; first: string; last: string; firstMs: number; lastMs: number }>();
   for (const e of events) {
     const ms = Date.parse(e.occurredAt);
@@ -79,17 +80,17 @@ async function upsertAccounts(tx: Db, events: UsageEventInput[]): Promise<void> 
   }
   const ids = [...byAccount.keys()].sort();
   const rows = ids.map((id) => byAccount.get(id)!);
-  await tx.$executeRaw`
+  await tx.query(sql`
     INSERT INTO account (id, org_id, first_seen_at, last_seen_at)
     SELECT * FROM unnest(${ids}::text[], ${rows.map((r) => r.orgId)}::text[],
                          ${rows.map((r) => r.first)}::timestamptz[], ${rows.map((r) => r.last)}::timestamptz[])
     ON CONFLICT (id) DO UPDATE SET
       first_seen_at = LEAST(account.first_seen_at, EXCLUDED.first_seen_at),
       last_seen_at = GREATEST(account.last_seen_at, EXCLUDED.last_seen_at),
-      org_id = COALESCE(EXCLUDED.org_id, account.org_id)`;
+      org_id = COALESCE(EXCLUDED.org_id, account.org_id)`);
 }
 
-async function upsertLinkKeys(tx: Db, events: UsageEventInput[], prefixes: (string | null)[]): Promise<void> {
+async function upsertLinkKeys(tx: SqlSession, events: UsageEventInput[], prefixes: (string | null)[]): Promise<void> {
   const keys = new Map<string, { kind: LinkKind; value: string; accountId: string; firstMs: number; lastMs: number }>();
   const add = (kind: LinkKind, value: string | null | undefined, accountId: string, ms: number) => {
     if (!value) return;
@@ -110,12 +111,12 @@ async function upsertLinkKeys(tx: Db, events: UsageEventInput[], prefixes: (stri
   });
   if (keys.size === 0) return;
   const rows = [...keys.entries()].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)).map(([, v]) => v);
-  await tx.$executeRaw`
+  await tx.query(sql`
     INSERT INTO account_link_key (kind, value, account_id, first_seen_at, last_seen_at)
     SELECT * FROM unnest(${rows.map((r) => r.kind)}::text[], ${rows.map((r) => r.value)}::text[], ${rows.map((r) => r.accountId)}::text[],
                          ${rows.map((r) => new Date(r.firstMs).toISOString())}::timestamptz[],
                          ${rows.map((r) => new Date(r.lastMs).toISOString())}::timestamptz[])
     ON CONFLICT (kind, value, account_id) DO UPDATE SET
       first_seen_at = LEAST(account_link_key.first_seen_at, EXCLUDED.first_seen_at),
-      last_seen_at = GREATEST(account_link_key.last_seen_at, EXCLUDED.last_seen_at)`;
+      last_seen_at = GREATEST(account_link_key.last_seen_at, EXCLUDED.last_seen_at)`);
 }

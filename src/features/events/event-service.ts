@@ -4,7 +4,7 @@ import type { PrismaClient } from "../../generated/prisma/client";
 import { type FieldError, issuesToFieldErrors, validationFailed } from "../../errors";
 import { type Page, decodeCursor, encodeCursor } from "../../http/pagination";
 import { z } from "zod";
-import { inTransaction } from "../../db/transaction";
+import type { Database } from "../../db/database";
 import { insertEvents } from "./event-repository";
 import { type UsageEventInput, maxBatchItems, usageEventSchema } from "./event-schemas";
 
@@ -19,7 +19,8 @@ export class ParseFailure {
 export type StoredEvent = UsageEventInput & { receivedAt: string };
 
 /** `onStored` runs after a batch with new events commits (the in-process worker uses it to wake up). */
-export function createEventService(prisma: PrismaClient, onStored: () => void = () => {}) {
+export function createEventService(db: Database, onStored: () => void = () => {}) {
+  const { prisma } = db;
   async function ingest(items: unknown[]): Promise<IngestResult> {
     if (items.length === 0) throw validationFailed([{ path: "", message: "the batch is empty: send 1 to 5000 events" }]);
     if (items.length > maxBatchItems) {
@@ -51,7 +52,7 @@ export function createEventService(prisma: PrismaClient, onStored: () => void = 
       seen.add(r.data.eventId);
       valid.push(r.data);
     });
-    const accepted = valid.length ? await inTransaction(prisma, (tx) => insertEvents(tx, valid)) : 0;
+    const accepted = valid.length ? await db.transaction((tx) => insertEvents(tx, valid)) : 0;
     if (accepted > 0) onStored();
     return { accepted, duplicates: duplicates + (valid.length - accepted), rejected };
   }

@@ -1,6 +1,8 @@
 // Per-account usage rollups: written for each batch of newly stored events (in the ingestion
 // transaction, a fixed number of set-based statements), and read as window aggregates whose cost
 // does not depend on the account's total history (see window-plan.ts).
+import type { SqlSession } from "../../db/database";
+import { sql } from "../../db/sql";
 import type { Db } from "../../db/transaction";
 import type { UsageEventInput } from "../events/event-schemas";
 import { hourBucket, minuteBucket, planWindow } from "./window-plan";
@@ -33,7 +35,7 @@ const sortedEntries = <V>(m: Map<string, V>) => [...m.entries()].sort(([a], [b])
 const iso = (ms: number) => new Date(ms).toISOString();
 
 /** Adds newly stored events to the rollups. Call once per event, in the transaction that stored it. */
-export async function recordUsage(tx: Db, events: UsageEventInput[]): Promise<void> {
+export async function recordUsage(tx: SqlSession, events: UsageEventInput[]): Promise<void> {
   if (events.length === 0) return;
   const minutes = new Map<string, Totals & { account: string; ms: number }>();
   const hours = new Map<string, Totals & { account: string; ms: number }>();
@@ -66,7 +68,7 @@ export async function recordUsage(tx: Db, events: UsageEventInput[]): Promise<vo
   const m = sortedEntries(minutes).map(([, v]) => v);
   const h = sortedEntries(hours).map(([, v]) => v);
   // The hour's busiest minute is read back from the minute totals after they are added to.
-  await tx.$executeRaw`
+  await tx.query(sql`
     WITH m AS (
       INSERT INTO usage_minute (account_id, bucket, requests, input_tokens, output_tokens)
       SELECT * FROM unnest(${m.map((r) => r.account)}::text[], ${m.map((r) => iso(r.ms))}::timestamptz[],
@@ -91,7 +93,7 @@ export async function recordUsage(tx: Db, events: UsageEventInput[]): Promise<vo
       requests = usage_hour.requests + EXCLUDED.requests,
       input_tokens = usage_hour.input_tokens + EXCLUDED.input_tokens,
       output_tokens = usage_hour.output_tokens + EXCLUDED.output_tokens,
-      peak_minute_requests = GREATEST(usage_hour.peak_minute_requests, EXCLUDED.peak_minute_requests)`;
+      peak_minute_requests = GREATEST(usage_hour.peak_minute_requests, EXCLUDED.peak_minute_requests)`);
 
   const split = <T>(rows: [string, T][]) => ({
     minute: rows.filter(([k]) => k.startsWith("m")).map(([, v]) => v),
@@ -99,7 +101,7 @@ export async function recordUsage(tx: Db, events: UsageEventInput[]): Promise<vo
   });
   const v = split(sortedEntries(values));
   if (v.minute.length) {
-    await tx.$executeRaw`
+    await tx.query(sql`
       WITH vm AS (
         INSERT INTO usage_value_minute (account_id, bucket, kind, value, requests)
         SELECT * FROM unnest(${v.minute.map((r) => r.account)}::text[], ${v.minute.map((r) => iso(r.ms))}::timestamptz[],
@@ -109,11 +111,11 @@ export async function recordUsage(tx: Db, events: UsageEventInput[]): Promise<vo
       INSERT INTO usage_value_hour (account_id, bucket, kind, value, requests)
       SELECT * FROM unnest(${v.hour.map((r) => r.account)}::text[], ${v.hour.map((r) => iso(r.ms))}::timestamptz[],
         ${v.hour.map((r) => r.kind)}::text[], ${v.hour.map((r) => r.value)}::text[], ${v.hour.map((r) => r.n)}::int[])
-      ON CONFLICT (account_id, bucket, kind, value) DO UPDATE SET requests = usage_value_hour.requests + EXCLUDED.requests`;
+      ON CONFLICT (account_id, bucket, kind, value) DO UPDATE SET requests = usage_value_hour.requests + EXCLUDED.requests`);
   }
   const s = split(sortedEntries(signals));
   if (s.minute.length) {
-    await tx.$executeRaw`
+    await tx.query(sql`
       WITH sm AS (
         INSERT INTO usage_signal_minute (account_id, bucket, signal, bin, requests)
         SELECT * FROM unnest(${s.minute.map((r) => r.account)}::text[], ${s.minute.map((r) => iso(r.ms))}::timestamptz[],
@@ -123,7 +125,7 @@ export async function recordUsage(tx: Db, events: UsageEventInput[]): Promise<vo
       INSERT INTO usage_signal_hour (account_id, bucket, signal, bin, requests)
       SELECT * FROM unnest(${s.hour.map((r) => r.account)}::text[], ${s.hour.map((r) => iso(r.ms))}::timestamptz[],
         ${s.hour.map((r) => r.signal)}::text[], ${s.hour.map((r) => r.bin)}::smallint[], ${s.hour.map((r) => r.n)}::int[])
-      ON CONFLICT (account_id, bucket, signal, bin) DO UPDATE SET requests = usage_signal_hour.requests + EXCLUDED.requests`;
+      ON CONFLICT (account_id, bucket, signal, bin) DO UPDATE SET requests = usage_signal_hour.requests + EXCLUDED.requests`);
   }
 }
 

@@ -1,0 +1,225 @@
+// npm run bench:ingest -- [--db pglite|postgres] [--events 200000] [--batch 1000] [--clients 4]
+//   [--accounts 5000] [--history 1000000] [--database-url postgresql://...]
+// Starts ClauseGuard (API only) in a child process on a fresh database, posts events over HTTP
+// from several concurrent clients, and prints events/s, request latency and database size. Then
+// stores a long history for one account and times its window facts.
+import { type ChildProcess, spawn } from "node:child_process";
+import { randomBytes } from "node:crypto";
+import fs from "node:fs";
+import os from "node:os";
+import path from "node:path";
+import { parseArgs } from "node:util";
+import pg from "pg";
+import { openDatabase } from "../src/db/database";
+import { migrate } from "../src/db/migrator";
+import type { EventFact } from "../src/engine/rule-evaluator";
+import { generateKey } from "../src/features/auth/api-key";
+import { insertEvents } from "../src/features/events/event-repository";
+import type { UsageEventInput } from "../src/features/events/event-schemas";
+import { createFactSource } from "../src/features/facts/fact-queries";
+
+const { values: args } = parseArgs({
+  options: {
+    db: { type: "string", default: "pglite" },
+    events: { type: "string", default: "200000" },
+    batch: { type: "string", default: "1000" },
+    clients: { type: "string", default: "4" },
+    accounts: { type: "string", default: "5000" },
+    history: { type: "string", default: "1000000" },
+    "database-url": { type: "string", default: "postgresql://postgres@127.0.0.1:5432/postgres" },
+  },
+});
+
+function positiveInt(name: string, text: string | undefined): number {
+  const n = Number(text);
+  if (!Number.isInteger(n) || n < 0) {
+    console.error(`bench: --${name} must be a whole number >= 0, got '${text}'`);
+    process.exit(2);
+  }
+  return n;
+}
+
+const kind = args.db;
+if (kind !== "pglite" && kind !== "postgres") {
+  console.error("bench: --db must be pglite or postgres");
+  process.exit(2);
+}
+const total = positiveInt("events", args.events);
+const batchSize = positiveInt("batch", args.batch);
+const clients = positiveInt("clients", args.clients);
+const accounts = positiveInt("accounts", args.accounts);
+const historySize = positiveInt("history", args.history);
+
+const models = ["frontier-large", "frontier-small", "embed-1"];
+const countries = ["US", "NL", "DE", "IN", "BR", "JP", "GB", "FR"];
+const uas = ["python-httpx/0.27", "node-fetch/3", "curl/8.5", "Mozilla/5.0"];
+
+/**
+ * A realistic mix: account activity is heavy-tailed (a few accounts send most requests), each
+ * account uses a few IPs, countries and prompt templates, a third of events carry signals.
+ */
+function makeEvent(i: number, accountId: string, atMs: number): UsageEventInput {
+  const a = Number(accountId.replace(/\D/g, "")) || 0;
+  return {
+    eventId: `bench_${i}_${randomBytes(4).toString("hex")}`,
+    occurredAt: new Date(atMs).toISOString(),
+    accountId,
+    orgId: `org_${a % 500}`,
+    apiKeyId: `key_${a}_${i % 2}`,
+    model: models[(a + (i % 7 === 0 ? 1 : 0)) % models.length]!,
+    endpoint: "chat.completions",
+    inputTokens: 200 + (i % 1800),
+    outputTokens: 100 + ((i * 7) % 3900),
+    ip: `198.${(a >> 8) & 255}.${a & 255}.${i % 3}`,
+    ipType: a % 5 === 0 ? "hosting" : "residential",
+    country: countries[(a + (i % 11 === 0 ? 1 : 0)) % countries.length],
+    userAgent: uas[a % uas.length],
+    paymentFingerprint: `pmfp_${a}`,
+    promptTemplateHash: `tpl_${a % 97}_${i % 4}`,
+    ...(i % 3 === 0 ? { signals: { reasoningTraceRequest: (i % 100) / 100, syntheticDataRequest: i % 2 === 0 } } : {}),
+  };
+}
+
+/** Heavy-tailed account choice: account k is picked with probability falling off like a power law. */
+function pickAccount(i: number, accounts: number): string {
+  const r = ((i * 2654435761) % 2 ** 32) / 2 ** 32;
+  return `acct_${Math.floor(accounts * r ** 3)}`;
+}
+
+const quantile = (sorted: number[], q: number) => sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))] ?? 0;
+
+async function waitForUrl(child: ChildProcess, out: () => string): Promise<string> {
+  const until = Date.now() + 60_000;
+  while (Date.now() < until) {
+    const m = /"url":"(http:\/\/[^"]+)"/.exec(out());
+    if (m) return m[1]!;
+    if (child.exitCode !== null) throw new Error(`server exited with ${child.exitCode}:\n${out()}`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  throw new Error("server did not start in 60 s");
+}
+
+async function main(): Promise<void> {
+  const root = path.resolve(__dirname, "..");
+  const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), "cg-bench-"));
+  let databaseUrl: string | undefined;
+  const benchDb = `clauseguard_bench_${randomBytes(4).toString("hex")}`;
+  if (kind === "postgres") {
+    const admin = new pg.Client({ connectionString: args["database-url"] });
+    await admin.connect();
+    await admin.query(`CREATE DATABASE "${benchDb}"`);
+    await admin.end();
+    const u = new URL(args["database-url"]!);
+    u.pathname = `/${benchDb}`;
+    databaseUrl = u.toString();
+  }
+  const adminKey = generateKey().key;
+  const env: Record<string, string> = {
+    PATH: process.env.PATH ?? "",
+    PORT: "0",
+    // info: the "started" line carries the URL; request logs go to a pipe nobody prints.
+    LOG_LEVEL: "info",
+    CLAUSEGUARD_ADMIN_KEY: adminKey,
+    CLAUSEGUARD_DATA_DIR: dataDir,
+    CLAUSEGUARD_RULES_DIR: path.join(root, "rules"),
+    ...(databaseUrl ? { DATABASE_URL: databaseUrl } : {}),
+  };
+  const loader = new URL(`file://${path.join(root, "node_modules/tsx/dist/loader.mjs")}`).href;
+  let out = "";
+  const child = spawn(process.execPath, ["--import", loader, path.join(root, "src/main.ts"), "serve", "--api-only"], { env, stdio: ["ignore", "pipe", "pipe"] });
+  child.stdout!.on("data", (d: Buffer) => (out += d.toString()));
+  child.stderr!.on("data", (d: Buffer) => (out += d.toString()));
+  const url = await waitForUrl(child, () => out);
+
+  console.log(`ClauseGuard bench: ${kind}, ${total} events, batches of ${batchSize}, ${clients} clients, ${accounts} accounts, ${os.cpus().length} cores (${os.cpus()[0]?.model ?? "?"})`);
+  const start0 = Date.parse("2026-11-24T00:00:00Z");
+  const bodies: string[] = [];
+  for (let i = 0; i < total; i += batchSize) {
+    const batch: UsageEventInput[] = [];
+    for (let j = i; j < Math.min(total, i + batchSize); j++) batch.push(makeEvent(j, pickAccount(j, accounts), start0 + j * 50));
+    bodies.push(JSON.stringify(batch));
+  }
+  const latencies: number[] = [];
+  let accepted = 0;
+  let next = 0;
+  const t0 = performance.now();
+  await Promise.all(
+    Array.from({ length: clients }, async () => {
+      while (next < bodies.length) {
+        const body = bodies[next++]!;
+        const s = performance.now();
+        const res = await fetch(`${url}/v1/events`, { method: "POST", headers: { authorization: `Bearer ${adminKey}`, "content-type": "application/json" }, body });
+        const json = (await res.json()) as { accepted: number };
+        latencies.push(performance.now() - s);
+        if (res.status !== 202) throw new Error(`POST answered ${res.status}: ${JSON.stringify(json)}`);
+        accepted += json.accepted;
+      }
+    }),
+  );
+  const seconds = (performance.now() - t0) / 1000;
+  latencies.sort((a, b) => a - b);
+  console.log(`ingest: ${accepted} accepted in ${seconds.toFixed(2)} s = ${Math.round(accepted / seconds)} events/s; request latency p50 ${quantile(latencies, 0.5).toFixed(1)} ms, p99 ${quantile(latencies, 0.99).toFixed(1)} ms (batch ${batchSize})`);
+
+  child.kill("SIGTERM");
+  await new Promise((r) => child.once("exit", r));
+
+  const db = await openDatabase(kind === "postgres" ? { kind: "postgres", url: databaseUrl! } : { kind: "pglite", dataDir });
+  await migrate(db);
+  const size = async () =>
+    kind === "postgres"
+      ? Number((await db.withSession((s) => s.query<{ b: string }>(`SELECT pg_database_size(current_database())::text AS b`)))[0]!.b)
+      : dirSize(dataDir);
+  console.log(`database size after ingest: ${(await size() / 1e6).toFixed(1)} MB`);
+
+  if (historySize > 0) {
+    // One heavy account: historySize events over 30 days, stored in the same way ingestion stores them.
+    const heavy = "acct_heavy";
+    const span = 30 * 86_400_000;
+    const end = start0 + span;
+    const t1 = performance.now();
+    for (let i = 0; i < historySize; i += 5000) {
+      const batch: UsageEventInput[] = [];
+      for (let j = i; j < Math.min(historySize, i + 5000); j++) batch.push(makeEvent(total + j, heavy, start0 + Math.floor((j / historySize) * span)));
+      await db.transaction((tx) => insertEvents(tx, batch));
+    }
+    console.log(`history: ${historySize} events for ${heavy} stored in ${((performance.now() - t1) / 1000).toFixed(1)} s`);
+    for (const [label, windowMs] of [["24h", 86_400_000], ["7d", 7 * 86_400_000], ["30d", 30 * 86_400_000]] as const) {
+      const times: number[] = [];
+      for (let k = 0; k < 60; k++) {
+        // A moment off the minute grid, so every part of the window plan is exercised.
+        const at = end - k * 3_600_000 - 12_345;
+        const source = createFactSource(db.prisma, { eventId: "bench", accountId: heavy, occurredAt: new Date(at).toISOString() } as EventFact);
+        const s = performance.now();
+        await source.windowAggregate("outputTokens", { windowMs });
+        await source.windowAggregate("distinctIps", { windowMs });
+        await source.windowAggregate("signalRate", { windowMs, signal: "reasoningTraceRequest", threshold: 0.5 });
+        times.push(performance.now() - s);
+      }
+      times.sort((a, b) => a - b);
+      console.log(`window facts (all aggregates + signalRate) for a ${historySize}-event account, ${label} window: p50 ${quantile(times, 0.5).toFixed(2)} ms, p99 ${quantile(times, 0.99).toFixed(2)} ms`);
+    }
+    console.log(`database size with history: ${(await size() / 1e6).toFixed(1)} MB`);
+  }
+  await db.close();
+  if (kind === "postgres") {
+    const admin = new pg.Client({ connectionString: args["database-url"] });
+    await admin.connect();
+    await admin.query(`DROP DATABASE IF EXISTS "${benchDb}" WITH (FORCE)`);
+    await admin.end();
+  }
+  fs.rmSync(dataDir, { recursive: true, force: true });
+}
+
+function dirSize(dir: string): number {
+  let sum = 0;
+  for (const e of fs.readdirSync(dir, { withFileTypes: true })) {
+    const p = path.join(dir, e.name);
+    sum += e.isDirectory() ? dirSize(p) : fs.statSync(p).size;
+  }
+  return sum;
+}
+
+main().catch((err: unknown) => {
+  console.error(err);
+  process.exit(1);
+});
