@@ -26,6 +26,10 @@ const { values: args } = parseArgs({
     clients: { type: "string", default: "4" },
     accounts: { type: "string", default: "5000" },
     history: { type: "string", default: "1000000" },
+    /** heavy: a few accounts send most requests (realistic); uniform: every account alike (no hot rows). */
+    accountMix: { type: "string", default: "heavy" },
+    /** Write a V8 CPU profile of the server process into this folder. */
+    "profile-server": { type: "string" },
     "database-url": { type: "string", default: "postgresql://postgres@127.0.0.1:5432/postgres" },
   },
 });
@@ -83,7 +87,7 @@ function makeEvent(i: number, accountId: string, atMs: number): UsageEventInput 
 /** Heavy-tailed account choice: account k is picked with probability falling off like a power law. */
 function pickAccount(i: number, accounts: number): string {
   const r = ((i * 2654435761) % 2 ** 32) / 2 ** 32;
-  return `acct_${Math.floor(accounts * r ** 3)}`;
+  return `acct_${Math.floor(accounts * (args.accountMix === "uniform" ? r : r ** 3))}`;
 }
 
 const quantile = (sorted: number[], q: number) => sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))] ?? 0;
@@ -126,7 +130,7 @@ async function main(): Promise<void> {
   };
   const loader = new URL(`file://${path.join(root, "node_modules/tsx/dist/loader.mjs")}`).href;
   let out = "";
-  const child = spawn(process.execPath, ["--import", loader, path.join(root, "src/main.ts"), "serve", "--api-only"], { env, stdio: ["ignore", "pipe", "pipe"] });
+  const child = spawn(process.execPath, [...(args["profile-server"] ? ["--cpu-prof", `--cpu-prof-dir=${args["profile-server"]}`] : []), "--import", loader, path.join(root, "src/main.ts"), "serve", "--api-only"], { env, stdio: ["ignore", "pipe", "pipe"] });
   child.stdout!.on("data", (d: Buffer) => (out += d.toString()));
   child.stderr!.on("data", (d: Buffer) => (out += d.toString()));
   const url = await waitForUrl(child, () => out);

@@ -8,6 +8,7 @@ import { createCaseQueries } from "./features/cases/case-queries";
 import { createEvaluationService } from "./features/evaluation/evaluation-service";
 import { createEvaluationWorker } from "./features/evaluation/evaluation-worker";
 import { createEventService } from "./features/events/event-service";
+import { compactRollups } from "./features/facts/rollup-compactor";
 import { createRuleRegistry } from "./features/rules/rule-registry";
 import { createRuleService } from "./features/rules/rule-service";
 
@@ -16,7 +17,12 @@ export function createServices(db: Database, config: Pick<Config, "evaluation">,
   const ruleService = createRuleService(prisma);
   const ruleRegistry = createRuleRegistry(ruleService, logger);
   const evaluation = createEvaluationService({ prisma, rules: ruleRegistry, logger });
-  const worker = createEvaluationWorker({ evaluation, logger, ...config.evaluation });
+  const worker = createEvaluationWorker({
+    evaluation,
+    logger,
+    ...config.evaluation,
+    maintenance: [{ name: "compact-rollups", everyMs: 2000, run: () => compactRollups(db) }],
+  });
   return {
     db,
     logger,

@@ -1,67 +1,51 @@
+-- AlterTable
+ALTER TABLE "account_link_key" DROP CONSTRAINT "account_link_key_pkey",
+ADD COLUMN     "compacted" BOOLEAN NOT NULL DEFAULT false,
+ADD COLUMN     "id" BIGSERIAL NOT NULL,
+ADD CONSTRAINT "account_link_key_pkey" PRIMARY KEY ("id");
+
 -- CreateTable
 CREATE TABLE "usage_minute" (
+    "id" BIGSERIAL NOT NULL,
     "account_id" TEXT NOT NULL,
     "bucket" TIMESTAMPTZ(3) NOT NULL,
     "requests" INTEGER NOT NULL,
     "input_tokens" BIGINT NOT NULL,
     "output_tokens" BIGINT NOT NULL,
+    "values" JSONB NOT NULL,
+    "signals" JSONB NOT NULL,
+    "compacted" BOOLEAN NOT NULL DEFAULT false,
 
-    CONSTRAINT "usage_minute_pkey" PRIMARY KEY ("account_id","bucket")
+    CONSTRAINT "usage_minute_pkey" PRIMARY KEY ("id")
 );
 
 -- CreateTable
 CREATE TABLE "usage_hour" (
+    "id" BIGSERIAL NOT NULL,
     "account_id" TEXT NOT NULL,
     "bucket" TIMESTAMPTZ(3) NOT NULL,
     "requests" INTEGER NOT NULL,
     "input_tokens" BIGINT NOT NULL,
     "output_tokens" BIGINT NOT NULL,
+    "values" JSONB NOT NULL,
+    "signals" JSONB NOT NULL,
     "peak_minute_requests" INTEGER NOT NULL,
+    "compacted" BOOLEAN NOT NULL DEFAULT false,
 
-    CONSTRAINT "usage_hour_pkey" PRIMARY KEY ("account_id","bucket")
+    CONSTRAINT "usage_hour_pkey" PRIMARY KEY ("id")
 );
 
--- CreateTable
-CREATE TABLE "usage_value_minute" (
-    "account_id" TEXT NOT NULL,
-    "bucket" TIMESTAMPTZ(3) NOT NULL,
-    "kind" TEXT NOT NULL,
-    "value" TEXT NOT NULL,
-    "requests" INTEGER NOT NULL,
+-- CreateIndex
+CREATE INDEX "usage_minute_account_id_bucket_idx" ON "usage_minute"("account_id", "bucket");
 
-    CONSTRAINT "usage_value_minute_pkey" PRIMARY KEY ("account_id","bucket","kind","value")
-);
+-- CreateIndex
+CREATE INDEX "usage_hour_account_id_bucket_idx" ON "usage_hour"("account_id", "bucket");
 
--- CreateTable
-CREATE TABLE "usage_value_hour" (
-    "account_id" TEXT NOT NULL,
-    "bucket" TIMESTAMPTZ(3) NOT NULL,
-    "kind" TEXT NOT NULL,
-    "value" TEXT NOT NULL,
-    "requests" INTEGER NOT NULL,
+-- CreateIndex
+CREATE INDEX "account_link_key_kind_value_idx" ON "account_link_key"("kind", "value");
 
-    CONSTRAINT "usage_value_hour_pkey" PRIMARY KEY ("account_id","bucket","kind","value")
-);
 
--- CreateTable
-CREATE TABLE "usage_signal_minute" (
-    "account_id" TEXT NOT NULL,
-    "bucket" TIMESTAMPTZ(3) NOT NULL,
-    "signal" TEXT NOT NULL,
-    "bin" SMALLINT NOT NULL,
-    "requests" INTEGER NOT NULL,
-
-    CONSTRAINT "usage_signal_minute_pkey" PRIMARY KEY ("account_id","bucket","signal","bin")
-);
-
--- CreateTable
-CREATE TABLE "usage_signal_hour" (
-    "account_id" TEXT NOT NULL,
-    "bucket" TIMESTAMPTZ(3) NOT NULL,
-    "signal" TEXT NOT NULL,
-    "bin" SMALLINT NOT NULL,
-    "requests" INTEGER NOT NULL,
-
-    CONSTRAINT "usage_signal_hour_pkey" PRIMARY KEY ("account_id","bucket","signal","bin")
-);
-
+-- What the compactor looks for: keys with rows not merged yet (Prisma cannot express partial indexes).
+CREATE INDEX "usage_minute_uncompacted_idx" ON "usage_minute"("account_id", "bucket") WHERE NOT "compacted";
+CREATE INDEX "usage_hour_uncompacted_idx" ON "usage_hour"("account_id", "bucket") WHERE NOT "compacted";
+CREATE INDEX "account_link_key_uncompacted_idx" ON "account_link_key"("kind", "value", "account_id") WHERE NOT "compacted";

@@ -5,8 +5,31 @@ import type { EvaluationService } from "./evaluation-service";
 
 export type WorkerStats = { batches: number; evaluated: number; hits: number; errors: number; failures: number; lastLagMs: number };
 
-export function createEvaluationWorker(deps: { evaluation: EvaluationService; logger: Logger; pollMs: number; batchSize: number }) {
+export type Maintenance = { name: string; everyMs: number; run(): Promise<unknown> };
+
+export function createEvaluationWorker(deps: {
+  evaluation: EvaluationService;
+  logger: Logger;
+  pollMs: number;
+  batchSize: number;
+  /** Periodic jobs the worker runs between batches (rollup compaction). */
+  maintenance?: Maintenance[];
+}) {
   const stats: WorkerStats = { batches: 0, evaluated: 0, hits: 0, errors: 0, failures: 0, lastLagMs: 0 };
+  const lastRun = new Map<string, number>();
+
+  async function runMaintenance(): Promise<void> {
+    for (const job of deps.maintenance ?? []) {
+      const now = Date.now();
+      if (now - (lastRun.get(job.name) ?? 0) < job.everyMs) continue;
+      lastRun.set(job.name, now);
+      try {
+        await job.run();
+      } catch (err) {
+        deps.logger.error({ err, job: job.name }, "maintenance job failed; it runs again later");
+      }
+    }
+  }
   let running = false;
   let loop: Promise<void> | undefined;
   let wake: (() => void) | undefined;
@@ -24,6 +47,7 @@ export function createEvaluationWorker(deps: { evaluation: EvaluationService; lo
 
   async function run(): Promise<void> {
     while (running) {
+      await runMaintenance();
       try {
         const r = await deps.evaluation.runBatch(deps.batchSize);
         if (r.claimed > 0) {

@@ -1,122 +1,102 @@
-// Bulk storage of usage events: a handful of set-based statements per batch (unnest over arrays),
-// never a statement per event. Runs inside the caller's transaction.
-import ipaddr from "ipaddr.js";
+// Bulk storage of usage events: three set-based statements per batch, never a statement per
+// event. Runs inside the caller's transaction.
 import type { SqlSession } from "../../db/database";
-import { sql } from "../../db/sql";
-import { recordUsage } from "../facts/usage-rollups";
+import { raw, sql } from "../../db/sql";
+import { rollupStatements } from "../facts/usage-rollups";
 import type { UsageEventInput } from "./event-schemas";
+import { type LinkKeyCache, type LinkKeyRow, ipPrefix, linkKeyRecords, linkKeyRows, noLinkKeyCache } from "./link-key-cache";
 
-/** The /24 of an IPv4 address or the /48 of an IPv6 one (IPv4-mapped IPv6 counts as IPv4). */
-export function ipPrefix(ip: string): string {
-  let addr = ipaddr.parse(ip);
-  if (addr.kind() === "ipv6" && (addr as ipaddr.IPv6).isIPv4MappedAddress()) addr = (addr as ipaddr.IPv6).toIPv4Address();
-  if (addr.kind() === "ipv4") {
-    const o = (addr as ipaddr.IPv4).octets;
-    return `${o[0]}.${o[1]}.${o[2]}.0/24`;
-  }
-  const parts = (addr as ipaddr.IPv6).parts;
-  return `${parts.slice(0, 3).map((p) => p.toString(16)).join(":")}::/48`;
-}
-
-export const linkKinds = ["paymentFingerprint", "ipPrefix", "orgId", "promptTemplateHash"] as const;
-export type LinkKind = (typeof linkKinds)[number];
-
-/** Stores the events whose eventId is new, queues each for evaluation; returns how many were new. */
-export async function insertEvents(tx: SqlSession, events: UsageEventInput[]): Promise<number> {
-  if (events.length === 0) return 0;
-  // One lock order for every batch: concurrent batches that share accounts or ids cannot deadlock.
-  const sorted = [...events].sort((a, b) => (a.eventId < b.eventId ? -1 : a.eventId > b.eventId ? 1 : 0));
-  await upsertAccounts(tx, sorted);
-
-  const col = <T>(f: (e: UsageEventInput) => T) => sorted.map(f);
-  const prefixes = col((e) => (e.ip ? ipPrefix(e.ip) : null));
-  const inserted = await tx.query<{ event_id: string }>(sql`
+/**
+ * Stores the events whose eventId is new, in the caller's transaction, with everything that must
+ * commit with them: their evaluation tasks, the usage rollups and the link keys. Returns how many
+ * were new. Three statements per batch whatever its size; the batch travels as one JSON parameter
+ * and PostgreSQL does the aggregation (cheaper than building and serializing arrays in Node).
+ */
+export async function insertEvents(
+  tx: SqlSession,
+  events: UsageEventInput[],
+  linkKeys: LinkKeyCache = noLinkKeyCache,
+): Promise<{ inserted: number; linkKeysWritten: LinkKeyRow[] }> {
+  if (events.length === 0) return { inserted: 0, linkKeysWritten: [] };
+  const sightings = accountSightings(events);
+  // Link keys come from every valid event (a duplicate only repeats what is known already).
+  const newLinkKeys = linkKeys.unseen(linkKeyRows(events));
+  await createAccounts(tx, sightings);
+  const rows = JSON.stringify(events.map((e) => (e.ip ? { ...e, ipPrefix: ipPrefix(e.ip) } : e)));
+  const [result] = await tx.query<{ inserted: number }>(sql`
     WITH ins AS (
       INSERT INTO usage_event (event_id, account_id, occurred_at, org_id, api_key_id, model, endpoint,
         input_tokens, output_tokens, end_user_id, ip, ip_prefix, ip_type, country, asn, user_agent,
         payment_fingerprint, prompt_template_hash, signals, attributes)
-      SELECT u.event_id, u.account_id, u.occurred_at, u.org_id, u.api_key_id, u.model, u.endpoint,
-        u.input_tokens, u.output_tokens, u.end_user_id, u.ip, u.ip_prefix, u.ip_type, u.country, u.asn::bigint, u.user_agent,
-        u.payment_fingerprint, u.prompt_template_hash, u.signals::jsonb, u.attributes::jsonb
-      FROM unnest(
-        ${col((e) => e.eventId)}::text[], ${col((e) => e.accountId)}::text[], ${col((e) => e.occurredAt)}::timestamptz[],
-        ${col((e) => e.orgId ?? null)}::text[], ${col((e) => e.apiKeyId ?? null)}::text[], ${col((e) => e.model)}::text[],
-        ${col((e) => e.endpoint ?? null)}::text[], ${col((e) => e.inputTokens)}::int[], ${col((e) => e.outputTokens)}::int[],
-        ${col((e) => e.endUserId ?? null)}::text[], ${col((e) => e.ip ?? null)}::text[], ${prefixes}::text[],
-        ${col((e) => e.ipType ?? null)}::text[], ${col((e) => e.country ?? null)}::text[], ${col((e) => (e.asn == null ? null : String(e.asn)))}::text[],
-        ${col((e) => e.userAgent ?? null)}::text[], ${col((e) => e.paymentFingerprint ?? null)}::text[],
-        ${col((e) => e.promptTemplateHash ?? null)}::text[], ${col((e) => (e.signals ? JSON.stringify(e.signals) : null))}::text[],
-        ${col((e) => (e.attributes ? JSON.stringify(e.attributes) : null))}::text[]
-      ) AS u(event_id, account_id, occurred_at, org_id, api_key_id, model, endpoint, input_tokens, output_tokens,
-             end_user_id, ip, ip_prefix, ip_type, country, asn, user_agent, payment_fingerprint, prompt_template_hash,
-             signals, attributes)
+      SELECT r."eventId", r."accountId", r."occurredAt", r."orgId", r."apiKeyId", r.model, r.endpoint,
+        r."inputTokens", r."outputTokens", r."endUserId", r.ip, r."ipPrefix", r."ipType", r.country, r.asn, r."userAgent",
+        r."paymentFingerprint", r."promptTemplateHash", r.signals, r.attributes
+      FROM jsonb_to_recordset(${rows}::jsonb) AS r("eventId" text, "accountId" text, "occurredAt" timestamptz,
+        "orgId" text, "apiKeyId" text, model text, endpoint text, "inputTokens" int, "outputTokens" int,
+        "endUserId" text, ip text, "ipPrefix" text, "ipType" text, country text, asn bigint, "userAgent" text,
+        "paymentFingerprint" text, "promptTemplateHash" text, signals jsonb, attributes jsonb)
+      -- One lock order on the eventId index for every batch: concurrent batches cannot deadlock.
+      ORDER BY r."eventId"
       ON CONFLICT (event_id) DO NOTHING
-      RETURNING id, event_id, account_id
+      RETURNING id, account_id, occurred_at, input_tokens, output_tokens, model, ip, country, prompt_template_hash, signals
     ), queued AS (
       INSERT INTO evaluation_task (event_pk, account_id) SELECT id, account_id FROM ins
+    )${raw(rollupStatements("ins"))}, link_keys AS (
+      INSERT INTO account_link_key (kind, value, account_id, first_seen_at, last_seen_at)
+      SELECT kind, value, "accountId", "firstSeenAt", "lastSeenAt"
+      FROM jsonb_to_recordset(${linkKeyRecords(newLinkKeys)}::jsonb)
+        AS k(kind text, value text, "accountId" text, "firstSeenAt" timestamptz, "lastSeenAt" timestamptz)
     )
-    SELECT event_id FROM ins`);
-  if (inserted.length === 0) return 0;
-
-  // Only events stored now count in the rollups: a duplicate must not be counted twice.
-  const stored = new Set(inserted.map((r) => r.event_id));
-  await recordUsage(tx, sorted.filter((e) => stored.has(e.eventId)));
-
-  await upsertLinkKeys(tx, sorted, prefixes);
-  return inserted.length;
+    SELECT count(*)::int AS inserted FROM ins`);
+  const inserted = Number(result?.inserted ?? 0);
+  if (inserted > 0) await touchAccounts(tx, sightings);
+  return { inserted, linkKeysWritten: newLinkKeys };
 }
 
-async function upsertAccounts(tx: SqlSession, events: UsageEventInput[]): Promise<void> {
-  const byAccount = new Map<string, { orgId: string | null; first: string; last: string; firstMs: number; lastMs: number }>();
+type Sighting = { id: string; orgId: string | null; first: string; last: string; firstMs: number; lastMs: number };
+
+function accountSightings(events: UsageEventInput[]): Sighting[] {
+  const byAccount = new Map<string, Sighting>();
   for (const e of events) {
     const ms = Date.parse(e.occurredAt);
     const a = byAccount.get(e.accountId);
-    if (!a) byAccount.set(e.accountId, { orgId: e.orgId ?? null, first: e.occurredAt, last: e.occurredAt, firstMs: ms, lastMs: ms });
+    if (!a) byAccount.set(e.accountId, { id: e.accountId, orgId: e.orgId ?? null, first: e.occurredAt, last: e.occurredAt, firstMs: ms, lastMs: ms });
     else {
       if (ms < a.firstMs) Object.assign(a, { first: e.occurredAt, firstMs: ms });
       if (ms > a.lastMs) Object.assign(a, { last: e.occurredAt, lastMs: ms });
       if (e.orgId) a.orgId = e.orgId;
     }
   }
-  const ids = [...byAccount.keys()].sort();
-  const rows = ids.map((id) => byAccount.get(id)!);
-  await tx.query(sql`
-    INSERT INTO account (id, org_id, first_seen_at, last_seen_at)
-    SELECT * FROM unnest(${ids}::text[], ${rows.map((r) => r.orgId)}::text[],
-                         ${rows.map((r) => r.first)}::timestamptz[], ${rows.map((r) => r.last)}::timestamptz[])
-    ON CONFLICT (id) DO UPDATE SET
-      first_seen_at = LEAST(account.first_seen_at, EXCLUDED.first_seen_at),
-      last_seen_at = GREATEST(account.last_seen_at, EXCLUDED.last_seen_at),
-      org_id = COALESCE(EXCLUDED.org_id, account.org_id)`);
+  // Sorted: concurrent batches touching the same accounts take their row locks in one order.
+  return [...byAccount.values()].sort((x, y) => (x.id < y.id ? -1 : x.id > y.id ? 1 : 0));
 }
 
-async function upsertLinkKeys(tx: SqlSession, events: UsageEventInput[], prefixes: (string | null)[]): Promise<void> {
-  const keys = new Map<string, { kind: LinkKind; value: string; accountId: string; firstMs: number; lastMs: number }>();
-  const add = (kind: LinkKind, value: string | null | undefined, accountId: string, ms: number) => {
-    if (!value) return;
-    const k = `${kind}\u0000${value}\u0000${accountId}`;
-    const cur = keys.get(k);
-    if (!cur) keys.set(k, { kind, value, accountId, firstMs: ms, lastMs: ms });
-    else {
-      cur.firstMs = Math.min(cur.firstMs, ms);
-      cur.lastMs = Math.max(cur.lastMs, ms);
-    }
-  };
-  events.forEach((e, i) => {
-    const ms = Date.parse(e.occurredAt);
-    add("paymentFingerprint", e.paymentFingerprint, e.accountId, ms);
-    add("ipPrefix", prefixes[i], e.accountId, ms);
-    add("orgId", e.orgId, e.accountId, ms);
-    add("promptTemplateHash", e.promptTemplateHash, e.accountId, ms);
-  });
-  if (keys.size === 0) return;
-  const rows = [...keys.entries()].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)).map(([, v]) => v);
+/**
+ * Creates accounts seen for the first time. DO NOTHING takes no lock on existing rows, so
+ * concurrent batches for the same accounts do not queue behind each other here.
+ */
+async function createAccounts(tx: SqlSession, rows: Sighting[]): Promise<void> {
   await tx.query(sql`
-    INSERT INTO account_link_key (kind, value, account_id, first_seen_at, last_seen_at)
-    SELECT * FROM unnest(${rows.map((r) => r.kind)}::text[], ${rows.map((r) => r.value)}::text[], ${rows.map((r) => r.accountId)}::text[],
-                         ${rows.map((r) => new Date(r.firstMs).toISOString())}::timestamptz[],
-                         ${rows.map((r) => new Date(r.lastMs).toISOString())}::timestamptz[])
-    ON CONFLICT (kind, value, account_id) DO UPDATE SET
-      first_seen_at = LEAST(account_link_key.first_seen_at, EXCLUDED.first_seen_at),
-      last_seen_at = GREATEST(account_link_key.last_seen_at, EXCLUDED.last_seen_at)`);
+    INSERT INTO account (id, org_id, first_seen_at, last_seen_at)
+    SELECT * FROM unnest(${rows.map((r) => r.id)}::text[], ${rows.map((r) => r.orgId)}::text[],
+                         ${rows.map((r) => r.first)}::timestamptz[], ${rows.map((r) => r.last)}::timestamptz[])
+    ON CONFLICT (id) DO NOTHING`);
+}
+
+/**
+ * Widens first/last seen (and fills the org) of existing accounts, touching only rows that change.
+ * Run last in the transaction: the row locks it takes are held only until the commit.
+ */
+async function touchAccounts(tx: SqlSession, rows: Sighting[]): Promise<void> {
+  await tx.query(sql`
+    UPDATE account a SET
+      first_seen_at = LEAST(a.first_seen_at, u.first_seen_at),
+      last_seen_at = GREATEST(a.last_seen_at, u.last_seen_at),
+      org_id = COALESCE(u.org_id, a.org_id)
+    FROM unnest(${rows.map((r) => r.id)}::text[], ${rows.map((r) => r.orgId)}::text[],
+                ${rows.map((r) => r.first)}::timestamptz[], ${rows.map((r) => r.last)}::timestamptz[])
+         AS u(id, org_id, first_seen_at, last_seen_at)
+    WHERE a.id = u.id
+      AND (u.first_seen_at < a.first_seen_at OR u.last_seen_at > a.last_seen_at
+           OR (u.org_id IS NOT NULL AND u.org_id IS DISTINCT FROM a.org_id))`);
 }

@@ -3,18 +3,49 @@ import { z } from "zod";
 
 const forbiddenKeys = new Set(["__proto__", "constructor", "prototype"]);
 const maxAttributesBytes = 4096;
+const minOccurredAtMs = Date.parse("1970-01-01T00:00:00.000Z");
+const maxOccurredAtMs = Date.parse("9999-12-31T23:59:59.999Z");
 
-const optionalText = (max: number) => z.string().min(1).max(max).nullish();
+/** PostgreSQL text and jsonb hold neither NUL nor an unpaired UTF-16 surrogate: such text is refused, not stored. */
+const unpairedSurrogate = /\p{Cs}/u;
+const unstorableMessage = "must not contain NUL characters or unpaired surrogates";
+const storable = (s: string) => !s.includes("\u0000") && !unpairedSurrogate.test(s);
 
-/** Object keys a rule or a log could trip over are refused outright. */
-function noForbiddenKeys(value: unknown, ctx: z.RefinementCtx, path: (string | number)[] = []): void {
-  if (Array.isArray(value)) value.forEach((v, i) => noForbiddenKeys(v, ctx, [...path, i]));
-  else if (value !== null && typeof value === "object") {
-    for (const k of Object.keys(value)) {
-      if (forbiddenKeys.has(k)) ctx.addIssue({ code: "custom", path: [...path, k], message: `the key '${k}' is not allowed` });
-      else noForbiddenKeys((value as Record<string, unknown>)[k], ctx, [...path, k]);
+const text = (max: number) => z.string().min(1).max(max).refine(storable, unstorableMessage);
+const optionalText = (max: number) => text(max).nullish();
+
+/**
+ * Object keys a rule or a log could trip over are refused outright, and so is text the database
+ * cannot hold. Walks with its own stack: nesting depth cannot overflow the call stack.
+ */
+function checkAttributes(value: unknown, ctx: z.RefinementCtx): void {
+  const stack: { value: unknown; path: (string | number)[] }[] = [{ value, path: [] }];
+  for (let item = stack.pop(); item; item = stack.pop()) {
+    const { value: v, path } = item;
+    if (typeof v === "string") {
+      if (!storable(v)) ctx.addIssue({ code: "custom", path, message: unstorableMessage });
+    } else if (Array.isArray(v)) {
+      for (let i = v.length - 1; i >= 0; i--) stack.push({ value: v[i], path: [...path, i] });
+    } else if (v !== null && typeof v === "object") {
+      const keys = Object.keys(v);
+      for (let i = keys.length - 1; i >= 0; i--) {
+        const k = keys[i]!;
+        if (forbiddenKeys.has(k)) ctx.addIssue({ code: "custom", path: [...path, k], message: `the key '${k}' is not allowed` });
+        else if (!storable(k)) ctx.addIssue({ code: "custom", path: [...path, k], message: `the key ${unstorableMessage}` });
+        else stack.push({ value: (v as Record<string, unknown>)[k], path: [...path, k] });
+      }
     }
   }
+}
+
+function deeperThan(value: unknown, limit: number): boolean {
+  const stack: { value: unknown; depth: number }[] = [{ value, depth: 0 }];
+  for (let item = stack.pop(); item; item = stack.pop()) {
+    if (item.value === null || typeof item.value !== "object") continue;
+    if (item.depth >= limit) return true;
+    for (const v of Object.values(item.value)) stack.push({ value: v, depth: item.depth + 1 });
+  }
+  return false;
 }
 
 const signalName = /^[A-Za-z_][A-Za-z0-9_]{0,63}$/;
@@ -35,18 +66,34 @@ const signalsSchema = z
 const attributesSchema = z
   .custom<Record<string, unknown>>((v) => v !== null && typeof v === "object" && !Array.isArray(v), "must be an object")
   .superRefine((obj, ctx) => {
-    noForbiddenKeys(obj, ctx);
+    // Each level takes at least 2 bytes serialized: a deeper document is over the limit, and is
+    // not handed to JSON.stringify, whose recursion it could overflow.
+    if (deeperThan(obj, maxAttributesBytes / 2)) {
+      ctx.addIssue({ code: "custom", message: `is nested more than ${maxAttributesBytes / 2} levels deep; at most ${maxAttributesBytes} bytes serialized` });
+      return;
+    }
     const size = Buffer.byteLength(JSON.stringify(obj), "utf8");
     if (size > maxAttributesBytes) ctx.addIssue({ code: "custom", message: `is ${size} bytes serialized; at most ${maxAttributesBytes}` });
+    else checkAttributes(obj, ctx);
   });
 
 export const usageEventSchema = z.strictObject({
-  eventId: z.string().min(1).max(128),
-  occurredAt: z.iso.datetime({ offset: true, message: "must be an ISO 8601 date-time with a zone, e.g. 2026-11-24T19:00:00Z" }),
-  accountId: z.string().min(1).max(128),
+  eventId: text(128),
+  occurredAt: z.iso
+    .datetime({ offset: true, message: "must be an ISO 8601 date-time with a zone, e.g. 2026-11-24T19:00:00Z" })
+    // Stored as UTC: any offset is taken, and the instant must be one the database and a JS Date both hold.
+    .transform((s, ctx) => {
+      const ms = Date.parse(s);
+      if (!(ms >= minOccurredAtMs && ms <= maxOccurredAtMs)) {
+        ctx.addIssue({ code: "custom", message: "must be a moment between the years 1970 and 9999" });
+        return z.NEVER;
+      }
+      return new Date(ms).toISOString();
+    }),
+  accountId: text(128),
   orgId: optionalText(128),
   apiKeyId: optionalText(128),
-  model: z.string().min(1).max(128),
+  model: text(128),
   endpoint: optionalText(128),
   inputTokens: z.number().int().min(0).max(2_147_483_647),
   outputTokens: z.number().int().min(0).max(2_147_483_647),
@@ -55,7 +102,7 @@ export const usageEventSchema = z.strictObject({
   ipType: z.enum(["residential", "hosting", "vpn", "proxy", "unknown"]).nullish(),
   country: z.string().regex(/^[A-Z]{2}$/, "must be an ISO 3166-1 alpha-2 code such as NL").nullish(),
   asn: z.number().int().min(0).max(4_294_967_295).nullish(),
-  userAgent: z.string().max(512).nullish(),
+  userAgent: z.string().max(512).refine(storable, unstorableMessage).nullish(),
   paymentFingerprint: optionalText(128),
   promptTemplateHash: optionalText(128),
   signals: signalsSchema.nullish(),
@@ -63,5 +110,13 @@ export const usageEventSchema = z.strictObject({
 });
 
 export type UsageEventInput = z.infer<typeof usageEventSchema>;
+
+/** A moment to query by (?from=, ?to=, a cursor): any ISO date-time with a zone that the database can compare with. */
+export const queryMoment = z.iso
+  .datetime({ offset: true, abort: true })
+  .refine((s) => Date.parse(s) >= Date.parse("0001-01-01T00:00:00Z") && Date.parse(s) <= maxOccurredAtMs, "must be between the years 1 and 9999");
+
+/** An id or name to filter by: PostgreSQL text cannot hold NUL. */
+export const queryText = (max: number) => z.string().min(1).max(max).refine((s) => !s.includes("\u0000"), "must not contain NUL characters");
 
 export const maxBatchItems = 5000;

@@ -6,7 +6,8 @@ import { type Page, decodeCursor, encodeCursor } from "../../http/pagination";
 import { z } from "zod";
 import type { Database } from "../../db/database";
 import { insertEvents } from "./event-repository";
-import { type UsageEventInput, maxBatchItems, usageEventSchema } from "./event-schemas";
+import { type LinkKeyCache, createLinkKeyCache } from "./link-key-cache";
+import { type UsageEventInput, maxBatchItems, queryMoment, usageEventSchema } from "./event-schemas";
 
 export type RejectedItem = { index: number; eventId?: string; errors: FieldError[] };
 export type IngestResult = { accepted: number; duplicates: number; rejected: RejectedItem[] };
@@ -19,7 +20,7 @@ export class ParseFailure {
 export type StoredEvent = UsageEventInput & { receivedAt: string };
 
 /** `onStored` runs after a batch with new events commits (the in-process worker uses it to wake up). */
-export function createEventService(db: Database, onStored: () => void = () => {}) {
+export function createEventService(db: Database, onStored: () => void = () => {}, linkKeys: LinkKeyCache = createLinkKeyCache()) {
   const { prisma } = db;
   async function ingest(items: unknown[]): Promise<IngestResult> {
     if (items.length === 0) throw validationFailed([{ path: "", message: "the batch is empty: send 1 to 5000 events" }]);
@@ -52,12 +53,18 @@ export function createEventService(db: Database, onStored: () => void = () => {}
       seen.add(r.data.eventId);
       valid.push(r.data);
     });
-    const accepted = valid.length ? await db.transaction((tx) => insertEvents(tx, valid)) : 0;
+    let accepted = 0;
+    if (valid.length) {
+      const stored = await db.transaction((tx) => insertEvents(tx, valid, linkKeys));
+      // Only after the commit: a rolled-back batch must not mark its link keys as written.
+      linkKeys.remember(stored.linkKeysWritten);
+      accepted = stored.inserted;
+    }
     if (accepted > 0) onStored();
     return { accepted, duplicates: duplicates + (valid.length - accepted), rejected };
   }
 
-  const cursorShape = z.tuple([z.string(), z.string()]);
+  const cursorShape = z.tuple([queryMoment, z.string().regex(/^[0-9]{1,18}$/)]);
 
   async function listEvents(q: { accountId?: string; from?: Date; to?: Date; limit: number; cursor?: string }): Promise<Page<StoredEvent>> {
     const after = q.cursor ? decodeCursor(q.cursor, cursorShape) : undefined;

@@ -6,12 +6,13 @@ import { requireScope } from "../../http/auth";
 import { paginationQuery } from "../../http/pagination";
 import { parseOrThrow } from "../../http/parse";
 import type { ApiKeyService } from "../auth/api-key-service";
+import { queryMoment, queryText } from "./event-schemas";
 import { type EventService, ParseFailure } from "./event-service";
 
 export const listEventsQuery = z.strictObject({
-  accountId: z.string().min(1).max(128).optional(),
-  from: z.iso.datetime({ offset: true }).optional(),
-  to: z.iso.datetime({ offset: true }).optional(),
+  accountId: queryText(128).optional(),
+  from: queryMoment.optional(),
+  to: queryMoment.optional(),
   ...paginationQuery,
 });
 

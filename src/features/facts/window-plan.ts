@@ -40,5 +40,3 @@ export function planWindow(from: Date, to: Date): WindowPlan {
   return { rawHead: range(f, m1), rawTail: range(m2, t), minutesHead: range(m1, h1), minutesTail: range(h2, m2), hours: range(h1, h2) };
 }
 
-export const minuteBucket = (ms: number) => floorTo(ms, minuteMs);
-export const hourBucket = (ms: number) => floorTo(ms, hourMs);

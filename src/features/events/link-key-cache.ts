@@ -1,0 +1,73 @@
+// Link keys (a value an account used that can link it to others) are recorded per whole hour:
+// the row for (kind, value, account, hour) says "used during that hour". Within one process a key
+// already recorded for its hour is not written again, so a busy account costs one link-key row per
+// value and hour rather than one per batch. Skipping is safe: rows only ever widen what is known.
+import ipaddr from "ipaddr.js";
+import type { UsageEventInput } from "./event-schemas";
+
+export const linkKinds = ["paymentFingerprint", "ipPrefix", "orgId", "promptTemplateHash"] as const;
+export type LinkKind = (typeof linkKinds)[number];
+
+export type LinkKeyRow = { kind: LinkKind; value: string; accountId: string; hour: number; cacheKey: string };
+
+const hourMs = 3_600_000;
+
+/** The /24 of an IPv4 address or the /48 of an IPv6 one (IPv4-mapped IPv6 counts as IPv4). */
+export function ipPrefix(ip: string): string {
+  let addr = ipaddr.parse(ip);
+  if (addr.kind() === "ipv6" && (addr as ipaddr.IPv6).isIPv4MappedAddress()) addr = (addr as ipaddr.IPv6).toIPv4Address();
+  if (addr.kind() === "ipv4") {
+    const o = (addr as ipaddr.IPv4).octets;
+    return `${o[0]}.${o[1]}.${o[2]}.0/24`;
+  }
+  const parts = (addr as ipaddr.IPv6).parts;
+  return `${parts.slice(0, 3).map((p) => p.toString(16)).join(":")}::/48`;
+}
+
+/** One row per (kind, value, account, hour) of the batch, spanning the whole hour. */
+export function linkKeyRows(events: UsageEventInput[]): LinkKeyRow[] {
+  const rows = new Map<string, LinkKeyRow>();
+  const add = (kind: LinkKind, value: string | null | undefined, accountId: string, hour: number) => {
+    if (!value) return;
+    const cacheKey = `${kind}|${hour}|${accountId}|${value}`;
+    if (rows.has(cacheKey)) return;
+    rows.set(cacheKey, { kind, value, accountId, hour, cacheKey });
+  };
+  for (const e of events) {
+    const hour = Math.floor(Date.parse(e.occurredAt) / hourMs) * hourMs;
+    add("paymentFingerprint", e.paymentFingerprint, e.accountId, hour);
+    add("ipPrefix", e.ip ? ipPrefix(e.ip) : null, e.accountId, hour);
+    add("orgId", e.orgId, e.accountId, hour);
+    add("promptTemplateHash", e.promptTemplateHash, e.accountId, hour);
+  }
+  return [...rows.values()];
+}
+
+/** The rows as the database stores them: each spans its whole hour. */
+export function linkKeyRecords(rows: LinkKeyRow[]): string {
+  return JSON.stringify(
+    rows.map((r) => ({
+      kind: r.kind,
+      value: r.value,
+      accountId: r.accountId,
+      firstSeenAt: new Date(r.hour).toISOString(),
+      lastSeenAt: new Date(r.hour + hourMs - 1).toISOString(),
+    })),
+  );
+}
+
+export type LinkKeyCache = { unseen(rows: LinkKeyRow[]): LinkKeyRow[]; remember(rows: LinkKeyRow[]): void };
+
+/** Remembers written keys; forgets everything past `maxEntries` (forgetting only costs a rewrite). */
+export function createLinkKeyCache(maxEntries = 200_000): LinkKeyCache {
+  const seen = new Set<string>();
+  return {
+    unseen: (rows) => rows.filter((r) => !seen.has(r.cacheKey)),
+    remember(rows) {
+      if (seen.size + rows.length > maxEntries) seen.clear();
+      for (const r of rows) seen.add(r.cacheKey);
+    },
+  };
+}
+
+export const noLinkKeyCache: LinkKeyCache = { unseen: (rows) => rows, remember: () => {} };

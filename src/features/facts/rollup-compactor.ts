@@ -1,0 +1,87 @@
+// Merges the rows ingestion appends to the rollups and link keys (one per key and batch) into one
+// row per key, so readers keep scanning few rows. Safe beside ingestion (which only inserts) and
+// beside other compactors (one at a time, by advisory lock): rows inserted after a pass's snapshot
+// are simply left for the next pass.
+import type { Database, SqlSession } from "../../db/database";
+import { bucketOf } from "./usage-rollups";
+
+/** Lock key shared by every process that compacts. */
+const compactionLock = "4236936583016097351";
+
+/** Sums the counts of a map column over the rows of a key. */
+const mergedMap = (column: string) => `
+  SELECT account_id, bucket, jsonb_object_agg(k, n) AS m FROM (
+    SELECT g.account_id, g.bucket, e.key AS k, sum(e.value::int) AS n FROM gone g, LATERAL jsonb_each(g.${column}) AS e GROUP BY 1, 2, 3
+  ) x GROUP BY 1, 2`;
+
+function mergeRollup(table: "usage_minute" | "usage_hour", limit: number): string {
+  const hour = table === "usage_hour";
+  return `
+    WITH keys AS (
+      SELECT DISTINCT account_id, bucket FROM ${table} WHERE NOT compacted LIMIT ${limit}
+    ), gone AS (
+      DELETE FROM ${table} t USING keys k WHERE t.account_id = k.account_id AND t.bucket = k.bucket
+      RETURNING t.*
+    ), totals AS (
+      SELECT account_id, bucket, sum(requests)::int AS requests, sum(input_tokens) AS input_tokens, sum(output_tokens) AS output_tokens
+             ${hour ? ", max(peak_minute_requests) AS peak" : ""}
+      FROM gone GROUP BY 1, 2
+    ), merged AS (
+      INSERT INTO ${table} (account_id, bucket, requests, input_tokens, output_tokens, "values", signals${hour ? ", peak_minute_requests" : ""}, compacted)
+      SELECT t.account_id, t.bucket, t.requests, t.input_tokens, t.output_tokens, coalesce(v.m, '{}'), coalesce(s.m, '{}')${hour ? ", t.peak" : ""}, true
+      FROM totals t
+      LEFT JOIN (${mergedMap('"values"')}) v USING (account_id, bucket)
+      LEFT JOIN (${mergedMap("signals")}) s USING (account_id, bucket)
+      RETURNING account_id, bucket, requests
+    )${
+      hour
+        ? ""
+        : `, peaks AS (
+      -- A merged minute's full total is a candidate for its hour's busiest minute.
+      INSERT INTO usage_hour (account_id, bucket, requests, input_tokens, output_tokens, "values", signals, peak_minute_requests)
+      SELECT account_id, ${bucketOf("hour", "bucket")}, 0, 0, 0, '{}', '{}', max(requests) FROM merged GROUP BY 1, 2)`
+    }
+    SELECT (SELECT count(*) FROM gone)::int AS removed, (SELECT count(*) FROM merged)::int AS kept`;
+}
+
+function mergeLinkKeys(limit: number): string {
+  return `
+    WITH keys AS (
+      SELECT DISTINCT kind, value, account_id FROM account_link_key WHERE NOT compacted LIMIT ${limit}
+    ), gone AS (
+      DELETE FROM account_link_key t USING keys k WHERE t.kind = k.kind AND t.value = k.value AND t.account_id = k.account_id
+      RETURNING t.kind, t.value, t.account_id, t.first_seen_at, t.last_seen_at
+    ), merged AS (
+      INSERT INTO account_link_key (kind, value, account_id, first_seen_at, last_seen_at, compacted)
+      SELECT kind, value, account_id, min(first_seen_at), max(last_seen_at), true FROM gone GROUP BY 1, 2, 3
+      RETURNING 1
+    )
+    SELECT (SELECT count(*) FROM gone)::int AS removed, (SELECT count(*) FROM merged)::int AS kept`;
+}
+
+export type CompactionResult = { ran: boolean; removed: number; kept: number };
+
+/** One pass over every table, at most `limit` keys each. ran=false when another process holds the lock. */
+export async function compactRollups(db: Database, limit = 5000): Promise<CompactionResult> {
+  return db.transaction(async (s: SqlSession) => {
+    const [lock] = await s.query<{ ok: boolean }>(`SELECT pg_try_advisory_xact_lock(${compactionLock}) AS ok`);
+    if (!lock?.ok) return { ran: false, removed: 0, kept: 0 };
+    let removed = 0;
+    let kept = 0;
+    // Minutes first: merging them adds the peak rows the hour pass then folds in.
+    for (const statement of [mergeRollup("usage_minute", limit), mergeRollup("usage_hour", limit), mergeLinkKeys(limit)]) {
+      const [r] = await s.query<{ removed: number; kept: number }>(statement);
+      removed += Number(r?.removed ?? 0);
+      kept += Number(r?.kept ?? 0);
+    }
+    return { ran: true, removed, kept };
+  });
+}
+
+/** Compacts until nothing is left to merge (tests, and catching up after a burst). */
+export async function compactAll(db: Database, limit = 5000): Promise<void> {
+  for (let i = 0; i < 1000; i++) {
+    const r = await compactRollups(db, limit);
+    if (!r.ran || r.removed === 0) return;
+  }
+}
