@@ -130,7 +130,7 @@ export function buildCli(): Command {
     .requiredOption("--scopes <list>", `comma-separated: ${scopes.join(", ")}`, parseScopes)
     .option("--expires-at <date>", "ISO 8601 expiry", parseDate)
     .action(async (opts: { name: string; scopes: Scope[]; expiresAt?: Date }) => {
-      const created = await withDatabase((k) => k.createKey({ name: opts.name, scopes: opts.scopes, expiresAt: opts.expiresAt }, "cli"));
+      const created = await withDatabase((k) => k.createKey({ name: opts.name, scopes: opts.scopes, expiresAt: opts.expiresAt }, { actor: "cli" }));
       process.stdout.write(`${JSON.stringify(created)}\n`);
     });
   keys
@@ -144,7 +144,7 @@ export function buildCli(): Command {
     .command("revoke <id>")
     .description("revoke an API key")
     .action(async (id: string) => {
-      await withDatabase((k) => k.revokeKey(id, "cli"));
+      await withDatabase((k) => k.revokeKey(id, { actor: "cli" }));
       process.stdout.write(`revoked ${id}\n`);
     });
   keys

@@ -16,7 +16,7 @@ export function createServices(db: Database, config: Pick<Config, "evaluation">,
   const { prisma } = db;
   const ruleService = createRuleService(prisma);
   const ruleRegistry = createRuleRegistry(ruleService, logger);
-  const evaluation = createEvaluationService({ prisma, rules: ruleRegistry, logger });
+  const evaluation = createEvaluationService({ db, rules: ruleRegistry, logger });
   const worker = createEvaluationWorker({
     evaluation,
     logger,
@@ -28,7 +28,7 @@ export function createServices(db: Database, config: Pick<Config, "evaluation">,
     logger,
     apiKeys: createApiKeyService(prisma, logger),
     events: createEventService(db, () => worker.nudge()),
-    accounts: createAccountService(prisma),
+    accounts: createAccountService(db),
     cases: createCaseQueries(prisma),
     rules: ruleService,
     ruleRegistry,

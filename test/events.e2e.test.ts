@@ -57,6 +57,7 @@ describe.each(testTargets())("usage events API on %s", (kind) => {
       for (const key of [null, "not-a-key", "cg_short_abc", wrongSecret]) {
         const post = await server.call("POST", "/v1/events", { body: [event], key });
         expectProblem(post, 401, "unauthorized");
+        expect(post.headers.get("www-authenticate")).toBe('Bearer realm="clauseguard"');
         const get = await server.call("GET", "/v1/events", { key });
         expectProblem(get, 401, "unauthorized");
       }
@@ -234,6 +235,14 @@ describe.each(testTargets())("usage events API on %s", (kind) => {
       const stored = await listAll(server, "accountId=acct_deep");
       expect(idsOf(stored)).toEqual([deep.eventId]);
       expect(stored[0].attributes).toEqual(deep.attributes);
+    });
+
+    it("refuses prototype keys as signal names", async () => {
+      const body = `[${JSON.stringify(usageEvent({ accountId: "acct_proto" })).replace(/}$/, ',"signals":{"__proto__":1,"constructor":true}}')}]`;
+      const res = await server.call("POST", "/v1/events", { rawBody: body });
+      expect(res.status).toBe(202);
+      expect(res.body.accepted).toBe(0);
+      expect(res.body.rejected[0].errors.map((e: { path: string }) => e.path).sort()).toEqual(["[0].signals.__proto__", "[0].signals.constructor"]);
     });
 
     it("counts a duplicate eventId inside one batch once and stores the event once", async () => {

@@ -72,7 +72,7 @@ describe.each(testTargets())("facts on %s", (kind) => {
 
   const store = async (events: UsageEventInput[]) => (await t.db.transaction((tx) => insertEvents(tx, events))).inserted;
   const source = (accountId: string, atMs: number) =>
-    createFactSource(t.db.prisma, { eventId: "probe", accountId, occurredAt: new Date(atMs).toISOString() } as EventFact);
+    createFactSource(t.db, { eventId: "probe", accountId, occurredAt: new Date(atMs).toISOString() } as EventFact);
 
   it("matches a brute-force reference at random moments and windows, with out-of-order batches and duplicates", async () => {
     const r = rng(42);

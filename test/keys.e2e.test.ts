@@ -235,6 +235,8 @@ describe.each(testTargets())("API keys on %s", (kind) => {
       expect(entry.after).toMatchObject({ name: k.name, scopes: [...new Set(k.scopes)] });
       expect(entry.actor).toMatch(/^key:[a-z0-9]{12}$/);
       expect(entry.at).toBeInstanceOf(Date);
+      // The request that made the change, as its answer's X-Request-Id named it.
+      expect(entry.requestId).toMatch(/^[0-9a-f-]{36}$/);
     }
     expect(creates.filter((e) => e.actor === adminActor)).toHaveLength(created.length - 1);
 

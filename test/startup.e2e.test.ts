@@ -68,7 +68,7 @@ describe.each(testTargets())("start-up on %s", (kind) => {
     expect(await keys.bootstrapAdminKey(configured)).toEqual({});
     await expect(keys.authenticate(`Bearer ${configured}`)).resolves.toMatchObject({ scopes: ["admin"] });
     const id = configured.split("_")[1]!;
-    await keys.revokeKey(id, "test");
+    await keys.revokeKey(id, { actor: "test" });
     await keys.bootstrapAdminKey(configured);
     await expect(keys.authenticate(`Bearer ${configured}`)).rejects.toThrow(/revoked/);
   });

@@ -23,6 +23,8 @@ export type Database = {
   kind: DatabaseTarget["kind"];
   prisma: PrismaClient;
   withSession<T>(fn: (session: SqlSession) => Promise<T>): Promise<T>;
+  /** One statement on the driver, outside any transaction (hot read paths: facts). */
+  query<T>(query: SqlQuery): Promise<T[]>;
   /** A transaction on the driver itself, bypassing Prisma: committed when fn resolves, rolled back when it throws. */
   transaction<T>(fn: (session: SqlSession) => Promise<T>): Promise<T>;
   close(): Promise<void>;
@@ -103,6 +105,7 @@ async function openPglite(target: { dataDir?: string; loadDataDir?: Blob }): Pro
     kind: "pglite",
     prisma,
     withSession: (fn) => fn(session),
+    query: (q) => session.query(q),
     // PGlite runs one transaction at a time and holds other queries (Prisma's too) until it ends.
     transaction: (fn) =>
       pglite.transaction((tx) =>
@@ -147,6 +150,7 @@ async function openPostgres(target: { url: string; poolSize?: number }): Promise
     kind: "postgres",
     prisma,
     withSession,
+    query: async <T>(q: SqlQuery) => (await pool.query(q.text, q.values)).rows as T[],
     transaction: (fn) =>
       withSession(async (session) => {
         await session.exec("BEGIN");

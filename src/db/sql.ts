@@ -1,6 +1,7 @@
 // A tagged template for raw SQL on the driver (not through Prisma): `sql\`... ${value}::jsonb\``
-// becomes positional parameters. Used on the ingestion hot path, where Prisma's raw-query layer
-// cost about as much again as the database's own time per batch (measured; see README "Performance").
+// becomes positional parameters; a nested sql`` fragment is spliced in with its own parameters.
+// Used on the hot paths (ingestion, facts), where Prisma's raw-query layer cost about as much
+// again as the database's own time (measured; see README "Performance").
 
 export type SqlQuery = { text: string; values: unknown[] };
 
@@ -11,12 +12,19 @@ export class RawSql {
 
 export const raw = (text: string) => new RawSql(text);
 
+const isFragment = (v: unknown): v is SqlQuery =>
+  v !== null && typeof v === "object" && !Array.isArray(v) && typeof (v as SqlQuery).text === "string" && Array.isArray((v as SqlQuery).values);
+
 export function sql(strings: TemplateStringsArray, ...values: unknown[]): SqlQuery {
   let text = strings[0]!;
   const params: unknown[] = [];
   values.forEach((v, i) => {
     if (v instanceof RawSql) text += v.text;
-    else {
+    else if (isFragment(v)) {
+      const offset = params.length;
+      params.push(...v.values);
+      text += v.text.replace(/\$(\d+)/g, (_, n: string) => `$${Number(n) + offset}`);
+    } else {
       params.push(v);
       text += `$${params.length}`;
     }

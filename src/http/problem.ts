@@ -7,6 +7,8 @@ import type { Logger } from "../logger";
 
 export function sendProblem(res: Response, err: AppError): void {
   const { status, title } = errorRegistry[err.code];
+  // RFC 9110: a 401 names the scheme the client should use.
+  if (status === 401) res.setHeader("WWW-Authenticate", 'Bearer realm="clauseguard"');
   res
     .status(status)
     .type("application/problem+json")

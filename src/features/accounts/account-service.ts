@@ -1,5 +1,13 @@
-// Account reads: the enforcement status the gateway asks for on its fast path.
-import type { PrismaClient } from "../../generated/prisma/client";
+// Account reads: the enforcement status the gateway asks for on its fast path, and the account
+// view an analyst opens (usage, open cases, linked accounts).
+import { notFound } from "../../errors";
+import { activeStatuses } from "../cases/case-repository";
+import { toCaseSummary } from "../cases/case-queries";
+import { linkedAccountIds } from "../facts/fact-queries";
+import { usageTotals, valueStats } from "../facts/usage-rollups";
+import type { Database } from "../../db/database";
+
+const dayMs = 86_400_000;
 
 export type EnforcementStatus = {
   accountId: string;
@@ -8,7 +16,8 @@ export type EnforcementStatus = {
   caseIds: string[];
 };
 
-export function createAccountService(prisma: PrismaClient) {
+export function createAccountService(db: Database) {
+  const { prisma } = db;
   /** An unknown account is active: the gateway must never block on a lookup miss. */
   async function enforcementStatus(accountId: string): Promise<EnforcementStatus> {
     const account = await prisma.account.findUnique({ where: { id: accountId }, select: { status: true, statusSince: true } });
@@ -28,7 +37,42 @@ export function createAccountService(prisma: PrismaClient) {
     };
   }
 
-  return { enforcementStatus };
+  /**
+   * The account as an analyst sees it at `now`: usage over the last 24 hours, its active cases, and
+   * the accounts linked to it by payment fingerprint, network prefix or org over `linkWindowMs`.
+   */
+  async function accountView(accountId: string, now: Date, linkWindowMs = 30 * dayMs) {
+    const account = await prisma.account.findUnique({ where: { id: accountId } });
+    if (!account) throw notFound("account", accountId);
+    const since = new Date(now.getTime() - dayMs);
+    const linkFrom = new Date(now.getTime() - linkWindowMs);
+    const [totals, values, openCases, byPayment, byIp, byOrg] = await Promise.all([
+      usageTotals(db, [accountId], since, now),
+      valueStats(db, [accountId], since, now),
+      prisma.violationCase.findMany({
+        where: { accountId, status: { in: [...activeStatuses] } },
+        orderBy: [{ activityAt: "desc" }, { id: "desc" }],
+      }),
+      linkedAccountIds(db, accountId, "paymentFingerprint", linkFrom, now),
+      linkedAccountIds(db, accountId, "ipPrefix", linkFrom, now),
+      linkedAccountIds(db, accountId, "orgId", linkFrom, now),
+    ]);
+    const { topTemplateRequests, ...distinct } = values;
+    const usage24h = { ...totals, ...distinct, topTemplateShare: totals.requestCount ? topTemplateRequests / totals.requestCount : 0 };
+    return {
+      accountId: account.id,
+      orgId: account.orgId,
+      status: account.status,
+      statusSince: account.statusSince?.toISOString() ?? null,
+      firstSeenAt: account.firstSeenAt.toISOString(),
+      lastSeenAt: account.lastSeenAt.toISOString(),
+      usage24h,
+      openCases: openCases.map(toCaseSummary),
+      linkedAccounts: { window: `${Math.round(linkWindowMs / dayMs)}d`, paymentFingerprint: byPayment, ipPrefix: byIp, orgId: byOrg },
+    };
+  }
+
+  return { enforcementStatus, accountView };
 }
 
 export type AccountService = ReturnType<typeof createAccountService>;

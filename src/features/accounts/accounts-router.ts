@@ -15,5 +15,9 @@ export function createAccountsRouter(deps: { accounts: AccountService; apiKeys: 
     const { id } = parseOrThrow(accountIdParam, req.params, "params");
     res.json(await deps.accounts.enforcementStatus(id));
   });
+  router.get("/v1/accounts/:id", requireScope(deps.apiKeys, "cases:read"), async (req, res) => {
+    const { id } = parseOrThrow(accountIdParam, req.params, "params");
+    res.json(await deps.accounts.accountView(id, new Date()));
+  });
   return router;
 }

@@ -2,6 +2,9 @@
 import type { Prisma } from "../../generated/prisma/client";
 import type { Db } from "../../db/transaction";
 
+/** Who made a change and in which request: what every audited service call receives. */
+export type Actor = { actor: string; requestId?: string };
+
 export type AuditEntry = {
   actor: string;
   action: string;

@@ -2,7 +2,7 @@
 import { AppError } from "../../errors";
 import type { Logger } from "../../logger";
 import type { PrismaClient } from "../../generated/prisma/client";
-import { appendAudit } from "../audit/audit-log";
+import { type Actor, appendAudit } from "../audit/audit-log";
 import { type Scope, generateKey, hasScope, hashSecret, parseKey, secretMatches } from "./api-key";
 
 export type Principal = { keyId: string; name: string; scopes: string[]; actor: string };
@@ -45,13 +45,13 @@ export function createApiKeyService(prisma: PrismaClient, logger: Logger) {
     }
   }
 
-  async function createKey(input: { name: string; scopes: Scope[]; expiresAt?: Date }, actor: string): Promise<{ id: string; key: string }> {
+  async function createKey(input: { name: string; scopes: Scope[]; expiresAt?: Date }, { actor, requestId }: Actor): Promise<{ id: string; key: string }> {
     const generated = generateKey();
     await prisma.$transaction(async (tx) => {
       await tx.apiKey.create({
         data: { id: generated.id, name: input.name, secretHash: generated.secretHash, scopes: input.scopes, createdBy: actor, expiresAt: input.expiresAt ?? null },
       });
-      await appendAudit(tx, { actor, action: "key.create", targetType: "api_key", targetId: generated.id, after: { name: input.name, scopes: input.scopes, expiresAt: input.expiresAt } });
+      await appendAudit(tx, { actor, requestId, action: "key.create", targetType: "api_key", targetId: generated.id, after: { name: input.name, scopes: input.scopes, expiresAt: input.expiresAt } });
     });
     return { id: generated.id, key: generated.key };
   }
@@ -63,13 +63,13 @@ export function createApiKeyService(prisma: PrismaClient, logger: Logger) {
     });
   }
 
-  async function revokeKey(id: string, actor: string, now = new Date()): Promise<void> {
+  async function revokeKey(id: string, { actor, requestId }: Actor, now = new Date()): Promise<void> {
     await prisma.$transaction(async (tx) => {
       const row = await tx.apiKey.findUnique({ where: { id } });
       if (!row) throw new AppError("not_found", `API key '${id}' does not exist`);
       if (row.revokedAt) return;
       await tx.apiKey.update({ where: { id }, data: { revokedAt: now } });
-      await appendAudit(tx, { actor, action: "key.revoke", targetType: "api_key", targetId: id, before: { revokedAt: null }, after: { revokedAt: now } });
+      await appendAudit(tx, { actor, requestId, action: "key.revoke", targetType: "api_key", targetId: id, before: { revokedAt: null }, after: { revokedAt: now } });
     });
   }
 

@@ -1,7 +1,7 @@
 // HTTP for API keys (admin): list without secrets, create (the key is shown once), revoke.
 import express, { Router } from "express";
 import { z } from "zod";
-import { principalOf, requireScope } from "../../http/auth";
+import { actorOf, requireScope } from "../../http/auth";
 import { parseOrThrow } from "../../http/parse";
 import { scopes } from "./api-key";
 import type { ApiKeyService } from "./api-key-service";
@@ -28,13 +28,13 @@ export function createKeysRouter(deps: { apiKeys: ApiKeyService }): Router {
     const body = parseOrThrow(createKeyBody, req.body ?? {}, "body");
     const created = await deps.apiKeys.createKey(
       { name: body.name, scopes: [...new Set(body.scopes)], expiresAt: body.expiresAt ? new Date(body.expiresAt) : undefined },
-      principalOf(res).actor,
+      actorOf(res),
     );
     res.status(201).json(created);
   });
   router.delete("/v1/keys/:id", admin, async (req, res) => {
     const { id } = parseOrThrow(keyIdParam, req.params, "params");
-    await deps.apiKeys.revokeKey(id, principalOf(res).actor);
+    await deps.apiKeys.revokeKey(id, actorOf(res));
     res.status(204).end();
   });
   return router;

@@ -1,6 +1,6 @@
 // Turns claimed events into hits and hits into cases: event-scope rules on every event,
 // account-scope rules once per account at its newest event in the batch (a burst is one evaluation).
-import type { PrismaClient } from "../../generated/prisma/client";
+import type { Database } from "../../db/database";
 import { inTransaction } from "../../db/transaction";
 import type { CompiledRule, EventFact } from "../../engine/rule-evaluator";
 import { windowMs } from "../../engine/window";
@@ -23,8 +23,9 @@ export type BatchResult = {
 
 type PendingHit = { hit: Hit; eventPk: bigint };
 
-export function createEvaluationService(deps: { prisma: PrismaClient; rules: RuleRegistry; logger: Logger; leaseMs?: number }) {
-  const { prisma, logger } = deps;
+export function createEvaluationService(deps: { db: Database; rules: RuleRegistry; logger: Logger; leaseMs?: number }) {
+  const { db, logger } = deps;
+  const { prisma } = db;
   const leaseMs = deps.leaseMs ?? 60_000;
 
   /** Claims up to `size` queued events, evaluates them, commits the effects. Returns what it did. */
@@ -45,12 +46,12 @@ export function createEvaluationService(deps: { prisma: PrismaClient; rules: Rul
     for (const [accountId, events] of byAccount) {
       for (const row of events) {
         const fact = toStoredEvent(row) as unknown as EventFact;
-        const source = createFactSource(prisma, fact);
+        const source = createFactSource(db, fact);
         for (const rule of eventRules) await judge(rule, source, row.id, accountId, pending, result);
       }
       if (accountRules.length) {
         const newest = events[events.length - 1]!;
-        const source = createFactSource(prisma, toStoredEvent(newest) as unknown as EventFact);
+        const source = createFactSource(db, toStoredEvent(newest) as unknown as EventFact);
         for (const rule of accountRules) await judge(rule, source, newest.id, accountId, pending, result);
       }
     }
@@ -79,7 +80,7 @@ export function createEvaluationService(deps: { prisma: PrismaClient; rules: Rul
     if (evaluation.outcome !== "hit") return;
     const at = new Date(source.event.occurredAt);
     const linkWindow = windowMs(rule.rule.window);
-    const linked = await linkedAccountIds(prisma, accountId, "any", new Date(at.getTime() - linkWindow), at);
+    const linked = await linkedAccountIds(db, accountId, "any", new Date(at.getTime() - linkWindow), at);
     pending.push({
       eventPk,
       hit: {

@@ -57,6 +57,7 @@ const signalsSchema = z
     if (entries.length > 64) ctx.addIssue({ code: "custom", message: "at most 64 signals" });
     for (const [k, v] of entries) {
       if (!signalName.test(k)) ctx.addIssue({ code: "custom", path: [k], message: "a signal name is letters, digits and _ (at most 64)" });
+      else if (forbiddenKeys.has(k)) ctx.addIssue({ code: "custom", path: [k], message: `the key '${k}' is not allowed` });
       else if (!(typeof v === "boolean" || (typeof v === "number" && v >= 0 && v <= 1))) {
         ctx.addIssue({ code: "custom", path: [k], message: "a signal is a boolean or a number in [0, 1]" });
       }

@@ -1,10 +1,11 @@
 // Fact values read from the database for one account at one moment: window aggregates from the
-// usage rollups, linked accounts through account_link_key, and the cluster they form.
+// usage rollups, linked accounts through account_link_key, and the cluster they form. Reads run
+// on the driver (one statement each), and each value is computed once per evaluated event.
 // Windows are [at - window, at], both ends included, relative to the evaluated event's time.
-import type { Db } from "../../db/transaction";
+import { sql } from "../../db/sql";
 import type { LinkBy, LinkedFactName, WindowAggregateName } from "../../engine/fact-catalog";
 import type { AccountFact, EventFact, FactSource, LinkedQuery, WindowQuery } from "../../engine/rule-evaluator";
-import { signalShare, usageAggregates } from "./usage-rollups";
+import { type Queryable, signalHits, usageTotals, valueStats } from "./usage-rollups";
 
 const dayMs = 86_400_000;
 /** A value shared by more accounts than this (a big NAT, a public template) links no one usefully: the cap bounds the work. */
@@ -15,23 +16,23 @@ export function linkKindsFor(by: LinkBy): string[] {
 }
 
 /** Accounts (other than this one) that used a value of the given kinds that this one used, both within the window. */
-export async function linkedAccountIds(db: Db, accountId: string, by: LinkBy, from: Date, to: Date): Promise<string[]> {
-  const kinds = linkKindsFor(by);
-  const rows = await db.$queryRaw<{ account_id: string }[]>`
+export async function linkedAccountIds(db: Queryable, accountId: string, by: LinkBy, from: Date, to: Date): Promise<string[]> {
+  const rows = await db.query<{ account_id: string }>(sql`
     SELECT DISTINCT o.account_id
     FROM account_link_key m
     JOIN account_link_key o ON o.kind = m.kind AND o.value = m.value AND o.account_id <> m.account_id
-    WHERE m.account_id = ${accountId} AND m.kind = ANY(${kinds}::text[])
+    WHERE m.account_id = ${accountId} AND m.kind = ANY(${linkKindsFor(by)}::text[])
       AND m.last_seen_at >= ${from} AND m.first_seen_at <= ${to}
       AND o.last_seen_at >= ${from} AND o.first_seen_at <= ${to}
     ORDER BY o.account_id
-    LIMIT ${maxLinkedAccounts}`;
+    LIMIT ${maxLinkedAccounts}`);
   return rows.map((r) => r.account_id);
 }
 
+const num = (v: unknown) => (v === null || v === undefined ? 0 : Number(v));
 
 /** The facts of one event, computed lazily and memoized: rules that share a fact query it once. */
-export function createFactSource(db: Db, event: EventFact): FactSource {
+export function createFactSource(db: Queryable, event: EventFact): FactSource {
   const at = new Date(event.occurredAt);
   const memo = new Map<string, Promise<unknown>>();
   const once = <T>(key: string, fn: () => Promise<T>): Promise<T> => {
@@ -43,34 +44,58 @@ export function createFactSource(db: Db, event: EventFact): FactSource {
     return p;
   };
   const fromOf = (windowMs: number) => new Date(at.getTime() - windowMs);
-  const aggregates = (ids: string[], windowMs: number) =>
-    once(`agg:${ids.join(",")}:${windowMs}`, () => usageAggregates(db, ids, fromOf(windowMs), at));
+  const totals = (ids: string[], windowMs: number) => once(`totals:${ids.join(",")}:${windowMs}`, () => usageTotals(db, ids, fromOf(windowMs), at));
+  const values = (ids: string[], windowMs: number) => once(`values:${ids.join(",")}:${windowMs}`, () => valueStats(db, ids, fromOf(windowMs), at));
   const share = (ids: string[], q: WindowQuery) => {
     const threshold = q.threshold ?? 0.5;
-    return once(`signal:${ids.join(",")}:${q.signal}:${threshold}:${q.windowMs}`, async () =>
-      signalShare(db, ids, fromOf(q.windowMs), at, q.signal!, threshold, (await aggregates(ids, q.windowMs)).requestCount),
-    );
+    return once(`signal:${ids.join(",")}:${q.signal}:${threshold}:${q.windowMs}`, async () => {
+      const { requestCount } = await totals(ids, q.windowMs);
+      return requestCount ? (await signalHits(db, ids, fromOf(q.windowMs), at, q.signal!, threshold)) / requestCount : 0;
+    });
   };
   const linked = (by: LinkBy, windowMs: number) =>
     once(`linked:${by}:${windowMs}`, () => linkedAccountIds(db, event.accountId, by, fromOf(windowMs), at));
+  const countAccounts = async (ids: string[], condition: ReturnType<typeof sql>) => {
+    const [row] = await db.query<{ n: unknown }>(sql`SELECT count(*) AS n FROM account WHERE id = ANY(${ids}::text[]) AND ${condition}`);
+    return num(row?.n);
+  };
 
-  const source: FactSource = {
+  return {
     event,
     account: () =>
       once("account", async (): Promise<AccountFact> => {
-        const row = await db.account.findUnique({ where: { id: event.accountId } });
-        const confirmedCases = await db.violationCase.count({ where: { accountId: event.accountId, status: { in: ["confirmed", "enforced"] } } });
-        const firstSeen = row?.firstSeenAt ?? at;
+        const [row] = await db.query<{ status: string; first_seen_at: Date; confirmed: unknown }>(sql`
+          SELECT a.status::text AS status, a.first_seen_at,
+                 (SELECT count(*) FROM violation_case c WHERE c.account_id = a.id AND c.status IN ('confirmed', 'enforced')) AS confirmed
+          FROM account a WHERE a.id = ${event.accountId}`);
+        const firstSeen = row?.first_seen_at ?? at;
         return {
           status: row?.status ?? "active",
           firstSeenAt: firstSeen.toISOString(),
           ageDays: Math.max(0, (at.getTime() - firstSeen.getTime()) / dayMs),
-          confirmedCases,
+          confirmedCases: num(row?.confirmed),
         };
       }),
     async windowAggregate(name: WindowAggregateName, q: WindowQuery): Promise<number> {
-      if (name === "signalRate") return share([event.accountId], q);
-      return (await aggregates([event.accountId], q.windowMs))[name];
+      const ids = [event.accountId];
+      switch (name) {
+        case "requestCount":
+        case "inputTokens":
+        case "outputTokens":
+        case "peakRequestsPerMinute":
+          return (await totals(ids, q.windowMs))[name];
+        case "distinctModels":
+        case "distinctIps":
+        case "distinctCountries":
+        case "distinctPromptTemplates":
+          return (await values(ids, q.windowMs))[name];
+        case "topTemplateShare": {
+          const { requestCount } = await totals(ids, q.windowMs);
+          return requestCount ? (await values(ids, q.windowMs)).topTemplateRequests / requestCount : 0;
+        }
+        case "signalRate":
+          return share(ids, q);
+      }
     },
     async linkedFact(name: LinkedFactName, q: LinkedQuery): Promise<number> {
       const others = await linked(q.by, q.windowMs);
@@ -79,28 +104,26 @@ export function createFactSource(db: Db, event: EventFact): FactSource {
         case "linkedAccounts":
           return others.length;
         case "linkedSuspendedAccounts":
-          return others.length ? db.account.count({ where: { id: { in: others }, status: "suspended" } }) : 0;
+          return others.length ? countAccounts(others, sql`status = 'suspended'`) : 0;
         case "clusterRequestCount":
-          return (await aggregates(cluster, q.windowMs)).requestCount;
+          return (await totals(cluster, q.windowMs)).requestCount;
         case "clusterOutputTokens":
-          return (await aggregates(cluster, q.windowMs)).outputTokens;
+          return (await totals(cluster, q.windowMs)).outputTokens;
         case "clusterSignalRate":
           return share(cluster, q);
         case "clusterNewAccountShare": {
           const since = new Date(at.getTime() - (q.maxAgeDays ?? 14) * dayMs);
-          const young = await db.account.count({ where: { id: { in: cluster }, firstSeenAt: { gt: since } } });
-          return young / cluster.length;
+          return (await countAccounts(cluster, sql`first_seen_at > ${since}`)) / cluster.length;
         }
       }
     },
     contributingEventIds: (windowMs, limit) =>
       once(`ids:${windowMs}:${limit}`, async () => {
-        const rows = await db.$queryRaw<{ event_id: string }[]>`
+        const rows = await db.query<{ event_id: string }>(sql`
           SELECT event_id FROM usage_event
           WHERE account_id = ${event.accountId} AND occurred_at >= ${fromOf(windowMs)} AND occurred_at <= ${at}
-          ORDER BY occurred_at DESC, id DESC LIMIT ${limit}`;
+          ORDER BY occurred_at DESC, id DESC LIMIT ${limit}`);
         return rows.map((r) => r.event_id);
       }),
   };
-  return source;
 }

@@ -2,8 +2,8 @@
 // statement), and read as window aggregates whose cost does not depend on the account's total
 // history (see window-plan.ts). A rollup row holds a bucket's totals and two maps: requests per
 // distinct value ("kind:value") and requests per signal bin ("signal:bin").
-import type { Db } from "../../db/transaction";
-import { planWindow } from "./window-plan";
+import { type SqlQuery, raw, sql } from "../../db/sql";
+import { type WindowPlan, planWindow } from "./window-plan";
 
 export const bucketOrigin = "TIMESTAMPTZ '2000-01-01 00:00:00+00'";
 export const bucketOf = (unit: "minute" | "hour", column: string) => `date_bin('1 ${unit}', ${column}, ${bucketOrigin})`;
@@ -62,102 +62,113 @@ export function rollupStatements(source: string): string {
     )`;
 }
 
-export type UsageAggregates = {
+/** What fact reads need of a database: one statement at a time on the driver. */
+export type Queryable = { query<T>(query: SqlQuery): Promise<T[]> };
+
+export type UsageTotals = {
   requestCount: number;
   inputTokens: number;
   outputTokens: number;
-  distinctModels: number;
-  distinctIps: number;
-  distinctCountries: number;
-  distinctPromptTemplates: number;
-  topTemplateShare: number;
   /** Exact for one account once compacted; for several it is the busiest single account-minute. */
   peakRequestsPerMinute: number;
 };
 
+export type ValueStats = {
+  distinctModels: number;
+  distinctIps: number;
+  distinctCountries: number;
+  distinctPromptTemplates: number;
+  /** Requests with the most used prompt template (divide by requestCount for the share). */
+  topTemplateRequests: number;
+};
+
 const num = (v: unknown) => (v === null || v === undefined ? 0 : Number(v));
 
-/** Aggregates over [from, to] (both included) for the given accounts, from the rollups plus at most two raw minutes. */
-export async function usageAggregates(db: Db, accountIds: string[], from: Date, to: Date): Promise<UsageAggregates> {
+/** The raw-event part of a window: its two partial edge minutes. */
+const rawPart = (p: WindowPlan) => sql`
+  ((occurred_at >= ${p.rawHead.start} AND occurred_at < ${p.rawHead.end})
+    OR (occurred_at >= ${p.rawTail.start} AND occurred_at <= ${p.rawTail.end}))`;
+const minutePart = (p: WindowPlan, alias: string) => sql`
+  ((${raw(alias)}.bucket >= ${p.minutesHead.start} AND ${raw(alias)}.bucket < ${p.minutesHead.end})
+    OR (${raw(alias)}.bucket >= ${p.minutesTail.start} AND ${raw(alias)}.bucket < ${p.minutesTail.end}))`;
+const hourPart = (p: WindowPlan, alias: string) => sql`(${raw(alias)}.bucket >= ${p.hours.start} AND ${raw(alias)}.bucket < ${p.hours.end})`;
+
+/** Totals over [from, to] (both included) for the given accounts: rollup rows plus at most two raw minutes. */
+export async function usageTotals(db: Queryable, accountIds: string[], from: Date, to: Date): Promise<UsageTotals> {
   const p = planWindow(from, to);
-  const [totals] = await db.$queryRaw<{ requests: unknown; input: unknown; output: unknown; peak: unknown }[]>`
+  const [row] = await db.query<{ requests: unknown; input: unknown; output: unknown; peak: unknown }>(sql`
     WITH raw AS (
       SELECT account_id, occurred_at, input_tokens, output_tokens FROM usage_event
-      WHERE account_id = ANY(${accountIds}::text[])
-        AND ((occurred_at >= ${p.rawHead.start} AND occurred_at < ${p.rawHead.end})
-          OR (occurred_at >= ${p.rawTail.start} AND occurred_at <= ${p.rawTail.end}))
+      WHERE account_id = ANY(${accountIds}::text[]) AND ${rawPart(p)}
     ), parts AS (
       SELECT count(*) AS requests, sum(input_tokens) AS input, sum(output_tokens) AS output,
-             (SELECT max(n) FROM (SELECT count(*) AS n FROM raw
-                GROUP BY account_id, date_bin('1 minute', occurred_at, TIMESTAMPTZ '2000-01-01 00:00:00+00')) x) AS peak
+             (SELECT max(n) FROM (SELECT count(*) AS n FROM raw GROUP BY account_id, ${raw(bucketOf("minute", "occurred_at"))}) x) AS peak
       FROM raw
       UNION ALL
       SELECT sum(requests), sum(input_tokens), sum(output_tokens), max(requests) FROM (
         -- Rows not merged yet are summed per account-minute first.
-        SELECT sum(requests) AS requests, sum(input_tokens) AS input_tokens, sum(output_tokens) AS output_tokens FROM usage_minute
-        WHERE account_id = ANY(${accountIds}::text[])
-          AND ((bucket >= ${p.minutesHead.start} AND bucket < ${p.minutesHead.end}) OR (bucket >= ${p.minutesTail.start} AND bucket < ${p.minutesTail.end}))
-        GROUP BY account_id, bucket) per_minute
+        SELECT sum(m.requests) AS requests, sum(m.input_tokens) AS input_tokens, sum(m.output_tokens) AS output_tokens FROM usage_minute m
+        WHERE m.account_id = ANY(${accountIds}::text[]) AND ${minutePart(p, "m")}
+        GROUP BY m.account_id, m.bucket) per_minute
       UNION ALL
-      SELECT sum(requests), sum(input_tokens), sum(output_tokens), max(peak_minute_requests) FROM usage_hour
-      WHERE account_id = ANY(${accountIds}::text[]) AND bucket >= ${p.hours.start} AND bucket < ${p.hours.end}
+      SELECT sum(h.requests), sum(h.input_tokens), sum(h.output_tokens), max(h.peak_minute_requests) FROM usage_hour h
+      WHERE h.account_id = ANY(${accountIds}::text[]) AND ${hourPart(p, "h")}
     )
-    SELECT sum(requests) AS requests, sum(input) AS input, sum(output) AS output, max(peak) AS peak FROM parts`;
-  const kinds = await db.$queryRaw<{ kind: string; distinct_values: unknown; top: unknown }[]>`
+    SELECT sum(requests) AS requests, sum(input) AS input, sum(output) AS output, max(peak) AS peak FROM parts`);
+  return {
+    requestCount: num(row?.requests),
+    inputTokens: num(row?.input),
+    outputTokens: num(row?.output),
+    peakRequestsPerMinute: num(row?.peak),
+  };
+}
+
+/** Distinct models, IPs, countries and templates over [from, to], and the top template's requests. */
+export async function valueStats(db: Queryable, accountIds: string[], from: Date, to: Date): Promise<ValueStats> {
+  const p = planWindow(from, to);
+  const kinds = await db.query<{ kind: string; distinct_values: unknown; top: unknown }>(sql`
     WITH raw AS (
       SELECT model, ip, country, prompt_template_hash FROM usage_event
-      WHERE account_id = ANY(${accountIds}::text[])
-        AND ((occurred_at >= ${p.rawHead.start} AND occurred_at < ${p.rawHead.end})
-          OR (occurred_at >= ${p.rawTail.start} AND occurred_at <= ${p.rawTail.end}))
+      WHERE account_id = ANY(${accountIds}::text[]) AND ${rawPart(p)}
     ), parts AS (
       SELECT v.kind || ':' || v.value AS k, count(*) AS n
       FROM raw, LATERAL (VALUES ('model', raw.model), ('ip', raw.ip), ('country', raw.country), ('template', raw.prompt_template_hash)) AS v(kind, value)
       WHERE v.value IS NOT NULL GROUP BY 1
       UNION ALL
       SELECT e.key, sum(e.value::int) FROM usage_minute m, LATERAL jsonb_each(m."values") AS e
-      WHERE m.account_id = ANY(${accountIds}::text[])
-        AND ((m.bucket >= ${p.minutesHead.start} AND m.bucket < ${p.minutesHead.end}) OR (m.bucket >= ${p.minutesTail.start} AND m.bucket < ${p.minutesTail.end}))
+      WHERE m.account_id = ANY(${accountIds}::text[]) AND ${minutePart(p, "m")}
       GROUP BY 1
       UNION ALL
       SELECT e.key, sum(e.value::int) FROM usage_hour h, LATERAL jsonb_each(h."values") AS e
-      WHERE h.account_id = ANY(${accountIds}::text[]) AND h.bucket >= ${p.hours.start} AND h.bucket < ${p.hours.end}
+      WHERE h.account_id = ANY(${accountIds}::text[]) AND ${hourPart(p, "h")}
       GROUP BY 1
     ), per_value AS (SELECT k, sum(n) AS n FROM parts GROUP BY k)
-    SELECT split_part(k, ':', 1) AS kind, count(*) AS distinct_values, max(n) AS top FROM per_value GROUP BY 1`;
+    SELECT split_part(k, ':', 1) AS kind, count(*) AS distinct_values, max(n) AS top FROM per_value GROUP BY 1`);
   const byKind = new Map(kinds.map((k) => [k.kind, k]));
-  const requestCount = num(totals?.requests);
   return {
-    requestCount,
-    inputTokens: num(totals?.input),
-    outputTokens: num(totals?.output),
     distinctModels: num(byKind.get("model")?.distinct_values),
     distinctIps: num(byKind.get("ip")?.distinct_values),
     distinctCountries: num(byKind.get("country")?.distinct_values),
     distinctPromptTemplates: num(byKind.get("template")?.distinct_values),
-    topTemplateShare: requestCount ? num(byKind.get("template")?.top) / requestCount : 0,
-    peakRequestsPerMinute: num(totals?.peak),
+    topTemplateRequests: num(byKind.get("template")?.top),
   };
 }
 
-/** Share of the requests in [from, to] whose signal is true or a number >= threshold (a multiple of 0.01). */
-export async function signalShare(db: Db, accountIds: string[], from: Date, to: Date, signal: string, threshold: number, requestCount: number): Promise<number> {
-  if (requestCount === 0) return 0;
+/** Requests in [from, to] whose signal is true or a number >= threshold (a multiple of 0.01). */
+export async function signalHits(db: Queryable, accountIds: string[], from: Date, to: Date, signal: string, threshold: number): Promise<number> {
   const p = planWindow(from, to);
   const bin = thresholdBin(threshold);
-  const [row] = await db.$queryRaw<{ hits: unknown }[]>`
+  const [row] = await db.query<{ hits: unknown }>(sql`
     SELECT
       (SELECT count(*) FROM usage_event
-        WHERE account_id = ANY(${accountIds}::text[])
-          AND ((occurred_at >= ${p.rawHead.start} AND occurred_at < ${p.rawHead.end})
-            OR (occurred_at >= ${p.rawTail.start} AND occurred_at <= ${p.rawTail.end}))
-          AND ((jsonb_typeof(signals -> ${signal}) = 'boolean' AND (signals ->> ${signal})::boolean)
-            OR (jsonb_typeof(signals -> ${signal}) = 'number' AND (signals ->> ${signal})::float8 >= ${threshold})))
+        WHERE account_id = ANY(${accountIds}::text[]) AND ${rawPart(p)}
+          AND ((jsonb_typeof(signals -> ${signal}::text) = 'boolean' AND (signals ->> ${signal}::text)::boolean)
+            OR (jsonb_typeof(signals -> ${signal}::text) = 'number' AND (signals ->> ${signal}::text)::float8 >= ${threshold}::float8)))
       + coalesce((SELECT sum(e.value::int) FROM usage_minute m, LATERAL jsonb_each(m.signals) AS e
-        WHERE m.account_id = ANY(${accountIds}::text[])
-          AND ((m.bucket >= ${p.minutesHead.start} AND m.bucket < ${p.minutesHead.end}) OR (m.bucket >= ${p.minutesTail.start} AND m.bucket < ${p.minutesTail.end}))
-          AND split_part(e.key, ':', 1) = ${signal} AND split_part(e.key, ':', 2)::int >= ${bin}), 0)
+        WHERE m.account_id = ANY(${accountIds}::text[]) AND ${minutePart(p, "m")}
+          AND split_part(e.key, ':', 1) = ${signal}::text AND split_part(e.key, ':', 2)::int >= ${bin}::int), 0)
       + coalesce((SELECT sum(e.value::int) FROM usage_hour h, LATERAL jsonb_each(h.signals) AS e
-        WHERE h.account_id = ANY(${accountIds}::text[]) AND h.bucket >= ${p.hours.start} AND h.bucket < ${p.hours.end}
-          AND split_part(e.key, ':', 1) = ${signal} AND split_part(e.key, ':', 2)::int >= ${bin}), 0) AS hits`;
-  return num(row?.hits) / requestCount;
+        WHERE h.account_id = ANY(${accountIds}::text[]) AND ${hourPart(p, "h")}
+          AND split_part(e.key, ':', 1) = ${signal}::text AND split_part(e.key, ':', 2)::int >= ${bin}::int), 0) AS hits`);
+  return num(row?.hits);
 }
