@@ -4,7 +4,7 @@ import globals from "globals";
 import tseslint from "typescript-eslint";
 
 export default tseslint.config(
-  { ignores: ["node_modules/", "dist/", "coverage/", "data/", "src/generated/"] },
+  { ignores: ["node_modules/", "dist/", "coverage/", "data/", "src/generated/", ".scratch/"] },
   js.configs.recommended,
   ...tseslint.configs.recommended,
   {

@@ -2,6 +2,7 @@
 import { Command, InvalidArgumentError } from "commander";
 import { ConfigError, type Config, loadConfig } from "./config";
 import { DatabaseInUseError } from "./db/database";
+import { AppError } from "./errors";
 import { MigrationError } from "./db/migrator";
 import { type Scope, generateKey, scopes } from "./features/auth/api-key";
 import { createApiKeyService } from "./features/auth/api-key-service";
@@ -174,7 +175,7 @@ export async function main(argv = process.argv): Promise<void> {
         ? err
         : err instanceof RuleFileError
           ? new CliError(err.message, exitCodes.invalidRules)
-          : err instanceof MigrationError || err instanceof DatabaseInUseError
+          : err instanceof MigrationError || err instanceof DatabaseInUseError || err instanceof AppError
             ? new CliError(err.message, exitCodes.failure)
             : undefined;
     if (known) {

@@ -95,6 +95,33 @@ describe("clauseguard serve (embedded database)", () => {
     expect(r.stderr()).toContain(`${path.join(rulesDir, "not-json.json")}: not valid JSON`);
   });
 
+  it("creates, lists and revokes keys from the command line, with exit codes scripts can rely on", async () => {
+    const keysEnv = { ...env, CLAUSEGUARD_DATA_DIR: fs.mkdtempSync(path.join(os.tmpdir(), "cg-data-")) };
+    const create = run(["keys", "create", "--name", "gateway", "--scopes", "events:write,cases:read"], keysEnv);
+    expect(await create.exited).toBe(0);
+    const created = JSON.parse(create.stdout().trim()) as { id: string; key: string };
+    expect(created.key).toMatch(new RegExp(`^cg_${created.id}_`));
+
+    const list = run(["keys", "list"], keysEnv);
+    expect(await list.exited).toBe(0);
+    const listed = list.stdout().trim().split("\n").map((l) => JSON.parse(l) as { id: string; name: string; scopes: string[] });
+    expect(listed).toEqual([expect.objectContaining({ id: created.id, name: "gateway", scopes: ["events:write", "cases:read"] })]);
+    expect(list.stdout()).not.toContain(created.key.split("_")[2]);
+
+    const revoke = run(["keys", "revoke", created.id], keysEnv);
+    expect(await revoke.exited).toBe(0);
+    const after = run(["keys", "list"], keysEnv);
+    expect(await after.exited).toBe(0);
+    expect(JSON.parse(after.stdout().trim()).revokedAt).not.toBeNull();
+
+    const badScope = run(["keys", "create", "--name", "x", "--scopes", "events:rite"], keysEnv);
+    expect(await badScope.exited).toBe(2);
+    expect(badScope.stderr()).toMatch(/unknown scope\(s\) events:rite/);
+    const unknown = run(["keys", "revoke", "aaaaaaaaaaaa"], keysEnv);
+    expect(await unknown.exited).toBe(1);
+    expect(unknown.stderr()).toMatch(/API key 'aaaaaaaaaaaa' does not exist/);
+  });
+
   it("refuses a second process on the same embedded database", async () => {
     const first = run(["serve"], env);
     await waitFor(() => startedUrl(first));
