@@ -5,6 +5,7 @@ import { createAccountsRouter } from "./features/accounts/accounts-router";
 import { createKeysRouter } from "./features/auth/keys-router";
 import { createCasesRouter } from "./features/cases/cases-router";
 import { createEventsRouter } from "./features/events/events-router";
+import { createRulesRouter } from "./features/rules/rules-router";
 import { createHealthRouter } from "./http/health-router";
 import { errorHandler, routeNotFound } from "./http/problem";
 import { requestId } from "./http/request-id";
@@ -30,6 +31,7 @@ export function createApp(services: Services, options: AppOptions): Express {
   app.use(createAccountsRouter({ accounts: services.accounts, apiKeys: services.apiKeys }));
   app.use(createCasesRouter({ cases: services.cases, apiKeys: services.apiKeys }));
   app.use(createKeysRouter({ apiKeys: services.apiKeys }));
+  app.use(createRulesRouter({ rules: services.rules, apiKeys: services.apiKeys }));
   app.use(routeNotFound);
   app.use(errorHandler(services.logger));
   return app;

@@ -1,10 +1,12 @@
 // The compiled, enabled rules one process evaluates with: reloaded when any process changes a rule.
+// The evaluation service asks before every batch it claims, so a change committed before an
+// event was stored is in effect when that event is evaluated (one small query per batch).
 import { CompiledRule } from "../../engine/rule-evaluator";
 import { validateRule } from "../../engine/rule-schema";
 import type { Logger } from "../../logger";
 import type { RuleService } from "./rule-service";
 
-export function createRuleRegistry(rules: RuleService, logger: Logger, refreshMs = 2000) {
+export function createRuleRegistry(rules: RuleService, logger: Logger, refreshMs = 0) {
   let compiled: CompiledRule[] = [];
   let fingerprint: string | undefined;
   let checkedAt = 0;

@@ -2,8 +2,11 @@
 // new version, an unchanged one is not) and reads the enabled rules with their current version.
 import { createHash } from "node:crypto";
 import type { Prisma, PrismaClient } from "../../generated/prisma/client";
-import type { RuleDocument } from "../../engine/rule-schema";
-import { appendAudit } from "../audit/audit-log";
+import { z } from "zod";
+import { type RuleDocument, ruleIdPattern } from "../../engine/rule-schema";
+import { AppError, notFound, validationFailed } from "../../errors";
+import { type Page, decodeCursor, encodeCursor } from "../../http/pagination";
+import { type Actor, appendAudit } from "../audit/audit-log";
 import type { RuleFile } from "./rule-files";
 
 /** JSON with object keys sorted, so that formatting and key order do not make a new version. */
@@ -31,23 +34,30 @@ export type SyncResult = { created: string[]; updated: string[]; unchanged: stri
 const ruleWriteLock = 4236936583016097350n;
 
 export function createRuleService(prisma: PrismaClient) {
-  async function syncRuleFiles(files: RuleFile[], actor = "rules-dir"): Promise<SyncResult> {
+  async function syncRuleFiles(files: RuleFile[], who: Actor = { actor: "rules-dir" }): Promise<SyncResult> {
     const result: SyncResult = { created: [], updated: [], unchanged: [] };
-    await prisma.$transaction(async (tx) => {
-      await tx.$executeRaw`SELECT pg_advisory_xact_lock(${ruleWriteLock})`;
+    await writing(async (tx) => {
       for (const { rule } of files) {
-        const outcome = await saveVersion(tx, rule, "file", actor);
+        const outcome = await saveVersion(tx, rule, "file", who);
         result[outcome].push(rule.id);
       }
     });
     return result;
   }
 
+  /** Every write of rules holds one lock: versions are numbered without gaps or races. */
+  function writing<T>(fn: (tx: Prisma.TransactionClient) => Promise<T>): Promise<T> {
+    return prisma.$transaction(async (tx) => {
+      await tx.$executeRaw`SELECT pg_advisory_xact_lock(${ruleWriteLock})`;
+      return fn(tx);
+    });
+  }
+
   async function saveVersion(
     tx: Prisma.TransactionClient,
     rule: RuleDocument,
     source: "file" | "api",
-    actor: string,
+    { actor, requestId }: Actor,
   ): Promise<"created" | "updated" | "unchanged"> {
     const checksum = ruleChecksum(rule);
     const existing = await tx.rule.findUnique({ where: { id: rule.id } });
@@ -55,7 +65,7 @@ export function createRuleService(prisma: PrismaClient) {
     if (!existing) {
       await tx.rule.create({ data: { id: rule.id, currentVersion: 1, enabled: rule.enabled, source } });
       await tx.ruleVersion.create({ data: { ruleId: rule.id, version: 1, document, checksum, createdBy: actor } });
-      await appendAudit(tx, { actor, action: "rule.create", targetType: "rule", targetId: rule.id, after: { version: 1, document: rule } });
+      await appendAudit(tx, { actor, requestId, action: "rule.create", targetType: "rule", targetId: rule.id, after: { version: 1, document: rule } });
       return "created";
     }
     const current = await tx.ruleVersion.findUnique({ where: { ruleId_version: { ruleId: rule.id, version: existing.currentVersion } } });
@@ -65,6 +75,7 @@ export function createRuleService(prisma: PrismaClient) {
     await tx.rule.update({ where: { id: rule.id }, data: { currentVersion: version, enabled: rule.enabled, source } });
     await appendAudit(tx, {
       actor,
+      requestId,
       action: "rule.version",
       targetType: "rule",
       targetId: rule.id,
@@ -90,7 +101,114 @@ export function createRuleService(prisma: PrismaClient) {
     return rows.map((r) => `${r.id}@${r.currentVersion}`).join(",");
   }
 
-  return { syncRuleFiles, activeRules, rulesFingerprint };
+  async function ruleView(id: string, tx: Prisma.TransactionClient | PrismaClient = prisma): Promise<RuleView> {
+    const rule = await tx.rule.findUnique({ where: { id } });
+    if (!rule) throw notFound("rule", id);
+    const current = await tx.ruleVersion.findUniqueOrThrow({ where: { ruleId_version: { ruleId: id, version: rule.currentVersion } } });
+    return toRuleView(rule, current);
+  }
+
+  async function listRules(q: { limit: number; cursor?: string }): Promise<Page<RuleView>> {
+    const after = q.cursor ? decodeCursor(q.cursor, z.tuple([z.string().regex(ruleIdPattern)])) : undefined;
+    const rules = await prisma.rule.findMany({
+      where: after ? { id: { gt: after[0] } } : {},
+      orderBy: { id: "asc" },
+      take: q.limit + 1,
+    });
+    const page = rules.slice(0, q.limit);
+    const versions = page.length
+      ? await prisma.ruleVersion.findMany({ where: { OR: page.map((r) => ({ ruleId: r.id, version: r.currentVersion })) } })
+      : [];
+    const byId = new Map(versions.map((v) => [v.ruleId, v]));
+    const last = page[page.length - 1];
+    return {
+      items: page.map((r) => toRuleView(r, byId.get(r.id)!)),
+      nextCursor: rules.length > q.limit && last ? encodeCursor([last.id]) : null,
+    };
+  }
+
+  async function listVersions(id: string) {
+    const rule = await prisma.rule.findUnique({ where: { id } });
+    if (!rule) throw notFound("rule", id);
+    const versions = await prisma.ruleVersion.findMany({ where: { ruleId: id }, orderBy: { version: "desc" } });
+    return versions.map((v) => ({
+      version: v.version,
+      current: v.version === rule.currentVersion,
+      checksum: v.checksum,
+      createdAt: v.createdAt.toISOString(),
+      createdBy: v.createdBy,
+      document: v.document as unknown as RuleDocument,
+    }));
+  }
+
+  /** A new rule through the API; 409 when the id is taken. */
+  async function createRule(rule: RuleDocument, who: Actor): Promise<RuleView> {
+    return writing(async (tx) => {
+      if (await tx.rule.findUnique({ where: { id: rule.id } })) {
+        throw new AppError("conflict", `rule '${rule.id}' exists already: PUT /v1/rules/${rule.id} adds a version`);
+      }
+      await saveVersion(tx, rule, "api", who);
+      return ruleView(rule.id, tx);
+    });
+  }
+
+  /** A new version of an existing rule; an identical document adds none. */
+  async function updateRule(id: string, rule: RuleDocument, who: Actor): Promise<RuleView & { changed: boolean }> {
+    if (rule.id !== id) throw validationFailed([{ path: "id", message: `must be '${id}', the rule in the path` }]);
+    return writing(async (tx) => {
+      if (!(await tx.rule.findUnique({ where: { id } }))) throw notFound("rule", id);
+      const outcome = await saveVersion(tx, rule, "api", who);
+      return { ...(await ruleView(id, tx)), changed: outcome !== "unchanged" };
+    });
+  }
+
+  /** Turns evaluation of a rule on or off without a new version. */
+  async function setEnabled(id: string, enabled: boolean, { actor, requestId }: Actor): Promise<RuleView> {
+    return writing(async (tx) => {
+      const rule = await tx.rule.findUnique({ where: { id } });
+      if (!rule) throw notFound("rule", id);
+      if (rule.enabled !== enabled) {
+        await tx.rule.update({ where: { id }, data: { enabled } });
+        await appendAudit(tx, {
+          actor,
+          requestId,
+          action: enabled ? "rule.enable" : "rule.disable",
+          targetType: "rule",
+          targetId: id,
+          before: { enabled: rule.enabled },
+          after: { enabled },
+        });
+      }
+      return ruleView(id, tx);
+    });
+  }
+
+  return { syncRuleFiles, activeRules, rulesFingerprint, ruleView, listRules, listVersions, createRule, updateRule, setEnabled };
 }
 
 export type RuleService = ReturnType<typeof createRuleService>;
+
+export type RuleView = {
+  id: string;
+  version: number;
+  enabled: boolean;
+  source: string;
+  createdAt: string;
+  updatedAt: string;
+  document: RuleDocument;
+};
+
+function toRuleView(
+  rule: { id: string; currentVersion: number; enabled: boolean; source: string; createdAt: Date; updatedAt: Date },
+  current: { document: unknown },
+): RuleView {
+  return {
+    id: rule.id,
+    version: rule.currentVersion,
+    enabled: rule.enabled,
+    source: rule.source,
+    createdAt: rule.createdAt.toISOString(),
+    updatedAt: rule.updatedAt.toISOString(),
+    document: current.document as RuleDocument,
+  };
+}
