@@ -2,6 +2,7 @@
 // against a FactSource and explains the outcome condition by condition.
 import { Engine } from "json-rules-engine";
 import { type LinkBy, type LinkedFactName, type WindowAggregateName, factCatalog, linkedFactNames, windowAggregateNames } from "./fact-catalog";
+import { customOperators } from "./operators";
 import type { RuleDocument } from "./rule-schema";
 import { windowMs } from "./window";
 
@@ -64,6 +65,7 @@ export class CompiledRule {
   ) {
     this.defaultWindowMs = windowMs(rule.window);
     this.engine = new Engine([], { pathResolver: simplePathResolver, allowUndefinedFacts: false });
+    for (const [name, op] of Object.entries(customOperators)) this.engine.addOperator(name, op.evaluate);
     this.registerFacts();
     this.engine.addRule({ name: rule.id, conditions: rule.conditions as never, event: { type: "hit" } });
   }

@@ -154,7 +154,7 @@ function checkLeaf(node: Record<string, unknown>, path: string, errors: FieldErr
       if (isPlainObject(value) && "fact" in value) {
         checkFactReference(value, `${path}.value`, errors);
       } else {
-        const wrong = valueTypeError(op.op.valueKind, value);
+        const wrong = op.op.custom ? op.op.custom.checkValue(value) : valueTypeError(op.op.valueKind, value);
         if (wrong) errors.push({ path: `${path}.value`, message: `operator '${node.operator}' needs ${wrong}` });
       }
     }
@@ -165,6 +165,7 @@ function valueTypeError(kind: string, value: unknown): string | undefined {
   if (kind === "number" && (typeof value !== "number" || !Number.isFinite(value))) return "a number";
   if (kind === "array" && !Array.isArray(value)) return "an array";
   if (kind === "scalar" && (value === null || typeof value === "object")) return "a string, number or boolean";
+  if (kind === "string" && typeof value !== "string") return "a string";
   if (value === undefined) return "a value";
   return undefined;
 }
