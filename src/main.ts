@@ -6,7 +6,7 @@ import { AppError } from "./errors";
 import { MigrationError } from "./db/migrator";
 import { type Scope, generateKey, scopes } from "./features/auth/api-key";
 import { createApiKeyService } from "./features/auth/api-key-service";
-import { RuleFileError, loadRuleFiles } from "./features/rules/rule-files";
+import { RuleFileError, loadRules } from "./features/rules/rule-files";
 import { type Logger, createLogger } from "./logger";
 import { type Roles, openMigratedDatabase, startServer } from "./server";
 
@@ -157,10 +157,10 @@ export function buildCli(): Command {
 
   const rules = program.command("rules").description("work with the policy pack");
   rules
-    .command("validate [dir]")
-    .description("validate every rule file (default: CLAUSEGUARD_RULES_DIR)")
-    .action((dir: string | undefined) => {
-      const files = loadRuleFiles(dir ?? configOrExit().rulesDir);
+    .command("validate [paths...]")
+    .description("validate rule files and folders of them (default: CLAUSEGUARD_RULES_DIR); exit 4 with every fault")
+    .action((paths: string[]) => {
+      const files = loadRules(paths.length ? paths : [configOrExit().rulesDir]);
       process.stdout.write(`${files.length} rule file(s) valid: ${files.map((f) => f.rule.id).join(", ")}\n`);
     });
   return program;

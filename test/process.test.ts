@@ -122,6 +122,18 @@ describe("clauseguard serve (embedded database)", () => {
     expect(unknown.stderr()).toMatch(/API key 'aaaaaaaaaaaa' does not exist/);
   });
 
+  it("validates rule files from the command line: exit 0, or 4 with every fault", async () => {
+    const ok = run(["rules", "validate", repoRulesDir], env);
+    expect(await ok.exited).toBe(0);
+    expect(ok.stdout()).toMatch(/rule file\(s\) valid: .*distillation\.output-volume/);
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), "cg-rules-"));
+    fs.writeFileSync(path.join(dir, "x.json"), JSON.stringify({ id: "x", conditions: { all: [] } }));
+    const bad = run(["rules", "validate", path.join(dir, "x.json")], env);
+    expect(await bad.exited).toBe(4);
+    expect(bad.stderr()).toContain("at conditions.all: must not be empty");
+    expect(bad.stderr()).toContain("at severity:");
+  });
+
   it("refuses a second process on the same embedded database", async () => {
     const first = run(["serve"], env);
     await waitFor(() => startedUrl(first));

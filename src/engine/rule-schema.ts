@@ -28,7 +28,7 @@ export const ruleDocumentSchema = z.strictObject({
   }),
   enabled: z.boolean().default(true),
   recommendedAction: z.enum(["none", "restrict", "suspend"]).default("none"),
-  conditions: z.unknown(),
+  conditions: z.custom<unknown>((v) => v !== undefined, "is required"),
 });
 
 export type Condition = ConditionLeaf | { all: Condition[] } | { any: Condition[] } | { not: Condition };
