@@ -4,12 +4,10 @@
 // from several concurrent clients, and prints events/s, request latency and database size. Then
 // stores a long history for one account and times its window facts.
 import { type ChildProcess, spawn } from "node:child_process";
-import { randomBytes } from "node:crypto";
 import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { parseArgs } from "node:util";
-import pg from "pg";
 import { openDatabase } from "../src/db/database";
 import { migrate } from "../src/db/migrator";
 import type { EventFact } from "../src/engine/rule-evaluator";
@@ -17,6 +15,7 @@ import { generateKey } from "../src/features/auth/api-key";
 import { insertEvents } from "../src/features/events/event-repository";
 import type { UsageEventInput } from "../src/features/events/event-schemas";
 import { createFactSource } from "../src/features/facts/fact-queries";
+import { freshPostgresDatabase, makeEvent, pickAccount, wholeNumber } from "./bench-support";
 import { compactAll } from "../src/features/facts/rollup-compactor";
 
 const { values: args } = parseArgs({
@@ -35,61 +34,16 @@ const { values: args } = parseArgs({
   },
 });
 
-function positiveInt(name: string, text: string | undefined): number {
-  const n = Number(text);
-  if (!Number.isInteger(n) || n < 0) {
-    console.error(`bench: --${name} must be a whole number >= 0, got '${text}'`);
-    process.exit(2);
-  }
-  return n;
-}
-
 const kind = args.db;
 if (kind !== "pglite" && kind !== "postgres") {
   console.error("bench: --db must be pglite or postgres");
   process.exit(2);
 }
-const total = positiveInt("events", args.events);
-const batchSize = positiveInt("batch", args.batch);
-const clients = positiveInt("clients", args.clients);
-const accounts = positiveInt("accounts", args.accounts);
-const historySize = positiveInt("history", args.history);
-
-const models = ["frontier-large", "frontier-small", "embed-1"];
-const countries = ["US", "NL", "DE", "IN", "BR", "JP", "GB", "FR"];
-const uas = ["python-httpx/0.27", "node-fetch/3", "curl/8.5", "Mozilla/5.0"];
-
-/**
- * A realistic mix: account activity is heavy-tailed (a few accounts send most requests), each
- * account uses a few IPs, countries and prompt templates, a third of events carry signals.
- */
-function makeEvent(i: number, accountId: string, atMs: number): UsageEventInput {
-  const a = Number(accountId.replace(/\D/g, "")) || 0;
-  return {
-    eventId: `bench_${i}_${randomBytes(4).toString("hex")}`,
-    occurredAt: new Date(atMs).toISOString(),
-    accountId,
-    orgId: `org_${a % 500}`,
-    apiKeyId: `key_${a}_${i % 2}`,
-    model: models[(a + (i % 7 === 0 ? 1 : 0)) % models.length]!,
-    endpoint: "chat.completions",
-    inputTokens: 200 + (i % 1800),
-    outputTokens: 100 + ((i * 7) % 3900),
-    ip: `198.${(a >> 8) & 255}.${a & 255}.${i % 3}`,
-    ipType: a % 5 === 0 ? "hosting" : "residential",
-    country: countries[(a + (i % 11 === 0 ? 1 : 0)) % countries.length],
-    userAgent: uas[a % uas.length],
-    paymentFingerprint: `pmfp_${a}`,
-    promptTemplateHash: `tpl_${a % 97}_${i % 4}`,
-    ...(i % 3 === 0 ? { signals: { reasoningTraceRequest: (i % 100) / 100, syntheticDataRequest: i % 2 === 0 } } : {}),
-  };
-}
-
-/** Heavy-tailed account choice: account k is picked with probability falling off like a power law. */
-function pickAccount(i: number, accounts: number): string {
-  const r = ((i * 2654435761) % 2 ** 32) / 2 ** 32;
-  return `acct_${Math.floor(accounts * (args.accountMix === "uniform" ? r : r ** 3))}`;
-}
+const total = wholeNumber("events", args.events, 1);
+const batchSize = wholeNumber("batch", args.batch, 1);
+const clients = wholeNumber("clients", args.clients, 1);
+const accounts = wholeNumber("accounts", args.accounts, 1);
+const historySize = wholeNumber("history", args.history);
 
 const quantile = (sorted: number[], q: number) => sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))] ?? 0;
 
@@ -107,17 +61,8 @@ async function waitForUrl(child: ChildProcess, out: () => string): Promise<strin
 async function main(): Promise<void> {
   const root = path.resolve(__dirname, "..");
   const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), "cg-bench-"));
-  let databaseUrl: string | undefined;
-  const benchDb = `clauseguard_bench_${randomBytes(4).toString("hex")}`;
-  if (kind === "postgres") {
-    const admin = new pg.Client({ connectionString: args["database-url"] });
-    await admin.connect();
-    await admin.query(`CREATE DATABASE "${benchDb}"`);
-    await admin.end();
-    const u = new URL(args["database-url"]!);
-    u.pathname = `/${benchDb}`;
-    databaseUrl = u.toString();
-  }
+  const fresh = kind === "postgres" ? await freshPostgresDatabase(args["database-url"]!) : undefined;
+  const databaseUrl = fresh?.url;
   const adminKey = generateKey().key;
   const env: Record<string, string> = {
     PATH: process.env.PATH ?? "",
@@ -141,7 +86,7 @@ async function main(): Promise<void> {
   const bodies: string[] = [];
   for (let i = 0; i < total; i += batchSize) {
     const batch: UsageEventInput[] = [];
-    for (let j = i; j < Math.min(total, i + batchSize); j++) batch.push(makeEvent(j, pickAccount(j, accounts), start0 + j * 50));
+    for (let j = i; j < Math.min(total, i + batchSize); j++) batch.push(makeEvent(j, pickAccount(j, accounts, args.accountMix === "uniform" ? "uniform" : "heavy"), start0 + j * 50));
     bodies.push(JSON.stringify(batch));
   }
   const latencies: number[] = [];
@@ -216,12 +161,7 @@ async function main(): Promise<void> {
     console.log(`database size with history: ${(await size() / 1e6).toFixed(1)} MB`);
   }
   await db.close();
-  if (kind === "postgres") {
-    const admin = new pg.Client({ connectionString: args["database-url"] });
-    await admin.connect();
-    await admin.query(`DROP DATABASE IF EXISTS "${benchDb}" WITH (FORCE)`);
-    await admin.end();
-  }
+  await fresh?.drop();
   fs.rmSync(dataDir, { recursive: true, force: true });
 }
 

@@ -31,7 +31,7 @@ export function createApp(services: Services, options: AppOptions): Express {
   app.use(createAccountsRouter({ accounts: services.accounts, apiKeys: services.apiKeys }));
   app.use(createCasesRouter({ cases: services.cases, apiKeys: services.apiKeys }));
   app.use(createKeysRouter({ apiKeys: services.apiKeys }));
-  app.use(createRulesRouter({ rules: services.rules, apiKeys: services.apiKeys }));
+  app.use(createRulesRouter({ rules: services.rules, apiKeys: services.apiKeys, backtests: services.backtests }));
   app.use(routeNotFound);
   app.use(errorHandler(services.logger));
   return app;

@@ -6,7 +6,9 @@ import { AppError } from "./errors";
 import { MigrationError } from "./db/migrator";
 import { type Scope, generateKey, scopes } from "./features/auth/api-key";
 import { createApiKeyService } from "./features/auth/api-key-service";
-import { RuleFileError, loadRules } from "./features/rules/rule-files";
+import { runBacktest } from "./features/rules/backtest";
+import { type RuleFile, RuleFileError, loadRules } from "./features/rules/rule-files";
+import { CompiledRule } from "./engine/rule-evaluator";
 import { type Logger, createLogger } from "./logger";
 import { type Roles, openMigratedDatabase, startServer } from "./server";
 
@@ -162,6 +164,25 @@ export function buildCli(): Command {
     .action((paths: string[]) => {
       const files = loadRules(paths.length ? paths : [configOrExit().rulesDir]);
       process.stdout.write(`${files.length} rule file(s) valid: ${files.map((f) => f.rule.id).join(", ")}\n`);
+    });
+  rules
+    .command("backtest <file>")
+    .description("replay stored events through a rule file without creating cases; prints the result as JSON")
+    .requiredOption("--from <date>", "ISO 8601 start of the range", parseDate)
+    .requiredOption("--to <date>", "ISO 8601 end of the range", parseDate)
+    .action(async (file: string, opts: { from: Date; to: Date }) => {
+      if (opts.to <= opts.from) throw new CliError("--to must be after --from", exitCodes.usage);
+      const [{ rule }] = loadRules([file]) as [RuleFile];
+      const config = configOrExit();
+      const db = await openMigratedDatabase(config, createLogger("warn"));
+      try {
+        const result = await runBacktest(db, { compiled: new CompiledRule(rule, 0), version: null, from: opts.from, to: opts.to }, {
+          onProgress: (p) => process.stderr.write(`backtest: ${p.eventsRead} events read, ${p.accountsEvaluated} accounts, ${p.accountsHit} hit\n`),
+        });
+        process.stdout.write(`${JSON.stringify(result, null, 2)}\n`);
+      } finally {
+        await db.close();
+      }
     });
   return program;
 }

@@ -9,6 +9,7 @@ import { createEvaluationService } from "./features/evaluation/evaluation-servic
 import { createEvaluationWorker } from "./features/evaluation/evaluation-worker";
 import { createEventService } from "./features/events/event-service";
 import { compactRollups } from "./features/facts/rollup-compactor";
+import { createBacktestService } from "./features/rules/backtest";
 import { createRuleRegistry } from "./features/rules/rule-registry";
 import { createRuleService } from "./features/rules/rule-service";
 
@@ -31,6 +32,7 @@ export function createServices(db: Database, config: Pick<Config, "evaluation">,
     accounts: createAccountService(db),
     cases: createCaseQueries(prisma),
     rules: ruleService,
+    backtests: createBacktestService(db),
     ruleRegistry,
     evaluation,
     worker,

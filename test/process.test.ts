@@ -134,6 +134,24 @@ describe("clauseguard serve (embedded database)", () => {
     expect(bad.stderr()).toContain("at severity:");
   });
 
+  it("backtests a rule file from the command line against the configured database", async () => {
+    const btEnv = { ...env, CLAUSEGUARD_DATA_DIR: fs.mkdtempSync(path.join(os.tmpdir(), "cg-data-")) };
+    const server = run(["serve"], btEnv);
+    const url = await waitFor(() => startedUrl(server));
+    const key = /^ {2}(cg_[a-z0-9]{12}_\S+)$/m.exec(server.stdout())?.[1];
+    const events = [0, 1, 2].map((i) => ({ eventId: `bt${i}`, occurredAt: `2026-11-24T10:0${i}:00Z`, accountId: "a", model: "m", inputTokens: 1, outputTokens: 5000, signals: { syntheticDataRequest: i !== 1 } }));
+    await fetch(`${url}/v1/events`, { method: "POST", headers: { authorization: `Bearer ${key}`, "content-type": "application/json" }, body: JSON.stringify(events) });
+    server.child.kill("SIGTERM");
+    expect(await server.exited).toBe(0);
+
+    const file = path.join(repoRulesDir, "extraction.synthetic-data-request.json");
+    const bt = run(["rules", "backtest", file, "--from", "2026-11-24T00:00:00Z", "--to", "2026-11-25T00:00:00Z"], btEnv);
+    expect(await bt.exited).toBe(0);
+    expect(JSON.parse(bt.stdout())).toMatchObject({ ruleId: "extraction.synthetic-data-request", eventsEvaluated: 3, accountsHit: 1, hits: [{ accountId: "a", hitCount: 2 }] });
+    const backwards = run(["rules", "backtest", file, "--from", "2026-11-25T00:00:00Z", "--to", "2026-11-24T00:00:00Z"], btEnv);
+    expect(await backwards.exited).toBe(2);
+  });
+
   it("refuses a second process on the same embedded database", async () => {
     const first = run(["serve"], env);
     await waitFor(() => startedUrl(first));

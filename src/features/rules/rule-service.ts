@@ -183,7 +183,16 @@ export function createRuleService(prisma: PrismaClient) {
     });
   }
 
-  return { syncRuleFiles, activeRules, rulesFingerprint, ruleView, listRules, listVersions, createRule, updateRule, setEnabled };
+  /** One stored version of a rule (the current one when `version` is not given). */
+  async function ruleVersion(id: string, version?: number): Promise<{ rule: RuleDocument; version: number }> {
+    const rule = await prisma.rule.findUnique({ where: { id } });
+    if (!rule) throw notFound("rule", id);
+    const v = await prisma.ruleVersion.findUnique({ where: { ruleId_version: { ruleId: id, version: version ?? rule.currentVersion } } });
+    if (!v) throw notFound("rule version", `${id}@${version}`);
+    return { rule: v.document as unknown as RuleDocument, version: v.version };
+  }
+
+  return { syncRuleFiles, activeRules, rulesFingerprint, ruleView, ruleVersion, listRules, listVersions, createRule, updateRule, setEnabled };
 }
 
 export type RuleService = ReturnType<typeof createRuleService>;

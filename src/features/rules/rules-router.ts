@@ -7,7 +7,23 @@ import { actorOf, requireScope } from "../../http/auth";
 import { paginationQuery } from "../../http/pagination";
 import { parseOrThrow } from "../../http/parse";
 import type { ApiKeyService } from "../auth/api-key-service";
+import { CompiledRule } from "../../engine/rule-evaluator";
+import type { BacktestService } from "./backtest";
 import type { RuleService } from "./rule-service";
+
+const maxBacktestRangeMs = 92 * 86_400_000;
+
+const backtestRange = {
+  from: z.iso.datetime({ offset: true }),
+  to: z.iso.datetime({ offset: true }),
+};
+const checkRange = (b: { from: string; to: string }, ctx: z.RefinementCtx) => {
+  const span = Date.parse(b.to) - Date.parse(b.from);
+  if (!(span > 0)) ctx.addIssue({ code: "custom", path: ["to"], message: "must be after from" });
+  else if (span > maxBacktestRangeMs) ctx.addIssue({ code: "custom", path: ["to"], message: "the range is at most 92 days" });
+};
+export const backtestBody = z.strictObject({ ...backtestRange, version: z.number().int().min(1).optional() }).superRefine(checkRange);
+export const backtestDocumentBody = z.strictObject({ ...backtestRange, rule: z.unknown() }).superRefine(checkRange);
 
 const ruleIdParam = z.object({ id: z.string().regex(ruleIdPattern, "must be a rule id (a slug)") });
 const listRulesQuery = z.strictObject({ ...paginationQuery });
@@ -22,7 +38,7 @@ export function ruleFromBody(body: unknown): RuleDocument {
   return v.rule;
 }
 
-export function createRulesRouter(deps: { rules: RuleService; apiKeys: ApiKeyService }): Router {
+export function createRulesRouter(deps: { rules: RuleService; apiKeys: ApiKeyService; backtests: BacktestService }): Router {
   const router = Router();
   const read = requireScope(deps.apiKeys, "rules:read");
   const write = requireScope(deps.apiKeys, "rules:write");
@@ -49,6 +65,32 @@ export function createRulesRouter(deps: { rules: RuleService; apiKeys: ApiKeySer
   router.put("/v1/rules/:id", write, json, async (req, res) => {
     const { id } = parseOrThrow(ruleIdParam, req.params, "params");
     res.json(await deps.rules.updateRule(id, ruleFromBody(req.body), actorOf(res)));
+  });
+  /** Answers JSON, or with Accept: application/x-ndjson a progress line a second and the result last. */
+  const backtest = async (req: express.Request, res: express.Response, compiled: CompiledRule, version: number | null, from: Date, to: Date) => {
+    const streaming = req.accepts(["application/json", "application/x-ndjson"]) === "application/x-ndjson";
+    if (!streaming) {
+      res.json(await deps.backtests.run({ compiled, version, from, to }));
+      return;
+    }
+    res.status(200).type("application/x-ndjson");
+    res.flushHeaders();
+    const result = await deps.backtests.run({ compiled, version, from, to }, {
+      onProgress: (p) => res.write(`${JSON.stringify({ type: "progress", ...p })}\n`),
+    });
+    res.end(`${JSON.stringify({ type: "result", ...result })}\n`);
+  };
+  router.post("/v1/rules/backtest", read, json, async (req, res) => {
+    const body = parseOrThrow(backtestDocumentBody, req.body ?? {}, "body");
+    const v = validateRule(body.rule);
+    if (!v.ok) throw validationFailed(v.errors.map((e) => ({ ...e, path: e.path ? `body.rule.${e.path}` : "body.rule" })));
+    await backtest(req, res, new CompiledRule(v.rule, 0), null, new Date(body.from), new Date(body.to));
+  });
+  router.post("/v1/rules/:id/backtest", read, json, async (req, res) => {
+    const { id } = parseOrThrow(ruleIdParam, req.params, "params");
+    const body = parseOrThrow(backtestBody, req.body ?? {}, "body");
+    const { rule, version } = await deps.rules.ruleVersion(id, body.version);
+    await backtest(req, res, new CompiledRule(rule, version), version, new Date(body.from), new Date(body.to));
   });
   for (const [action, enabled] of [["enable", true], ["disable", false]] as const) {
     router.post(`/v1/rules/:id/${action}`, write, async (req, res) => {

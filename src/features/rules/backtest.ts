@@ -1,0 +1,346 @@
+// Backtesting: replays stored events through a rule (a saved version or an unsaved document)
+// without creating cases. Events stream from the database ordered by account and time; window
+// facts come from in-memory sliding windows over that stream (exact, and relative to each event's
+// time, as in live evaluation); the account and linked-account facts are read from the database.
+import type { Database } from "../../db/database";
+import type { WindowAggregateName } from "../../engine/fact-catalog";
+import { type CompiledRule, type ConditionExplanation, type EventFact, type FactSource, maxEvidenceEvents } from "../../engine/rule-evaluator";
+import type { RuleDocument } from "../../engine/rule-schema";
+import { windowMs } from "../../engine/window";
+import { createFactSource } from "../facts/fact-queries";
+
+export type BacktestHit = {
+  accountId: string;
+  firstHitAt: string;
+  lastHitAt: string;
+  hitCount: number;
+  /** The first hit's evidence, in the shape cases use. */
+  sampleEvidence: { triggerEventId: string; occurredAt: string; window: string; conditions: ConditionExplanation[]; eventIds: string[] };
+};
+
+export type BacktestResult = {
+  ruleId: string;
+  version: number | null;
+  from: string;
+  to: string;
+  eventsEvaluated: number;
+  accountsEvaluated: number;
+  accountsHit: number;
+  evaluationErrors: number;
+  hits: BacktestHit[];
+  /** True when more accounts were hit than `maxHits`: `accountsHit` still counts them all. */
+  truncated: boolean;
+  durationMs: number;
+};
+
+export type BacktestProgress = { eventsRead: number; accountsEvaluated: number; accountsHit: number };
+
+const pageSize = 20_000;
+const minuteMs = 60_000;
+
+export type StreamedEvent = EventFact & { occurredAtMs: number; signals?: Record<string, number | boolean> };
+
+/** The windows and (signal, threshold) pairs a rule's conditions ask for, so the replay keeps exactly those. */
+export function windowNeeds(rule: RuleDocument): { windows: number[]; signals: { signal: string; threshold: number }[] } {
+  const windows = new Set([windowMs(rule.window)]);
+  const signals = new Map<string, { signal: string; threshold: number }>();
+  const visit = (node: unknown): void => {
+    if (Array.isArray(node)) return node.forEach(visit);
+    if (node === null || typeof node !== "object") return;
+    const n = node as Record<string, unknown>;
+    const params = n.params as Record<string, unknown> | undefined;
+    if (typeof n.fact === "string" && params) {
+      if (typeof params.window === "string") windows.add(windowMs(params.window));
+      if (typeof params.signal === "string") {
+        const threshold = typeof params.threshold === "number" ? params.threshold : 0.5;
+        signals.set(`${params.signal}:${threshold}`, { signal: params.signal, threshold });
+      }
+    }
+    for (const v of Object.values(n)) visit(v);
+  };
+  visit(rule.conditions);
+  return { windows: [...windows].sort((a, b) => a - b), signals: [...signals.values()] };
+}
+
+const signalHolds = (v: unknown, threshold: number) => v === true || (typeof v === "number" && v >= threshold);
+
+/** The events of one account in [at - size, at], with the aggregates the facts need, updated as the replay moves on. */
+export class SlidingWindow {
+  private readonly events: StreamedEvent[] = [];
+  private head = 0;
+  inputTokens = 0;
+  outputTokens = 0;
+  private readonly values = { model: new Map<string, number>(), ip: new Map<string, number>(), country: new Map<string, number>(), template: new Map<string, number>() };
+  private readonly minutes = new Map<number, number>();
+  private readonly signalCounts: number[];
+
+  constructor(
+    readonly size: number,
+    private readonly signals: { signal: string; threshold: number }[],
+  ) {
+    this.signalCounts = signals.map(() => 0);
+  }
+
+  get requestCount(): number {
+    return this.events.length - this.head;
+  }
+
+  add(e: StreamedEvent): void {
+    this.events.push(e);
+    this.apply(e, 1);
+  }
+
+  /** Drops the events before `at - size`. */
+  advanceTo(at: number): void {
+    const start = at - this.size;
+    while (this.head < this.events.length && this.events[this.head]!.occurredAtMs < start) this.apply(this.events[this.head++]!, -1);
+    if (this.head > 4096 && this.head * 2 > this.events.length) {
+      this.events.splice(0, this.head);
+      this.head = 0;
+    }
+  }
+
+  private apply(e: StreamedEvent, d: 1 | -1): void {
+    this.inputTokens += d * (e.inputTokens as number);
+    this.outputTokens += d * (e.outputTokens as number);
+    const bump = (m: Map<string | number, number>, k: string | number | undefined) => {
+      if (k === undefined || k === null) return;
+      const n = (m.get(k) ?? 0) + d;
+      if (n === 0) m.delete(k);
+      else m.set(k, n);
+    };
+    bump(this.values.model, e.model as string);
+    bump(this.values.ip, e.ip as string | undefined);
+    bump(this.values.country, e.country as string | undefined);
+    bump(this.values.template, e.promptTemplateHash as string | undefined);
+    bump(this.minutes as Map<string | number, number>, Math.floor(e.occurredAtMs / minuteMs));
+    this.signals.forEach((s, i) => {
+      if (signalHolds(e.signals?.[s.signal], s.threshold)) this.signalCounts[i]! += d;
+    });
+  }
+
+  aggregate(name: WindowAggregateName, signal?: string, threshold = 0.5): number {
+    const n = this.requestCount;
+    switch (name) {
+      case "requestCount":
+        return n;
+      case "inputTokens":
+        return this.inputTokens;
+      case "outputTokens":
+        return this.outputTokens;
+      case "distinctModels":
+        return this.values.model.size;
+      case "distinctIps":
+        return this.values.ip.size;
+      case "distinctCountries":
+        return this.values.country.size;
+      case "distinctPromptTemplates":
+        return this.values.template.size;
+      case "topTemplateShare":
+        return n ? Math.max(0, ...this.values.template.values()) / n : 0;
+      case "peakRequestsPerMinute":
+        return Math.max(0, ...this.minutes.values());
+      case "signalRate": {
+        const i = this.signals.findIndex((s) => s.signal === signal && s.threshold === threshold);
+        return n && i >= 0 ? this.signalCounts[i]! / n : 0;
+      }
+    }
+  }
+
+  /** Newest first, as live evidence lists them. */
+  newestIds(limit: number): string[] {
+    const out: string[] = [];
+    for (let i = this.events.length - 1; i >= this.head && out.length < limit; i--) out.push(this.events[i]!.eventId);
+    return out;
+  }
+}
+
+function rowToEvent(r: Record<string, unknown>): StreamedEvent {
+  const e: Record<string, unknown> = {
+    eventId: r.event_id,
+    accountId: r.account_id,
+    occurredAt: (r.occurred_at as Date).toISOString(),
+    occurredAtMs: (r.occurred_at as Date).getTime(),
+    model: r.model,
+    inputTokens: Number(r.input_tokens),
+    outputTokens: Number(r.output_tokens),
+  };
+  const optional: Record<string, unknown> = {
+    orgId: r.org_id,
+    apiKeyId: r.api_key_id,
+    endpoint: r.endpoint,
+    endUserId: r.end_user_id,
+    ip: r.ip,
+    ipType: r.ip_type,
+    country: r.country,
+    asn: r.asn === null || r.asn === undefined ? null : Number(r.asn),
+    userAgent: r.user_agent,
+    paymentFingerprint: r.payment_fingerprint,
+    promptTemplateHash: r.prompt_template_hash,
+    signals: r.signals,
+    attributes: r.attributes,
+  };
+  for (const [k, v] of Object.entries(optional)) if (v !== null && v !== undefined) e[k] = v;
+  return e as StreamedEvent;
+}
+
+export async function runBacktest(
+  db: Database,
+  request: { compiled: CompiledRule; version: number | null; from: Date; to: Date },
+  options: { maxHits?: number; onProgress?: (p: BacktestProgress) => void; progressEveryMs?: number } = {},
+): Promise<BacktestResult> {
+  const started = Date.now();
+  const { compiled, from, to } = request;
+  const rule = compiled.rule;
+  const needs = windowNeeds(rule);
+  const lookback = Math.max(...needs.windows);
+  const maxHits = options.maxHits ?? 1000;
+  const hits = new Map<string, BacktestHit>();
+  let accountsHit = 0;
+  let eventsRead = 0;
+  let eventsEvaluated = 0;
+  let accountsEvaluated = 0;
+  let evaluationErrors = 0;
+  let lastProgress = Date.now();
+
+  let account: string | undefined;
+  let windows: SlidingWindow[] = [];
+  let pendingMinuteEvent: StreamedEvent | undefined;
+  let evaluatedAccount = false;
+
+  const sourceFor = (e: StreamedEvent): FactSource => {
+    const fromDb = createFactSource(db, e);
+    const windowOf = (ms: number) => windows.find((w) => w.size === ms) ?? windows[windows.length - 1]!;
+    return {
+      event: e,
+      account: () => fromDb.account(),
+      windowAggregate: async (name, q) => windowOf(q.windowMs).aggregate(name, q.signal, q.threshold ?? 0.5),
+      linkedFact: (name, q) => fromDb.linkedFact(name, q),
+      contributingEventIds: async (ms, limit) => windowOf(ms).newestIds(Math.min(limit, maxEvidenceEvents)),
+    };
+  };
+
+  const judge = async (e: StreamedEvent) => {
+    eventsEvaluated++;
+    evaluatedAccount = true;
+    const r = await compiled.evaluate(sourceFor(e));
+    if (r.outcome === "error") {
+      evaluationErrors++;
+      return;
+    }
+    if (r.outcome !== "hit") return;
+    const known = hits.get(e.accountId);
+    if (known) {
+      known.hitCount++;
+      known.lastHitAt = e.occurredAt;
+      return;
+    }
+    accountsHit++;
+    if (hits.size >= maxHits) return;
+    hits.set(e.accountId, {
+      accountId: e.accountId,
+      firstHitAt: e.occurredAt,
+      lastHitAt: e.occurredAt,
+      hitCount: 1,
+      sampleEvidence: { triggerEventId: e.eventId, occurredAt: e.occurredAt, window: r.window, conditions: r.conditions, eventIds: r.eventIds },
+    });
+  };
+
+  // Account-scope rules are judged once per account and clock minute, at its last event: the
+  // replay's stand-in for the live worker judging an account once per batch.
+  const flushMinute = async () => {
+    if (pendingMinuteEvent) await judge(pendingMinuteEvent);
+    pendingMinuteEvent = undefined;
+  };
+  const finishAccount = async () => {
+    await flushMinute();
+    if (evaluatedAccount) accountsEvaluated++;
+    evaluatedAccount = false;
+  };
+
+  const accountScope = rule.scope === "account";
+  const fromMs = from.getTime();
+
+  /** Takes one timestamp group of one account: into the windows, then judged if inside [from, to]. */
+  const take = async (group: StreamedEvent[]) => {
+    const e = group[0]!;
+    if (e.accountId !== account) {
+      if (account !== undefined) await finishAccount();
+      account = e.accountId;
+      windows = needs.windows.map((size) => new SlidingWindow(size, needs.signals));
+    }
+    // The minute before is judged before this group enters the windows: as of its own last event.
+    if (pendingMinuteEvent && Math.floor(pendingMinuteEvent.occurredAtMs / minuteMs) !== Math.floor(e.occurredAtMs / minuteMs)) await flushMinute();
+    for (const w of windows) {
+      for (const g of group) w.add(g);
+      w.advanceTo(e.occurredAtMs);
+    }
+    eventsRead += group.length;
+    if (e.occurredAtMs < fromMs) return; // history before `from` only fills the windows
+    if (!accountScope) {
+      for (const g of group) await judge(g);
+      return;
+    }
+    pendingMinuteEvent = group[group.length - 1];
+  };
+
+  // One pass over the range in (account, time) order: a cursor WITH HOLD is materialized once and
+  // read in pages without keeping a transaction open (PGlite runs one transaction at a time).
+  const cursorName = `backtest_${Math.random().toString(36).slice(2, 12)}`;
+  const lower = new Date(fromMs - lookback).toISOString();
+  await db.withSession(async (session) => {
+    await session.exec(`DECLARE ${cursorName} NO SCROLL CURSOR WITH HOLD FOR
+      SELECT event_id, account_id, occurred_at, org_id, api_key_id, model, endpoint, input_tokens, output_tokens,
+             end_user_id, ip, ip_type, country, asn, user_agent, payment_fingerprint, prompt_template_hash, signals, attributes
+      FROM usage_event
+      WHERE occurred_at >= '${lower}'::timestamptz AND occurred_at <= '${to.toISOString()}'::timestamptz
+      ORDER BY account_id, occurred_at, id`);
+    try {
+      let carried: StreamedEvent[] = [];
+      for (;;) {
+        const rows = await session.query<Record<string, unknown>>(`FETCH ${pageSize} FROM ${cursorName}`);
+        const events = [...carried, ...rows.map(rowToEvent)];
+        const last = rows.length < pageSize;
+        let i = 0;
+        while (i < events.length) {
+          const e = events[i]!;
+          let j = i + 1;
+          while (j < events.length && events[j]!.accountId === e.accountId && events[j]!.occurredAtMs === e.occurredAtMs) j++;
+          // The page's last group may continue in the next page: it waits for it.
+          if (j === events.length && !last) break;
+          await take(events.slice(i, j));
+          i = j;
+        }
+        carried = events.slice(i);
+        if (options.onProgress && Date.now() - lastProgress >= (options.progressEveryMs ?? 1000)) {
+          lastProgress = Date.now();
+          options.onProgress({ eventsRead, accountsEvaluated, accountsHit });
+        }
+        if (last) break;
+      }
+    } finally {
+      await session.exec(`CLOSE ${cursorName}`);
+    }
+  });
+  if (account !== undefined) await finishAccount();
+
+  return {
+    ruleId: rule.id,
+    version: request.version,
+    from: from.toISOString(),
+    to: to.toISOString(),
+    eventsEvaluated,
+    accountsEvaluated,
+    accountsHit,
+    evaluationErrors,
+    hits: [...hits.values()],
+    truncated: accountsHit > hits.size,
+    durationMs: Date.now() - started,
+  };
+}
+
+export function createBacktestService(db: Database) {
+  return { run: (request: Parameters<typeof runBacktest>[1], options?: Parameters<typeof runBacktest>[2]) => runBacktest(db, request, options) };
+}
+
+export type BacktestService = ReturnType<typeof createBacktestService>;
