@@ -100,3 +100,22 @@ describe("inList and notInList", () => {
     expect(await holds({ ...country, operator: "not:inList", value: ["US"] }, { country: "NL" })).toBe(true);
   });
 });
+
+describe("explanations", () => {
+  it("list conditions in json-rules-engine's evaluation order: higher priority first, then as written", async () => {
+    const v = validateRule(rule({ fact: "event", path: "$.country", operator: "equal", value: "NL" }));
+    if (!v.ok) throw new Error("invalid");
+    const withPriorities = {
+      ...v.rule,
+      conditions: {
+        all: [
+          { fact: "event", path: "$.country", operator: "equal", value: "NL" },
+          { fact: "event", path: "$.model", operator: "equal", value: "m", priority: 5 },
+          { fact: "event", path: "$.ip", operator: "equal", value: "x" },
+        ],
+      },
+    };
+    const r = await new CompiledRule(withPriorities as typeof v.rule, 1).evaluate(eventSource({ country: "NL", model: "m", ip: "x" }));
+    expect(r.outcome === "hit" && r.conditions.map((c) => c.path)).toEqual(["all[1]", "all[0]", "all[2]"]);
+  });
+});

@@ -134,11 +134,17 @@ export class CompiledRule {
   }
 }
 
-/** Walks the evaluated condition tree (not toJSON(), which drops results) into a flat list of leaves. */
+/**
+ * Walks the evaluated condition tree (not toJSON(), which drops results) into a flat list of
+ * leaves, in the order json-rules-engine evaluates them: within each all/any, higher `priority`
+ * first (every fact has priority 1), then as written. `path` keeps each leaf's place in the rule.
+ */
 function explain(node: Record<string, unknown>, path: string, out: ConditionExplanation[]): void {
   for (const kind of ["all", "any"] as const) {
     if (Array.isArray(node[kind])) {
-      (node[kind] as Record<string, unknown>[]).forEach((c, i) => explain(c, `${path}${path ? "." : ""}${kind}[${i}]`, out));
+      const children = (node[kind] as Record<string, unknown>[]).map((c, i) => ({ c, i, priority: Number(c.priority) || 1 }));
+      children.sort((a, b) => b.priority - a.priority || a.i - b.i);
+      for (const { c, i } of children) explain(c, `${path}${path ? "." : ""}${kind}[${i}]`, out);
       return;
     }
   }
