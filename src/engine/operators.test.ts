@@ -119,3 +119,14 @@ describe("explanations", () => {
     expect(r.outcome === "hit" && r.conditions.map((c) => c.path)).toEqual(["all[1]", "all[0]", "all[2]"]);
   });
 });
+
+describe("paths into facts", () => {
+  it("read own properties only: $.constructor and $.toString of an event are undefined, never its prototype's", async () => {
+    for (const path of ["$.constructor", "$.toString", "$.signals.constructor", "$.signals.__proto__"]) {
+      const v = validateRule(rule({ fact: "event", path, operator: "notEqual", value: "x" }));
+      if (!v.ok) throw new Error(JSON.stringify(v.errors));
+      const r = await new CompiledRule(v.rule, 1).evaluate(eventSource({ signals: { a: 1 } }));
+      expect(r.outcome === "hit" && r.conditions[0]!.factValue).toBeNull();
+    }
+  });
+});
