@@ -29,7 +29,7 @@ export function createApp(services: Services, options: AppOptions): Express {
   app.use(createHealthRouter({ db: services.db, workerStats: options.workerInProcess ? services.worker.stats : undefined }));
   app.use(createEventsRouter({ events: services.events, apiKeys: services.apiKeys, bodyLimitBytes: options.bodyLimitBytes }));
   app.use(createAccountsRouter({ accounts: services.accounts, apiKeys: services.apiKeys }));
-  app.use(createCasesRouter({ cases: services.cases, apiKeys: services.apiKeys }));
+  app.use(createCasesRouter({ cases: services.cases, workflow: services.workflow, apiKeys: services.apiKeys }));
   app.use(createKeysRouter({ apiKeys: services.apiKeys }));
   app.use(createRulesRouter({ rules: services.rules, apiKeys: services.apiKeys, backtests: services.backtests }));
   app.use(routeNotFound);

@@ -5,6 +5,7 @@ import type { Logger } from "./logger";
 import { createAccountService } from "./features/accounts/account-service";
 import { createApiKeyService } from "./features/auth/api-key-service";
 import { createCaseQueries } from "./features/cases/case-queries";
+import { createCaseWorkflow } from "./features/cases/case-workflow";
 import { createEvaluationService } from "./features/evaluation/evaluation-service";
 import { createEvaluationWorker } from "./features/evaluation/evaluation-worker";
 import { createEventService } from "./features/events/event-service";
@@ -31,6 +32,7 @@ export function createServices(db: Database, config: Pick<Config, "evaluation">,
     events: createEventService(db, () => worker.nudge()),
     accounts: createAccountService(db),
     cases: createCaseQueries(prisma),
+    workflow: createCaseWorkflow(db),
     rules: ruleService,
     backtests: createBacktestService(db),
     ruleRegistry,

@@ -1,11 +1,13 @@
 // HTTP for violation cases: GET /v1/cases (filters, cursor pagination) and GET /v1/cases/:id.
-import { Router } from "express";
+import express, { Router } from "express";
 import { z } from "zod";
-import { requireScope } from "../../http/auth";
+import { parseWindow, windowMs } from "../../engine/window";
+import { actorOf, requireScope } from "../../http/auth";
 import { paginationQuery } from "../../http/pagination";
 import { parseOrThrow } from "../../http/parse";
 import type { ApiKeyService } from "../auth/api-key-service";
 import { type CaseQueries, caseStatuses, severities } from "./case-queries";
+import type { CaseWorkflow } from "./case-workflow";
 
 export const listCasesQuery = z.strictObject({
   status: z.enum(caseStatuses).optional(),
@@ -19,9 +21,29 @@ export const listCasesQuery = z.strictObject({
 });
 
 const caseIdParam = z.object({ id: z.string().min(1).max(64) });
+const note = z.string().trim().min(1).max(10_000);
+export const transitionBody = z.strictObject({ to: z.enum(caseStatuses), note: note.optional() });
+export const noteBody = z.strictObject({ note });
+export const assignBody = z.strictObject({ assignee: z.string().trim().min(1).max(200).nullable() });
+export const enforceBody = z.strictObject({
+  action: z.enum(["restrict", "suspend"]),
+  note,
+  includeLinked: z
+    .strictObject({
+      by: z.enum(["paymentFingerprint", "ipPrefix", "orgId", "promptTemplateHash", "any"]),
+      /** How far back a shared value links accounts (default 30d). */
+      window: z.string().superRefine((text, ctx) => {
+        const r = parseWindow(text);
+        if (!r.ok) ctx.addIssue({ code: "custom", message: r.message });
+      }).optional(),
+    })
+    .optional(),
+});
 
-export function createCasesRouter(deps: { cases: CaseQueries; apiKeys: ApiKeyService }): Router {
+export function createCasesRouter(deps: { cases: CaseQueries; workflow: CaseWorkflow; apiKeys: ApiKeyService }): Router {
   const router = Router();
+  const write = requireScope(deps.apiKeys, "cases:write");
+  const json = express.json({ limit: "64kb" });
   router.get("/v1/cases", requireScope(deps.apiKeys, "cases:read"), async (req, res) => {
     const q = parseOrThrow(listCasesQuery, req.query, "query");
     res.json(
@@ -31,6 +53,25 @@ export function createCasesRouter(deps: { cases: CaseQueries; apiKeys: ApiKeySer
   router.get("/v1/cases/:id", requireScope(deps.apiKeys, "cases:read"), async (req, res) => {
     const { id } = parseOrThrow(caseIdParam, req.params, "params");
     res.json(await deps.cases.getCase(id));
+  });
+  router.post("/v1/cases/:id/transitions", write, json, async (req, res) => {
+    const { id } = parseOrThrow(caseIdParam, req.params, "params");
+    const body = parseOrThrow(transitionBody, req.body ?? {}, "body");
+    res.json(await deps.workflow.transition(id, body.to, body.note, actorOf(res)));
+  });
+  router.post("/v1/cases/:id/notes", write, json, async (req, res) => {
+    const { id } = parseOrThrow(caseIdParam, req.params, "params");
+    res.status(201).json(await deps.workflow.addNote(id, parseOrThrow(noteBody, req.body ?? {}, "body").note, actorOf(res)));
+  });
+  router.patch("/v1/cases/:id", write, json, async (req, res) => {
+    const { id } = parseOrThrow(caseIdParam, req.params, "params");
+    res.json(await deps.workflow.assign(id, parseOrThrow(assignBody, req.body ?? {}, "body").assignee, actorOf(res)));
+  });
+  router.post("/v1/cases/:id/enforce", write, json, async (req, res) => {
+    const { id } = parseOrThrow(caseIdParam, req.params, "params");
+    const body = parseOrThrow(enforceBody, req.body ?? {}, "body");
+    const includeLinked = body.includeLinked && { by: body.includeLinked.by, windowMs: windowMs(body.includeLinked.window ?? "30d") };
+    res.json(await deps.workflow.enforce(id, { action: body.action, note: body.note, includeLinked }, actorOf(res)));
   });
   return router;
 }

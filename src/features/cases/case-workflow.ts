@@ -1,0 +1,164 @@
+// The case workflow (SPEC.md "Violation case"): the allowed moves, notes, assignment, and
+// enforcement of an account (and, on request, of the accounts linked to it), with the account's
+// status kept as the strongest enforcement still holding it. Every change is on the timeline and
+// in the audit log, in the same transaction.
+import { randomUUID } from "node:crypto";
+import type { Database } from "../../db/database";
+import { AppError, notFound, validationFailed } from "../../errors";
+import type { LinkBy } from "../../engine/fact-catalog";
+import type { Prisma } from "../../generated/prisma/client";
+import { type Actor, appendAudit } from "../audit/audit-log";
+import { linkedAccountIds } from "../facts/fact-queries";
+
+export type CaseStatus = "open" | "investigating" | "confirmed" | "enforced" | "dismissed" | "resolved";
+
+/** The only moves a case can make. `enforced` is reached through enforce(), which also acts on the account. */
+export const allowedMoves: Record<CaseStatus, CaseStatus[]> = {
+  open: ["investigating", "confirmed", "dismissed"],
+  investigating: ["confirmed", "dismissed"],
+  confirmed: ["enforced", "dismissed"],
+  enforced: ["resolved"],
+  dismissed: ["open"],
+  resolved: [],
+};
+
+/** Moves that must say why. */
+export const noteRequiredFor: CaseStatus[] = ["dismissed", "enforced", "resolved"];
+
+const strength = { active: 0, restricted: 1, suspended: 2 } as const;
+type AccountStatus = keyof typeof strength;
+const statusOf = (action: "restrict" | "suspend"): AccountStatus => (action === "suspend" ? "suspended" : "restricted");
+
+type Tx = Prisma.TransactionClient;
+
+export function createCaseWorkflow(db: Database) {
+  const { prisma } = db;
+
+  /** Locks the case row for the rest of the transaction: concurrent moves on one case are serialized. */
+  async function lockCase(tx: Tx, caseId: string) {
+    const rows = await tx.$queryRaw<{ id: string }[]>`SELECT id FROM violation_case WHERE id = ${caseId} FOR UPDATE`;
+    if (rows.length === 0) throw notFound("case", caseId);
+    return tx.violationCase.findUniqueOrThrow({ where: { id: caseId } });
+  }
+
+  async function timeline(tx: Tx, caseId: string, entry: { actor: string; kind: string; from?: string; to?: string; note?: string; detail?: unknown }, now: Date) {
+    await tx.caseTimelineEntry.create({
+      data: {
+        caseId,
+        at: now,
+        actor: entry.actor,
+        kind: entry.kind,
+        fromStatus: entry.from ?? null,
+        toStatus: entry.to ?? null,
+        note: entry.note ?? null,
+        ...(entry.detail === undefined ? {} : { detail: entry.detail as Prisma.InputJsonValue }),
+      },
+    });
+    await tx.violationCase.update({ where: { id: caseId }, data: { activityAt: now } });
+  }
+
+  /** Recomputes an account's status from the enforcements still holding it. */
+  async function settleAccount(tx: Tx, accountId: string, now: Date): Promise<{ accountId: string; status: AccountStatus; since: Date | null }> {
+    const holding = await tx.enforcement.findMany({ where: { accountId, liftedAt: null }, select: { action: true } });
+    const status = holding.reduce<AccountStatus>((s, e) => (strength[statusOf(e.action)] > strength[s] ? statusOf(e.action) : s), "active");
+    const account = await tx.account.findUniqueOrThrow({ where: { id: accountId } });
+    if (account.status === status) return { accountId, status, since: account.statusSince };
+    await tx.account.update({ where: { id: accountId }, data: { status, statusSince: now } });
+    return { accountId, status, since: now };
+  }
+
+  async function transition(caseId: string, to: CaseStatus, note: string | undefined, who: Actor, now = new Date()) {
+    if (to === "enforced") {
+      throw new AppError("transition_not_allowed", "a case becomes enforced through POST /v1/cases/:id/enforce, which also acts on the account");
+    }
+    if (noteRequiredFor.includes(to) && !note) throw validationFailed([{ path: "body.note", message: `a move to ${to} needs a note saying why` }]);
+    return prisma.$transaction(async (tx) => {
+      const c = await lockCase(tx, caseId);
+      const from = c.status as CaseStatus;
+      if (!allowedMoves[from].includes(to)) {
+        throw new AppError("transition_not_allowed", `a case that is ${from} cannot move to ${to}`, undefined, { from, to, allowed: allowedMoves[from] });
+      }
+      if (to === "open") {
+        // Reopening must not make a second active case for the account and rule.
+        const active = await tx.violationCase.findFirst({
+          where: { accountId: c.accountId, ruleId: c.ruleId, status: { in: ["open", "investigating", "confirmed", "enforced"] }, id: { not: c.id } },
+          select: { id: true },
+        });
+        if (active) throw new AppError("conflict", `case ${active.id} is already active for this account and rule`, undefined, { activeCaseId: active.id });
+      }
+      const lifted: Awaited<ReturnType<typeof settleAccount>>[] = [];
+      if (to === "resolved") {
+        // Lifting the case's enforcements restores each account unless another enforcement still holds it.
+        const held = await tx.enforcement.findMany({ where: { caseId, liftedAt: null }, select: { accountId: true } });
+        await tx.enforcement.updateMany({ where: { caseId, liftedAt: null }, data: { liftedAt: now, liftedBy: who.actor } });
+        for (const accountId of [...new Set(held.map((h) => h.accountId))].sort()) lifted.push(await settleAccount(tx, accountId, now));
+      }
+      await tx.violationCase.update({ where: { id: caseId }, data: { status: to, ...(to === "dismissed" ? { dismissedAt: now } : {}) } });
+      await timeline(tx, caseId, { actor: who.actor, kind: "transition", from, to, note }, now);
+      await appendAudit(tx, { ...who, action: "case.transition", targetType: "case", targetId: caseId, before: { status: from }, after: { status: to, note, accountsRestored: lifted } });
+      return { caseId, from, to, accounts: lifted };
+    });
+  }
+
+  async function addNote(caseId: string, note: string, who: Actor, now = new Date()) {
+    return prisma.$transaction(async (tx) => {
+      await lockCase(tx, caseId);
+      await timeline(tx, caseId, { actor: who.actor, kind: "note", note }, now);
+      await appendAudit(tx, { ...who, action: "case.note", targetType: "case", targetId: caseId, after: { note } });
+      return { caseId, at: now.toISOString(), actor: who.actor, note };
+    });
+  }
+
+  async function assign(caseId: string, assignee: string | null, who: Actor, now = new Date()) {
+    return prisma.$transaction(async (tx) => {
+      const c = await lockCase(tx, caseId);
+      if (c.assignee !== assignee) {
+        await tx.violationCase.update({ where: { id: caseId }, data: { assignee } });
+        await timeline(tx, caseId, { actor: who.actor, kind: "assign", detail: { from: c.assignee, to: assignee } }, now);
+        await appendAudit(tx, { ...who, action: "case.assign", targetType: "case", targetId: caseId, before: { assignee: c.assignee }, after: { assignee } });
+      }
+      return { caseId, assignee };
+    });
+  }
+
+  /**
+   * Restricts or suspends the case's account, and with includeLinked every account linked to it
+   * now (by the given key, over `linkWindowMs`), each enforcement recording this case as its reason.
+   */
+  async function enforce(
+    caseId: string,
+    input: { action: "restrict" | "suspend"; note: string; includeLinked?: { by: LinkBy; windowMs: number } },
+    who: Actor,
+    now = new Date(),
+  ) {
+    const found = await prisma.violationCase.findUnique({ where: { id: caseId }, select: { accountId: true } });
+    if (!found) throw notFound("case", caseId);
+    // Read before the transaction: on the embedded database a driver read inside it would wait for it.
+    const linked = input.includeLinked
+      ? await linkedAccountIds(db, found.accountId, input.includeLinked.by, new Date(now.getTime() - input.includeLinked.windowMs), now)
+      : [];
+    return prisma.$transaction(async (tx) => {
+      const c = await lockCase(tx, caseId);
+      const from = c.status as CaseStatus;
+      if (from !== "confirmed" && from !== "enforced") {
+        throw new AppError("transition_not_allowed", `only a confirmed case can be enforced; this one is ${from}`, undefined, { from, to: "enforced", allowed: allowedMoves[from] });
+      }
+      const accounts = [c.accountId, ...linked.filter((a) => a !== c.accountId).sort()];
+      const enforced: (Awaited<ReturnType<typeof settleAccount>> & { action: string; linked: boolean })[] = [];
+      for (const accountId of accounts) {
+        await tx.enforcement.create({ data: { id: `enf_${randomUUID().replace(/-/g, "")}`, accountId, caseId, action: input.action, actor: who.actor, note: input.note, createdAt: now } });
+        const settled = await settleAccount(tx, accountId, now);
+        enforced.push({ ...settled, action: input.action, linked: accountId !== c.accountId });
+        await appendAudit(tx, { ...who, action: "account.enforce", targetType: "account", targetId: accountId, after: { action: input.action, caseId, status: settled.status, note: input.note } });
+      }
+      if (from !== "enforced") await tx.violationCase.update({ where: { id: caseId }, data: { status: "enforced" } });
+      await timeline(tx, caseId, { actor: who.actor, kind: "enforce", from, to: "enforced", note: input.note, detail: { action: input.action, accounts } }, now);
+      await appendAudit(tx, { ...who, action: "case.enforce", targetType: "case", targetId: caseId, before: { status: from }, after: { status: "enforced", action: input.action, accounts } });
+      return { caseId, status: "enforced" as const, enforced: enforced.map((e) => ({ ...e, since: e.since?.toISOString() ?? null })) };
+    });
+  }
+
+  return { transition, addNote, assign, enforce };
+}
+
+export type CaseWorkflow = ReturnType<typeof createCaseWorkflow>;
