@@ -1,7 +1,7 @@
 import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
-import { ConfigError, loadConfig } from "./config";
+import { ConfigError, configVariables, loadConfig } from "./config";
 
 const emptyDir = () => fs.mkdtempSync(path.join(os.tmpdir(), "cg-config-"));
 
@@ -46,5 +46,14 @@ describe("loadConfig", () => {
 
   it("rejects an out-of-range port", () => {
     expect(() => loadConfig({ PORT: "70000" }, emptyDir())).toThrow(/PORT/);
+  });
+
+  it("has every variable documented in .env.example, whose values all load", () => {
+    const example = fs.readFileSync(path.join(__dirname, "..", ".env.example"), "utf8");
+    const documented = [...example.matchAll(/^#? ?([A-Z][A-Z0-9_]+)=/gm)].map((m) => m[1]);
+    expect(documented.sort()).toEqual([...configVariables].sort());
+    const cwd = emptyDir();
+    fs.copyFileSync(path.join(__dirname, "..", ".env.example"), path.join(cwd, ".env"));
+    expect(() => loadConfig({}, cwd)).not.toThrow();
   });
 });

@@ -24,11 +24,16 @@ const envSchema = z.object({
   CLAUSEGUARD_BODY_LIMIT_BYTES: z.coerce.number().int().min(1024).max(512 * 1024 * 1024).default(10 * 1024 * 1024),
   /** How often an idle evaluation worker looks for new work, in milliseconds. */
   CLAUSEGUARD_EVAL_POLL_MS: z.coerce.number().int().min(10).max(60_000).default(250),
+  /** How long a worker holds claimed events before another worker may take them over (a crashed worker's work waits this long). */
+  CLAUSEGUARD_EVAL_LEASE_MS: z.coerce.number().int().min(1000).max(3_600_000).default(60_000),
   /** Events claimed per evaluation batch. */
   CLAUSEGUARD_EVAL_BATCH_SIZE: z.coerce.number().int().min(1).max(10_000).default(500),
   /** Longest wait for in-flight requests and evaluations on shutdown, in milliseconds. */
   CLAUSEGUARD_SHUTDOWN_TIMEOUT_MS: z.coerce.number().int().min(0).max(600_000).default(10_000),
 });
+
+/** Every variable ClauseGuard reads (.env.example must document each). */
+export const configVariables = Object.keys(envSchema.shape);
 
 export type Config = {
   port: number;
@@ -38,7 +43,7 @@ export type Config = {
   rulesDir: string;
   logLevel: (typeof logLevels)[number];
   bodyLimitBytes: number;
-  evaluation: { pollMs: number; batchSize: number };
+  evaluation: { pollMs: number; batchSize: number; leaseMs: number };
   shutdownTimeoutMs: number;
 };
 
@@ -76,7 +81,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, cwd = process.c
     rulesDir: path.resolve(cwd, e.CLAUSEGUARD_RULES_DIR),
     logLevel: e.LOG_LEVEL,
     bodyLimitBytes: e.CLAUSEGUARD_BODY_LIMIT_BYTES,
-    evaluation: { pollMs: e.CLAUSEGUARD_EVAL_POLL_MS, batchSize: e.CLAUSEGUARD_EVAL_BATCH_SIZE },
+    evaluation: { pollMs: e.CLAUSEGUARD_EVAL_POLL_MS, batchSize: e.CLAUSEGUARD_EVAL_BATCH_SIZE, leaseMs: e.CLAUSEGUARD_EVAL_LEASE_MS },
     shutdownTimeoutMs: e.CLAUSEGUARD_SHUTDOWN_TIMEOUT_MS,
   };
 }

@@ -18,11 +18,12 @@ export function createServices(db: Database, config: Pick<Config, "evaluation">,
   const { prisma } = db;
   const ruleService = createRuleService(prisma);
   const ruleRegistry = createRuleRegistry(ruleService, logger);
-  const evaluation = createEvaluationService({ db, rules: ruleRegistry, logger });
+  const evaluation = createEvaluationService({ db, rules: ruleRegistry, logger, leaseMs: config.evaluation.leaseMs });
   const worker = createEvaluationWorker({
     evaluation,
     logger,
-    ...config.evaluation,
+    pollMs: config.evaluation.pollMs,
+    batchSize: config.evaluation.batchSize,
     maintenance: [{ name: "compact-rollups", everyMs: 2000, run: () => compactRollups(db) }],
   });
   return {

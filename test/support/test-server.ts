@@ -29,7 +29,7 @@ export function testConfig(overrides: Partial<Config> = {}): Config {
     rulesDir: repoRulesDir,
     logLevel: "silent",
     bodyLimitBytes: 10 * 1024 * 1024,
-    evaluation: { pollMs: 50, batchSize: 500 },
+    evaluation: { pollMs: 50, batchSize: 500, leaseMs: 60_000 },
     shutdownTimeoutMs: 5000,
     ...overrides,
   };
