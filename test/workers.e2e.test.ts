@@ -1,0 +1,104 @@
+// Scale-out on PostgreSQL: three worker processes share one queue while events arrive for many
+// accounts; one worker is killed with SIGKILL midway. Every expected case must exist exactly once
+// with the exact hit count: nothing acknowledged is lost, nothing is counted twice.
+import { type ChildProcess, spawn } from "node:child_process";
+import path from "node:path";
+import { pathToFileURL } from "node:url";
+import { generateKey } from "../src/features/auth/api-key";
+import { insertEvents } from "../src/features/events/event-repository";
+import type { UsageEventInput } from "../src/features/events/event-schemas";
+import { type TestDatabase, createTestDatabase, serverUrl } from "./support/test-database";
+import { repoRulesDir } from "./support/test-server";
+
+const root = path.resolve(__dirname, "..");
+const tsxLoader = pathToFileURL(path.join(root, "node_modules/tsx/dist/loader.mjs")).href;
+if (!process.env.TEST_DATABASE_URL) {
+  // Without PostgreSQL there is no scale-out to test; what holds instead is that the embedded
+  // database keeps to one process: a worker started beside a running server is refused.
+  describe("evaluation workers on the embedded database", () => {
+    it("refuses a worker process while another process holds the database", async () => {
+      const fs = await import("node:fs");
+      const os = await import("node:os");
+      const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), "cg-data-"));
+      fs.writeFileSync(path.join(dataDir, "clauseguard.lock"), String(process.pid));
+      const worker = spawn(process.execPath, ["--import", tsxLoader, path.join(root, "src/main.ts"), "worker"], {
+        env: { PATH: process.env.PATH ?? "", CLAUSEGUARD_DATA_DIR: dataDir, CLAUSEGUARD_RULES_DIR: repoRulesDir },
+        stdio: ["ignore", "ignore", "pipe"],
+      });
+      let stderr = "";
+      worker.stderr!.on("data", (d: Buffer) => (stderr += d.toString()));
+      expect(await new Promise((r) => worker.on("exit", r))).toBe(1);
+      expect(stderr).toContain(`in use by process ${process.pid}`);
+    });
+  });
+}
+
+// Defined only with PostgreSQL: nothing here is skipped, it is a test of the server's scale-out.
+if (process.env.TEST_DATABASE_URL) describe("three evaluation workers on PostgreSQL, one killed midway", () => {
+  let t: TestDatabase;
+  const workers: ChildProcess[] = [];
+
+  beforeAll(async () => {
+    t = await createTestDatabase("postgres");
+  });
+  afterAll(async () => {
+    for (const w of workers) if (w.exitCode === null) w.kill("SIGKILL");
+    await t.drop();
+  });
+
+  it("evaluates every event exactly once", async () => {
+    const dbName = (await t.db.withSession((s) => s.query<{ d: string }>("SELECT current_database() AS d")))[0]!.d;
+    const env = {
+      PATH: process.env.PATH ?? "",
+      DATABASE_URL: serverUrl(dbName),
+      CLAUSEGUARD_RULES_DIR: repoRulesDir,
+      CLAUSEGUARD_ADMIN_KEY: generateKey().key,
+      CLAUSEGUARD_EVAL_LEASE_MS: "2000",
+      CLAUSEGUARD_EVAL_BATCH_SIZE: "50",
+      CLAUSEGUARD_EVAL_POLL_MS: "50",
+      LOG_LEVEL: "warn",
+    };
+    for (let i = 0; i < 3; i++) {
+      workers.push(spawn(process.execPath, ["--import", tsxLoader, path.join(root, "src/main.ts"), "worker"], { env, stdio: "ignore" }));
+    }
+
+    // 200 accounts, 12 events each, posted in 24 concurrent-ish batches; every third event hits
+    // the event-scope rule, so each account must end with one case of exactly 4 hits.
+    const accounts = Array.from({ length: 200 }, (_, i) => `acct_w${i}`);
+    const batches: UsageEventInput[][] = [];
+    for (let round = 0; round < 12; round++) {
+      const batch = accounts.map((a) => ({
+        eventId: `${a}_${round}`,
+        occurredAt: new Date(Date.parse("2026-11-24T10:00:00Z") + round * 60_000).toISOString(),
+        accountId: a,
+        model: "m",
+        inputTokens: 10,
+        outputTokens: round % 3 === 0 ? 5000 : 10,
+        signals: { syntheticDataRequest: true },
+      }));
+      batches.push(batch.slice(0, 100), batch.slice(100));
+    }
+    const casesNow = () => t.db.prisma.violationCase.count();
+    for (let i = 0; i < batches.length; i += 4) {
+      await Promise.all(batches.slice(i, i + 4).map((b) => t.db.transaction((tx) => insertEvents(tx, b))));
+      if (i === 8) {
+        // Kill a worker once evaluation is under way.
+        for (let k = 0; k < 100 && (await casesNow()) === 0; k++) await new Promise((r) => setTimeout(r, 50));
+        workers[0]!.kill("SIGKILL");
+      }
+    }
+
+    const deadline = Date.now() + 60_000;
+    while ((await t.db.prisma.evaluationTask.count()) > 0) {
+      if (Date.now() > deadline) throw new Error("the queue did not drain");
+      await new Promise((r) => setTimeout(r, 200));
+    }
+    expect(workers[0]!.exitCode === null && workers[0]!.signalCode === null).toBe(false);
+
+    const cases = await t.db.prisma.violationCase.findMany({ where: { ruleId: "extraction.synthetic-data-request" } });
+    expect(cases).toHaveLength(accounts.length);
+    expect(new Set(cases.map((c) => c.accountId)).size).toBe(accounts.length);
+    expect(cases.filter((c) => c.hitCount !== 4).map((c) => `${c.accountId}:${c.hitCount}`)).toEqual([]);
+    expect(await t.db.prisma.usageEvent.count()).toBe(accounts.length * 12);
+  });
+});
