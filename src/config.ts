@@ -28,12 +28,28 @@ const envSchema = z.object({
   CLAUSEGUARD_EVAL_LEASE_MS: z.coerce.number().int().min(1000).max(3_600_000).default(60_000),
   /** Events claimed per evaluation batch. */
   CLAUSEGUARD_EVAL_BATCH_SIZE: z.coerce.number().int().min(1).max(10_000).default(500),
+  /** Comma-separated http(s) URLs that receive webhook notifications (case opened, status changed, account enforced). */
+  CLAUSEGUARD_WEBHOOK_URLS: z
+    .string()
+    .transform((s) => s.split(",").map((u) => u.trim()).filter(Boolean))
+    .pipe(z.array(z.url({ protocol: /^https?$/, message: "must be comma-separated http(s) URLs" })).max(20))
+    .default([]),
+  /** Shared secret for the webhooks' HMAC-SHA256 signature; required with CLAUSEGUARD_WEBHOOK_URLS. */
+  CLAUSEGUARD_WEBHOOK_SECRET: z.string().min(16, "must be at least 16 characters").optional(),
+  CLAUSEGUARD_WEBHOOK_TIMEOUT_MS: z.coerce.number().int().min(100).max(60_000).default(5000),
+  CLAUSEGUARD_WEBHOOK_MAX_ATTEMPTS: z.coerce.number().int().min(1).max(50).default(10),
   /** Longest wait for in-flight requests and evaluations on shutdown, in milliseconds. */
   CLAUSEGUARD_SHUTDOWN_TIMEOUT_MS: z.coerce.number().int().min(0).max(600_000).default(10_000),
 });
 
 /** Every variable ClauseGuard reads (.env.example must document each). */
 export const configVariables = Object.keys(envSchema.shape);
+
+const checkedEnvSchema = envSchema.superRefine((e, ctx) => {
+  if (e.CLAUSEGUARD_WEBHOOK_URLS.length > 0 && !e.CLAUSEGUARD_WEBHOOK_SECRET) {
+    ctx.addIssue({ code: "custom", path: ["CLAUSEGUARD_WEBHOOK_SECRET"], message: "is required when CLAUSEGUARD_WEBHOOK_URLS is set (webhooks are always signed)" });
+  }
+});
 
 export type Config = {
   port: number;
@@ -45,6 +61,7 @@ export type Config = {
   bodyLimitBytes: number;
   evaluation: { pollMs: number; batchSize: number; leaseMs: number };
   shutdownTimeoutMs: number;
+  webhooks: { urls: string[]; secret: string | undefined; timeoutMs: number; maxAttempts: number };
 };
 
 export class ConfigError extends Error {
@@ -64,7 +81,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, cwd = process.c
   for (const source of [fromFile, env]) {
     for (const [k, v] of Object.entries(source)) if (v !== undefined && v !== "") merged[k] = v;
   }
-  const parsed = envSchema.safeParse(merged);
+  const parsed = checkedEnvSchema.safeParse(merged);
   if (!parsed.success) {
     throw new ConfigError(
       parsed.error.issues.map((i) => ({ variable: String(i.path[0] ?? "?"), message: i.message })),
@@ -83,6 +100,12 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, cwd = process.c
     bodyLimitBytes: e.CLAUSEGUARD_BODY_LIMIT_BYTES,
     evaluation: { pollMs: e.CLAUSEGUARD_EVAL_POLL_MS, batchSize: e.CLAUSEGUARD_EVAL_BATCH_SIZE, leaseMs: e.CLAUSEGUARD_EVAL_LEASE_MS },
     shutdownTimeoutMs: e.CLAUSEGUARD_SHUTDOWN_TIMEOUT_MS,
+    webhooks: {
+      urls: e.CLAUSEGUARD_WEBHOOK_URLS,
+      secret: e.CLAUSEGUARD_WEBHOOK_SECRET,
+      timeoutMs: e.CLAUSEGUARD_WEBHOOK_TIMEOUT_MS,
+      maxAttempts: e.CLAUSEGUARD_WEBHOOK_MAX_ATTEMPTS,
+    },
   };
 }
 

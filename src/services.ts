@@ -13,18 +13,24 @@ import { compactRollups } from "./features/facts/rollup-compactor";
 import { createBacktestService } from "./features/rules/backtest";
 import { createRuleRegistry } from "./features/rules/rule-registry";
 import { createRuleService } from "./features/rules/rule-service";
+import { createWebhookDispatcher, createWebhookOutbox } from "./features/webhooks/webhook-outbox";
 
-export function createServices(db: Database, config: Pick<Config, "evaluation">, logger: Logger) {
+export function createServices(db: Database, config: Pick<Config, "evaluation" | "webhooks">, logger: Logger) {
   const { prisma } = db;
+  const outbox = createWebhookOutbox(config.webhooks);
+  const webhooks = createWebhookDispatcher(db, config.webhooks, logger);
   const ruleService = createRuleService(prisma);
   const ruleRegistry = createRuleRegistry(ruleService, logger);
-  const evaluation = createEvaluationService({ db, rules: ruleRegistry, logger, leaseMs: config.evaluation.leaseMs });
+  const evaluation = createEvaluationService({ db, rules: ruleRegistry, logger, leaseMs: config.evaluation.leaseMs, outbox });
   const worker = createEvaluationWorker({
     evaluation,
     logger,
     pollMs: config.evaluation.pollMs,
     batchSize: config.evaluation.batchSize,
-    maintenance: [{ name: "compact-rollups", everyMs: 2000, run: () => compactRollups(db) }],
+    maintenance: [
+      { name: "compact-rollups", everyMs: 2000, run: () => compactRollups(db) },
+      { name: "deliver-webhooks", everyMs: 1000, run: () => webhooks.deliverDue() },
+    ],
   });
   return {
     db,
@@ -33,7 +39,8 @@ export function createServices(db: Database, config: Pick<Config, "evaluation">,
     events: createEventService(db, () => worker.nudge()),
     accounts: createAccountService(db),
     cases: createCaseQueries(prisma),
-    workflow: createCaseWorkflow(db),
+    workflow: createCaseWorkflow(db, outbox),
+    webhooks,
     rules: ruleService,
     backtests: createBacktestService(db),
     ruleRegistry,

@@ -5,6 +5,7 @@ import type { Prisma } from "../../generated/prisma/client";
 import type { Db } from "../../db/transaction";
 import type { ConditionExplanation } from "../../engine/rule-evaluator";
 import type { RuleDocument } from "../../engine/rule-schema";
+import type { WebhookOutbox } from "../webhooks/webhook-outbox";
 
 export const activeStatuses = ["open", "investigating", "confirmed", "enforced"] as const;
 export const dismissalCooldownMs = 7 * 86_400_000;
@@ -29,7 +30,7 @@ export function newCaseId(): string {
 }
 
 /** Call inside a transaction that holds the account's evaluation lock. */
-export async function openOrUpdateCase(tx: Db, hit: Hit, now: Date): Promise<HitOutcome> {
+export async function openOrUpdateCase(tx: Db, hit: Hit, now: Date, outbox?: WebhookOutbox): Promise<HitOutcome> {
   const active = await tx.violationCase.findFirst({
     where: { accountId: hit.accountId, ruleId: hit.rule.id, status: { in: [...activeStatuses] } },
     select: { id: true, lastSeenAt: true },
@@ -83,6 +84,12 @@ export async function openOrUpdateCase(tx: Db, hit: Hit, now: Date): Promise<Hit
     },
   });
   await addEvidence(tx, id, hit);
+  await outbox?.notify(
+    tx,
+    "case.opened",
+    { caseId: id, accountId: hit.accountId, ruleId: hit.rule.id, ruleVersion: hit.version, severity: hit.rule.severity, clause: hit.rule.clause, firstSeenAt: hit.occurredAt.toISOString() },
+    now,
+  );
   return { caseId: id, effect: "opened" };
 }
 

@@ -9,6 +9,7 @@ import type { LinkBy } from "../../engine/fact-catalog";
 import type { Prisma } from "../../generated/prisma/client";
 import { type Actor, appendAudit } from "../audit/audit-log";
 import { linkedAccountIds } from "../facts/fact-queries";
+import type { WebhookOutbox } from "../webhooks/webhook-outbox";
 
 export type CaseStatus = "open" | "investigating" | "confirmed" | "enforced" | "dismissed" | "resolved";
 
@@ -31,7 +32,7 @@ const statusOf = (action: "restrict" | "suspend"): AccountStatus => (action === 
 
 type Tx = Prisma.TransactionClient;
 
-export function createCaseWorkflow(db: Database) {
+export function createCaseWorkflow(db: Database, outbox?: WebhookOutbox) {
   const { prisma } = db;
 
   /** Locks the case row for the rest of the transaction: concurrent moves on one case are serialized. */
@@ -96,6 +97,7 @@ export function createCaseWorkflow(db: Database) {
       await tx.violationCase.update({ where: { id: caseId }, data: { status: to, ...(to === "dismissed" ? { dismissedAt: now } : {}) } });
       await timeline(tx, caseId, { actor: who.actor, kind: "transition", from, to, note }, now);
       await appendAudit(tx, { ...who, action: "case.transition", targetType: "case", targetId: caseId, before: { status: from }, after: { status: to, note, accountsRestored: lifted } });
+      await outbox?.notify(tx, "case.status_changed", { caseId, accountId: c.accountId, ruleId: c.ruleId, from, to, actor: who.actor, note: note ?? null, accounts: lifted }, now);
       return { caseId, from, to, accounts: lifted };
     });
   }
@@ -150,8 +152,12 @@ export function createCaseWorkflow(db: Database) {
         const settled = await settleAccount(tx, accountId, now);
         enforced.push({ ...settled, action: input.action, linked: accountId !== c.accountId });
         await appendAudit(tx, { ...who, action: "account.enforce", targetType: "account", targetId: accountId, after: { action: input.action, caseId, status: settled.status, note: input.note } });
+        await outbox?.notify(tx, "account.enforced", { accountId, action: input.action, status: settled.status, caseId, linked: accountId !== c.accountId, actor: who.actor }, now);
       }
-      if (from !== "enforced") await tx.violationCase.update({ where: { id: caseId }, data: { status: "enforced" } });
+      if (from !== "enforced") {
+        await tx.violationCase.update({ where: { id: caseId }, data: { status: "enforced" } });
+        await outbox?.notify(tx, "case.status_changed", { caseId, accountId: c.accountId, ruleId: c.ruleId, from, to: "enforced", actor: who.actor, note: input.note }, now);
+      }
       await timeline(tx, caseId, { actor: who.actor, kind: "enforce", from, to: "enforced", note: input.note, detail: { action: input.action, accounts } }, now);
       await appendAudit(tx, { ...who, action: "case.enforce", targetType: "case", targetId: caseId, before: { status: from }, after: { status: "enforced", action: input.action, accounts } });
       return { caseId, status: "enforced" as const, enforced: enforced.map((e) => ({ ...e, since: e.since?.toISOString() ?? null })) };

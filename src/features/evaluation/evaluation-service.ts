@@ -9,6 +9,7 @@ import { type Hit, type HitOutcome, openOrUpdateCase } from "../cases/case-repos
 import { toStoredEvent } from "../events/event-service";
 import { createFactSource, linkedAccountIds } from "../facts/fact-queries";
 import type { RuleRegistry } from "../rules/rule-registry";
+import type { WebhookOutbox } from "../webhooks/webhook-outbox";
 import { type ClaimedBatch, claimBatch, completeBatch } from "./evaluation-queue";
 
 export type BatchResult = {
@@ -23,7 +24,7 @@ export type BatchResult = {
 
 type PendingHit = { hit: Hit; eventPk: bigint };
 
-export function createEvaluationService(deps: { db: Database; rules: RuleRegistry; logger: Logger; leaseMs?: number }) {
+export function createEvaluationService(deps: { db: Database; rules: RuleRegistry; logger: Logger; leaseMs?: number; outbox?: WebhookOutbox }) {
   const { db, logger } = deps;
   const { prisma } = db;
   const leaseMs = deps.leaseMs ?? 60_000;
@@ -110,7 +111,7 @@ export function createEvaluationService(deps: { db: Database; rules: RuleRegistr
       }
       for (const p of pending) {
         if (!owned.has(p.eventPk)) continue;
-        result.outcomes.push(await openOrUpdateCase(tx, p.hit, now));
+        result.outcomes.push(await openOrUpdateCase(tx, p.hit, now, deps.outbox));
         result.hits++;
       }
     });
