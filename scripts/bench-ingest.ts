@@ -3,7 +3,6 @@
 // Starts ClauseGuard (API only) in a child process on a fresh database, posts events over HTTP
 // from several concurrent clients, and prints events/s, request latency and database size. Then
 // stores a long history for one account and times its window facts.
-import { type ChildProcess, spawn } from "node:child_process";
 import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
@@ -15,7 +14,7 @@ import { generateKey } from "../src/features/auth/api-key";
 import { insertEvents } from "../src/features/events/event-repository";
 import type { UsageEventInput } from "../src/features/events/event-schemas";
 import { createFactSource } from "../src/features/facts/fact-queries";
-import { freshPostgresDatabase, makeEvent, pickAccount, wholeNumber } from "./bench-support";
+import { freshPostgresDatabase, makeEvent, pickAccount, quantile, repoRoot, startServerProcess, wholeNumber } from "./bench-support";
 import { compactAll } from "../src/features/facts/rollup-compactor";
 
 const { values: args } = parseArgs({
@@ -45,41 +44,23 @@ const clients = wholeNumber("clients", args.clients, 1);
 const accounts = wholeNumber("accounts", args.accounts, 1);
 const historySize = wholeNumber("history", args.history);
 
-const quantile = (sorted: number[], q: number) => sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))] ?? 0;
-
-async function waitForUrl(child: ChildProcess, out: () => string): Promise<string> {
-  const until = Date.now() + 60_000;
-  while (Date.now() < until) {
-    const m = /"url":"(http:\/\/[^"]+)"/.exec(out());
-    if (m) return m[1]!;
-    if (child.exitCode !== null) throw new Error(`server exited with ${child.exitCode}:\n${out()}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
-  throw new Error("server did not start in 60 s");
-}
 
 async function main(): Promise<void> {
-  const root = path.resolve(__dirname, "..");
   const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), "cg-bench-"));
   const fresh = kind === "postgres" ? await freshPostgresDatabase(args["database-url"]!) : undefined;
   const databaseUrl = fresh?.url;
   const adminKey = generateKey().key;
-  const env: Record<string, string> = {
-    PATH: process.env.PATH ?? "",
-    PORT: "0",
-    // info: the "started" line carries the URL; request logs go to a pipe nobody prints.
-    LOG_LEVEL: "info",
-    CLAUSEGUARD_ADMIN_KEY: adminKey,
-    CLAUSEGUARD_DATA_DIR: dataDir,
-    CLAUSEGUARD_RULES_DIR: path.join(root, "rules"),
-    ...(databaseUrl ? { DATABASE_URL: databaseUrl } : {}),
-  };
-  const loader = new URL(`file://${path.join(root, "node_modules/tsx/dist/loader.mjs")}`).href;
-  let out = "";
-  const child = spawn(process.execPath, [...(args["profile-server"] ? ["--cpu-prof", `--cpu-prof-dir=${args["profile-server"]}`] : []), "--import", loader, path.join(root, "src/main.ts"), "serve", "--api-only"], { env, stdio: ["ignore", "pipe", "pipe"] });
-  child.stdout!.on("data", (d: Buffer) => (out += d.toString()));
-  child.stderr!.on("data", (d: Buffer) => (out += d.toString()));
-  const url = await waitForUrl(child, () => out);
+  const server = await startServerProcess(
+    {
+      CLAUSEGUARD_ADMIN_KEY: adminKey,
+      CLAUSEGUARD_DATA_DIR: dataDir,
+      CLAUSEGUARD_RULES_DIR: path.join(repoRoot, "rules"),
+      ...(databaseUrl ? { DATABASE_URL: databaseUrl } : {}),
+    },
+    ["serve", "--api-only"],
+    args["profile-server"] ? ["--cpu-prof", `--cpu-prof-dir=${args["profile-server"]}`] : [],
+  );
+  const url = server.url;
 
   console.log(`ClauseGuard bench: ${kind}, ${total} events, batches of ${batchSize}, ${clients} clients, ${accounts} accounts, ${os.cpus().length} cores (${os.cpus()[0]?.model ?? "?"})`);
   const start0 = Date.parse("2026-11-24T00:00:00Z");
@@ -110,8 +91,7 @@ async function main(): Promise<void> {
   latencies.sort((a, b) => a - b);
   console.log(`ingest: ${accepted} accepted in ${seconds.toFixed(2)} s = ${Math.round(accepted / seconds)} events/s; request latency p50 ${quantile(latencies, 0.5).toFixed(1)} ms, p99 ${quantile(latencies, 0.99).toFixed(1)} ms (batch ${batchSize})`);
 
-  child.kill("SIGTERM");
-  await new Promise((r) => child.once("exit", r));
+  await server.stop();
 
   const db = await openDatabase(kind === "postgres" ? { kind: "postgres", url: databaseUrl! } : { kind: "pglite", dataDir });
   await migrate(db);

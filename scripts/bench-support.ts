@@ -1,6 +1,8 @@
 // What the benchmarks share: their synthetic usage events (deterministic for an index), argument
 // checks, and a throw-away PostgreSQL database.
+import { type ChildProcess, spawn } from "node:child_process";
 import { randomBytes } from "node:crypto";
+import path from "node:path";
 import pg from "pg";
 import type { UsageEventInput } from "../src/features/events/event-schemas";
 
@@ -68,3 +70,41 @@ export function pickAccount(i: number, accounts: number, mix: "heavy" | "uniform
   return `acct_${Math.floor(accounts * (mix === "uniform" ? r : r ** 3))}`;
 }
 
+
+export const repoRoot = path.resolve(__dirname, "..");
+
+/**
+ * Starts `clauseguard <args>` in a child process (one node process, tsx as its loader) with the
+ * given environment and PORT=0, and resolves with its URL once it logs that it started.
+ */
+export async function startServerProcess(env: Record<string, string>, args: string[], nodeFlags: string[] = []): Promise<{ child: ChildProcess; url: string; stop(): Promise<void> }> {
+  const loader = new URL(`file://${path.join(repoRoot, "node_modules/tsx/dist/loader.mjs")}`).href;
+  let out = "";
+  const child = spawn(process.execPath, [...nodeFlags, "--import", loader, path.join(repoRoot, "src/main.ts"), ...args], {
+    // info: the "started" line carries the URL; request logs go to a pipe nobody prints.
+    env: { PATH: process.env.PATH ?? "", PORT: "0", LOG_LEVEL: "info", ...env },
+    stdio: ["ignore", "pipe", "pipe"],
+  });
+  child.stdout!.on("data", (d: Buffer) => (out = (out + d.toString()).slice(-100_000)));
+  child.stderr!.on("data", (d: Buffer) => (out = (out + d.toString()).slice(-100_000)));
+  const until = Date.now() + 60_000;
+  for (;;) {
+    const m = /"url":"(http:\/\/[^"]+)"/.exec(out);
+    if (m) {
+      return {
+        child,
+        url: m[1]!,
+        stop: async () => {
+          if (child.exitCode !== null) return;
+          child.kill("SIGTERM");
+          await new Promise((r) => child.once("exit", r));
+        },
+      };
+    }
+    if (child.exitCode !== null) throw new Error(`server exited with ${child.exitCode}:\n${out}`);
+    if (Date.now() > until) throw new Error(`server did not start in 60 s:\n${out}`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
+export const quantile = (sorted: number[], q: number) => sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))] ?? 0;

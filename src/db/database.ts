@@ -150,7 +150,7 @@ async function openPostgres(target: { url: string; poolSize?: number }): Promise
     kind: "postgres",
     prisma,
     withSession,
-    query: async <T>(q: SqlQuery) => (await pool.query(q.text, q.values)).rows as T[],
+    query: async <T>(q: SqlQuery) => (await pool.query(q.name ? { name: q.name, text: q.text, values: q.values } : { text: q.text, values: q.values })).rows as T[],
     transaction: (fn) =>
       withSession(async (session) => {
         await session.exec("BEGIN");

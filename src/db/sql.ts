@@ -3,7 +3,16 @@
 // Used on the hot paths (ingestion, facts), where Prisma's raw-query layer cost about as much
 // again as the database's own time (measured; see README "Performance").
 
-export type SqlQuery = { text: string; values: unknown[] };
+/** `name` makes PostgreSQL prepare the statement once per connection and reuse its plan. */
+export type SqlQuery = { text: string; values: unknown[]; name?: string };
+
+/**
+ * Names a query whose text never changes, so PostgreSQL plans it once per connection: measured on
+ * the fact reads, planning took 2.3 ms of a 3 ms query. (PGlite ignores the name.)
+ */
+export function prepared(name: string, query: SqlQuery): SqlQuery {
+  return { ...query, name };
+}
 
 /** SQL text spliced in as it is: only for fragments the code itself builds, never for input. */
 export class RawSql {

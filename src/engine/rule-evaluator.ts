@@ -54,32 +54,47 @@ function simplePathResolver(value: object, path: string): unknown {
 }
 
 export class CompiledRule {
-  private readonly engine: Engine;
   private readonly defaultWindowMs: number;
-  /** json-rules-engine shares run state across concurrent runs of one Engine (issue 303): runs are queued. */
-  private tail: Promise<unknown> = Promise.resolve();
+  /**
+   * json-rules-engine shares run state across concurrent runs of one Engine (issue 303), so each
+   * run takes an engine of its own from this pool, waiting when all are busy. Several engines let
+   * evaluations that wait on the database overlap.
+   */
+  private readonly idle: Engine[] = [];
+  private readonly waiting: ((engine: Engine) => void)[] = [];
 
   constructor(
     readonly rule: RuleDocument,
     readonly version: number,
+    engines = 1,
   ) {
     this.defaultWindowMs = windowMs(rule.window);
-    this.engine = new Engine([], { pathResolver: simplePathResolver, allowUndefinedFacts: false });
-    for (const [name, op] of Object.entries(customOperators)) this.engine.addOperator(name, op.evaluate);
-    this.registerFacts();
-    this.engine.addRule({ name: rule.id, conditions: rule.conditions as never, event: { type: "hit" } });
+    for (let i = 0; i < Math.max(1, engines); i++) this.idle.push(this.buildEngine());
   }
 
-  evaluate(source: FactSource): Promise<Evaluation> {
-    const run = this.tail.then(() => this.runOnce(source));
-    this.tail = run.catch(() => undefined);
-    return run;
+  private buildEngine(): Engine {
+    const engine = new Engine([], { pathResolver: simplePathResolver, allowUndefinedFacts: false });
+    for (const [name, op] of Object.entries(customOperators)) engine.addOperator(name, op.evaluate);
+    this.registerFacts(engine);
+    engine.addRule({ name: this.rule.id, conditions: this.rule.conditions as never, event: { type: "hit" } });
+    return engine;
   }
 
-  private async runOnce(source: FactSource): Promise<Evaluation> {
+  async evaluate(source: FactSource): Promise<Evaluation> {
+    const engine = this.idle.pop() ?? (await new Promise<Engine>((resolve) => this.waiting.push(resolve)));
+    try {
+      return await this.runOnce(engine, source);
+    } finally {
+      const next = this.waiting.shift();
+      if (next) next(engine);
+      else this.idle.push(engine);
+    }
+  }
+
+  private async runOnce(engine: Engine, source: FactSource): Promise<Evaluation> {
     const context: RunContext = { source, largestWindowMs: 0, largestWindow: this.rule.window };
     try {
-      const { results, failureResults } = await this.engine.run({ $run: context });
+      const { results, failureResults } = await engine.run({ $run: context });
       const ruleResult = results[0] ?? failureResults[0];
       if (!ruleResult) return { outcome: "error", error: "json-rules-engine returned no result for the rule" };
       const conditions: ConditionExplanation[] = [];
@@ -96,7 +111,7 @@ export class CompiledRule {
     }
   }
 
-  private registerFacts(): void {
+  private registerFacts(engine: Engine): void {
     const ctx = async (almanac: { factValue(id: string): Promise<unknown> }) => (await almanac.factValue("$run")) as RunContext;
     const windowOf = (params: Record<string, unknown>, run: RunContext) => {
       const text = typeof params.window === "string" ? params.window : this.rule.window;
@@ -104,10 +119,10 @@ export class CompiledRule {
       if (ms > run.largestWindowMs) Object.assign(run, { largestWindowMs: ms, largestWindow: text });
       return ms;
     };
-    this.engine.addFact("event", async (_p, almanac) => (await ctx(almanac)).source.event);
-    this.engine.addFact("account", async (_p, almanac) => (await ctx(almanac)).source.account());
+    engine.addFact("event", async (_p, almanac) => (await ctx(almanac)).source.event);
+    engine.addFact("account", async (_p, almanac) => (await ctx(almanac)).source.account());
     for (const name of windowAggregateNames) {
-      this.engine.addFact(name, async (params: Record<string, unknown>, almanac) => {
+      engine.addFact(name, async (params: Record<string, unknown>, almanac) => {
         const run = await ctx(almanac);
         return run.source.windowAggregate(name, {
           windowMs: windowOf(params, run),
@@ -117,7 +132,7 @@ export class CompiledRule {
       });
     }
     for (const name of linkedFactNames) {
-      this.engine.addFact(name, async (params: Record<string, unknown>, almanac) => {
+      engine.addFact(name, async (params: Record<string, unknown>, almanac) => {
         const run = await ctx(almanac);
         return run.source.linkedFact(name, {
           windowMs: windowOf(params, run),

@@ -24,6 +24,9 @@ export type BatchResult = {
 
 type PendingHit = { hit: Hit; eventPk: bigint };
 
+/** Accounts of one batch judged at once; each rule keeps as many engines (see CompiledRule). */
+export const evaluationConcurrency = 8;
+
 export function createEvaluationService(deps: { db: Database; rules: RuleRegistry; logger: Logger; leaseMs?: number; outbox?: WebhookOutbox }) {
   const { db, logger } = deps;
   const { prisma } = db;
@@ -44,7 +47,7 @@ export function createEvaluationService(deps: { db: Database; rules: RuleRegistr
     for (const r of rows) byAccount.set(r.accountId, [...(byAccount.get(r.accountId) ?? []), r]);
 
     const pending: PendingHit[] = [];
-    for (const [accountId, events] of byAccount) {
+    const evaluateAccount = async ([accountId, events]: [string, typeof rows]) => {
       for (const row of events) {
         const fact = toStoredEvent(row) as unknown as EventFact;
         const source = createFactSource(db, fact);
@@ -55,7 +58,14 @@ export function createEvaluationService(deps: { db: Database; rules: RuleRegistr
         const source = createFactSource(db, toStoredEvent(newest) as unknown as EventFact);
         for (const rule of accountRules) await judge(rule, source, newest.id, accountId, pending, result);
       }
-    }
+    };
+    // Accounts are judged concurrently: their fact reads overlap on the database.
+    const queue = [...byAccount];
+    await Promise.all(
+      Array.from({ length: Math.min(evaluationConcurrency, queue.length) }, async () => {
+        for (let next = queue.shift(); next; next = queue.shift()) await evaluateAccount(next);
+      }),
+    );
     result.evaluated = rows.length;
 
     await applyEffects(batch, pending, now(), result);

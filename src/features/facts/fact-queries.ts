@@ -2,7 +2,7 @@
 // usage rollups, linked accounts through account_link_key, and the cluster they form. Reads run
 // on the driver (one statement each), and each value is computed once per evaluated event.
 // Windows are [at - window, at], both ends included, relative to the evaluated event's time.
-import { sql } from "../../db/sql";
+import { prepared, sql } from "../../db/sql";
 import type { LinkBy, LinkedFactName, WindowAggregateName } from "../../engine/fact-catalog";
 import type { AccountFact, EventFact, FactSource, LinkedQuery, WindowQuery } from "../../engine/rule-evaluator";
 import { type Queryable, signalHits, usageTotals, valueStats } from "./usage-rollups";
@@ -17,7 +17,7 @@ export function linkKindsFor(by: LinkBy): string[] {
 
 /** Accounts (other than this one) that used a value of the given kinds that this one used, both within the window. */
 export async function linkedAccountIds(db: Queryable, accountId: string, by: LinkBy, from: Date, to: Date): Promise<string[]> {
-  const rows = await db.query<{ account_id: string }>(sql`
+  const rows = await db.query<{ account_id: string }>(prepared("cg_linked_accounts", sql`
     SELECT DISTINCT o.account_id
     FROM account_link_key m
     JOIN account_link_key o ON o.kind = m.kind AND o.value = m.value AND o.account_id <> m.account_id
@@ -25,7 +25,7 @@ export async function linkedAccountIds(db: Queryable, accountId: string, by: Lin
       AND m.last_seen_at >= ${from} AND m.first_seen_at <= ${to}
       AND o.last_seen_at >= ${from} AND o.first_seen_at <= ${to}
     ORDER BY o.account_id
-    LIMIT ${maxLinkedAccounts}`);
+    LIMIT ${maxLinkedAccounts}`));
   return rows.map((r) => r.account_id);
 }
 
@@ -64,10 +64,10 @@ export function createFactSource(db: Queryable, event: EventFact): FactSource {
     event,
     account: () =>
       once("account", async (): Promise<AccountFact> => {
-        const [row] = await db.query<{ status: string; first_seen_at: Date; confirmed: unknown }>(sql`
+        const [row] = await db.query<{ status: string; first_seen_at: Date; confirmed: unknown }>(prepared("cg_account_fact", sql`
           SELECT a.status::text AS status, a.first_seen_at,
                  (SELECT count(*) FROM violation_case c WHERE c.account_id = a.id AND c.status IN ('confirmed', 'enforced')) AS confirmed
-          FROM account a WHERE a.id = ${event.accountId}`);
+          FROM account a WHERE a.id = ${event.accountId}`));
         const firstSeen = row?.first_seen_at ?? at;
         return {
           status: row?.status ?? "active",
@@ -119,10 +119,10 @@ export function createFactSource(db: Queryable, event: EventFact): FactSource {
     },
     contributingEventIds: (windowMs, limit) =>
       once(`ids:${windowMs}:${limit}`, async () => {
-        const rows = await db.query<{ event_id: string }>(sql`
+        const rows = await db.query<{ event_id: string }>(prepared("cg_contributing_events", sql`
           SELECT event_id FROM usage_event
           WHERE account_id = ${event.accountId} AND occurred_at >= ${fromOf(windowMs)} AND occurred_at <= ${at}
-          ORDER BY occurred_at DESC, id DESC LIMIT ${limit}`);
+          ORDER BY occurred_at DESC, id DESC LIMIT ${limit}`));
         return rows.map((r) => r.event_id);
       }),
   };

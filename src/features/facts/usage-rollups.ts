@@ -2,7 +2,7 @@
 // statement), and read as window aggregates whose cost does not depend on the account's total
 // history (see window-plan.ts). A rollup row holds a bucket's totals and two maps: requests per
 // distinct value ("kind:value") and requests per signal bin ("signal:bin").
-import { type SqlQuery, raw, sql } from "../../db/sql";
+import { type SqlQuery, prepared, raw, sql } from "../../db/sql";
 import { type WindowPlan, planWindow } from "./window-plan";
 
 export const bucketOrigin = "TIMESTAMPTZ '2000-01-01 00:00:00+00'";
@@ -96,7 +96,7 @@ const hourPart = (p: WindowPlan, alias: string) => sql`(${raw(alias)}.bucket >= 
 /** Totals over [from, to] (both included) for the given accounts: rollup rows plus at most two raw minutes. */
 export async function usageTotals(db: Queryable, accountIds: string[], from: Date, to: Date): Promise<UsageTotals> {
   const p = planWindow(from, to);
-  const [row] = await db.query<{ requests: unknown; input: unknown; output: unknown; peak: unknown }>(sql`
+  const [row] = await db.query<{ requests: unknown; input: unknown; output: unknown; peak: unknown }>(prepared("cg_usage_totals", sql`
     WITH raw AS (
       SELECT account_id, occurred_at, input_tokens, output_tokens FROM usage_event
       WHERE account_id = ANY(${accountIds}::text[]) AND ${rawPart(p)}
@@ -114,7 +114,7 @@ export async function usageTotals(db: Queryable, accountIds: string[], from: Dat
       SELECT sum(h.requests), sum(h.input_tokens), sum(h.output_tokens), max(h.peak_minute_requests) FROM usage_hour h
       WHERE h.account_id = ANY(${accountIds}::text[]) AND ${hourPart(p, "h")}
     )
-    SELECT sum(requests) AS requests, sum(input) AS input, sum(output) AS output, max(peak) AS peak FROM parts`);
+    SELECT sum(requests) AS requests, sum(input) AS input, sum(output) AS output, max(peak) AS peak FROM parts`));
   return {
     requestCount: num(row?.requests),
     inputTokens: num(row?.input),
@@ -126,7 +126,7 @@ export async function usageTotals(db: Queryable, accountIds: string[], from: Dat
 /** Distinct models, IPs, countries and templates over [from, to], and the top template's requests. */
 export async function valueStats(db: Queryable, accountIds: string[], from: Date, to: Date): Promise<ValueStats> {
   const p = planWindow(from, to);
-  const kinds = await db.query<{ kind: string; distinct_values: unknown; top: unknown }>(sql`
+  const kinds = await db.query<{ kind: string; distinct_values: unknown; top: unknown }>(prepared("cg_value_stats", sql`
     WITH raw AS (
       SELECT model, ip, country, prompt_template_hash FROM usage_event
       WHERE account_id = ANY(${accountIds}::text[]) AND ${rawPart(p)}
@@ -143,7 +143,7 @@ export async function valueStats(db: Queryable, accountIds: string[], from: Date
       WHERE h.account_id = ANY(${accountIds}::text[]) AND ${hourPart(p, "h")}
       GROUP BY 1
     ), per_value AS (SELECT k, sum(n) AS n FROM parts GROUP BY k)
-    SELECT split_part(k, ':', 1) AS kind, count(*) AS distinct_values, max(n) AS top FROM per_value GROUP BY 1`);
+    SELECT split_part(k, ':', 1) AS kind, count(*) AS distinct_values, max(n) AS top FROM per_value GROUP BY 1`));
   const byKind = new Map(kinds.map((k) => [k.kind, k]));
   return {
     distinctModels: num(byKind.get("model")?.distinct_values),
@@ -158,7 +158,7 @@ export async function valueStats(db: Queryable, accountIds: string[], from: Date
 export async function signalHits(db: Queryable, accountIds: string[], from: Date, to: Date, signal: string, threshold: number): Promise<number> {
   const p = planWindow(from, to);
   const bin = thresholdBin(threshold);
-  const [row] = await db.query<{ hits: unknown }>(sql`
+  const [row] = await db.query<{ hits: unknown }>(prepared("cg_signal_hits", sql`
     SELECT
       (SELECT count(*) FROM usage_event
         WHERE account_id = ANY(${accountIds}::text[]) AND ${rawPart(p)}
@@ -169,6 +169,6 @@ export async function signalHits(db: Queryable, accountIds: string[], from: Date
           AND split_part(e.key, ':', 1) = ${signal}::text AND split_part(e.key, ':', 2)::int >= ${bin}::int), 0)
       + coalesce((SELECT sum(e.value::int) FROM usage_hour h, LATERAL jsonb_each(h.signals) AS e
         WHERE h.account_id = ANY(${accountIds}::text[]) AND ${hourPart(p, "h")}
-          AND split_part(e.key, ':', 1) = ${signal}::text AND split_part(e.key, ':', 2)::int >= ${bin}::int), 0) AS hits`);
+          AND split_part(e.key, ':', 1) = ${signal}::text AND split_part(e.key, ':', 2)::int >= ${bin}::int), 0) AS hits`));
   return num(row?.hits);
 }

@@ -5,6 +5,7 @@ import { CompiledRule } from "../../engine/rule-evaluator";
 import { validateRule } from "../../engine/rule-schema";
 import type { Logger } from "../../logger";
 import type { RuleService } from "./rule-service";
+import { evaluationConcurrency } from "../evaluation/evaluation-service";
 
 export function createRuleRegistry(rules: RuleService, logger: Logger, refreshMs = 0) {
   let compiled: CompiledRule[] = [];
@@ -29,7 +30,7 @@ export function createRuleRegistry(rules: RuleService, logger: Logger, refreshMs
         logger.error({ ruleId: rule.id, version, errors: v.errors }, "stored rule version is invalid; not evaluated");
         continue;
       }
-      next.push(new CompiledRule(v.rule, version));
+      next.push(new CompiledRule(v.rule, version, evaluationConcurrency));
     }
     compiled = next;
     fingerprint = fp;

@@ -1,0 +1,131 @@
+// npm run bench:eval -- [--db postgres|pglite] [--rate 5000] [--seconds 30] [--accounts 5000] [--cases 100000]
+// Starts ClauseGuard (API and in-process worker) on a fresh database, posts a steady stream of
+// events at --rate for --seconds, samples the evaluation queue's depth and age from /readyz, and
+// reports evaluation throughput and lag. Then fills the database to --cases cases and times the
+// case list with filters.
+import fs from "node:fs";
+import os from "node:os";
+import path from "node:path";
+import { parseArgs } from "node:util";
+import { openDatabase } from "../src/db/database";
+import { generateKey } from "../src/features/auth/api-key";
+import type { UsageEventInput } from "../src/features/events/event-schemas";
+import { freshPostgresDatabase, makeEvent, pickAccount, quantile, repoRoot, startServerProcess, wholeNumber } from "./bench-support";
+
+const { values: args } = parseArgs({
+  options: {
+    db: { type: "string", default: "postgres" },
+    rate: { type: "string", default: "5000" },
+    seconds: { type: "string", default: "30" },
+    accounts: { type: "string", default: "5000" },
+    cases: { type: "string", default: "100000" },
+    "database-url": { type: "string", default: "postgresql://postgres@127.0.0.1:5432/postgres" },
+  },
+});
+
+type Ready = { evaluation: { queueDepth: number; oldestQueuedAgeMs: number; worker?: { evaluated: number; hits: number; batches: number } } };
+
+async function main(): Promise<void> {
+  const kind = args.db;
+  if (kind !== "postgres" && kind !== "pglite") {
+    console.error("bench: --db must be postgres or pglite");
+    process.exit(2);
+  }
+  const rate = wholeNumber("rate", args.rate, 1);
+  const seconds = wholeNumber("seconds", args.seconds, 1);
+  const accounts = wholeNumber("accounts", args.accounts, 1);
+  const caseTarget = wholeNumber("cases", args.cases);
+  const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), "cg-bench-"));
+  const fresh = kind === "postgres" ? await freshPostgresDatabase(args["database-url"]!) : undefined;
+  const adminKey = generateKey().key;
+  const env = {
+    CLAUSEGUARD_ADMIN_KEY: adminKey,
+    CLAUSEGUARD_DATA_DIR: dataDir,
+    CLAUSEGUARD_RULES_DIR: path.join(repoRoot, "rules"),
+    LOG_LEVEL: "info",
+    ...(fresh ? { DATABASE_URL: fresh.url } : {}),
+  };
+  const server = await startServerProcess(env, ["serve"]);
+  const headers = { authorization: `Bearer ${adminKey}`, "content-type": "application/json" };
+  const ready = async () => (await (await fetch(`${server.url}/readyz`)).json()) as Ready;
+  try {
+    console.log(`ClauseGuard evaluation bench: ${kind}, ${rate} events/s for ${seconds} s, ${accounts} accounts, ${os.cpus().length} cores`);
+    // One batch every 200 ms, sized to the rate; events are timestamped as they are sent.
+    const perTick = Math.max(1, Math.round(rate / 5));
+    const ages: number[] = [];
+    let sent = 0;
+    let late = 0;
+    const start = Date.now();
+    const inflight: Promise<unknown>[] = [];
+    for (let tick = 0; tick < seconds * 5; tick++) {
+      const due = start + tick * 200;
+      const wait = due - Date.now();
+      if (wait > 0) await new Promise((r) => setTimeout(r, wait));
+      else late++;
+      const batch: UsageEventInput[] = [];
+      for (let k = 0; k < perTick; k++, sent++) batch.push(makeEvent(sent, pickAccount(sent, accounts), Date.now()));
+      inflight.push(fetch(`${server.url}/v1/events`, { method: "POST", headers, body: JSON.stringify(batch) }).then((r) => r.arrayBuffer()));
+      if (tick % 5 === 0) ages.push((await ready()).evaluation.oldestQueuedAgeMs);
+      if (inflight.length > 8) await inflight.shift();
+    }
+    await Promise.all(inflight);
+    const ingestSeconds = (Date.now() - start) / 1000;
+    // Drain: the time until the queue is empty is what evaluation needed beyond the ingest.
+    let r = await ready();
+    while (r.evaluation.queueDepth > 0) {
+      ages.push(r.evaluation.oldestQueuedAgeMs);
+      await new Promise((res) => setTimeout(res, 200));
+      r = await ready();
+    }
+    const totalSeconds = (Date.now() - start) / 1000;
+    const worker = r.evaluation.worker!;
+    ages.sort((a, b) => a - b);
+    console.log(`ingest: ${sent} events in ${ingestSeconds.toFixed(1)} s (${Math.round(sent / ingestSeconds)} events/s offered; ${late} of ${seconds * 5} ticks sent late)`);
+    console.log(`evaluation: ${worker.evaluated} events in ${worker.batches} batches, done ${(totalSeconds - ingestSeconds).toFixed(1)} s after the last post: ${Math.round(worker.evaluated / totalSeconds)} events/s, ${worker.hits} hits`);
+    console.log(`lag (age of the oldest unevaluated event, sampled each second): p50 ${quantile(ages, 0.5)} ms, p95 ${quantile(ages, 0.95)} ms, max ${ages[ages.length - 1] ?? 0} ms`);
+  } finally {
+    await server.stop();
+  }
+
+  if (caseTarget > 0) {
+    // Fill to the target with synthetic cases (set-based), then time the list with filters over HTTP.
+    const db = await openDatabase(fresh ? { kind: "postgres", url: fresh.url } : { kind: "pglite", dataDir });
+    await db.withSession((s) =>
+      s.query(
+        `INSERT INTO violation_case (id, account_id, rule_id, rule_version, clause_ref, clause_text, severity, status, first_seen_at, last_seen_at, hit_count, assignee, created_at, activity_at)
+         SELECT 'case_bench_' || g, a.id, r.id, 1, 'ref', 'text',
+                (ARRAY['low','medium','high','critical'])[1 + g % 4]::severity,
+                (ARRAY['dismissed','resolved','confirmed','investigating'])[1 + g % 4]::case_status,
+                now() - (g || ' seconds')::interval, now() - (g || ' seconds')::interval, 1 + g % 7,
+                CASE WHEN g % 10 = 0 THEN 'analyst_' || (g % 5) END, now() - (g || ' seconds')::interval, now() - (g || ' seconds')::interval
+         FROM generate_series(1, $1::int) g
+         CROSS JOIN LATERAL (SELECT id FROM account ORDER BY id OFFSET (g % GREATEST(1, (SELECT count(*) FROM account)::int)) LIMIT 1) a
+         CROSS JOIN LATERAL (SELECT id FROM rule ORDER BY id LIMIT 1 OFFSET g % 2) r`,
+        [caseTarget],
+      ),
+    );
+    await db.close();
+    const again = await startServerProcess({ ...env, CLAUSEGUARD_EVAL_POLL_MS: "60000" }, ["serve", "--api-only"]);
+    try {
+      const filters = ["", "status=confirmed", "severity=high", "ruleId=distillation.output-volume", "assignee=analyst_0", "status=investigating&severity=critical", "accountId=acct_1", "from=2026-01-01T00:00:00Z&status=dismissed"];
+      const times: number[] = [];
+      for (let i = 0; i < 200; i++) {
+        const s = performance.now();
+        const res = await fetch(`${again.url}/v1/cases?limit=50&${filters[i % filters.length]}`, { headers });
+        await res.arrayBuffer();
+        if (i >= 16) times.push(performance.now() - s);
+      }
+      times.sort((a, b) => a - b);
+      console.log(`case list over HTTP with ${caseTarget}+ cases, 8 filter mixes: p50 ${quantile(times, 0.5).toFixed(1)} ms, p95 ${quantile(times, 0.95).toFixed(1)} ms`);
+    } finally {
+      await again.stop();
+    }
+  }
+  await fresh?.drop();
+  fs.rmSync(dataDir, { recursive: true, force: true });
+}
+
+main().catch((err: unknown) => {
+  console.error(err);
+  process.exit(1);
+});
