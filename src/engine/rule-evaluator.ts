@@ -35,6 +35,7 @@ export type ConditionExplanation = {
 };
 
 export type Evaluation =
+  /** eventIds: the evidence's contributing events, for a hit; empty for a miss. */
   | { outcome: "hit" | "miss"; conditions: ConditionExplanation[]; window: string; eventIds: string[] }
   | { outcome: "error"; error: string };
 
@@ -99,12 +100,13 @@ export class CompiledRule {
       if (!ruleResult) return { outcome: "error", error: "json-rules-engine returned no result for the rule" };
       const conditions: ConditionExplanation[] = [];
       explain(ruleResult.conditions as unknown as Record<string, unknown>, "", conditions);
-      const hit = results.length > 0;
+      if (results.length === 0) return { outcome: "miss", conditions, window: context.largestWindow, eventIds: [] };
+      // Evidence only: a miss needs no event list (and would cost a read per evaluation).
       const eventIds =
         context.largestWindowMs > 0
           ? await source.contributingEventIds(context.largestWindowMs, maxEvidenceEvents)
           : [source.event.eventId];
-      return { outcome: hit ? "hit" : "miss", conditions, window: context.largestWindow, eventIds };
+      return { outcome: "hit", conditions, window: context.largestWindow, eventIds };
     } catch (err) {
       // An evaluation failure is an explicit outcome, never a silent "no hit".
       return { outcome: "error", error: (err as Error).message };

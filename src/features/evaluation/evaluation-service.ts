@@ -7,7 +7,9 @@ import { windowMs } from "../../engine/window";
 import type { Logger } from "../../logger";
 import { type Hit, type HitOutcome, openOrUpdateCase } from "../cases/case-repository";
 import { toStoredEvent } from "../events/event-service";
+import { windowNeeds } from "../../engine/window-needs";
 import { createFactSource, linkedAccountIds } from "../facts/fact-queries";
+import { type UsageTotals, usageTotalsMany } from "../facts/usage-rollups";
 import type { RuleRegistry } from "../rules/rule-registry";
 import type { WebhookOutbox } from "../webhooks/webhook-outbox";
 import { type ClaimedBatch, claimBatch, completeBatch } from "./evaluation-queue";
@@ -47,6 +49,19 @@ export function createEvaluationService(deps: { db: Database; rules: RuleRegistr
     for (const r of rows) byAccount.set(r.accountId, [...(byAccount.get(r.accountId) ?? []), r]);
 
     const pending: PendingHit[] = [];
+    // The totals every account-scope rule reads, for every account of the batch, in one statement.
+    const windows = [...new Set(accountRules.flatMap((r) => windowNeeds(r.rule).windows))];
+    const asks = [...byAccount].flatMap(([accountId, events]) => {
+      const at = events[events.length - 1]!.occurredAt.getTime();
+      return windows.map((w) => ({ accountId, windowMs: w, from: new Date(at - w), to: new Date(at) }));
+    });
+    const prefetched = new Map<string, Map<number, UsageTotals>>();
+    (await usageTotalsMany(db, asks)).forEach((t, i) => {
+      const ask = asks[i]!;
+      if (!prefetched.has(ask.accountId)) prefetched.set(ask.accountId, new Map());
+      prefetched.get(ask.accountId)!.set(ask.windowMs, t);
+    });
+
     const evaluateAccount = async ([accountId, events]: [string, typeof rows]) => {
       for (const row of events) {
         const fact = toStoredEvent(row) as unknown as EventFact;
@@ -55,7 +70,7 @@ export function createEvaluationService(deps: { db: Database; rules: RuleRegistr
       }
       if (accountRules.length) {
         const newest = events[events.length - 1]!;
-        const source = createFactSource(db, toStoredEvent(newest) as unknown as EventFact);
+        const source = createFactSource(db, toStoredEvent(newest) as unknown as EventFact, prefetched.get(accountId));
         for (const rule of accountRules) await judge(rule, source, newest.id, accountId, pending, result);
       }
     };

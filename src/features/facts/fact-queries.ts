@@ -5,7 +5,7 @@
 import { prepared, sql } from "../../db/sql";
 import type { LinkBy, LinkedFactName, WindowAggregateName } from "../../engine/fact-catalog";
 import type { AccountFact, EventFact, FactSource, LinkedQuery, WindowQuery } from "../../engine/rule-evaluator";
-import { type Queryable, signalHits, usageTotals, valueStats } from "./usage-rollups";
+import { type Queryable, type UsageTotals, signalHits, usageTotals, valueStats } from "./usage-rollups";
 
 const dayMs = 86_400_000;
 /** A value shared by more accounts than this (a big NAT, a public template) links no one usefully: the cap bounds the work. */
@@ -31,8 +31,11 @@ export async function linkedAccountIds(db: Queryable, accountId: string, by: Lin
 
 const num = (v: unknown) => (v === null || v === undefined ? 0 : Number(v));
 
-/** The facts of one event, computed lazily and memoized: rules that share a fact query it once. */
-export function createFactSource(db: Queryable, event: EventFact): FactSource {
+/**
+ * The facts of one event, computed lazily and memoized: rules that share a fact query it once.
+ * `prefetched` holds the account's totals by window length, read for a whole batch at once.
+ */
+export function createFactSource(db: Queryable, event: EventFact, prefetched?: Map<number, UsageTotals>): FactSource {
   const at = new Date(event.occurredAt);
   const memo = new Map<string, Promise<unknown>>();
   const once = <T>(key: string, fn: () => Promise<T>): Promise<T> => {
@@ -44,7 +47,10 @@ export function createFactSource(db: Queryable, event: EventFact): FactSource {
     return p;
   };
   const fromOf = (windowMs: number) => new Date(at.getTime() - windowMs);
-  const totals = (ids: string[], windowMs: number) => once(`totals:${ids.join(",")}:${windowMs}`, () => usageTotals(db, ids, fromOf(windowMs), at));
+  const totals = (ids: string[], windowMs: number) => {
+    const known = ids.length === 1 && ids[0] === event.accountId ? prefetched?.get(windowMs) : undefined;
+    return known ? Promise.resolve(known) : once(`totals:${ids.join(",")}:${windowMs}`, () => usageTotals(db, ids, fromOf(windowMs), at));
+  };
   const values = (ids: string[], windowMs: number) => once(`values:${ids.join(",")}:${windowMs}`, () => valueStats(db, ids, fromOf(windowMs), at));
   const share = (ids: string[], q: WindowQuery) => {
     const threshold = q.threshold ?? 0.5;

@@ -93,34 +93,64 @@ const minutePart = (p: WindowPlan, alias: string) => sql`
     OR (${raw(alias)}.bucket >= ${p.minutesTail.start} AND ${raw(alias)}.bucket < ${p.minutesTail.end}))`;
 const hourPart = (p: WindowPlan, alias: string) => sql`(${raw(alias)}.bucket >= ${p.hours.start} AND ${raw(alias)}.bucket < ${p.hours.end})`;
 
-/** Totals over [from, to] (both included) for the given accounts: rollup rows plus at most two raw minutes. */
+/**
+ * Totals of each (account, window) asked for, in one statement: rollup rows plus at most two raw
+ * minutes per window. Evaluation asks for a whole batch's accounts at once.
+ */
+export async function usageTotalsMany(db: Queryable, asks: { accountId: string; from: Date; to: Date }[]): Promise<UsageTotals[]> {
+  if (asks.length === 0) return [];
+  const plans = asks.map((a) => planWindow(a.from, a.to));
+  const col = (f: (p: WindowPlan) => Date) => plans.map((p) => f(p).toISOString());
+  const rows = await db.query<{ i: number; requests: unknown; input: unknown; output: unknown; peak: unknown }>(prepared("cg_usage_totals", sql`
+    SELECT r.i, raw.n + mins.n + hrs.n AS requests, raw.i + mins.i + hrs.i AS input, raw.o + mins.o + hrs.o AS output,
+           GREATEST(raw.p, mins.p, hrs.p) AS peak
+    FROM unnest(${asks.map((_, i) => i)}::int[], ${asks.map((a) => a.accountId)}::text[],
+                ${col((p) => p.rawHead.start)}::timestamptz[], ${col((p) => p.rawHead.end)}::timestamptz[],
+                ${col((p) => p.rawTail.start)}::timestamptz[], ${col((p) => p.rawTail.end)}::timestamptz[],
+                ${col((p) => p.minutesHead.start)}::timestamptz[], ${col((p) => p.minutesHead.end)}::timestamptz[],
+                ${col((p) => p.minutesTail.start)}::timestamptz[], ${col((p) => p.minutesTail.end)}::timestamptz[],
+                ${col((p) => p.hours.start)}::timestamptz[], ${col((p) => p.hours.end)}::timestamptz[])
+         AS r(i, account_id, rh0, rh1, rt0, rt1, mh0, mh1, mt0, mt1, h0, h1)
+    CROSS JOIN LATERAL (
+      SELECT count(*) AS n, coalesce(sum(input_tokens), 0) AS i, coalesce(sum(output_tokens), 0) AS o,
+             max(per_minute) AS p
+      FROM (SELECT count(*) OVER (PARTITION BY ${raw(bucketOf("minute", "e.occurred_at"))}) AS per_minute, e.input_tokens, e.output_tokens
+            FROM usage_event e
+            WHERE e.account_id = r.account_id
+              AND ((e.occurred_at >= r.rh0 AND e.occurred_at < r.rh1) OR (e.occurred_at >= r.rt0 AND e.occurred_at <= r.rt1))) ev
+    ) raw
+    CROSS JOIN LATERAL (
+      -- Rows not merged yet are summed per minute first.
+      SELECT coalesce(sum(s.n), 0) AS n, coalesce(sum(s.i), 0) AS i, coalesce(sum(s.o), 0) AS o, max(s.n) AS p
+      FROM (SELECT sum(m.requests) AS n, sum(m.input_tokens) AS i, sum(m.output_tokens) AS o FROM usage_minute m
+            WHERE m.account_id = r.account_id
+              AND ((m.bucket >= r.mh0 AND m.bucket < r.mh1) OR (m.bucket >= r.mt0 AND m.bucket < r.mt1))
+            GROUP BY m.bucket) s
+    ) mins
+    CROSS JOIN LATERAL (
+      SELECT coalesce(sum(h.requests), 0) AS n, coalesce(sum(h.input_tokens), 0) AS i, coalesce(sum(h.output_tokens), 0) AS o,
+             max(h.peak_minute_requests) AS p
+      FROM usage_hour h WHERE h.account_id = r.account_id AND h.bucket >= r.h0 AND h.bucket < r.h1
+    ) hrs`));
+  const byIndex = new Map(rows.map((r) => [Number(r.i), r]));
+  return asks.map((_, i) => {
+    const r = byIndex.get(i);
+    return { requestCount: num(r?.requests), inputTokens: num(r?.input), outputTokens: num(r?.output), peakRequestsPerMinute: num(r?.peak) };
+  });
+}
+
+/** Totals over [from, to] (both included) for the given accounts together (a cluster's busiest minute is its busiest account-minute). */
 export async function usageTotals(db: Queryable, accountIds: string[], from: Date, to: Date): Promise<UsageTotals> {
-  const p = planWindow(from, to);
-  const [row] = await db.query<{ requests: unknown; input: unknown; output: unknown; peak: unknown }>(prepared("cg_usage_totals", sql`
-    WITH raw AS (
-      SELECT account_id, occurred_at, input_tokens, output_tokens FROM usage_event
-      WHERE account_id = ANY(${accountIds}::text[]) AND ${rawPart(p)}
-    ), parts AS (
-      SELECT count(*) AS requests, sum(input_tokens) AS input, sum(output_tokens) AS output,
-             (SELECT max(n) FROM (SELECT count(*) AS n FROM raw GROUP BY account_id, ${raw(bucketOf("minute", "occurred_at"))}) x) AS peak
-      FROM raw
-      UNION ALL
-      SELECT sum(requests), sum(input_tokens), sum(output_tokens), max(requests) FROM (
-        -- Rows not merged yet are summed per account-minute first.
-        SELECT sum(m.requests) AS requests, sum(m.input_tokens) AS input_tokens, sum(m.output_tokens) AS output_tokens FROM usage_minute m
-        WHERE m.account_id = ANY(${accountIds}::text[]) AND ${minutePart(p, "m")}
-        GROUP BY m.account_id, m.bucket) per_minute
-      UNION ALL
-      SELECT sum(h.requests), sum(h.input_tokens), sum(h.output_tokens), max(h.peak_minute_requests) FROM usage_hour h
-      WHERE h.account_id = ANY(${accountIds}::text[]) AND ${hourPart(p, "h")}
-    )
-    SELECT sum(requests) AS requests, sum(input) AS input, sum(output) AS output, max(peak) AS peak FROM parts`));
-  return {
-    requestCount: num(row?.requests),
-    inputTokens: num(row?.input),
-    outputTokens: num(row?.output),
-    peakRequestsPerMinute: num(row?.peak),
-  };
+  const each = await usageTotalsMany(db, accountIds.map((accountId) => ({ accountId, from, to })));
+  return each.reduce(
+    (sum, t) => ({
+      requestCount: sum.requestCount + t.requestCount,
+      inputTokens: sum.inputTokens + t.inputTokens,
+      outputTokens: sum.outputTokens + t.outputTokens,
+      peakRequestsPerMinute: Math.max(sum.peakRequestsPerMinute, t.peakRequestsPerMinute),
+    }),
+    { requestCount: 0, inputTokens: 0, outputTokens: 0, peakRequestsPerMinute: 0 },
+  );
 }
 
 /** Distinct models, IPs, countries and templates over [from, to], and the top template's requests. */

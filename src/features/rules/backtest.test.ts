@@ -1,5 +1,6 @@
 import type { WindowAggregateName } from "../../engine/fact-catalog";
-import { SlidingWindow, type StreamedEvent, windowNeeds } from "./backtest";
+import { windowNeeds } from "../../engine/window-needs";
+import { SlidingWindow, type StreamedEvent } from "./backtest";
 
 const minute = 60_000;
 

@@ -5,8 +5,7 @@
 import type { Database } from "../../db/database";
 import type { WindowAggregateName } from "../../engine/fact-catalog";
 import { type CompiledRule, type ConditionExplanation, type EventFact, type FactSource, maxEvidenceEvents } from "../../engine/rule-evaluator";
-import type { RuleDocument } from "../../engine/rule-schema";
-import { windowMs } from "../../engine/window";
+import { windowNeeds } from "../../engine/window-needs";
 import { createFactSource } from "../facts/fact-queries";
 
 export type BacktestHit = {
@@ -39,28 +38,6 @@ const pageSize = 20_000;
 const minuteMs = 60_000;
 
 export type StreamedEvent = EventFact & { occurredAtMs: number; signals?: Record<string, number | boolean> };
-
-/** The windows and (signal, threshold) pairs a rule's conditions ask for, so the replay keeps exactly those. */
-export function windowNeeds(rule: RuleDocument): { windows: number[]; signals: { signal: string; threshold: number }[] } {
-  const windows = new Set([windowMs(rule.window)]);
-  const signals = new Map<string, { signal: string; threshold: number }>();
-  const visit = (node: unknown): void => {
-    if (Array.isArray(node)) return node.forEach(visit);
-    if (node === null || typeof node !== "object") return;
-    const n = node as Record<string, unknown>;
-    const params = n.params as Record<string, unknown> | undefined;
-    if (typeof n.fact === "string" && params) {
-      if (typeof params.window === "string") windows.add(windowMs(params.window));
-      if (typeof params.signal === "string") {
-        const threshold = typeof params.threshold === "number" ? params.threshold : 0.5;
-        signals.set(`${params.signal}:${threshold}`, { signal: params.signal, threshold });
-      }
-    }
-    for (const v of Object.values(n)) visit(v);
-  };
-  visit(rule.conditions);
-  return { windows: [...windows].sort((a, b) => a - b), signals: [...signals.values()] };
-}
 
 const signalHolds = (v: unknown, threshold: number) => v === true || (typeof v === "number" && v >= threshold);
 

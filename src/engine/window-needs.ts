@@ -1,0 +1,26 @@
+// Which windows and signal thresholds a rule's conditions read: what evaluation prefetches and
+// what a backtest's sliding windows keep.
+import type { RuleDocument } from "./rule-schema";
+import { windowMs } from "./window";
+
+/** The windows and (signal, threshold) pairs a rule's conditions ask for, so the replay keeps exactly those. */
+export function windowNeeds(rule: RuleDocument): { windows: number[]; signals: { signal: string; threshold: number }[] } {
+  const windows = new Set([windowMs(rule.window)]);
+  const signals = new Map<string, { signal: string; threshold: number }>();
+  const visit = (node: unknown): void => {
+    if (Array.isArray(node)) return node.forEach(visit);
+    if (node === null || typeof node !== "object") return;
+    const n = node as Record<string, unknown>;
+    const params = n.params as Record<string, unknown> | undefined;
+    if (typeof n.fact === "string" && params) {
+      if (typeof params.window === "string") windows.add(windowMs(params.window));
+      if (typeof params.signal === "string") {
+        const threshold = typeof params.threshold === "number" ? params.threshold : 0.5;
+        signals.set(`${params.signal}:${threshold}`, { signal: params.signal, threshold });
+      }
+    }
+    for (const v of Object.values(n)) visit(v);
+  };
+  visit(rule.conditions);
+  return { windows: [...windows].sort((a, b) => a - b), signals: [...signals.values()] };
+}
