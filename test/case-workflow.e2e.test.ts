@@ -130,6 +130,12 @@ describe.each(testTargets())("case workflow on %s", (kind) => {
     ]);
     expect((await server.call("GET", "/v1/accounts/acct_e1/enforcement")).body).toMatchObject({ status: "restricted", caseIds: [second.id] });
     expect((await server.call("GET", "/v1/accounts/acct_e2/enforcement")).body).toMatchObject({ status: "active", caseIds: [] });
+    // The account keeps its enforcement history, lifted or not.
+    const history = (await server.call("GET", "/v1/accounts/acct_e1")).body.enforcements;
+    expect(history.map((e: { caseId: string; action: string; liftedAt: string | null }) => [e.caseId, e.action, e.liftedAt === null])).toEqual([
+      [second.id, "restrict", true],
+      [c.id, "suspend", false],
+    ]);
 
     const audit = await server.running.services.db.prisma.auditLogEntry.findMany({ where: { action: { in: ["account.enforce", "case.enforce", "case.transition"] }, targetId: { in: ["acct_e1", "acct_e2", c.id] } }, orderBy: { id: "asc" } });
     expect(audit.map((a) => `${a.action}:${a.targetId}`)).toEqual([

@@ -46,7 +46,7 @@ export function createAccountService(db: Database) {
     if (!account) throw notFound("account", accountId);
     const since = new Date(now.getTime() - dayMs);
     const linkFrom = new Date(now.getTime() - linkWindowMs);
-    const [totals, values, openCases, byPayment, byIp, byOrg] = await Promise.all([
+    const [totals, values, openCases, byPayment, byIp, byOrg, enforcements] = await Promise.all([
       usageTotals(db, [accountId], since, now),
       valueStats(db, [accountId], since, now),
       prisma.violationCase.findMany({
@@ -56,6 +56,7 @@ export function createAccountService(db: Database) {
       linkedAccountIds(db, accountId, "paymentFingerprint", linkFrom, now),
       linkedAccountIds(db, accountId, "ipPrefix", linkFrom, now),
       linkedAccountIds(db, accountId, "orgId", linkFrom, now),
+      prisma.enforcement.findMany({ where: { accountId }, orderBy: { createdAt: "desc" }, take: 100 }),
     ]);
     const { topTemplateRequests, ...distinct } = values;
     const usage24h = { ...totals, ...distinct, topTemplateShare: totals.requestCount ? topTemplateRequests / totals.requestCount : 0 };
@@ -69,6 +70,17 @@ export function createAccountService(db: Database) {
       usage24h,
       openCases: openCases.map(toCaseSummary),
       linkedAccounts: { window: `${Math.round(linkWindowMs / dayMs)}d`, paymentFingerprint: byPayment, ipPrefix: byIp, orgId: byOrg },
+      /** Every enforcement placed on the account (newest first, at most 100), lifted or not. */
+      enforcements: enforcements.map((e) => ({
+        id: e.id,
+        caseId: e.caseId,
+        action: e.action,
+        actor: e.actor,
+        note: e.note,
+        at: e.createdAt.toISOString(),
+        liftedAt: e.liftedAt?.toISOString() ?? null,
+        liftedBy: e.liftedBy,
+      })),
     };
   }
 
