@@ -1,4 +1,4 @@
-// npm run bench:eval -- [--db postgres|pglite] [--rate 5000] [--seconds 30] [--accounts 5000] [--cases 100000]
+// npm run bench:eval -- [--db postgres|pglite] [--rate 5000] [--seconds 30] [--accounts 5000] [--cases 100000] [--eval-batch 2000]
 // Starts ClauseGuard (API and in-process worker) on a fresh database, posts a steady stream of
 // events at --rate for --seconds, samples the evaluation queue's depth and age from /readyz, and
 // reports evaluation throughput and lag. Then fills the database to --cases cases and times the
@@ -19,6 +19,8 @@ const { values: args } = parseArgs({
     seconds: { type: "string", default: "30" },
     accounts: { type: "string", default: "5000" },
     cases: { type: "string", default: "100000" },
+    /** CLAUSEGUARD_EVAL_BATCH_SIZE of the server under test. */
+    "eval-batch": { type: "string", default: "2000" },
     "database-url": { type: "string", default: "postgresql://postgres@127.0.0.1:5432/postgres" },
   },
 });
@@ -43,6 +45,7 @@ async function main(): Promise<void> {
     CLAUSEGUARD_DATA_DIR: dataDir,
     CLAUSEGUARD_RULES_DIR: path.join(repoRoot, "rules"),
     LOG_LEVEL: "info",
+    CLAUSEGUARD_EVAL_BATCH_SIZE: String(wholeNumber("eval-batch", args["eval-batch"], 1)),
     ...(fresh ? { DATABASE_URL: fresh.url } : {}),
   };
   const server = await startServerProcess(env, ["serve"]);

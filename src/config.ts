@@ -27,7 +27,7 @@ const envSchema = z.object({
   /** How long a worker holds claimed events before another worker may take them over (a crashed worker's work waits this long). */
   CLAUSEGUARD_EVAL_LEASE_MS: z.coerce.number().int().min(1000).max(3_600_000).default(60_000),
   /** Events claimed per evaluation batch. */
-  CLAUSEGUARD_EVAL_BATCH_SIZE: z.coerce.number().int().min(1).max(10_000).default(500),
+  CLAUSEGUARD_EVAL_BATCH_SIZE: z.coerce.number().int().min(1).max(10_000).default(2000),
   /** Comma-separated http(s) URLs that receive webhook notifications (case opened, status changed, account enforced). */
   CLAUSEGUARD_WEBHOOK_URLS: z
     .string()

@@ -12,25 +12,30 @@ export function createEvaluationWorker(deps: {
   logger: Logger;
   pollMs: number;
   batchSize: number;
-  /** Periodic jobs the worker runs between batches (rollup compaction). */
+  /** Periodic jobs (rollup compaction, webhook delivery), each on its own timer beside the evaluation loop. */
   maintenance?: Maintenance[];
 }) {
   const stats: WorkerStats = { batches: 0, evaluated: 0, hits: 0, errors: 0, failures: 0, lastLagMs: 0 };
-  const lastRun = new Map<string, number>();
+  let running = false;
+  const jobs: { timer?: NodeJS.Timeout; inFlight?: Promise<void> }[] = [];
 
-  async function runMaintenance(): Promise<void> {
+  /** Runs each job every `everyMs` after its previous run ended, so a slow pass never overlaps itself or delays evaluation. */
+  function startMaintenance(): void {
     for (const job of deps.maintenance ?? []) {
-      const now = Date.now();
-      if (now - (lastRun.get(job.name) ?? 0) < job.everyMs) continue;
-      lastRun.set(job.name, now);
-      try {
-        await job.run();
-      } catch (err) {
-        deps.logger.error({ err, job: job.name }, "maintenance job failed; it runs again later");
-      }
+      const slot: (typeof jobs)[number] = {};
+      const tick = () => {
+        slot.inFlight = job.run().then(
+          () => undefined,
+          (err: unknown) => deps.logger.error({ err, job: job.name }, "maintenance job failed; it runs again later"),
+        );
+        void slot.inFlight.then(() => {
+          if (running) slot.timer = setTimeout(tick, job.everyMs);
+        });
+      };
+      slot.timer = setTimeout(tick, job.everyMs);
+      jobs.push(slot);
     }
   }
-  let running = false;
   let loop: Promise<void> | undefined;
   let wake: (() => void) | undefined;
 
@@ -47,7 +52,6 @@ export function createEvaluationWorker(deps: {
 
   async function run(): Promise<void> {
     while (running) {
-      await runMaintenance();
       try {
         const r = await deps.evaluation.runBatch(deps.batchSize);
         if (r.claimed > 0) {
@@ -72,6 +76,7 @@ export function createEvaluationWorker(deps: {
     start(): void {
       if (running) return;
       running = true;
+      startMaintenance();
       loop = run();
     },
     /** New events were stored in this process: look now rather than at the next poll. */
@@ -82,7 +87,8 @@ export function createEvaluationWorker(deps: {
     async stop(): Promise<void> {
       running = false;
       wake?.();
-      await loop;
+      for (const j of jobs) clearTimeout(j.timer);
+      await Promise.all([loop, ...jobs.map((j) => j.inFlight)]);
     },
   };
 }
