@@ -7,6 +7,7 @@ import { createCasesRouter } from "./features/cases/cases-router";
 import { createEventsRouter } from "./features/events/events-router";
 import { createRulesRouter } from "./features/rules/rules-router";
 import { createHealthRouter } from "./http/health-router";
+import { createMetrics } from "./http/metrics";
 import { errorHandler, routeNotFound } from "./http/problem";
 import { requestId } from "./http/request-id";
 import type { Services } from "./services";
@@ -16,18 +17,23 @@ export type AppOptions = { bodyLimitBytes: number; workerInProcess: boolean };
 export function createApp(services: Services, options: AppOptions): Express {
   const app = express();
   app.disable("x-powered-by");
+  const metrics = createMetrics({ db: services.db, workerStats: options.workerInProcess ? services.worker.stats : undefined });
   app.use(requestId);
+  app.use(metrics.timeRequests);
   app.use(
     pinoHttp({
       logger: services.logger,
       genReqId: (_req, res) => (res as express.Response).locals.requestId as string,
       customLogLevel: (_req, res, err) => (err || res.statusCode >= 500 ? "error" : "info"),
-      autoLogging: { ignore: (req) => req.url === "/healthz" || req.url === "/readyz" },
+      autoLogging: { ignore: (req) => req.url === "/healthz" || req.url === "/readyz" || req.url === "/metrics" },
       serializers: { req: (req: { id: string; method: string; url: string }) => ({ id: req.id, method: req.method, url: req.url }) },
     }),
   );
   app.use(createHealthRouter({ db: services.db, workerStats: options.workerInProcess ? services.worker.stats : undefined }));
-  app.use(createEventsRouter({ events: services.events, apiKeys: services.apiKeys, bodyLimitBytes: options.bodyLimitBytes }));
+  app.get("/metrics", async (_req, res) => {
+    res.type(metrics.registry.contentType).send(await metrics.registry.metrics());
+  });
+  app.use(createEventsRouter({ events: services.events, apiKeys: services.apiKeys, bodyLimitBytes: options.bodyLimitBytes, onIngested: metrics.countEvents }));
   app.use(createAccountsRouter({ accounts: services.accounts, apiKeys: services.apiKeys }));
   app.use(createCasesRouter({ cases: services.cases, workflow: services.workflow, apiKeys: services.apiKeys }));
   app.use(createKeysRouter({ apiKeys: services.apiKeys }));

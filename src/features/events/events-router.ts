@@ -31,7 +31,12 @@ export function parseNdjson(text: string): unknown[] {
     });
 }
 
-export function createEventsRouter(deps: { events: EventService; apiKeys: ApiKeyService; bodyLimitBytes: number }): Router {
+export function createEventsRouter(deps: {
+  events: EventService;
+  apiKeys: ApiKeyService;
+  bodyLimitBytes: number;
+  onIngested?: (r: { accepted: number; duplicates: number; rejected: number }) => void;
+}): Router {
   const router = Router();
   router.post(
     "/v1/events",
@@ -46,6 +51,7 @@ export function createEventsRouter(deps: { events: EventService; apiKeys: ApiKey
         throw new AppError("unsupported_media_type", "send Content-Type: application/json (an array of events) or application/x-ndjson");
       } else throw new AppError("validation_failed", "the body must be a JSON array of events", [{ path: "", message: "expected an array" }]);
       const result = await deps.events.ingest(items);
+      deps.onIngested?.({ accepted: result.accepted, duplicates: result.duplicates, rejected: result.rejected.length });
       res.status(202).json(result);
     },
   );

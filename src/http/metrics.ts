@@ -1,0 +1,73 @@
+// Prometheus metrics (prom-client) on a registry of this app's own: HTTP latency by route and
+// status, events accepted/duplicate/rejected, the evaluation queue's depth and age, evaluation
+// counts, and Node's process metrics. Served at GET /metrics without a key, as SPEC.md says.
+import type { RequestHandler } from "express";
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from "prom-client";
+import type { Database } from "../db/database";
+import { queueStats } from "../features/evaluation/evaluation-queue";
+import type { WorkerStats } from "../features/evaluation/evaluation-worker";
+
+export function createMetrics(deps: { db: Database; workerStats?: WorkerStats }) {
+  const registry = new Registry();
+  collectDefaultMetrics({ register: registry });
+
+  const httpDuration = new Histogram({
+    name: "clauseguard_http_request_duration_seconds",
+    help: "HTTP request duration by route and status",
+    labelNames: ["method", "route", "status"],
+    buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
+    registers: [registry],
+  });
+  const events = new Counter({
+    name: "clauseguard_events_total",
+    help: "Usage events posted, by outcome (accepted, duplicate, rejected)",
+    labelNames: ["outcome"],
+    registers: [registry],
+  });
+  new Gauge({
+    name: "clauseguard_evaluation_queue_depth",
+    help: "Stored events not evaluated yet",
+    registers: [registry],
+    async collect() {
+      const q = await queueStats(deps.db.prisma);
+      this.set(q.depth);
+      oldest.set(q.oldestEnqueuedAt ? Math.max(0, (Date.now() - q.oldestEnqueuedAt.getTime()) / 1000) : 0);
+    },
+  });
+  const oldest = new Gauge({
+    name: "clauseguard_evaluation_oldest_queued_age_seconds",
+    help: "Age of the oldest stored event not evaluated yet: the evaluation lag",
+    registers: [registry],
+  });
+  if (deps.workerStats) {
+    const stats = deps.workerStats;
+    const fromStats = (name: string, help: string, read: (s: WorkerStats) => number) =>
+      new Gauge({ name, help, registers: [registry], collect() { this.set(read(stats)); } });
+    fromStats("clauseguard_evaluated_events", "Events this process has evaluated since it started", (s) => s.evaluated);
+    fromStats("clauseguard_rule_hits", "Rule hits this process has recorded since it started", (s) => s.hits);
+    fromStats("clauseguard_evaluation_errors", "Rule evaluations that failed (recorded as errors, not misses)", (s) => s.errors);
+    fromStats("clauseguard_evaluation_last_batch_lag_seconds", "Longest store-to-evaluated time in the last batch", (s) => s.lastLagMs / 1000);
+  }
+
+  /** Times every request; the route is Express's pattern (e.g. /v1/cases/:id), never the raw path. */
+  const timeRequests: RequestHandler = (req, res, next) => {
+    const end = httpDuration.startTimer();
+    res.on("finish", () => {
+      const route = (req.route as { path?: string } | undefined)?.path ?? (res.statusCode === 404 ? "unmatched" : "other");
+      end({ method: req.method, route, status: String(res.statusCode) });
+    });
+    next();
+  };
+
+  return {
+    registry,
+    timeRequests,
+    countEvents(r: { accepted: number; duplicates: number; rejected: number }) {
+      events.inc({ outcome: "accepted" }, r.accepted);
+      events.inc({ outcome: "duplicate" }, r.duplicates);
+      events.inc({ outcome: "rejected" }, r.rejected);
+    },
+  };
+}
+
+export type Metrics = ReturnType<typeof createMetrics>;
