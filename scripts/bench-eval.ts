@@ -22,6 +22,8 @@ const { values: args } = parseArgs({
     /** CLAUSEGUARD_EVAL_BATCH_SIZE of the server under test. */
     "eval-batch": { type: "string", default: "2000" },
     "database-url": { type: "string", default: "postgresql://postgres@127.0.0.1:5432/postgres" },
+    /** Write a V8 CPU profile of the server to this folder (node --cpu-prof). */
+    profile: { type: "string" },
   },
 });
 
@@ -48,7 +50,7 @@ async function main(): Promise<void> {
     CLAUSEGUARD_EVAL_BATCH_SIZE: String(wholeNumber("eval-batch", args["eval-batch"], 1)),
     ...(fresh ? { DATABASE_URL: fresh.url } : {}),
   };
-  const server = await startServerProcess(env, ["serve"]);
+  const server = await startServerProcess(env, ["serve"], args.profile ? ["--cpu-prof", `--cpu-prof-dir=${path.resolve(args.profile)}`] : []);
   const headers = { authorization: `Bearer ${adminKey}`, "content-type": "application/json" };
   const ready = async () => (await (await fetch(`${server.url}/readyz`)).json()) as Ready;
   try {

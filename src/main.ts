@@ -1,7 +1,8 @@
 // Process entry: the `clauseguard` command line (serve, worker, migrate, keys, rules validate).
 import { Command, InvalidArgumentError } from "commander";
 import { ConfigError, type Config, loadConfig } from "./config";
-import { DatabaseInUseError } from "./db/database";
+import { type Database, DatabaseInUseError } from "./db/database";
+import { retryFailed } from "./features/evaluation/evaluation-queue";
 import { AppError } from "./errors";
 import { MigrationError } from "./db/migrator";
 import { type Scope, generateKey, scopes } from "./features/auth/api-key";
@@ -70,12 +71,12 @@ async function serve(roles: Roles): Promise<void> {
   process.on("SIGINT", () => shutdown("SIGINT"));
 }
 
-async function withDatabase<T>(fn: (services: ReturnType<typeof createApiKeyService>, logger: Logger) => Promise<T>): Promise<T> {
+async function withDatabase<T>(fn: (services: ReturnType<typeof createApiKeyService>, logger: Logger, db: Database) => Promise<T>): Promise<T> {
   const config = configOrExit();
   const logger = createLogger(config.logLevel === "info" ? "warn" : config.logLevel);
   const db = await openMigratedDatabase(config, logger);
   try {
-    return await fn(createApiKeyService(db.prisma, logger), logger);
+    return await fn(createApiKeyService(db.prisma, logger), logger, db);
   } finally {
     await db.close();
   }
@@ -123,6 +124,16 @@ export function buildCli(): Command {
       const db = await openMigratedDatabase(config, createLogger(config.logLevel));
       await db.close();
       process.stdout.write("migrations are up to date\n");
+    });
+
+  program
+    .command("evaluation")
+    .description("work with the evaluation queue")
+    .command("retry-failed")
+    .description("put dead-lettered events (evaluation_failure, after the fault is fixed) back in the queue")
+    .action(async () => {
+      const n = await withDatabase((_k, _l, db) => retryFailed(db));
+      process.stdout.write(`requeued ${n} event(s)\n`);
     });
 
   const keys = program.command("keys").description("manage API keys");

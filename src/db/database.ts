@@ -32,6 +32,18 @@ export type Database = {
   dumpDataDir?: () => Promise<Blob>;
 };
 
+const unavailableCodes = new Set(["ECONNREFUSED", "ECONNRESET", "ETIMEDOUT", "57P01", "57P03", "08006", "08001", "08003"]);
+
+/** The error says the database could not be reached (down, restarting, connection lost), not that a statement was wrong. */
+export function isDatabaseUnavailable(err: unknown): boolean {
+  const e = err as { code?: string; cause?: { code?: string }; message?: string };
+  return (
+    unavailableCodes.has(e?.code ?? "") ||
+    unavailableCodes.has(e?.cause?.code ?? "") ||
+    /Connection terminated|connect ECONNREFUSED|Can't reach database/.test(e?.message ?? "")
+  );
+}
+
 /** close() may be called by several owners (server stop, test teardown): the first call does the work. */
 function once(fn: () => Promise<void>): () => Promise<void> {
   let done: Promise<void> | undefined;

@@ -26,6 +26,8 @@ export function createHealthRouter(deps: { db: Database; workerStats?: WorkerSta
         evaluation: {
           queueDepth: queue.depth,
           oldestQueuedAgeMs: queue.oldestEnqueuedAt ? Math.max(0, now().getTime() - queue.oldestEnqueuedAt.getTime()) : 0,
+          /** Dead-lettered events (evaluation_failure); `clauseguard evaluation retry-failed` requeues them. */
+          failedEvents: queue.failed,
           ...(deps.workerStats ? { worker: deps.workerStats } : {}),
         },
       });

@@ -4,7 +4,7 @@
 import type { RequestHandler } from "express";
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from "prom-client";
 import type { Database } from "../db/database";
-import { queueStats } from "../features/evaluation/evaluation-queue";
+import { type QueueStats, queueStats } from "../features/evaluation/evaluation-queue";
 import type { WorkerStats } from "../features/evaluation/evaluation-worker";
 
 export function createMetrics(deps: { db: Database; workerStats?: WorkerStats }) {
@@ -24,21 +24,19 @@ export function createMetrics(deps: { db: Database; workerStats?: WorkerStats })
     labelNames: ["outcome"],
     registers: [registry],
   });
-  new Gauge({
-    name: "clauseguard_evaluation_queue_depth",
-    help: "Stored events not evaluated yet",
-    registers: [registry],
-    async collect() {
-      const q = await queueStats(deps.db.prisma);
-      this.set(q.depth);
-      oldest.set(q.oldestEnqueuedAt ? Math.max(0, (Date.now() - q.oldestEnqueuedAt.getTime()) / 1000) : 0);
-    },
-  });
-  const oldest = new Gauge({
-    name: "clauseguard_evaluation_oldest_queued_age_seconds",
-    help: "Age of the oldest stored event not evaluated yet: the evaluation lag",
-    registers: [registry],
-  });
+  // prom-client collects all metrics at once: the three queue gauges share one read per scrape.
+  let scrape: { at: number; stats: Promise<QueueStats> } | undefined;
+  const stats = () => {
+    if (!scrape || Date.now() - scrape.at > 250) scrape = { at: Date.now(), stats: queueStats(deps.db.prisma) };
+    return scrape.stats;
+  };
+  const queueGauge = (name: string, help: string, read: (q: QueueStats) => number) =>
+    new Gauge({ name, help, registers: [registry], async collect() { this.set(read(await stats())); } });
+  queueGauge("clauseguard_evaluation_queue_depth", "Stored events not evaluated yet", (q) => q.depth);
+  queueGauge("clauseguard_evaluation_oldest_queued_age_seconds", "Age of the oldest stored event not evaluated yet: the evaluation lag", (q) =>
+    q.oldestEnqueuedAt ? Math.max(0, (Date.now() - q.oldestEnqueuedAt.getTime()) / 1000) : 0,
+  );
+  queueGauge("clauseguard_evaluation_failed_events", "Events that failed to evaluate on their own and wait in evaluation_failure (dead letters)", (q) => q.failed);
   if (deps.workerStats) {
     const stats = deps.workerStats;
     const fromStats = (name: string, help: string, read: (s: WorkerStats) => number) =>

@@ -1,5 +1,6 @@
 // RFC 9457 problem+json answers for every failure: AppErrors by their code, body-parser
 // failures by kind, anything unknown as a 500 with an errorId that is also logged.
+import { isDatabaseUnavailable } from "../db/database";
 import { randomUUID } from "node:crypto";
 import type { ErrorRequestHandler, RequestHandler, Response } from "express";
 import { AppError, type ErrorCode, errorRegistry } from "../errors";
@@ -72,15 +73,4 @@ export function errorHandler(logger: Logger): ErrorRequestHandler {
         requestId: res.locals.requestId,
       });
   };
-}
-
-const unavailableCodes = new Set(["ECONNREFUSED", "ECONNRESET", "ETIMEDOUT", "57P01", "57P03", "08006", "08001", "08003"]);
-
-function isDatabaseUnavailable(err: unknown): boolean {
-  const e = err as { code?: string; cause?: { code?: string }; message?: string };
-  return (
-    unavailableCodes.has(e?.code ?? "") ||
-    unavailableCodes.has(e?.cause?.code ?? "") ||
-    /Connection terminated|connect ECONNREFUSED|Can't reach database/.test(e?.message ?? "")
-  );
 }

@@ -1,24 +1,25 @@
 // Turns claimed events into hits and hits into cases: event-scope rules on every event,
 // account-scope rules once per account at its newest event in the batch (a burst is one evaluation).
-import type { Database } from "../../db/database";
+import { type Database, isDatabaseUnavailable } from "../../db/database";
 import { inTransaction } from "../../db/transaction";
 import type { CompiledRule, EventFact } from "../../engine/rule-evaluator";
 import { windowMs } from "../../engine/window";
 import type { Logger } from "../../logger";
 import { type Hit, type HitOutcome, openOrUpdateCase } from "../cases/case-repository";
-import { toStoredEvent } from "../events/event-service";
 import { windowNeeds } from "../../engine/window-needs";
 import { createFactSource, linkedAccountIds } from "../facts/fact-queries";
 import { type UsageTotals, usageTotalsMany } from "../facts/usage-rollups";
 import type { RuleRegistry } from "../rules/rule-registry";
 import type { WebhookOutbox } from "../webhooks/webhook-outbox";
-import { type ClaimedBatch, claimBatch, completeBatch } from "./evaluation-queue";
+import { type ClaimedBatch, type ClaimedEvent, claimBatch, completeBatch, deadLetter, subBatch } from "./evaluation-queue";
 
 export type BatchResult = {
   claimed: number;
   evaluated: number;
   hits: number;
   errors: number;
+  /** Events that failed to evaluate on their own and were dead-lettered. */
+  failed: number;
   outcomes: HitOutcome[];
   /** Longest time, in ms, between storing one of the batch's events and committing its evaluation. */
   lagMs: number;
@@ -29,6 +30,11 @@ type PendingHit = { hit: Hit; eventPk: bigint };
 /** Accounts of one batch judged at once; each rule keeps as many engines (see CompiledRule). */
 export const evaluationConcurrency = 8;
 
+/** Codes of faults that pass by themselves (deadlock, serialization, lock or statement timeout). */
+const transientCodes = new Set(["40P01", "40001", "55P03", "57014"]);
+const isTransient = (err: unknown) =>
+  isDatabaseUnavailable(err) || transientCodes.has((err as { code?: string })?.code ?? "") || transientCodes.has((err as { cause?: { code?: string } })?.cause?.code ?? "");
+
 export function createEvaluationService(deps: { db: Database; rules: RuleRegistry; logger: Logger; leaseMs?: number; outbox?: WebhookOutbox }) {
   const { db, logger } = deps;
   const { prisma } = db;
@@ -36,23 +42,64 @@ export function createEvaluationService(deps: { db: Database; rules: RuleRegistr
 
   /** Claims up to `size` queued events, evaluates them, commits the effects. Returns what it did. */
   async function runBatch(size: number, now: () => Date = () => new Date()): Promise<BatchResult> {
-    const batch = await claimBatch(prisma, size, leaseMs);
-    const result: BatchResult = { claimed: batch.eventPks.length, evaluated: 0, hits: 0, errors: 0, outcomes: [], lagMs: 0 };
+    const batch = await claimBatch(db, size, leaseMs);
+    const result: BatchResult = { claimed: batch.eventPks.length, evaluated: 0, hits: 0, errors: 0, failed: 0, outcomes: [], lagMs: 0 };
     if (batch.eventPks.length === 0) return result;
+    await evaluateIsolating(batch, now, result);
+    const committedAt = now().getTime();
+    result.lagMs = Math.max(0, ...batch.events.map((e) => committedAt - e.receivedAtMs));
+    return result;
+  }
 
-    const rows = await prisma.usageEvent.findMany({ where: { id: { in: batch.eventPks } }, orderBy: [{ occurredAt: "asc" }, { id: "asc" }] });
+  /**
+   * Evaluates a batch; if it fails for a reason other than the database (a fault in the data or
+   * the code), evaluates its halves apart, down to the one event that fails on its own, which is
+   * dead-lettered so that it cannot hold back the events behind it. Database faults are rethrown:
+   * the lease expires and the whole batch is tried again later.
+   */
+  async function evaluateIsolating(batch: ClaimedBatch, now: () => Date, result: BatchResult): Promise<void> {
+    try {
+      const part = await evaluateBatch(batch, now);
+      result.evaluated += part.evaluated;
+      result.hits += part.hits;
+      result.errors += part.errors;
+      result.outcomes.push(...part.outcomes);
+    } catch (err) {
+      if (isTransient(err) || batch.events.length === 0) throw err;
+      if (batch.events.length === 1) {
+        const event = batch.events[0]!;
+        const message = err instanceof Error ? `${err.name}: ${err.message}` : String(err);
+        if (await deadLetter(db, batch, event, message)) {
+          result.failed++;
+          logger.error({ err, eventId: event.event.eventId, accountId: event.accountId }, "event failed to evaluate on its own; moved to evaluation_failure");
+        }
+        return;
+      }
+      logger.warn({ err, events: batch.events.length }, "evaluation batch failed; evaluating its halves apart to find the cause");
+      const mid = Math.ceil(batch.events.length / 2);
+      await evaluateIsolating(subBatch(batch, batch.events.slice(0, mid)), now, result);
+      await evaluateIsolating(subBatch(batch, batch.events.slice(mid)), now, result);
+    }
+  }
+
+  async function evaluateBatch(batch: ClaimedBatch, now: () => Date): Promise<Omit<BatchResult, "claimed" | "lagMs" | "failed">> {
+    const part = { evaluated: 0, hits: 0, errors: 0, outcomes: [] as HitOutcome[] };
     const rules = await deps.rules.current();
     const eventRules = rules.filter((r) => r.rule.scope === "event");
     const accountRules = rules.filter((r) => r.rule.scope === "account");
 
-    const byAccount = new Map<string, typeof rows>();
-    for (const r of rows) byAccount.set(r.accountId, [...(byAccount.get(r.accountId) ?? []), r]);
+    const byAccount = new Map<string, ClaimedEvent[]>();
+    for (const e of batch.events) {
+      const list = byAccount.get(e.accountId);
+      if (list) list.push(e);
+      else byAccount.set(e.accountId, [e]);
+    }
 
     const pending: PendingHit[] = [];
     // The totals every account-scope rule reads, for every account of the batch, in one statement.
     const windows = [...new Set(accountRules.flatMap((r) => windowNeeds(r.rule).windows))];
     const asks = [...byAccount].flatMap(([accountId, events]) => {
-      const at = events[events.length - 1]!.occurredAt.getTime();
+      const at = events[events.length - 1]!.occurredAtMs;
       return windows.map((w) => ({ accountId, windowMs: w, from: new Date(at - w), to: new Date(at) }));
     });
     const prefetched = new Map<string, Map<number, UsageTotals>>();
@@ -62,16 +109,15 @@ export function createEvaluationService(deps: { db: Database; rules: RuleRegistr
       prefetched.get(ask.accountId)!.set(ask.windowMs, t);
     });
 
-    const evaluateAccount = async ([accountId, events]: [string, typeof rows]) => {
-      for (const row of events) {
-        const fact = toStoredEvent(row) as unknown as EventFact;
-        const source = createFactSource(db, fact);
-        for (const rule of eventRules) await judge(rule, source, row.id, accountId, pending, result);
+    const evaluateAccount = async ([accountId, events]: [string, ClaimedEvent[]]) => {
+      for (const e of events) {
+        const source = createFactSource(db, e.event as unknown as EventFact);
+        for (const rule of eventRules) await judge(rule, source, e.pk, accountId, pending, part);
       }
       if (accountRules.length) {
         const newest = events[events.length - 1]!;
-        const source = createFactSource(db, toStoredEvent(newest) as unknown as EventFact, prefetched.get(accountId));
-        for (const rule of accountRules) await judge(rule, source, newest.id, accountId, pending, result);
+        const source = createFactSource(db, newest.event as unknown as EventFact, prefetched.get(accountId));
+        for (const rule of accountRules) await judge(rule, source, newest.pk, accountId, pending, part);
       }
     };
     // Accounts are judged concurrently: their fact reads overlap on the database.
@@ -81,12 +127,9 @@ export function createEvaluationService(deps: { db: Database; rules: RuleRegistr
         for (let next = queue.shift(); next; next = queue.shift()) await evaluateAccount(next);
       }),
     );
-    result.evaluated = rows.length;
-
-    await applyEffects(batch, pending, now(), result);
-    const committedAt = now().getTime();
-    result.lagMs = Math.max(0, ...rows.map((r) => committedAt - r.receivedAt.getTime()));
-    return result;
+    part.evaluated = batch.events.length;
+    await applyEffects(batch, pending, now(), part);
+    return part;
   }
 
   async function judge(
@@ -95,7 +138,7 @@ export function createEvaluationService(deps: { db: Database; rules: RuleRegistr
     eventPk: bigint,
     accountId: string,
     pending: PendingHit[],
-    result: BatchResult,
+    result: { errors: number },
   ): Promise<void> {
     const evaluation = await rule.evaluate(source);
     if (evaluation.outcome === "error") {
@@ -123,7 +166,7 @@ export function createEvaluationService(deps: { db: Database; rules: RuleRegistr
     });
   }
 
-  async function applyEffects(batch: ClaimedBatch, pending: PendingHit[], now: Date, result: BatchResult): Promise<void> {
+  async function applyEffects(batch: ClaimedBatch, pending: PendingHit[], now: Date, result: { hits: number; outcomes: HitOutcome[] }): Promise<void> {
     await inTransaction(prisma, async (tx) => {
       const owned = await completeBatch(tx, batch);
       if (owned.size < batch.eventPks.length) {

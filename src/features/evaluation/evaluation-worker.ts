@@ -3,7 +3,7 @@
 import type { Logger } from "../../logger";
 import type { EvaluationService } from "./evaluation-service";
 
-export type WorkerStats = { batches: number; evaluated: number; hits: number; errors: number; failures: number; lastLagMs: number };
+export type WorkerStats = { batches: number; evaluated: number; hits: number; errors: number; failed: number; failures: number; lastLagMs: number };
 
 export type Maintenance = { name: string; everyMs: number; run(): Promise<unknown> };
 
@@ -15,7 +15,7 @@ export function createEvaluationWorker(deps: {
   /** Periodic jobs (rollup compaction, webhook delivery), each on its own timer beside the evaluation loop. */
   maintenance?: Maintenance[];
 }) {
-  const stats: WorkerStats = { batches: 0, evaluated: 0, hits: 0, errors: 0, failures: 0, lastLagMs: 0 };
+  const stats: WorkerStats = { batches: 0, evaluated: 0, hits: 0, errors: 0, failed: 0, failures: 0, lastLagMs: 0 };
   let running = false;
   const jobs: { timer?: NodeJS.Timeout; inFlight?: Promise<void> }[] = [];
 
@@ -59,6 +59,7 @@ export function createEvaluationWorker(deps: {
           stats.evaluated += r.evaluated;
           stats.hits += r.hits;
           stats.errors += r.errors;
+          stats.failed += r.failed;
           stats.lastLagMs = r.lagMs;
           continue;
         }
