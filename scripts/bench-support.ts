@@ -86,7 +86,11 @@ export async function startServerProcess(env: Record<string, string>, args: stri
     stdio: ["ignore", "pipe", "pipe"],
   });
   child.stdout!.on("data", (d: Buffer) => (out = (out + d.toString()).slice(-100_000)));
-  child.stderr!.on("data", (d: Buffer) => (out = (out + d.toString()).slice(-100_000)));
+  child.stderr!.on("data", (d: Buffer) => {
+    // BENCH_STDERR=1 shows the server's own diagnostics while a bench runs.
+    if (process.env.BENCH_STDERR) process.stderr.write(d);
+    out = (out + d.toString()).slice(-100_000);
+  });
   const until = Date.now() + 60_000;
   for (;;) {
     const m = /"url":"(http:\/\/[^"]+)"/.exec(out);

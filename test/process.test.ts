@@ -152,6 +152,14 @@ describe("clauseguard serve (embedded database)", () => {
     expect(await backwards.exited).toBe(2);
   });
 
+  it("requeues dead-lettered events from the command line (none on a fresh database)", async () => {
+    const r = run(["evaluation", "retry-failed"], { ...env, CLAUSEGUARD_DATA_DIR: fs.mkdtempSync(path.join(os.tmpdir(), "cg-data-")) });
+    expect(await r.exited).toBe(0);
+    expect(r.stdout()).toBe("requeued 0 event(s)\n");
+    const wrong = run(["evaluation", "retry-everything"], env);
+    expect(await wrong.exited).toBe(2);
+  });
+
   it("refuses a second process on the same embedded database", async () => {
     const first = run(["serve"], env);
     await waitFor(() => startedUrl(first));

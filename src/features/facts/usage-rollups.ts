@@ -84,10 +84,12 @@ export type ValueStats = {
 
 const num = (v: unknown) => (v === null || v === undefined ? 0 : Number(v));
 
-/** The raw-event part of a window: its two partial edge minutes. */
+/** The raw-event part of a window: its partial first minute (or the whole window inside one minute). */
 const rawPart = (p: WindowPlan) => sql`
   ((occurred_at >= ${p.rawHead.start} AND occurred_at < ${p.rawHead.end})
-    OR (occurred_at >= ${p.rawTail.start} AND occurred_at <= ${p.rawTail.end}))`;
+    OR (occurred_at >= ${p.rawTail.start} AND occurred_at < ${p.rawTail.end}))`;
+/** The raw events after the window's end in its last minute bucket: read to be subtracted. */
+const futurePart = (p: WindowPlan) => sql`(occurred_at >= ${p.future.start} AND occurred_at < ${p.future.end})`;
 const minutePart = (p: WindowPlan, alias: string) => sql`
   ((${raw(alias)}.bucket >= ${p.minutesHead.start} AND ${raw(alias)}.bucket < ${p.minutesHead.end})
     OR (${raw(alias)}.bucket >= ${p.minutesTail.start} AND ${raw(alias)}.bucket < ${p.minutesTail.end}))`;
@@ -103,26 +105,33 @@ export async function usageTotalsMany(db: Queryable, asks: { accountId: string; 
   const col = (f: (p: WindowPlan) => Date) => plans.map((p) => f(p).toISOString());
   const rows = await db.query<{ i: number; requests: unknown; input: unknown; output: unknown; peak: unknown }>(prepared("cg_usage_totals", sql`
     SELECT r.i, raw.n + mins.n + hrs.n AS requests, raw.i + mins.i + hrs.i AS input, raw.o + mins.o + hrs.o AS output,
-           GREATEST(raw.p, mins.p, hrs.p) AS peak
+           GREATEST(raw.n, mins.p, hrs.p) AS peak
     FROM unnest(${asks.map((_, i) => i)}::int[], ${asks.map((a) => a.accountId)}::text[],
                 ${col((p) => p.rawHead.start)}::timestamptz[], ${col((p) => p.rawHead.end)}::timestamptz[],
                 ${col((p) => p.rawTail.start)}::timestamptz[], ${col((p) => p.rawTail.end)}::timestamptz[],
+                ${col((p) => p.future.start)}::timestamptz[], ${col((p) => p.future.end)}::timestamptz[],
                 ${col((p) => p.minutesHead.start)}::timestamptz[], ${col((p) => p.minutesHead.end)}::timestamptz[],
                 ${col((p) => p.minutesTail.start)}::timestamptz[], ${col((p) => p.minutesTail.end)}::timestamptz[],
                 ${col((p) => p.hours.start)}::timestamptz[], ${col((p) => p.hours.end)}::timestamptz[])
-         AS r(i, account_id, rh0, rh1, rt0, rt1, mh0, mh1, mt0, mt1, h0, h1)
+         AS r(i, account_id, rh0, rh1, rt0, rt1, f0, f1, mh0, mh1, mt0, mt1, h0, h1)
     CROSS JOIN LATERAL (
-      SELECT count(*) AS n, coalesce(sum(input_tokens), 0) AS i, coalesce(sum(output_tokens), 0) AS o,
-             max(per_minute) AS p
-      FROM (SELECT count(*) OVER (PARTITION BY ${raw(bucketOf("minute", "e.occurred_at"))}) AS per_minute, e.input_tokens, e.output_tokens
-            FROM usage_event e
-            WHERE e.account_id = r.account_id
-              AND ((e.occurred_at >= r.rh0 AND e.occurred_at < r.rh1) OR (e.occurred_at >= r.rt0 AND e.occurred_at <= r.rt1))) ev
+      -- One partial minute at most: its count is also its peak.
+      SELECT count(*) AS n, coalesce(sum(e.input_tokens), 0) AS i, coalesce(sum(e.output_tokens), 0) AS o
+      FROM usage_event e
+      WHERE e.account_id = r.account_id
+        AND ((e.occurred_at >= r.rh0 AND e.occurred_at < r.rh1) OR (e.occurred_at >= r.rt0 AND e.occurred_at < r.rt1))
     ) raw
     CROSS JOIN LATERAL (
-      -- Rows not merged yet are summed per minute first.
+      SELECT count(*) AS n, coalesce(sum(e.input_tokens), 0) AS i, coalesce(sum(e.output_tokens), 0) AS o
+      FROM usage_event e WHERE e.account_id = r.account_id AND e.occurred_at >= r.f0 AND e.occurred_at < r.f1
+    ) fut
+    CROSS JOIN LATERAL (
+      -- Rows not merged yet are summed per minute first; the last minute loses what came after the window.
       SELECT coalesce(sum(s.n), 0) AS n, coalesce(sum(s.i), 0) AS i, coalesce(sum(s.o), 0) AS o, max(s.n) AS p
-      FROM (SELECT sum(m.requests) AS n, sum(m.input_tokens) AS i, sum(m.output_tokens) AS o FROM usage_minute m
+      FROM (SELECT sum(m.requests) - CASE WHEN m.bucket = r.f1 - interval '1 minute' THEN fut.n ELSE 0 END AS n,
+                   sum(m.input_tokens) - CASE WHEN m.bucket = r.f1 - interval '1 minute' THEN fut.i ELSE 0 END AS i,
+                   sum(m.output_tokens) - CASE WHEN m.bucket = r.f1 - interval '1 minute' THEN fut.o ELSE 0 END AS o
+            FROM usage_minute m
             WHERE m.account_id = r.account_id
               AND ((m.bucket >= r.mh0 AND m.bucket < r.mh1) OR (m.bucket >= r.mt0 AND m.bucket < r.mt1))
             GROUP BY m.bucket) s
@@ -165,6 +174,10 @@ export async function valueStats(db: Queryable, accountIds: string[], from: Date
       FROM raw, LATERAL (VALUES ('model', raw.model), ('ip', raw.ip), ('country', raw.country), ('template', raw.prompt_template_hash)) AS v(kind, value)
       WHERE v.value IS NOT NULL GROUP BY 1
       UNION ALL
+      SELECT v.kind || ':' || v.value, -count(*)
+      FROM usage_event f, LATERAL (VALUES ('model', f.model), ('ip', f.ip), ('country', f.country), ('template', f.prompt_template_hash)) AS v(kind, value)
+      WHERE f.account_id = ANY(${accountIds}::text[]) AND ${futurePart(p)} AND v.value IS NOT NULL GROUP BY 1
+      UNION ALL
       SELECT e.key, sum(e.value::int) FROM usage_minute m, LATERAL jsonb_each(m."values") AS e
       WHERE m.account_id = ANY(${accountIds}::text[]) AND ${minutePart(p, "m")}
       GROUP BY 1
@@ -172,7 +185,7 @@ export async function valueStats(db: Queryable, accountIds: string[], from: Date
       SELECT e.key, sum(e.value::int) FROM usage_hour h, LATERAL jsonb_each(h."values") AS e
       WHERE h.account_id = ANY(${accountIds}::text[]) AND ${hourPart(p, "h")}
       GROUP BY 1
-    ), per_value AS (SELECT k, sum(n) AS n FROM parts GROUP BY k)
+    ), per_value AS (SELECT k, sum(n) AS n FROM parts GROUP BY k HAVING sum(n) > 0)
     SELECT split_part(k, ':', 1) AS kind, count(*) AS distinct_values, max(n) AS top FROM per_value GROUP BY 1`));
   const byKind = new Map(kinds.map((k) => [k.kind, k]));
   return {
@@ -194,6 +207,9 @@ export async function signalHits(db: Queryable, accountIds: string[], from: Date
         WHERE account_id = ANY(${accountIds}::text[]) AND ${rawPart(p)}
           AND ((jsonb_typeof(signals -> ${signal}::text) = 'boolean' AND (signals ->> ${signal}::text)::boolean)
             OR (jsonb_typeof(signals -> ${signal}::text) = 'number' AND (signals ->> ${signal}::text)::float8 >= ${threshold}::float8)))
+      - (SELECT count(*) FROM usage_event, LATERAL jsonb_each(signals) AS j
+        WHERE account_id = ANY(${accountIds}::text[]) AND ${futurePart(p)} AND jsonb_typeof(signals) = 'object'
+          AND j.key = ${signal}::text AND ${raw(signalBinSql("j.value"))} >= ${bin}::int)
       + coalesce((SELECT sum(e.value::int) FROM usage_minute m, LATERAL jsonb_each(m.signals) AS e
         WHERE m.account_id = ANY(${accountIds}::text[]) AND ${minutePart(p, "m")}
           AND split_part(e.key, ':', 1) = ${signal}::text AND split_part(e.key, ':', 2)::int >= ${bin}::int), 0)
