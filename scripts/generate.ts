@@ -1,0 +1,55 @@
+// npm run generate -- --accounts 10000 --days 7 --seed 1 --out scenario.ndjson [--truth file] [--start ISO] [--stats]
+// Writes a scenario's usage events (NDJSON, time order, streamed) and its ground truth (JSON, one
+// record per account: population, pattern or null). --stats prints, per population, the per-account
+// daily figures the policy pack's thresholds were chosen from.
+import fs from "node:fs";
+import { parseArgs } from "node:util";
+import { type ScenarioOptions, generateEvents, planScenario, truthOf } from "../src/features/scenarios/scenario-generator";
+import { DailyStats } from "../src/features/scenarios/scenario-stats";
+import { wholeNumber } from "./bench-support";
+
+const { values: args } = parseArgs({
+  options: {
+    accounts: { type: "string", default: "10000" },
+    days: { type: "string", default: "7" },
+    seed: { type: "string", default: "1" },
+    start: { type: "string", default: "2026-11-02T00:00:00Z" },
+    out: { type: "string" },
+    truth: { type: "string" },
+    stats: { type: "boolean", default: false },
+  },
+});
+
+async function main(): Promise<void> {
+  if (!args.out) {
+    console.error("generate: --out <file.ndjson> is required");
+    process.exit(2);
+  }
+  const start = new Date(args.start!);
+  if (Number.isNaN(start.getTime()) || !/^\d{4}-\d{2}-\d{2}T/.test(args.start!)) {
+    console.error("generate: --start must be an ISO 8601 date-time such as 2026-11-02T00:00:00Z");
+    process.exit(2);
+  }
+  const opts: ScenarioOptions = { accounts: wholeNumber("accounts", args.accounts, 100), days: wholeNumber("days", args.days, 2), seed: wholeNumber("seed", args.seed), start };
+  const plans = planScenario(opts);
+  const truthFile = args.truth ?? args.out.replace(/\.ndjson$/, "") + ".truth.json";
+  fs.writeFileSync(truthFile, JSON.stringify(truthOf(plans), null, 1));
+
+  const out = fs.createWriteStream(args.out);
+  const stats = args.stats ? new DailyStats(truthOf(plans)) : undefined;
+  let n = 0;
+  const began = Date.now();
+  for (const event of generateEvents(plans, opts)) {
+    stats?.add(event);
+    if (!out.write(`${JSON.stringify(event)}\n`)) await new Promise<void>((r) => out.once("drain", () => r()));
+    if (++n % 200_000 === 0) process.stderr.write(`  ${n} events\n`);
+  }
+  await new Promise<void>((resolve, reject) => out.end((err?: Error | null) => (err ? reject(err) : resolve())));
+  console.log(`${n} events of ${plans.length} accounts over ${opts.days} days (seed ${opts.seed}) in ${((Date.now() - began) / 1000).toFixed(1)} s: ${args.out}, truth in ${truthFile}`);
+  if (stats) console.log(stats.report());
+}
+
+main().catch((err: unknown) => {
+  console.error(err);
+  process.exit(1);
+});

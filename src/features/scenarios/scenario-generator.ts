@@ -1,0 +1,431 @@
+// A deterministic, streaming generator of realistic gateway traffic with a ground truth: which
+// population (and which violation pattern, or none) is behind each account. Used to choose and
+// check the default policy pack's thresholds (`npm run generate`, `npm run eval:policy`, the demo).
+//
+// Each account has its own random stream (seeded from the scenario seed and its index), and its
+// events come out of a generator in time order; `generateEvents` merges the accounts' streams with
+// a min-heap, so memory holds one pending event per account whatever the number of events.
+import { uniformFloat64 } from "pure-rand/distribution/uniformFloat64";
+import { xoroshiro128plus } from "pure-rand/generator/xoroshiro128plus";
+import type { UsageEventInput } from "../events/event-schemas";
+
+/** Every population the generator draws; the pattern is the violation behind it, or null for legitimate use. */
+export const populations = {
+  ordinary: null,
+  "heavy-coding-agent": null,
+  "heavy-batch-job": null,
+  "heavy-chat-product": null,
+  "data-labelling": null,
+  "reasoning-extractor": "reasoning-extraction",
+  "synthetic-data-extractor": "synthetic-data-generation",
+  "dataset-sweeper": "dataset-sweep",
+  "hydra-reasoning": "hydra-reasoning",
+  "hydra-synthetic": "hydra-synthetic",
+  reseller: "account-sharing",
+  "banned-extractor": "reasoning-extraction",
+  "ban-evader": "ban-evasion",
+  "rate-limit-evader": "rate-limit-evasion",
+  "jailbreak-campaign": "jailbreak",
+  "unsupported-region": "unsupported-region",
+} as const satisfies Record<string, string | null>;
+
+export type Population = keyof typeof populations;
+export type Pattern = NonNullable<(typeof populations)[Population]>;
+
+export type TruthRecord = {
+  accountId: string;
+  population: Population;
+  pattern: Pattern | null;
+  /** Accounts that act together (an office network, a team card, an operation). */
+  group?: string;
+  /** Suspended by the provider before the scenario starts (the accounts ban evaders come back from). */
+  suspendedBeforeStart?: boolean;
+};
+
+export type ScenarioOptions = { accounts: number; days: number; seed: number; start: Date };
+
+/** Countries the provider does not serve in the default pack (rules/access.unsupported-region.json). */
+export const unsupportedCountries = ["CN", "RU", "IR", "KP", "SY", "CU", "BY"];
+const supportedCountries = ["US", "US", "US", "GB", "DE", "FR", "IN", "BR", "JP", "CA", "NL", "ES", "IT", "KR", "AU", "SG", "MX", "PL", "SE", "CH"];
+const models = ["frontier-large", "frontier-mini", "frontier-reasoning"];
+const hourMs = 3_600_000;
+const dayMs = 24 * hourMs;
+
+type Rng = () => number;
+
+function rngFor(seed: number, index: number): Rng {
+  const gen = xoroshiro128plus((seed ^ Math.imul(index + 1, 0x9e3779b1)) | 0);
+  return () => uniformFloat64(gen);
+}
+
+const int = (rng: Rng, lo: number, hi: number) => lo + Math.floor(rng() * (hi - lo + 1));
+const pick = <T>(rng: Rng, list: readonly T[]): T => list[Math.floor(rng() * list.length)]!;
+const chance = (rng: Rng, p: number) => rng() < p;
+const round2 = (x: number) => Math.round(x * 100) / 100;
+
+/** A /24 from the seed's own address plan: distinct per `n`, never a private or reserved range. */
+const prefix24 = (kind: number, n: number) => `${11 + kind}.${(n >> 8) & 255}.${n & 255}`;
+
+type AccountPlan = TruthRecord & {
+  index: number;
+  /** Established accounts were first seen long before the scenario (one earlier request). */
+  signupAt?: number;
+  country: string;
+  ips: string[];
+  ipType: NonNullable<UsageEventInput["ipType"]>;
+  paymentFingerprint: string;
+  orgId?: string;
+  userAgent: string;
+  /** Account-specific parameters chosen when the plan is made. */
+  params: Record<string, number>;
+  /** The account (or accounts) whose ban this one evades. */
+  evades?: string;
+};
+
+/** Signals of an ordinary request: the classifier's background, with rare false positives. */
+function backgroundSignals(rng: Rng): Record<string, number | boolean> {
+  return {
+    reasoningTraceRequest: chance(rng, 0.03) ? round2(0.7 + rng() * 0.25) : round2(rng() ** 3 * 0.6),
+    syntheticDataRequest: chance(rng, 0.01),
+    jailbreakAttempt: chance(rng, 0.005) ? round2(0.8 + rng() * 0.19) : round2(rng() ** 6 * 0.5),
+  };
+}
+
+/** `n` sorted moments in the day starting at `dayStart`, clustered around `centerHour` (local activity hours). */
+function momentsInDay(rng: Rng, dayStart: number, n: number, centerHour: number, spreadHours: number): number[] {
+  const out: number[] = [];
+  for (let i = 0; i < n; i++) {
+    const offset = (rng() + rng() + rng() - 1.5) * spreadHours; // roughly bell-shaped
+    const h = (((centerHour + offset) % 24) + 24) % 24;
+    out.push(dayStart + Math.floor(h * hourMs));
+  }
+  return out.sort((a, b) => a - b);
+}
+
+/** `n` sorted moments in one burst of `minutes` starting at `from`. */
+function burst(rng: Rng, from: number, n: number, minutes: number): number[] {
+  const out = Array.from({ length: n }, () => from + Math.floor(rng() * minutes * 60_000));
+  return out.sort((a, b) => a - b);
+}
+
+type Draft = Omit<UsageEventInput, "eventId" | "occurredAt" | "accountId">;
+
+/** The plan of every account: population, identity, links. Small (one record per account). */
+export function planScenario(opts: ScenarioOptions): AccountPlan[] {
+  const { accounts: n, seed } = opts;
+  const rng = rngFor(seed, -1);
+  const start = opts.start.getTime();
+  const plans: AccountPlan[] = [];
+  const atLeast = (share: number, min: number) => Math.max(min, Math.round(n * share));
+  let prefixes = 0;
+  let cards = 0;
+
+  const add = (population: Population, extra: Partial<AccountPlan> = {}) => {
+    const index = plans.length;
+    const r = rngFor(seed, index + 1_000_000);
+    const plan: AccountPlan = {
+      index,
+      accountId: `acct_${seed}_${String(index).padStart(6, "0")}`,
+      population,
+      pattern: populations[population],
+      signupAt: start - int(r, 20, 400) * dayMs - int(r, 0, 23) * hourMs,
+      country: pick(r, supportedCountries),
+      ips: [`${prefix24(0, prefixes++)}.${int(r, 2, 250)}`],
+      ipType: "residential",
+      paymentFingerprint: `pmfp_${seed}_${cards++}`,
+      userAgent: pick(r, ["Mozilla/5.0", "openai-python/1.54", "anthropic-sdk-ts/0.30", "curl/8.5", "python-httpx/0.27"]),
+      params: {},
+      ...extra,
+    };
+    plans.push(plan);
+    return plan;
+  };
+
+  // Dedicated hosting prefixes shared by legitimate cloud workloads (a big provider's NAT ranges).
+  const cloudPrefixes = Array.from({ length: 8 }, () => prefix24(1, prefixes++));
+  const cloudIp = (r: Rng) => `${pick(r, cloudPrefixes)}.${int(r, 2, 250)}`;
+
+  // Extractors, operations and the other patterns first, so that their share holds at any size.
+  for (let i = 0; i < atLeast(0.002, 2); i++) add("reasoning-extractor", { ipType: "hosting" });
+  for (let i = 0; i < atLeast(0.002, 2); i++) add("synthetic-data-extractor", { ipType: "hosting" });
+  for (let i = 0; i < atLeast(0.0015, 2); i++) add("dataset-sweeper", { ipType: "hosting" });
+  for (let op = 0; op < Math.max(1, Math.round(n / 3500)); op++) {
+    for (const population of ["hydra-reasoning", "hydra-synthetic"] as const) {
+      const size = int(rng, 30, 50);
+      const opPrefixes = Array.from({ length: int(rng, 2, 4) }, () => prefix24(2, prefixes++));
+      const opCards = Array.from({ length: int(rng, 3, 6) }, () => `pmfp_${seed}_${cards++}`);
+      const firstDay = int(rng, 0, Math.max(0, opts.days - 3));
+      for (let k = 0; k < size; k++) {
+        add(population, {
+          group: `${population}-${op}`,
+          signupAt: undefined,
+          ipType: pick(rng, ["hosting", "proxy"] as const),
+          ips: [`${pick(rng, opPrefixes)}.${int(rng, 2, 250)}`, `${pick(rng, opPrefixes)}.${int(rng, 2, 250)}`],
+          paymentFingerprint: pick(rng, opCards),
+          params: { firstDay },
+        });
+      }
+    }
+  }
+  for (let i = 0; i < atLeast(0.003, 2); i++) add("reseller");
+  for (let i = 0; i < atLeast(0.0015, 2); i++) {
+    const banned = add("banned-extractor", { ipType: "hosting", ips: [`${prefix24(3, prefixes++)}.${int(rng, 2, 250)}`], suspendedBeforeStart: true });
+    const sameCard = chance(rng, 0.5);
+    add("ban-evader", {
+      evades: banned.accountId,
+      signupAt: undefined,
+      ipType: "hosting",
+      paymentFingerprint: sameCard ? banned.paymentFingerprint : `pmfp_${seed}_${cards++}`,
+      ips: [sameCard ? `${prefix24(0, prefixes++)}.${int(rng, 2, 250)}` : `${banned.ips[0]!.split(".").slice(0, 3).join(".")}.${int(rng, 2, 250)}`],
+    });
+  }
+  for (let g = 0; g < Math.max(1, Math.round(n / 2500)); g++) {
+    const prefix = prefix24(4, prefixes++);
+    const card = `pmfp_${seed}_${cards++}`;
+    for (let k = 0, size = int(rng, 4, 6); k < size; k++) {
+      add("rate-limit-evader", { group: `rate-limit-${g}`, ipType: "hosting", ips: [`${prefix}.${int(rng, 2, 250)}`], paymentFingerprint: chance(rng, 0.5) ? card : `pmfp_${seed}_${cards++}` });
+    }
+  }
+  for (let i = 0; i < atLeast(0.004, 2); i++) add("jailbreak-campaign");
+  for (let i = 0; i < atLeast(0.003, 2); i++) add("unsupported-region", { country: pick(rng, unsupportedCountries), ipType: pick(rng, ["hosting", "residential"] as const) });
+
+  // Legitimate heavy users: some in shared cloud ranges (linked by network, innocently).
+  for (let i = 0; i < atLeast(0.003, 2); i++) add("heavy-coding-agent", { ipType: "hosting", ips: [cloudIp(rng), cloudIp(rng)] });
+  for (let i = 0; i < atLeast(0.002, 2); i++) add("heavy-batch-job", { ipType: "hosting", ips: [cloudIp(rng)] });
+  for (let i = 0; i < atLeast(0.002, 2); i++) add("heavy-chat-product", { ipType: "hosting", ips: [cloudIp(rng), cloudIp(rng), cloudIp(rng)] });
+  for (let i = 0; i < atLeast(0.005, 2); i++) add("data-labelling");
+
+  // Ordinary users fill the rest: office networks (one /24 for 8-20 people) and team cards as noise.
+  while (plans.length < n) {
+    const kind = rng();
+    if (kind < 0.05) {
+      const prefix = prefix24(5, prefixes++);
+      const org = `org_${seed}_${plans.length}`;
+      for (let k = 0, size = int(rng, 8, 20); k < size && plans.length < n; k++) {
+        add("ordinary", { group: `office-${prefix}`, orgId: org, ips: [`${prefix}.${int(rng, 2, 250)}`] });
+      }
+    } else if (kind < 0.1) {
+      const card = `pmfp_${seed}_${cards++}`;
+      for (let k = 0, size = int(rng, 3, 8); k < size && plans.length < n; k++) add("ordinary", { group: `team-${card}`, paymentFingerprint: card });
+    } else {
+      // One in ten ordinary accounts signed up during the scenario.
+      const fresh = chance(rng, 0.1);
+      add("ordinary", fresh ? { signupAt: undefined } : {});
+    }
+  }
+  return plans;
+}
+
+/** The events of one account, in time order. */
+function* accountEvents(plan: AccountPlan, opts: ScenarioOptions): Generator<UsageEventInput> {
+  const rng = rngFor(opts.seed, plan.index);
+  const start = opts.start.getTime();
+  let seq = 0;
+  const tz = int(rng, 0, 23); // the account's own daytime, as an hour offset
+  const templates = Array.from({ length: 8 }, (_, k) => `tpl_${plan.accountId}_${k}`);
+  const make = (at: number, d: Draft): UsageEventInput => ({
+    eventId: `evt_${plan.accountId}_${seq++}`,
+    occurredAt: new Date(at).toISOString(),
+    accountId: plan.accountId,
+    ...(plan.orgId ? { orgId: plan.orgId } : {}),
+    apiKeyId: `key_${plan.accountId}`,
+    endpoint: "chat.completions",
+    ip: pick(rng, plan.ips),
+    ipType: plan.ipType,
+    country: plan.country,
+    userAgent: plan.userAgent,
+    paymentFingerprint: plan.paymentFingerprint,
+    ...d,
+  });
+  const ordinaryDraft = (): Draft => ({
+    model: pick(rng, models),
+    inputTokens: int(rng, 50, 2500),
+    outputTokens: int(rng, 50, 1200),
+    promptTemplateHash: `tpl_${plan.accountId}_u${int(rng, 0, 999_999)}`,
+    signals: backgroundSignals(rng),
+  });
+  const extractionDraft = (signals: Record<string, number | boolean>, template?: string): Draft => ({
+    model: pick(rng, ["frontier-large", "frontier-reasoning"]),
+    inputTokens: int(rng, 80, 600),
+    outputTokens: int(rng, 1500, 4000),
+    promptTemplateHash: template ?? `tpl_${plan.accountId}_u${int(rng, 0, 999_999)}`,
+    signals,
+  });
+
+  if (plan.signupAt !== undefined) yield make(plan.signupAt, ordinaryDraft());
+
+  const days = opts.days;
+  const eachDay = function* (activeShare: number, perDay: () => number, center: number, spread: number, draft: () => Draft, dayFrom = 0, dayTo = days) {
+    for (let d = dayFrom; d < dayTo; d++) {
+      if (!chance(rng, activeShare)) continue;
+      for (const at of momentsInDay(rng, start + d * dayMs, perDay(), center, spread)) yield make(at, draft());
+    }
+  };
+
+  switch (plan.population) {
+    case "ordinary":
+      yield* eachDay(rng() * 0.6 + 0.3, () => int(rng, 1, 35), tz, 4, ordinaryDraft);
+      return;
+    case "heavy-coding-agent":
+      // Long inputs (the repository in context), short outputs, bursts through the working day.
+      yield* eachDay(0.85, () => int(rng, 300, 800), tz, 3, () => ({
+        ...ordinaryDraft(),
+        model: pick(rng, ["frontier-large", "frontier-reasoning"]),
+        inputTokens: int(rng, 15_000, 90_000),
+        outputTokens: int(rng, 150, 2500),
+        promptTemplateHash: pick(rng, templates.slice(0, 5)),
+        signals: { ...backgroundSignals(rng), reasoningTraceRequest: round2(rng() * 0.75) },
+      }));
+      return;
+    case "heavy-batch-job":
+      // Nightly classification runs: one template, many requests, tiny outputs.
+      for (let d = 0; d < days; d++) {
+        if (!chance(rng, 0.5)) continue;
+        const from = start + d * dayMs + int(rng, 0, 4) * hourMs;
+        for (const at of burst(rng, from, int(rng, 1500, 3000), int(rng, 120, 240))) {
+          yield make(at, { model: "frontier-mini", inputTokens: int(rng, 200, 1500), outputTokens: int(rng, 5, 120), promptTemplateHash: chance(rng, 0.92) ? templates[0]! : pick(rng, templates), signals: backgroundSignals(rng) });
+        }
+      }
+      return;
+    case "heavy-chat-product":
+      // A product built on the API: conversation history in, answers out, its own end users.
+      yield* eachDay(1, () => int(rng, 600, 1400), tz, 6, () => ({
+        ...ordinaryDraft(),
+        inputTokens: int(rng, 1500, 7000),
+        outputTokens: int(rng, 150, 1100),
+        endUserId: `u_${int(rng, 1, 5000)}`,
+        promptTemplateHash: pick(rng, templates),
+        signals: { ...backgroundSignals(rng), reasoningTraceRequest: chance(rng, 0.15) ? round2(0.7 + rng() * 0.29) : round2(rng() * 0.5) },
+      }));
+      return;
+    case "data-labelling":
+      // Asks for structured output (the classifier often says "synthetic data"), but labels are short.
+      yield* eachDay(0.8, () => int(rng, 250, 700), tz, 4, () => ({
+        model: pick(rng, models),
+        inputTokens: int(rng, 400, 2500),
+        outputTokens: int(rng, 40, 400),
+        promptTemplateHash: pick(rng, templates.slice(0, 3)),
+        signals: { ...backgroundSignals(rng), syntheticDataRequest: chance(rng, 0.6) },
+      }));
+      return;
+    case "reasoning-extractor":
+    case "banned-extractor": {
+      const [from, to] = plan.population === "banned-extractor" ? [-6, -1] : [0, days];
+      yield* eachDay(0.9, () => int(rng, 700, 1500), tz, 8, () =>
+        extractionDraft({ ...backgroundSignals(rng), reasoningTraceRequest: chance(rng, 0.75) ? round2(0.75 + rng() * 0.24) : round2(rng() * 0.6) }),
+        from, to);
+      return;
+    }
+    case "synthetic-data-extractor":
+      yield* eachDay(0.9, () => int(rng, 700, 1500), tz, 8, () => extractionDraft({ ...backgroundSignals(rng), syntheticDataRequest: chance(rng, 0.8) }));
+      return;
+    case "dataset-sweeper":
+      // One template walked over a dataset, long answers.
+      yield* eachDay(0.9, () => int(rng, 1200, 2200), tz, 8, () =>
+        extractionDraft({ ...backgroundSignals(rng), reasoningTraceRequest: round2(0.3 + rng() * 0.35) }, chance(rng, 0.95) ? templates[0]! : undefined));
+      return;
+    case "hydra-reasoning":
+    case "hydra-synthetic": {
+      // Each account light (a few hundred requests over 2-3 days), the operation heavy.
+      const first = plan.params.firstDay ?? 0;
+      const activeDays = Math.min(3, days - first);
+      const perDay = Math.ceil(int(rng, 150, 400) / activeDays);
+      const signals = () =>
+        plan.population === "hydra-reasoning"
+          ? { ...backgroundSignals(rng), reasoningTraceRequest: chance(rng, 0.8) ? round2(0.75 + rng() * 0.24) : round2(rng() * 0.6) }
+          : { ...backgroundSignals(rng), syntheticDataRequest: chance(rng, 0.8) };
+      yield* eachDay(1, () => perDay, tz, 10, () => extractionDraft(signals()), first, first + activeDays);
+      return;
+    }
+    case "reseller": {
+      // One account, many people: requests from many countries and addresses each day.
+      const countries = Array.from({ length: int(rng, 5, 9) }, () => pick(rng, supportedCountries));
+      yield* eachDay(0.95, () => int(rng, 250, 700), tz, 10, () => ({
+        ...ordinaryDraft(),
+        country: pick(rng, countries),
+        ip: `${prefix24(6, int(rng, 0, 60_000))}.${int(rng, 2, 250)}`,
+        ipType: pick(rng, ["residential", "vpn", "proxy"] as const),
+        endUserId: `u_${int(rng, 1, 400)}`,
+      }));
+      return;
+    }
+    case "ban-evader":
+      yield* eachDay(0.9, () => int(rng, 100, 400), tz, 6, ordinaryDraft, Math.min(1, days - 1));
+      return;
+    case "rate-limit-evader":
+      // The group fires together: each account near its own limit, the group far above it.
+      for (let d = 0; d < days; d++) {
+        // The group's own stream for the day: every member is active (or not) in the same hour.
+        const groupRng = rngFor(opts.seed, 2_000_000 + d * 1000 + Number(plan.group?.split("-").pop() ?? 0));
+        if (!chance(groupRng, 0.7)) continue;
+        const from = start + d * dayMs + int(groupRng, 8, 18) * hourMs;
+        for (const at of burst(rng, from, int(rng, 2200, 2800), 60)) {
+          yield make(at, { ...ordinaryDraft(), inputTokens: int(rng, 800, 3000), outputTokens: int(rng, 100, 900) });
+        }
+      }
+      return;
+    case "jailbreak-campaign":
+      yield* eachDay(0.8, () => int(rng, 80, 300), tz, 6, () => ({
+        ...ordinaryDraft(),
+        signals: { ...backgroundSignals(rng), jailbreakAttempt: chance(rng, 0.55) ? round2(0.8 + rng() * 0.19) : round2(rng() * 0.5) },
+      }));
+      return;
+    case "unsupported-region":
+      yield* eachDay(0.8, () => int(rng, 5, 60), tz, 4, ordinaryDraft);
+      return;
+  }
+}
+
+/** Every account's events merged into one stream ordered by time (ties by account index). */
+export function* generateEvents(plans: AccountPlan[], opts: ScenarioOptions): Generator<UsageEventInput> {
+  type Head = { at: number; index: number; event: UsageEventInput; rest: Generator<UsageEventInput> };
+  const heap: Head[] = [];
+  const less = (a: Head, b: Head) => a.at < b.at || (a.at === b.at && a.index < b.index);
+  const push = (h: Head) => {
+    heap.push(h);
+    for (let i = heap.length - 1; i > 0; ) {
+      const p = (i - 1) >> 1;
+      if (!less(heap[i]!, heap[p]!)) break;
+      [heap[i], heap[p]] = [heap[p]!, heap[i]!];
+      i = p;
+    }
+  };
+  const pop = (): Head => {
+    const top = heap[0]!;
+    const last = heap.pop()!;
+    if (heap.length) {
+      heap[0] = last;
+      for (let i = 0; ; ) {
+        const l = 2 * i + 1;
+        const r = l + 1;
+        let m = i;
+        if (l < heap.length && less(heap[l]!, heap[m]!)) m = l;
+        if (r < heap.length && less(heap[r]!, heap[m]!)) m = r;
+        if (m === i) break;
+        [heap[i], heap[m]] = [heap[m]!, heap[i]!];
+        i = m;
+      }
+    }
+    return top;
+  };
+  const advance = (index: number, rest: Generator<UsageEventInput>) => {
+    const next = rest.next();
+    if (!next.done) push({ at: Date.parse(next.value.occurredAt), index, event: next.value, rest });
+  };
+  for (const plan of plans) advance(plan.index, accountEvents(plan, opts));
+  while (heap.length) {
+    const head = pop();
+    yield head.event;
+    advance(head.index, head.rest);
+  }
+}
+
+export function truthOf(plans: AccountPlan[]): TruthRecord[] {
+  return plans.map(({ accountId, population, pattern, group, suspendedBeforeStart }) => ({
+    accountId,
+    population,
+    pattern,
+    ...(group ? { group } : {}),
+    ...(suspendedBeforeStart ? { suspendedBeforeStart } : {}),
+  }));
+}
