@@ -67,7 +67,7 @@ describe.each(testTargets())("vertical slice on %s", (kind) => {
     );
     await server.call("POST", "/v1/events", { body: events.slice(0, 5) });
     await server.drain();
-    expect((await server.call("GET", "/v1/cases?accountId=acct_volume")).body.items).toEqual([]);
+    expect((await server.call("GET", "/v1/cases?accountId=acct_volume&ruleId=distillation.output-volume")).body.items).toEqual([]);
 
     await server.call("POST", "/v1/events", { body: events.slice(5) });
     await server.drain();
