@@ -256,8 +256,10 @@ function* accountEvents(plan: AccountPlan, opts: ScenarioOptions): Generator<Usa
 
   const days = opts.days;
   const eachDay = function* (activeShare: number, perDay: () => number, center: number, spread: number, draft: () => Draft, dayFrom = 0, dayTo = days) {
+    // Every account is active on at least one day of its period, whatever its share.
+    const sure = int(rng, dayFrom, dayTo - 1);
     for (let d = dayFrom; d < dayTo; d++) {
-      if (!chance(rng, activeShare)) continue;
+      if (d !== sure && !chance(rng, activeShare)) continue;
       for (const at of momentsInDay(rng, start + d * dayMs, perDay(), center, spread)) yield make(at, draft());
     }
   };
@@ -354,10 +356,12 @@ function* accountEvents(plan: AccountPlan, opts: ScenarioOptions): Generator<Usa
       return;
     case "rate-limit-evader":
       // The group fires together: each account near its own limit, the group far above it.
+      const groupNo = Number(plan.group?.split("-").pop() ?? 0);
+      const sureDay = int(rngFor(opts.seed, 3_000_000 + groupNo), 0, days - 1);
       for (let d = 0; d < days; d++) {
         // The group's own stream for the day: every member is active (or not) in the same hour.
-        const groupRng = rngFor(opts.seed, 2_000_000 + d * 1000 + Number(plan.group?.split("-").pop() ?? 0));
-        if (!chance(groupRng, 0.7)) continue;
+        const groupRng = rngFor(opts.seed, 2_000_000 + d * 1000 + groupNo);
+        if (!chance(groupRng, 0.7) && d !== sureDay) continue;
         const from = start + d * dayMs + int(groupRng, 8, 18) * hourMs;
         for (const at of burst(rng, from, int(rng, 2200, 2800), 60)) {
           yield make(at, { ...ordinaryDraft(), inputTokens: int(rng, 800, 3000), outputTokens: int(rng, 100, 900) });
