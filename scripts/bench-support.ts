@@ -2,6 +2,7 @@
 // checks, and a throw-away PostgreSQL database.
 import { type ChildProcess, spawn } from "node:child_process";
 import { randomBytes } from "node:crypto";
+import fs from "node:fs";
 import path from "node:path";
 import pg from "pg";
 import type { UsageEventInput } from "../src/features/events/event-schemas";
@@ -85,7 +86,11 @@ export async function startServerProcess(env: Record<string, string>, args: stri
     env: { PATH: process.env.PATH ?? "", PORT: "0", LOG_LEVEL: "info", ...env },
     stdio: ["ignore", "pipe", "pipe"],
   });
-  child.stdout!.on("data", (d: Buffer) => (out = (out + d.toString()).slice(-100_000)));
+  child.stdout!.on("data", (d: Buffer) => {
+    // BENCH_SERVER_LOG=file appends the server's log to that file while a bench runs.
+    if (process.env.BENCH_SERVER_LOG) fs.appendFileSync(process.env.BENCH_SERVER_LOG, d);
+    out = (out + d.toString()).slice(-100_000);
+  });
   child.stderr!.on("data", (d: Buffer) => {
     // BENCH_STDERR=1 shows the server's own diagnostics while a bench runs.
     if (process.env.BENCH_STDERR) process.stderr.write(d);

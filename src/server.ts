@@ -53,6 +53,10 @@ export async function startServer(config: Config, logger: Logger, roles: Roles, 
         s.once("error", reject);
       });
       server.requestTimeout = 60_000;
+      // Idle keep-alive connections outlive the client's (and a load balancer's 60 s): the client
+      // closes first, so it never reuses a socket the server is closing at that moment (ECONNRESET).
+      server.keepAliveTimeout = 65_000;
+      server.headersTimeout = 66_000;
     }
   } catch (err) {
     await services.worker.stop();

@@ -302,6 +302,24 @@ describe.each(testTargets())("usage events API on %s", (kind) => {
       expect(await server.drain()).toBe(200);
     });
 
+    it("takes concurrent batches that widen the same accounts' first and last seen without failing any", async () => {
+      // Accounts exist first; then 8 requests at once each move all 300 accounts' times, in different orders.
+      const accounts = Array.from({ length: 300 }, (_, i) => `acct_widen_${i}`);
+      const base = Date.parse("2026-10-10T12:00:00Z");
+      await server.call("POST", "/v1/events", { body: accounts.map((a) => usageEvent({ accountId: a, occurredAt: new Date(base).toISOString() })), key: writerKey });
+      const posts = Array.from({ length: 8 }, (_, k) => {
+        const order = k % 2 ? [...accounts].reverse() : [...accounts.slice(k * 37), ...accounts.slice(0, k * 37)];
+        const body = order.map((a, i) => usageEvent({ accountId: a, occurredAt: new Date(base + (k % 2 ? -1 : 1) * (k + 1) * 3_600_000 + i).toISOString() }));
+        return server.call("POST", "/v1/events", { body, key: writerKey });
+      });
+      const answers = await Promise.all(posts);
+      expect(answers.map((r) => r.status)).toEqual(Array(8).fill(202));
+      expect(answers.reduce((n, r) => n + r.body.accepted, 0)).toBe(8 * 300);
+      const account = await server.call("GET", "/v1/accounts/acct_widen_5");
+      expect(account.body).toMatchObject({ firstSeenAt: new Date(base - 8 * 3_600_000 + 294).toISOString() });
+      await server.drain();
+    });
+
     it("accepts an NDJSON body and rejects only its broken line, by index", async () => {
       const events = Array.from({ length: 4 }, () => usageEvent({ accountId: "acct_ndjson" }));
       const lines = [JSON.stringify(events[0]), JSON.stringify(events[1]), '{"eventId": "evt_broken", "accountId": ', JSON.stringify(events[2]), JSON.stringify(events[3])];

@@ -44,6 +44,24 @@ export function isDatabaseUnavailable(err: unknown): boolean {
   );
 }
 
+const retryableCodes = new Set(["40P01", "40001"]);
+
+/**
+ * Runs a whole transaction again when PostgreSQL aborted it as a deadlock victim or a
+ * serialization failure (nothing of it was kept), up to `attempts` times.
+ */
+export async function retryAborted<T>(fn: () => Promise<T>, attempts = 3): Promise<T> {
+  for (let i = 1; ; i++) {
+    try {
+      return await fn();
+    } catch (err) {
+      const code = (err as { code?: string })?.code ?? "";
+      if (i >= attempts || !retryableCodes.has(code)) throw err;
+      await new Promise((r) => setTimeout(r, 10 * i + Math.random() * 20));
+    }
+  }
+}
+
 /** close() may be called by several owners (server stop, test teardown): the first call does the work. */
 function once(fn: () => Promise<void>): () => Promise<void> {
   let done: Promise<void> | undefined;

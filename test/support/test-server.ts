@@ -27,7 +27,7 @@ export function testConfig(overrides: Partial<Config> = {}): Config {
     database: { kind: "pglite", dataDir: "(the test database is passed in)" },
     adminKey: generateKey().key,
     rulesDir: repoRulesDir,
-    logLevel: "silent",
+    logLevel: (process.env.TEST_LOG_LEVEL as Config["logLevel"]) ?? "silent",
     bodyLimitBytes: 10 * 1024 * 1024,
     evaluation: { pollMs: 50, batchSize: 500, leaseMs: 60_000 },
     shutdownTimeoutMs: 5000,

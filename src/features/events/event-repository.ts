@@ -85,18 +85,30 @@ async function createAccounts(tx: SqlSession, rows: Sighting[]): Promise<void> {
 
 /**
  * Widens first/last seen (and fills the org) of existing accounts, touching only rows that change.
- * Run last in the transaction: the row locks it takes are held only until the commit.
+ * Run last in the transaction: the row locks it takes are held only until the commit. The rows are
+ * locked in id order first, by a statement of their own (an UPDATE ... FROM locks in join order,
+ * which differs between plans), so two batches widening the same accounts queue instead of
+ * deadlocking.
  */
 async function touchAccounts(tx: SqlSession, rows: Sighting[]): Promise<void> {
+  const changes = sql`
+    SELECT * FROM unnest(${rows.map((r) => r.id)}::text[], ${rows.map((r) => r.orgId)}::text[],
+                         ${rows.map((r) => r.first)}::timestamptz[], ${rows.map((r) => r.last)}::timestamptz[])
+      AS u(id, org_id, first_seen_at, last_seen_at)`;
+  // A statement of its own, run to the end before the update: the locks are taken in id order.
+  // NO KEY UPDATE (what the UPDATE itself takes) leaves other batches' foreign-key checks free.
+  const locked = await tx.query<{ id: string }>(sql`
+    SELECT a.id FROM account a JOIN (${changes}) u ON a.id = u.id
+    WHERE u.first_seen_at < a.first_seen_at OR u.last_seen_at > a.last_seen_at
+          OR (u.org_id IS NOT NULL AND u.org_id IS DISTINCT FROM a.org_id)
+    ORDER BY a.id
+    FOR NO KEY UPDATE OF a`);
+  if (locked.length === 0) return;
   await tx.query(sql`
     UPDATE account a SET
       first_seen_at = LEAST(a.first_seen_at, u.first_seen_at),
       last_seen_at = GREATEST(a.last_seen_at, u.last_seen_at),
       org_id = COALESCE(u.org_id, a.org_id)
-    FROM unnest(${rows.map((r) => r.id)}::text[], ${rows.map((r) => r.orgId)}::text[],
-                ${rows.map((r) => r.first)}::timestamptz[], ${rows.map((r) => r.last)}::timestamptz[])
-         AS u(id, org_id, first_seen_at, last_seen_at)
-    WHERE a.id = u.id
-      AND (u.first_seen_at < a.first_seen_at OR u.last_seen_at > a.last_seen_at
-           OR (u.org_id IS NOT NULL AND u.org_id IS DISTINCT FROM a.org_id))`);
+    FROM (${changes}) u
+    WHERE a.id = u.id AND a.id = ANY(${locked.map((r) => r.id)}::text[])`);
 }

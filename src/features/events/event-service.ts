@@ -4,7 +4,7 @@ import type { PrismaClient } from "../../generated/prisma/client";
 import { type FieldError, issuesToFieldErrors, validationFailed } from "../../errors";
 import { type Page, decodeCursor, encodeCursor } from "../../http/pagination";
 import { z } from "zod";
-import type { Database } from "../../db/database";
+import { type Database, retryAborted } from "../../db/database";
 import { insertEvents } from "./event-repository";
 import { type LinkKeyCache, createLinkKeyCache } from "./link-key-cache";
 import { type UsageEventInput, maxBatchItems, queryMoment, usageEventSchema } from "./event-schemas";
@@ -55,7 +55,8 @@ export function createEventService(db: Database, onStored: () => void = () => {}
     });
     let accepted = 0;
     if (valid.length) {
-      const stored = await db.transaction((tx) => insertEvents(tx, valid, linkKeys));
+      // A deadlock victim stored nothing: the whole batch is tried again (eventId keeps it idempotent).
+      const stored = await retryAborted(() => db.transaction((tx) => insertEvents(tx, valid, linkKeys)));
       // Only after the commit: a rolled-back batch must not mark its link keys as written.
       linkKeys.remember(stored.linkKeysWritten);
       accepted = stored.inserted;

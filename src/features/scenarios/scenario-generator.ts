@@ -354,7 +354,7 @@ function* accountEvents(plan: AccountPlan, opts: ScenarioOptions): Generator<Usa
     case "ban-evader":
       yield* eachDay(0.9, () => int(rng, 100, 400), tz, 6, ordinaryDraft, Math.min(1, days - 1));
       return;
-    case "rate-limit-evader":
+    case "rate-limit-evader": {
       // The group fires together: each account near its own limit, the group far above it.
       const groupNo = Number(plan.group?.split("-").pop() ?? 0);
       const sureDay = int(rngFor(opts.seed, 3_000_000 + groupNo), 0, days - 1);
@@ -368,6 +368,7 @@ function* accountEvents(plan: AccountPlan, opts: ScenarioOptions): Generator<Usa
         }
       }
       return;
+    }
     case "jailbreak-campaign":
       yield* eachDay(0.8, () => int(rng, 80, 300), tz, 6, () => ({
         ...ordinaryDraft(),
