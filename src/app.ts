@@ -1,22 +1,28 @@
 // createApp: the Express application built from its dependencies (tests pass a test database).
 import express, { type Express } from "express";
+import helmet from "helmet";
 import { pinoHttp } from "pino-http";
 import { createAccountsRouter } from "./features/accounts/accounts-router";
+import { createAuditRouter } from "./features/audit/audit-router";
 import { createKeysRouter } from "./features/auth/keys-router";
 import { createCasesRouter } from "./features/cases/cases-router";
 import { createEventsRouter } from "./features/events/events-router";
 import { createRulesRouter } from "./features/rules/rules-router";
 import { createHealthRouter } from "./http/health-router";
+import { rateLimits } from "./http/rate-limit";
 import { createMetrics } from "./http/metrics";
 import { errorHandler, routeNotFound } from "./http/problem";
 import { requestId } from "./http/request-id";
 import type { Services } from "./services";
 
-export type AppOptions = { bodyLimitBytes: number; workerInProcess: boolean };
+export type AppOptions = { bodyLimitBytes: number; workerInProcess: boolean; rateLimits?: { perKeyPerMinute: number; perAddressPerMinute: number } };
 
 export function createApp(services: Services, options: AppOptions): Express {
   const app = express();
   app.disable("x-powered-by");
+  // Security headers (helmet's defaults: nosniff, frame denial, a strict CSP, HSTS, no referrer leaks).
+  // No CORS headers are sent, so browsers keep other origins out.
+  app.use(helmet());
   const metrics = createMetrics({ db: services.db, workerStats: options.workerInProcess ? services.worker.stats : undefined });
   app.use(requestId);
   app.use(metrics.timeRequests);
@@ -29,6 +35,7 @@ export function createApp(services: Services, options: AppOptions): Express {
       serializers: { req: (req: { id: string; method: string; url: string }) => ({ id: req.id, method: req.method, url: req.url }) },
     }),
   );
+  for (const limiter of rateLimits(options.rateLimits ?? { perKeyPerMinute: 0, perAddressPerMinute: 0 })) app.use(limiter);
   app.use(createHealthRouter({ db: services.db, workerStats: options.workerInProcess ? services.worker.stats : undefined }));
   app.get("/metrics", async (_req, res) => {
     res.type(metrics.registry.contentType).send(await metrics.registry.metrics());
@@ -37,6 +44,7 @@ export function createApp(services: Services, options: AppOptions): Express {
   app.use(createAccountsRouter({ accounts: services.accounts, apiKeys: services.apiKeys }));
   app.use(createCasesRouter({ cases: services.cases, workflow: services.workflow, apiKeys: services.apiKeys }));
   app.use(createKeysRouter({ apiKeys: services.apiKeys }));
+  app.use(createAuditRouter({ prisma: services.db.prisma, apiKeys: services.apiKeys }));
   app.use(createRulesRouter({ rules: services.rules, apiKeys: services.apiKeys, backtests: services.backtests }));
   app.use(routeNotFound);
   app.use(errorHandler(services.logger));

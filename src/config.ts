@@ -38,6 +38,10 @@ const envSchema = z.object({
   CLAUSEGUARD_WEBHOOK_SECRET: z.string().min(16, "must be at least 16 characters").optional(),
   CLAUSEGUARD_WEBHOOK_TIMEOUT_MS: z.coerce.number().int().min(100).max(60_000).default(5000),
   CLAUSEGUARD_WEBHOOK_MAX_ATTEMPTS: z.coerce.number().int().min(1).max(50).default(10),
+  /** Requests a minute one API key (one credential) may make, on every endpoint but health and metrics; 0 turns the limit off. */
+  CLAUSEGUARD_RATE_LIMIT_PER_KEY: z.coerce.number().int().min(0).max(10_000_000).default(6000),
+  /** Requests a minute one client address may make (keys or none); 0 turns the limit off. */
+  CLAUSEGUARD_RATE_LIMIT_PER_ADDRESS: z.coerce.number().int().min(0).max(10_000_000).default(12_000),
   /** Longest wait for in-flight requests and evaluations on shutdown, in milliseconds. */
   CLAUSEGUARD_SHUTDOWN_TIMEOUT_MS: z.coerce.number().int().min(0).max(600_000).default(10_000),
 });
@@ -61,6 +65,7 @@ export type Config = {
   bodyLimitBytes: number;
   evaluation: { pollMs: number; batchSize: number; leaseMs: number };
   shutdownTimeoutMs: number;
+  rateLimits: { perKeyPerMinute: number; perAddressPerMinute: number };
   webhooks: { urls: string[]; secret: string | undefined; timeoutMs: number; maxAttempts: number };
 };
 
@@ -100,6 +105,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, cwd = process.c
     bodyLimitBytes: e.CLAUSEGUARD_BODY_LIMIT_BYTES,
     evaluation: { pollMs: e.CLAUSEGUARD_EVAL_POLL_MS, batchSize: e.CLAUSEGUARD_EVAL_BATCH_SIZE, leaseMs: e.CLAUSEGUARD_EVAL_LEASE_MS },
     shutdownTimeoutMs: e.CLAUSEGUARD_SHUTDOWN_TIMEOUT_MS,
+    rateLimits: { perKeyPerMinute: e.CLAUSEGUARD_RATE_LIMIT_PER_KEY, perAddressPerMinute: e.CLAUSEGUARD_RATE_LIMIT_PER_ADDRESS },
     webhooks: {
       urls: e.CLAUSEGUARD_WEBHOOK_URLS,
       secret: e.CLAUSEGUARD_WEBHOOK_SECRET,

@@ -29,6 +29,7 @@ export type ErrorCode =
   | "route_not_found"
   | "conflict"
   | "transition_not_allowed"
+  | "rate_limited"
   | "unavailable";
 
 export const errorRegistry: Record<ErrorCode, { status: number; title: string }> = {
@@ -42,6 +43,7 @@ export const errorRegistry: Record<ErrorCode, { status: number; title: string }>
   route_not_found: { status: 404, title: "No such route" },
   conflict: { status: 409, title: "Conflict" },
   transition_not_allowed: { status: 409, title: "Case transition not allowed" },
+  rate_limited: { status: 429, title: "Too many requests" },
   unavailable: { status: 503, title: "Service unavailable" },
 };
 

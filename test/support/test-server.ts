@@ -31,6 +31,7 @@ export function testConfig(overrides: Partial<Config> = {}): Config {
     bodyLimitBytes: 10 * 1024 * 1024,
     evaluation: { pollMs: 50, batchSize: 500, leaseMs: 60_000 },
     shutdownTimeoutMs: 5000,
+    rateLimits: { perKeyPerMinute: 0, perAddressPerMinute: 0 },
     webhooks: { urls: [], secret: undefined, timeoutMs: 2000, maxAttempts: 3 },
     ...overrides,
   };

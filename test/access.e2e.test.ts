@@ -1,0 +1,122 @@
+// Every endpoint against every scope, table-driven: no key 401, a key without the scope 403, a key
+// with it 2xx (admin holds every scope). Health, readiness and metrics are the only open endpoints.
+// Each allowed call gets fresh, valid input of its own (a new case, a new key, a new rule).
+import { createApp } from "../src/app";
+import { type TestServer, startTestServer } from "./support/test-server";
+import { testTargets } from "./support/test-database";
+import { ruleDocument, usageEvent } from "./support/factories";
+
+const scopes = ["events:write", "cases:read", "cases:write", "rules:read", "rules:write", "admin"] as const;
+type Scope = (typeof scopes)[number];
+
+type Call = { method: string; path: string; body?: unknown };
+type Route = { name: string; allowed: Scope[]; call: (s: TestServer) => Promise<Call> };
+
+let n = 0;
+const unique = () => `${Date.now().toString(36)}${(n++).toString(36)}`;
+
+/** A new open case of its own (an event-scope hit on a fresh account). */
+async function newCase(s: TestServer): Promise<string> {
+  const accountId = `acct_access_${unique()}`;
+  await s.call("POST", "/v1/events", { body: [usageEvent({ accountId, outputTokens: 5000, signals: { syntheticDataRequest: true } })] });
+  await s.drain();
+  return (await s.call("GET", `/v1/cases?accountId=${accountId}`)).body.items[0].id as string;
+}
+
+const range = { from: "2026-11-01T00:00:00Z", to: "2026-11-25T00:00:00Z" };
+
+const routes: Route[] = [
+  { name: "POST /v1/events", allowed: ["events:write"], call: async () => ({ method: "POST", path: "/v1/events", body: [usageEvent({ accountId: "acct_access" })] }) },
+  { name: "GET /v1/events", allowed: ["cases:read"], call: async () => ({ method: "GET", path: "/v1/events?accountId=acct_access" }) },
+  { name: "GET /v1/accounts/:id/enforcement", allowed: ["events:write", "cases:read"], call: async () => ({ method: "GET", path: "/v1/accounts/acct_access/enforcement" }) },
+  { name: "GET /v1/accounts/:id", allowed: ["cases:read"], call: async () => ({ method: "GET", path: "/v1/accounts/acct_access" }) },
+  { name: "GET /v1/cases", allowed: ["cases:read"], call: async () => ({ method: "GET", path: "/v1/cases" }) },
+  { name: "GET /v1/cases/:id", allowed: ["cases:read"], call: async (s) => ({ method: "GET", path: `/v1/cases/${await newCase(s)}` }) },
+  { name: "POST /v1/cases/:id/transitions", allowed: ["cases:write"], call: async (s) => ({ method: "POST", path: `/v1/cases/${await newCase(s)}/transitions`, body: { to: "investigating" } }) },
+  { name: "POST /v1/cases/:id/notes", allowed: ["cases:write"], call: async (s) => ({ method: "POST", path: `/v1/cases/${await newCase(s)}/notes`, body: { note: "seen" } }) },
+  { name: "PATCH /v1/cases/:id", allowed: ["cases:write"], call: async (s) => ({ method: "PATCH", path: `/v1/cases/${await newCase(s)}`, body: { assignee: "analyst_1" } }) },
+  {
+    name: "POST /v1/cases/:id/enforce",
+    allowed: ["cases:write"],
+    call: async (s) => {
+      const id = await newCase(s);
+      await s.call("POST", `/v1/cases/${id}/transitions`, { body: { to: "confirmed", note: "confirmed" } });
+      return { method: "POST", path: `/v1/cases/${id}/enforce`, body: { action: "restrict", note: "restricted" } };
+    },
+  },
+  { name: "GET /v1/rules", allowed: ["rules:read"], call: async () => ({ method: "GET", path: "/v1/rules" }) },
+  { name: "GET /v1/rules/:id", allowed: ["rules:read"], call: async () => ({ method: "GET", path: "/v1/rules/extraction.synthetic-data-request" }) },
+  { name: "GET /v1/rules/:id/versions", allowed: ["rules:read"], call: async () => ({ method: "GET", path: "/v1/rules/extraction.synthetic-data-request/versions" }) },
+  { name: "POST /v1/rules/validate", allowed: ["rules:read"], call: async () => ({ method: "POST", path: "/v1/rules/validate", body: ruleDocument() }) },
+  { name: "POST /v1/rules/backtest", allowed: ["rules:read"], call: async () => ({ method: "POST", path: "/v1/rules/backtest", body: { ...range, rule: ruleDocument() } }) },
+  { name: "POST /v1/rules/:id/backtest", allowed: ["rules:read"], call: async () => ({ method: "POST", path: "/v1/rules/extraction.synthetic-data-request/backtest", body: range }) },
+  { name: "POST /v1/rules", allowed: ["rules:write"], call: async () => ({ method: "POST", path: "/v1/rules", body: ruleDocument({ id: `access.${unique()}` }) }) },
+  {
+    name: "PUT /v1/rules/:id",
+    allowed: ["rules:write"],
+    call: async (s) => {
+      const id = `access.${unique()}`;
+      await s.call("POST", "/v1/rules", { body: ruleDocument({ id }) });
+      return { method: "PUT", path: `/v1/rules/${id}`, body: ruleDocument({ id, severity: "low" }) };
+    },
+  },
+  { name: "POST /v1/rules/:id/disable", allowed: ["rules:write"], call: async () => ({ method: "POST", path: "/v1/rules/distillation.output-volume/disable" }) },
+  { name: "POST /v1/rules/:id/enable", allowed: ["rules:write"], call: async () => ({ method: "POST", path: "/v1/rules/distillation.output-volume/enable" }) },
+  { name: "GET /v1/keys", allowed: [], call: async () => ({ method: "GET", path: "/v1/keys" }) },
+  { name: "POST /v1/keys", allowed: [], call: async () => ({ method: "POST", path: "/v1/keys", body: { name: `k ${unique()}`, scopes: ["cases:read"] } }) },
+  {
+    name: "DELETE /v1/keys/:id",
+    allowed: [],
+    call: async (s) => ({ method: "DELETE", path: `/v1/keys/${(await s.call("POST", "/v1/keys", { body: { name: `k ${unique()}`, scopes: ["cases:read"] } })).body.id}` }),
+  },
+  { name: "GET /v1/audit", allowed: [], call: async () => ({ method: "GET", path: "/v1/audit" }) },
+];
+
+describe.each(testTargets())("access control on %s", (kind) => {
+  let server: TestServer;
+  const keys = new Map<Scope, string>();
+  beforeAll(async () => {
+    server = await startTestServer(kind);
+    for (const scope of scopes) keys.set(scope, (await server.call("POST", "/v1/keys", { body: { name: `only ${scope}`, scopes: [scope] } })).body.key);
+  }, 60_000);
+  afterAll(async () => {
+    await server.stop();
+  });
+
+  it.each(routes.map((r) => [r.name, r] as const))("%s: 401 without a key, 403 without the scope, 2xx with it", async (_name, route) => {
+    const outcome: Record<string, number> = {};
+    const expected: Record<string, string> = {};
+    const noKey = await route.call(server);
+    outcome["(no key)"] = (await server.call(noKey.method, noKey.path, { body: noKey.body, key: null })).status;
+    expected["(no key)"] = "401";
+    for (const scope of scopes) {
+      const c = await route.call(server);
+      const status = (await server.call(c.method, c.path, { body: c.body, key: keys.get(scope)! })).status;
+      const may = scope === "admin" || route.allowed.includes(scope);
+      outcome[scope] = status;
+      expected[scope] = may ? "2xx" : "403";
+    }
+    const seen = Object.fromEntries(Object.entries(outcome).map(([k, s]) => [k, s >= 200 && s < 300 ? "2xx" : String(s)]));
+    expect(seen).toEqual(expected);
+  });
+
+  it("covers every route the app serves", () => {
+    const app = createApp(server.running.services, { bodyLimitBytes: 1024, workerInProcess: false });
+    type Layer = { route?: { path: string; methods: Record<string, boolean> }; handle?: { stack?: Layer[] } };
+    const served: string[] = [];
+    const walk = (stack: Layer[]) => {
+      for (const layer of stack) {
+        if (layer.route) for (const m of Object.keys(layer.route.methods)) served.push(`${m.toUpperCase()} ${layer.route.path}`);
+        else if (layer.handle?.stack) walk(layer.handle.stack);
+      }
+    };
+    walk((app as unknown as { router: { stack: Layer[] } }).router.stack);
+    const open = ["GET /healthz", "GET /readyz", "GET /metrics"];
+    expect(served.length).toBeGreaterThan(open.length);
+    expect(served.filter((r) => !open.includes(r)).sort()).toEqual(routes.map((r) => r.name).sort());
+  });
+
+  it("leaves health, readiness and metrics open", async () => {
+    for (const path of ["/healthz", "/readyz", "/metrics"]) expect((await server.call("GET", path, { key: null })).status).toBe(200);
+  });
+});
