@@ -9,13 +9,20 @@ import { createCasesRouter } from "./features/cases/cases-router";
 import { createEventsRouter } from "./features/events/events-router";
 import { createRulesRouter } from "./features/rules/rules-router";
 import { createHealthRouter } from "./http/health-router";
+import { requireScope } from "./http/auth";
 import { rateLimits } from "./http/rate-limit";
 import { createMetrics } from "./http/metrics";
 import { errorHandler, routeNotFound } from "./http/problem";
 import { requestId } from "./http/request-id";
 import type { Services } from "./services";
 
-export type AppOptions = { bodyLimitBytes: number; workerInProcess: boolean; rateLimits?: { perKeyPerMinute: number; perAddressPerMinute: number } };
+export type AppOptions = {
+  bodyLimitBytes: number;
+  workerInProcess: boolean;
+  rateLimits?: { perKeyPerMinute: number; perAddressPerMinute: number };
+  /** false: /metrics needs an admin key (CLAUSEGUARD_METRICS_PUBLIC=false). */
+  metricsPublic?: boolean;
+};
 
 export function createApp(services: Services, options: AppOptions): Express {
   const app = express();
@@ -37,7 +44,8 @@ export function createApp(services: Services, options: AppOptions): Express {
   );
   for (const limiter of rateLimits(options.rateLimits ?? { perKeyPerMinute: 0, perAddressPerMinute: 0 })) app.use(limiter);
   app.use(createHealthRouter({ db: services.db, workerStats: options.workerInProcess ? services.worker.stats : undefined }));
-  app.get("/metrics", async (_req, res) => {
+  const metricsAccess: express.RequestHandler[] = options.metricsPublic === false ? [requireScope(services.apiKeys, "admin")] : [];
+  app.get("/metrics", ...metricsAccess, async (_req, res) => {
     res.type(metrics.registry.contentType).send(await metrics.registry.metrics());
   });
   app.use(createEventsRouter({ events: services.events, apiKeys: services.apiKeys, bodyLimitBytes: options.bodyLimitBytes, onIngested: metrics.countEvents }));

@@ -42,6 +42,8 @@ const envSchema = z.object({
   CLAUSEGUARD_RATE_LIMIT_PER_KEY: z.coerce.number().int().min(0).max(10_000_000).default(6000),
   /** Requests a minute one client address may make (keys or none); 0 turns the limit off. */
   CLAUSEGUARD_RATE_LIMIT_PER_ADDRESS: z.coerce.number().int().min(0).max(10_000_000).default(12_000),
+  /** true: GET /metrics is open (for a Prometheus on a private network); false: it needs an admin key. */
+  CLAUSEGUARD_METRICS_PUBLIC: z.enum(["true", "false"], { message: "must be true or false" }).default("true"),
   /** Longest wait for in-flight requests and evaluations on shutdown, in milliseconds. */
   CLAUSEGUARD_SHUTDOWN_TIMEOUT_MS: z.coerce.number().int().min(0).max(600_000).default(10_000),
 });
@@ -66,6 +68,7 @@ export type Config = {
   evaluation: { pollMs: number; batchSize: number; leaseMs: number };
   shutdownTimeoutMs: number;
   rateLimits: { perKeyPerMinute: number; perAddressPerMinute: number };
+  metricsPublic: boolean;
   webhooks: { urls: string[]; secret: string | undefined; timeoutMs: number; maxAttempts: number };
 };
 
@@ -106,6 +109,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, cwd = process.c
     evaluation: { pollMs: e.CLAUSEGUARD_EVAL_POLL_MS, batchSize: e.CLAUSEGUARD_EVAL_BATCH_SIZE, leaseMs: e.CLAUSEGUARD_EVAL_LEASE_MS },
     shutdownTimeoutMs: e.CLAUSEGUARD_SHUTDOWN_TIMEOUT_MS,
     rateLimits: { perKeyPerMinute: e.CLAUSEGUARD_RATE_LIMIT_PER_KEY, perAddressPerMinute: e.CLAUSEGUARD_RATE_LIMIT_PER_ADDRESS },
+    metricsPublic: e.CLAUSEGUARD_METRICS_PUBLIC === "true",
     webhooks: {
       urls: e.CLAUSEGUARD_WEBHOOK_URLS,
       secret: e.CLAUSEGUARD_WEBHOOK_SECRET,

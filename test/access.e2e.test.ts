@@ -120,3 +120,20 @@ describe.each(testTargets())("access control on %s", (kind) => {
     for (const path of ["/healthz", "/readyz", "/metrics"]) expect((await server.call("GET", path, { key: null })).status).toBe(200);
   });
 });
+
+describe("metrics closed by configuration", () => {
+  it("asks an admin key for /metrics and leaves health open", async () => {
+    const server = await startTestServer("pglite", { config: { metricsPublic: false } });
+    try {
+      const reader = (await server.call("POST", "/v1/keys", { body: { name: "reader", scopes: ["cases:read"] } })).body.key as string;
+      expect((await server.call("GET", "/metrics", { key: null })).status).toBe(401);
+      expect((await server.call("GET", "/metrics", { key: reader })).status).toBe(403);
+      const scraped = await server.call("GET", "/metrics");
+      expect(scraped.status).toBe(200);
+      expect(scraped.body).toMatch(/^clauseguard_evaluation_queue_depth \d+$/m);
+      expect((await server.call("GET", "/healthz", { key: null })).status).toBe(200);
+    } finally {
+      await server.stop();
+    }
+  });
+});

@@ -32,6 +32,7 @@ export function testConfig(overrides: Partial<Config> = {}): Config {
     evaluation: { pollMs: 50, batchSize: 500, leaseMs: 60_000 },
     shutdownTimeoutMs: 5000,
     rateLimits: { perKeyPerMinute: 0, perAddressPerMinute: 0 },
+    metricsPublic: true,
     webhooks: { urls: [], secret: undefined, timeoutMs: 2000, maxAttempts: 3 },
     ...overrides,
   };
