@@ -16,7 +16,18 @@ describe("loadConfig", () => {
       adminKey: undefined,
       rulesDir: path.join(cwd, "rules"),
       logLevel: "info",
+      rateLimits: { perKeyPerMinute: 6000, perAddressPerMinute: 12_000 },
+      metricsPublic: true,
+      retentionDays: 0,
     });
+  });
+
+  it("reads the security and retention settings, and names a bad one", () => {
+    const c = loadConfig({ CLAUSEGUARD_RATE_LIMIT_PER_KEY: "0", CLAUSEGUARD_METRICS_PUBLIC: "false", CLAUSEGUARD_RETENTION_DAYS: "365" }, emptyDir());
+    expect(c).toMatchObject({ rateLimits: { perKeyPerMinute: 0 }, metricsPublic: false, retentionDays: 365 });
+    expect(() => loadConfig({ CLAUSEGUARD_RETENTION_DAYS: "30" }, emptyDir())).toThrow(/CLAUSEGUARD_RETENTION_DAYS: must be 0 \(keep every event\) or at least 91/);
+    expect(() => loadConfig({ CLAUSEGUARD_METRICS_PUBLIC: "yes" }, emptyDir())).toThrow(/CLAUSEGUARD_METRICS_PUBLIC: must be true or false/);
+    expect(() => loadConfig({ CLAUSEGUARD_RATE_LIMIT_PER_ADDRESS: "-1" }, emptyDir())).toThrow(/CLAUSEGUARD_RATE_LIMIT_PER_ADDRESS/);
   });
 
   it("uses PostgreSQL when DATABASE_URL is set", () => {

@@ -44,6 +44,14 @@ const envSchema = z.object({
   CLAUSEGUARD_RATE_LIMIT_PER_ADDRESS: z.coerce.number().int().min(0).max(10_000_000).default(12_000),
   /** true: GET /metrics is open (for a Prometheus on a private network); false: it needs an admin key. */
   CLAUSEGUARD_METRICS_PUBLIC: z.enum(["true", "false"], { message: "must be true or false" }).default("true"),
+  /** Days raw events are kept (by occurredAt); 0 keeps them forever. Rollups, cases and evidence are kept regardless. */
+  CLAUSEGUARD_RETENTION_DAYS: z.coerce
+    .number()
+    .int()
+    .min(0)
+    .max(36_500)
+    .refine((d) => d === 0 || d >= 91, "must be 0 (keep every event) or at least 91: the longest rule window is 90 days")
+    .default(0),
   /** Longest wait for in-flight requests and evaluations on shutdown, in milliseconds. */
   CLAUSEGUARD_SHUTDOWN_TIMEOUT_MS: z.coerce.number().int().min(0).max(600_000).default(10_000),
 });
@@ -69,6 +77,7 @@ export type Config = {
   shutdownTimeoutMs: number;
   rateLimits: { perKeyPerMinute: number; perAddressPerMinute: number };
   metricsPublic: boolean;
+  retentionDays: number;
   webhooks: { urls: string[]; secret: string | undefined; timeoutMs: number; maxAttempts: number };
 };
 
@@ -110,6 +119,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, cwd = process.c
     shutdownTimeoutMs: e.CLAUSEGUARD_SHUTDOWN_TIMEOUT_MS,
     rateLimits: { perKeyPerMinute: e.CLAUSEGUARD_RATE_LIMIT_PER_KEY, perAddressPerMinute: e.CLAUSEGUARD_RATE_LIMIT_PER_ADDRESS },
     metricsPublic: e.CLAUSEGUARD_METRICS_PUBLIC === "true",
+    retentionDays: e.CLAUSEGUARD_RETENTION_DAYS,
     webhooks: {
       urls: e.CLAUSEGUARD_WEBHOOK_URLS,
       secret: e.CLAUSEGUARD_WEBHOOK_SECRET,

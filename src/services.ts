@@ -8,6 +8,7 @@ import { createCaseQueries } from "./features/cases/case-queries";
 import { createCaseWorkflow } from "./features/cases/case-workflow";
 import { createEvaluationService } from "./features/evaluation/evaluation-service";
 import { createEvaluationWorker } from "./features/evaluation/evaluation-worker";
+import { deleteExpiredEvents } from "./features/events/event-retention";
 import { createEventService } from "./features/events/event-service";
 import { compactRollups } from "./features/facts/rollup-compactor";
 import { createBacktestService } from "./features/rules/backtest";
@@ -15,7 +16,7 @@ import { createRuleRegistry } from "./features/rules/rule-registry";
 import { createRuleService } from "./features/rules/rule-service";
 import { createWebhookDispatcher, createWebhookOutbox } from "./features/webhooks/webhook-outbox";
 
-export function createServices(db: Database, config: Pick<Config, "evaluation" | "webhooks">, logger: Logger) {
+export function createServices(db: Database, config: Pick<Config, "evaluation" | "webhooks"> & Partial<Pick<Config, "retentionDays">>, logger: Logger) {
   const { prisma } = db;
   const outbox = createWebhookOutbox(config.webhooks);
   const webhooks = createWebhookDispatcher(db, config.webhooks, logger);
@@ -30,6 +31,7 @@ export function createServices(db: Database, config: Pick<Config, "evaluation" |
     maintenance: [
       { name: "compact-rollups", everyMs: 2000, run: () => compactRollups(db) },
       { name: "deliver-webhooks", everyMs: 1000, run: () => webhooks.deliverDue() },
+      ...(config.retentionDays ? [{ name: "event-retention", everyMs: 60_000, run: () => deleteExpiredEvents(db, config.retentionDays!) }] : []),
     ],
   });
   return {
