@@ -25,6 +25,8 @@ export function createHealthRouter(deps: { db: Database; workerStats?: WorkerSta
         },
         evaluation: {
           queueDepth: queue.depth,
+          /** true: the queue holds at least queueDepth events (counting stops there). */
+          ...(queue.depthCapped ? { queueDepthCapped: true } : {}),
           oldestQueuedAgeMs: queue.oldestEnqueuedAt ? Math.max(0, now().getTime() - queue.oldestEnqueuedAt.getTime()) : 0,
           /** Dead-lettered events (evaluation_failure); `clauseguard evaluation retry-failed` requeues them. */
           failedEvents: queue.failed,

@@ -93,10 +93,17 @@ export async function retryFailed(db: Queryable): Promise<number> {
   return rows.length;
 }
 
-export type QueueStats = { depth: number; oldestEnqueuedAt: Date | null; failed: number };
+export type QueueStats = { depth: number; depthCapped: boolean; oldestEnqueuedAt: Date | null; failed: number };
+
+/** Counting stops here: /readyz and /metrics are polled often, and a count of a deep queue would scan all of it. */
+export const queueDepthCap = 100_000;
 
 export async function queueStats(db: Db): Promise<QueueStats> {
+  // Tasks are enqueued in event_pk order (to within concurrent batches), so the oldest is the first by primary key: no scan.
   const [row] = await db.$queryRaw<{ depth: bigint; oldest: Date | null; failed: bigint }[]>`
-    SELECT count(*) AS depth, min(enqueued_at) AS oldest, (SELECT count(*) FROM evaluation_failure) AS failed FROM evaluation_task`;
-  return { depth: Number(row?.depth ?? 0), oldestEnqueuedAt: row?.oldest ?? null, failed: Number(row?.failed ?? 0) };
+    SELECT (SELECT count(*) FROM (SELECT 1 FROM evaluation_task LIMIT ${queueDepthCap}) capped) AS depth,
+           (SELECT enqueued_at FROM evaluation_task ORDER BY event_pk LIMIT 1) AS oldest,
+           (SELECT count(*) FROM evaluation_failure) AS failed`;
+  const depth = Number(row?.depth ?? 0);
+  return { depth, depthCapped: depth >= queueDepthCap, oldestEnqueuedAt: row?.oldest ?? null, failed: Number(row?.failed ?? 0) };
 }

@@ -28,7 +28,7 @@ export async function waitForEvaluation(api: Api, timeoutMs = 30 * 60_000): Prom
     const ready = (await (await fetch(`${api.url}/readyz`)).json()) as { evaluation?: { queueDepth: number } };
     if (ready.evaluation?.queueDepth === 0) return;
     if (Date.now() > until) throw new Error("evaluation did not finish in time");
-    await new Promise((r) => setTimeout(r, 250));
+    await new Promise((r) => setTimeout(r, 1000));
   }
 }
 
