@@ -6,9 +6,9 @@ import type { CompiledRule, EventFact } from "../../engine/rule-evaluator";
 import { windowMs } from "../../engine/window";
 import type { Logger } from "../../logger";
 import { type Hit, type HitOutcome, openOrUpdateCase } from "../cases/case-repository";
-import { windowNeeds } from "../../engine/window-needs";
-import { createFactSource, linkedAccountIds } from "../facts/fact-queries";
-import { type UsageTotals, usageTotalsMany } from "../facts/usage-rollups";
+import { linkNeeds, windowNeeds } from "../../engine/window-needs";
+import { type Prefetched, createFactSource, linkedAccountIds, linkedAccountIdsMany } from "../facts/fact-queries";
+import { usageTotalsMany } from "../facts/usage-rollups";
 import type { RuleRegistry } from "../rules/rule-registry";
 import type { WebhookOutbox } from "../webhooks/webhook-outbox";
 import { type ClaimedBatch, type ClaimedEvent, claimBatch, completeBatch, deadLetter, subBatch } from "./evaluation-queue";
@@ -102,12 +102,21 @@ export function createEvaluationService(deps: { db: Database; rules: RuleRegistr
       const at = events[events.length - 1]!.occurredAtMs;
       return windows.map((w) => ({ accountId, windowMs: w, from: new Date(at - w), to: new Date(at) }));
     });
-    const prefetched = new Map<string, Map<number, UsageTotals>>();
-    (await usageTotalsMany(db, asks)).forEach((t, i) => {
-      const ask = asks[i]!;
-      if (!prefetched.has(ask.accountId)) prefetched.set(ask.accountId, new Map());
-      prefetched.get(ask.accountId)!.set(ask.windowMs, t);
+    const prefetched = new Map<string, Prefetched>();
+    const entry = (accountId: string) => {
+      let p = prefetched.get(accountId);
+      if (!p) prefetched.set(accountId, (p = { totals: new Map(), linked: new Map() }));
+      return p;
+    };
+    // The linked accounts every account-scope rule reads, for every account of the batch, in one statement too.
+    const links = [...new Map(accountRules.flatMap((r) => linkNeeds(r.rule)).map((l) => [`${l.by}:${l.windowMs}`, l])).values()];
+    const linkAsks = [...byAccount].flatMap(([accountId, events]) => {
+      const at = events[events.length - 1]!.occurredAtMs;
+      return links.map((l) => ({ accountId, by: l.by, key: `${l.by}:${l.windowMs}`, from: new Date(at - l.windowMs), to: new Date(at) }));
     });
+    const [totals, linked] = await Promise.all([usageTotalsMany(db, asks), linkedAccountIdsMany(db, linkAsks)]);
+    totals.forEach((t, i) => entry(asks[i]!.accountId).totals!.set(asks[i]!.windowMs, t));
+    linked.forEach((ids, i) => entry(linkAsks[i]!.accountId).linked!.set(linkAsks[i]!.key, ids));
 
     const evaluateAccount = async ([accountId, events]: [string, ClaimedEvent[]]) => {
       for (const e of events) {

@@ -17,25 +17,42 @@ export function linkKindsFor(by: LinkBy): string[] {
 
 /** Accounts (other than this one) that used a value of the given kinds that this one used, both within the window. */
 export async function linkedAccountIds(db: Queryable, accountId: string, by: LinkBy, from: Date, to: Date): Promise<string[]> {
-  const rows = await db.query<{ account_id: string }>(prepared("cg_linked_accounts", sql`
-    SELECT DISTINCT o.account_id
-    FROM account_link_key m
-    JOIN account_link_key o ON o.kind = m.kind AND o.value = m.value AND o.account_id <> m.account_id
-    WHERE m.account_id = ${accountId} AND m.kind = ANY(${linkKindsFor(by)}::text[])
-      AND m.last_seen_at >= ${from} AND m.first_seen_at <= ${to}
-      AND o.last_seen_at >= ${from} AND o.first_seen_at <= ${to}
-    ORDER BY o.account_id
-    LIMIT ${maxLinkedAccounts}`));
-  return rows.map((r) => r.account_id);
+  return (await linkedAccountIdsMany(db, [{ accountId, by, from, to }]))[0]!;
 }
+
+/** linkedAccountIds for many (account, kinds, window) asks in one statement: evaluation asks for a whole batch. */
+export async function linkedAccountIdsMany(db: Queryable, asks: { accountId: string; by: LinkBy; from: Date; to: Date }[]): Promise<string[][]> {
+  if (asks.length === 0) return [];
+  const rows = await db.query<{ i: number; ids: string[] | null }>(prepared("cg_linked_accounts_many", sql`
+    SELECT r.i, l.ids
+    FROM unnest(${asks.map((_, i) => i)}::int[], ${asks.map((a) => a.accountId)}::text[], ${asks.map((a) => linkKindsFor(a.by).join(","))}::text[],
+                ${asks.map((a) => a.from.toISOString())}::timestamptz[], ${asks.map((a) => a.to.toISOString())}::timestamptz[])
+         AS r(i, account_id, kinds, f, t)
+    CROSS JOIN LATERAL (
+      SELECT array_agg(account_id ORDER BY account_id) AS ids FROM (
+        SELECT DISTINCT o.account_id
+        FROM account_link_key m
+        JOIN account_link_key o ON o.kind = m.kind AND o.value = m.value AND o.account_id <> m.account_id
+        WHERE m.account_id = r.account_id AND m.kind = ANY(string_to_array(r.kinds, ','))
+          AND m.last_seen_at >= r.f AND m.first_seen_at <= r.t
+          AND o.last_seen_at >= r.f AND o.first_seen_at <= r.t
+        ORDER BY o.account_id
+        LIMIT ${maxLinkedAccounts}) x
+    ) l`));
+  const byIndex = new Map(rows.map((r) => [Number(r.i), r.ids ?? []]));
+  return asks.map((_, i) => byIndex.get(i) ?? []);
+}
+
+/** What evaluation read for a whole batch: an account's totals by window length, and its linked accounts by `${by}:${windowMs}`. */
+export type Prefetched = { totals?: Map<number, UsageTotals>; linked?: Map<string, string[]> };
 
 const num = (v: unknown) => (v === null || v === undefined ? 0 : Number(v));
 
 /**
  * The facts of one event, computed lazily and memoized: rules that share a fact query it once.
- * `prefetched` holds the account's totals by window length, read for a whole batch at once.
+ * `prefetched` holds what was read for the whole batch at once (totals, linked accounts).
  */
-export function createFactSource(db: Queryable, event: EventFact, prefetched?: Map<number, UsageTotals>): FactSource {
+export function createFactSource(db: Queryable, event: EventFact, prefetched: Prefetched = {}): FactSource {
   const at = new Date(event.occurredAt);
   const memo = new Map<string, Promise<unknown>>();
   const once = <T>(key: string, fn: () => Promise<T>): Promise<T> => {
@@ -48,7 +65,7 @@ export function createFactSource(db: Queryable, event: EventFact, prefetched?: M
   };
   const fromOf = (windowMs: number) => new Date(at.getTime() - windowMs);
   const totals = (ids: string[], windowMs: number) => {
-    const known = ids.length === 1 && ids[0] === event.accountId ? prefetched?.get(windowMs) : undefined;
+    const known = ids.length === 1 && ids[0] === event.accountId ? prefetched.totals?.get(windowMs) : undefined;
     return known ? Promise.resolve(known) : once(`totals:${ids.join(",")}:${windowMs}`, () => usageTotals(db, ids, fromOf(windowMs), at));
   };
   const values = (ids: string[], windowMs: number) => once(`values:${ids.join(",")}:${windowMs}`, () => valueStats(db, ids, fromOf(windowMs), at));
@@ -59,8 +76,10 @@ export function createFactSource(db: Queryable, event: EventFact, prefetched?: M
       return requestCount ? (await signalHits(db, ids, fromOf(q.windowMs), at, q.signal!, threshold)) / requestCount : 0;
     });
   };
-  const linked = (by: LinkBy, windowMs: number) =>
-    once(`linked:${by}:${windowMs}`, () => linkedAccountIds(db, event.accountId, by, fromOf(windowMs), at));
+  const linked = (by: LinkBy, windowMs: number) => {
+    const known = prefetched.linked?.get(`${by}:${windowMs}`);
+    return known ? Promise.resolve(known) : once(`linked:${by}:${windowMs}`, () => linkedAccountIds(db, event.accountId, by, fromOf(windowMs), at));
+  };
   const countAccounts = async (ids: string[], condition: ReturnType<typeof sql>) => {
     const [row] = await db.query<{ n: unknown }>(sql`SELECT count(*) AS n FROM account WHERE id = ANY(${ids}::text[]) AND ${condition}`);
     return num(row?.n);
