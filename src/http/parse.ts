@@ -1,5 +1,5 @@
 // Parses request parts with zod once, turning every issue into a field error with its path.
-import type { z } from "zod";
+import { z } from "zod";
 import { issuesToFieldErrors, validationFailed } from "../errors";
 
 /** Parses `value` or throws a 400 naming each offending field under `where` (e.g. "query"). */
@@ -8,3 +8,10 @@ export function parseOrThrow<S extends z.ZodType>(schema: S, value: unknown, whe
   if (!r.success) throw validationFailed(issuesToFieldErrors(r.error.issues, where ? [where] : []));
   return r.data;
 }
+
+/** PostgreSQL text holds neither NUL nor an unpaired surrogate: such input is a 400 naming the field, never a 500. */
+export const storable = (s: string) => !s.includes("\u0000") && !/\p{Cs}/u.test(s);
+export const unstorableMessage = "must not contain NUL characters or unpaired surrogates";
+
+/** A non-empty string of at most `max` characters that the database can hold (ids, names, filters, notes). */
+export const storableText = (max: number) => z.string().min(1).max(max).refine(storable, unstorableMessage);

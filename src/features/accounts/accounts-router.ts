@@ -2,11 +2,11 @@
 import { Router } from "express";
 import { z } from "zod";
 import { requireScope } from "../../http/auth";
-import { parseOrThrow } from "../../http/parse";
+import { parseOrThrow, storableText } from "../../http/parse";
 import type { ApiKeyService } from "../auth/api-key-service";
 import type { AccountService } from "./account-service";
 
-const accountIdParam = z.object({ id: z.string().min(1).max(128) });
+const accountIdParam = z.object({ id: storableText(128) });
 
 export function createAccountsRouter(deps: { accounts: AccountService; apiKeys: ApiKeyService }): Router {
   const router = Router();

@@ -2,16 +2,15 @@
 import express, { Router } from "express";
 import { z } from "zod";
 import { actorOf, requireScope } from "../../http/auth";
-import { parseOrThrow } from "../../http/parse";
+import { parseOrThrow, storable, unstorableMessage } from "../../http/parse";
 import { scopes } from "./api-key";
 import type { ApiKeyService } from "./api-key-service";
 
-// The database holds neither NUL nor an unpaired surrogate in text, nor a year outside 1..9999.
-const storable = (s: string) => !s.includes("\u0000") && !/\p{Cs}/u.test(s);
+// The database holds no year outside 1..9999.
 const storableMoment = (s: string) => Date.parse(s) >= Date.parse("0001-01-01T00:00:00Z") && Date.parse(s) <= Date.parse("9999-12-31T23:59:59.999Z");
 
 export const createKeyBody = z.strictObject({
-  name: z.string().trim().min(1).max(200).refine(storable, "must not contain NUL characters or unpaired surrogates"),
+  name: z.string().trim().min(1).max(200).refine(storable, unstorableMessage),
   scopes: z.array(z.enum(scopes)).min(1).max(scopes.length),
   expiresAt: z.iso.datetime({ offset: true, abort: true }).refine(storableMoment, "must be between the years 1 and 9999").optional(),
 });

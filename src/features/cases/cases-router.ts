@@ -4,7 +4,7 @@ import { z } from "zod";
 import { parseWindow, windowMs } from "../../engine/window";
 import { actorOf, requireScope } from "../../http/auth";
 import { paginationQuery } from "../../http/pagination";
-import { parseOrThrow } from "../../http/parse";
+import { parseOrThrow, storable, storableText, unstorableMessage } from "../../http/parse";
 import type { ApiKeyService } from "../auth/api-key-service";
 import { type CaseQueries, caseStatuses, severities } from "./case-queries";
 import type { CaseWorkflow } from "./case-workflow";
@@ -12,19 +12,19 @@ import type { CaseWorkflow } from "./case-workflow";
 export const listCasesQuery = z.strictObject({
   status: z.enum(caseStatuses).optional(),
   severity: z.enum(severities).optional(),
-  ruleId: z.string().min(1).max(128).optional(),
-  accountId: z.string().min(1).max(128).optional(),
-  assignee: z.string().min(1).max(200).optional(),
+  ruleId: storableText(128).optional(),
+  accountId: storableText(128).optional(),
+  assignee: storableText(200).optional(),
   from: z.iso.datetime({ offset: true }).optional(),
   to: z.iso.datetime({ offset: true }).optional(),
   ...paginationQuery,
 });
 
-const caseIdParam = z.object({ id: z.string().min(1).max(64) });
-const note = z.string().trim().min(1).max(10_000);
+const caseIdParam = z.object({ id: storableText(64) });
+const note = z.string().trim().min(1).max(10_000).refine(storable, unstorableMessage);
 export const transitionBody = z.strictObject({ to: z.enum(caseStatuses), note: note.optional() });
 export const noteBody = z.strictObject({ note });
-export const assignBody = z.strictObject({ assignee: z.string().trim().min(1).max(200).nullable() });
+export const assignBody = z.strictObject({ assignee: z.string().trim().min(1).max(200).refine(storable, unstorableMessage).nullable() });
 export const enforceBody = z.strictObject({
   action: z.enum(["restrict", "suspend"]),
   note,
