@@ -44,7 +44,13 @@ export function isDatabaseUnavailable(err: unknown): boolean {
   );
 }
 
-const retryableCodes = new Set(["40P01", "40001"]);
+const abortedCodes = new Set(["40P01", "40001"]);
+
+/** PostgreSQL aborted the transaction as a deadlock victim or a serialization failure: running it again may succeed. */
+export function isAbortedTransaction(err: unknown): boolean {
+  const e = err as { code?: string; cause?: { code?: string } };
+  return abortedCodes.has(e?.code ?? "") || abortedCodes.has(e?.cause?.code ?? "");
+}
 
 /**
  * Runs a whole transaction again when PostgreSQL aborted it as a deadlock victim or a
@@ -55,8 +61,7 @@ export async function retryAborted<T>(fn: () => Promise<T>, attempts = 3): Promi
     try {
       return await fn();
     } catch (err) {
-      const code = (err as { code?: string })?.code ?? "";
-      if (i >= attempts || !retryableCodes.has(code)) throw err;
+      if (i >= attempts || !isAbortedTransaction(err)) throw err;
       await new Promise((r) => setTimeout(r, 10 * i + Math.random() * 20));
     }
   }

@@ -1,6 +1,6 @@
 // Turns claimed events into hits and hits into cases: event-scope rules on every event,
 // account-scope rules once per account at its newest event in the batch (a burst is one evaluation).
-import { type Database, isDatabaseUnavailable } from "../../db/database";
+import { type Database, isAbortedTransaction, isDatabaseUnavailable } from "../../db/database";
 import { inTransaction } from "../../db/transaction";
 import type { CompiledRule, EventFact } from "../../engine/rule-evaluator";
 import { windowMs } from "../../engine/window";
@@ -30,10 +30,10 @@ type PendingHit = { hit: Hit; eventPk: bigint };
 /** Accounts of one batch judged at once; each rule keeps as many engines (see CompiledRule). */
 export const evaluationConcurrency = 8;
 
-/** Codes of faults that pass by themselves (deadlock, serialization, lock or statement timeout). */
-const transientCodes = new Set(["40P01", "40001", "55P03", "57014"]);
+/** Faults that pass by themselves: the database unreachable, an aborted transaction, a lock or statement timeout. */
+const timeoutCodes = new Set(["55P03", "57014"]);
 const isTransient = (err: unknown) =>
-  isDatabaseUnavailable(err) || transientCodes.has((err as { code?: string })?.code ?? "") || transientCodes.has((err as { cause?: { code?: string } })?.cause?.code ?? "");
+  isDatabaseUnavailable(err) || isAbortedTransaction(err) || timeoutCodes.has((err as { code?: string })?.code ?? "");
 
 export function createEvaluationService(deps: { db: Database; rules: RuleRegistry; logger: Logger; leaseMs?: number; outbox?: WebhookOutbox }) {
   const { db, logger } = deps;
@@ -98,10 +98,9 @@ export function createEvaluationService(deps: { db: Database; rules: RuleRegistr
     const pending: PendingHit[] = [];
     // The totals every account-scope rule reads, for every account of the batch, in one statement.
     const windows = [...new Set(accountRules.flatMap((r) => windowNeeds(r.rule).windows))];
-    const asks = [...byAccount].flatMap(([accountId, events]) => {
-      const at = events[events.length - 1]!.occurredAtMs;
-      return windows.map((w) => ({ accountId, windowMs: w, from: new Date(at - w), to: new Date(at) }));
-    });
+    // Account-scope rules judge each account as of its newest event in the batch.
+    const newestAt = [...byAccount].map(([accountId, events]) => ({ accountId, at: events[events.length - 1]!.occurredAtMs }));
+    const asks = newestAt.flatMap(({ accountId, at }) => windows.map((w) => ({ accountId, windowMs: w, from: new Date(at - w), to: new Date(at) })));
     const prefetched = new Map<string, Prefetched>();
     const entry = (accountId: string) => {
       let p = prefetched.get(accountId);
@@ -110,10 +109,9 @@ export function createEvaluationService(deps: { db: Database; rules: RuleRegistr
     };
     // The linked accounts every account-scope rule reads, for every account of the batch, in one statement too.
     const links = [...new Map(accountRules.flatMap((r) => linkNeeds(r.rule)).map((l) => [`${l.by}:${l.windowMs}`, l])).values()];
-    const linkAsks = [...byAccount].flatMap(([accountId, events]) => {
-      const at = events[events.length - 1]!.occurredAtMs;
-      return links.map((l) => ({ accountId, by: l.by, key: `${l.by}:${l.windowMs}`, from: new Date(at - l.windowMs), to: new Date(at) }));
-    });
+    const linkAsks = newestAt.flatMap(({ accountId, at }) =>
+      links.map((l) => ({ accountId, by: l.by, key: `${l.by}:${l.windowMs}`, from: new Date(at - l.windowMs), to: new Date(at) })),
+    );
     const [totals, linked] = await Promise.all([usageTotalsMany(db, asks), linkedAccountIdsMany(db, linkAsks)]);
     totals.forEach((t, i) => entry(asks[i]!.accountId).totals!.set(asks[i]!.windowMs, t));
     linked.forEach((ids, i) => entry(linkAsks[i]!.accountId).linked!.set(linkAsks[i]!.key, ids));

@@ -1,17 +1,14 @@
 // The usage event as the gateway posts it (SPEC.md "Usage event"): one zod schema that validates and types it.
 import { z } from "zod";
+import { storable, storableText, unstorableMessage } from "../../http/parse";
 
 const forbiddenKeys = new Set(["__proto__", "constructor", "prototype"]);
 const maxAttributesBytes = 4096;
 const minOccurredAtMs = Date.parse("1970-01-01T00:00:00.000Z");
 const maxOccurredAtMs = Date.parse("9999-12-31T23:59:59.999Z");
 
-/** PostgreSQL text and jsonb hold neither NUL nor an unpaired UTF-16 surrogate: such text is refused, not stored. */
-const unpairedSurrogate = /\p{Cs}/u;
-const unstorableMessage = "must not contain NUL characters or unpaired surrogates";
-const storable = (s: string) => !s.includes("\u0000") && !unpairedSurrogate.test(s);
-
-const text = (max: number) => z.string().min(1).max(max).refine(storable, unstorableMessage);
+// PostgreSQL text and jsonb hold neither NUL nor an unpaired UTF-16 surrogate: such text is refused, not stored.
+const text = storableText;
 const optionalText = (max: number) => text(max).nullish();
 
 /**
