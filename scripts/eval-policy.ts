@@ -1,4 +1,5 @@
 // npm run eval:policy -- [--accounts 10000] [--days 7] [--seed 1] [--db postgres|pglite] [--database-url URL]
+//                        [--wait-minutes 180]
 // Generates a scenario, starts ClauseGuard (API and worker) on a fresh database with the default
 // policy pack, plays the scenario through the HTTP API (banning the pre-banned accounts at its
 // start), waits for evaluation and prints, per rule and overall, precision, recall, the false
@@ -21,6 +22,7 @@ const { values: args } = parseArgs({
     start: { type: "string", default: "2026-11-02T00:00:00Z" },
     db: { type: "string", default: "postgres" },
     "database-url": { type: "string", default: "postgresql://postgres@127.0.0.1:5432/postgres" },
+    "wait-minutes": { type: "string", default: "180" },
   },
 });
 
@@ -57,6 +59,7 @@ async function main(): Promise<void> {
       events: generateEvents(plans, opts),
       truth,
       start,
+      evaluationTimeoutMs: wholeNumber("wait-minutes", args["wait-minutes"], 1) * 60_000,
       onProgress: (n) => {
         if (n % 200_000 < 2000) process.stderr.write(`  ${n} events posted\n`);
       },

@@ -1,5 +1,6 @@
 // createApp: the Express application built from its dependencies (tests pass a test database).
 import express, { type Express } from "express";
+import cors from "cors";
 import helmet from "helmet";
 import { pinoHttp } from "pino-http";
 import { createAccountsRouter } from "./features/accounts/accounts-router";
@@ -22,14 +23,19 @@ export type AppOptions = {
   rateLimits?: { perKeyPerMinute: number; perAddressPerMinute: number };
   /** false: /metrics needs an admin key (CLAUSEGUARD_METRICS_PUBLIC=false). */
   metricsPublic?: boolean;
+  /** Origins allowed to call the API from a browser (CLAUSEGUARD_CORS_ORIGINS); none: no CORS headers. */
+  corsOrigins?: string[];
 };
 
 export function createApp(services: Services, options: AppOptions): Express {
   const app = express();
   app.disable("x-powered-by");
   // Security headers (helmet's defaults: nosniff, frame denial, a strict CSP, HSTS, no referrer leaks).
-  // No CORS headers are sent, so browsers keep other origins out.
   app.use(helmet());
+  // No CORS headers unless origins are configured, so browsers keep other origins out.
+  if (options.corsOrigins?.length) {
+    app.use(cors({ origin: options.corsOrigins, allowedHeaders: ["Authorization", "Content-Type"], exposedHeaders: ["Retry-After", "X-Request-Id"], maxAge: 600 }));
+  }
   const metrics = createMetrics({ db: services.db, workerStats: options.workerInProcess ? services.worker.stats : undefined });
   app.use(requestId);
   app.use(metrics.timeRequests);

@@ -18,6 +18,7 @@ describe("loadConfig", () => {
       logLevel: "info",
       rateLimits: { perKeyPerMinute: 6000, perAddressPerMinute: 12_000 },
       metricsPublic: true,
+      corsOrigins: [],
       retentionDays: 0,
     });
   });
@@ -28,6 +29,9 @@ describe("loadConfig", () => {
     expect(() => loadConfig({ CLAUSEGUARD_RETENTION_DAYS: "30" }, emptyDir())).toThrow(/CLAUSEGUARD_RETENTION_DAYS: must be 0 \(keep every event\) or at least 91/);
     expect(() => loadConfig({ CLAUSEGUARD_METRICS_PUBLIC: "yes" }, emptyDir())).toThrow(/CLAUSEGUARD_METRICS_PUBLIC: must be true or false/);
     expect(() => loadConfig({ CLAUSEGUARD_RATE_LIMIT_PER_ADDRESS: "-1" }, emptyDir())).toThrow(/CLAUSEGUARD_RATE_LIMIT_PER_ADDRESS/);
+    expect(loadConfig({ CLAUSEGUARD_CORS_ORIGINS: "https://console.example.com, http://localhost:5173" }, emptyDir()).corsOrigins).toEqual(["https://console.example.com", "http://localhost:5173"]);
+    expect(() => loadConfig({ CLAUSEGUARD_CORS_ORIGINS: "*" }, emptyDir())).toThrow(/CLAUSEGUARD_CORS_ORIGINS: must be comma-separated origins/);
+    expect(() => loadConfig({ CLAUSEGUARD_CORS_ORIGINS: "https://a.example/path" }, emptyDir())).toThrow(/CLAUSEGUARD_CORS_ORIGINS/);
   });
 
   it("uses PostgreSQL when DATABASE_URL is set", () => {

@@ -44,6 +44,12 @@ const envSchema = z.object({
   CLAUSEGUARD_RATE_LIMIT_PER_ADDRESS: z.coerce.number().int().min(0).max(10_000_000).default(12_000),
   /** true: GET /metrics is open (for a Prometheus on a private network); false: it needs an admin key. */
   CLAUSEGUARD_METRICS_PUBLIC: z.enum(["true", "false"], { message: "must be true or false" }).default("true"),
+  /** Comma-separated origins (scheme://host[:port]) whose browsers may call the API; unset: no CORS headers, browsers keep other origins out. */
+  CLAUSEGUARD_CORS_ORIGINS: z
+    .string()
+    .transform((s) => s.split(",").map((u) => u.trim()).filter(Boolean))
+    .pipe(z.array(z.string().regex(/^https?:\/\/[a-z0-9.-]+(:\d{1,5})?$/i, "must be comma-separated origins such as https://console.example.com (no path, no wildcard)")).max(50))
+    .default([]),
   /** Days raw events are kept (by occurredAt); 0 keeps them forever. Rollups, cases and evidence are kept regardless. */
   CLAUSEGUARD_RETENTION_DAYS: z.coerce
     .number()
@@ -77,6 +83,7 @@ export type Config = {
   shutdownTimeoutMs: number;
   rateLimits: { perKeyPerMinute: number; perAddressPerMinute: number };
   metricsPublic: boolean;
+  corsOrigins: string[];
   retentionDays: number;
   webhooks: { urls: string[]; secret: string | undefined; timeoutMs: number; maxAttempts: number };
 };
@@ -119,6 +126,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, cwd = process.c
     shutdownTimeoutMs: e.CLAUSEGUARD_SHUTDOWN_TIMEOUT_MS,
     rateLimits: { perKeyPerMinute: e.CLAUSEGUARD_RATE_LIMIT_PER_KEY, perAddressPerMinute: e.CLAUSEGUARD_RATE_LIMIT_PER_ADDRESS },
     metricsPublic: e.CLAUSEGUARD_METRICS_PUBLIC === "true",
+    corsOrigins: e.CLAUSEGUARD_CORS_ORIGINS,
     retentionDays: e.CLAUSEGUARD_RETENTION_DAYS,
     webhooks: {
       urls: e.CLAUSEGUARD_WEBHOOK_URLS,

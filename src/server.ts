@@ -47,7 +47,7 @@ export async function startServer(config: Config, logger: Logger, roles: Roles, 
     await services.ruleRegistry.refresh();
     if (roles.worker) services.worker.start();
     if (roles.api) {
-      const app = createApp(services, { bodyLimitBytes: config.bodyLimitBytes, workerInProcess: roles.worker, rateLimits: config.rateLimits, metricsPublic: config.metricsPublic });
+      const app = createApp(services, { bodyLimitBytes: config.bodyLimitBytes, workerInProcess: roles.worker, rateLimits: config.rateLimits, metricsPublic: config.metricsPublic, corsOrigins: config.corsOrigins });
       server = await new Promise<Server>((resolve, reject) => {
         const s = app.listen(config.port, config.host, () => resolve(s));
         s.once("error", reject);

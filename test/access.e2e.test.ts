@@ -137,3 +137,38 @@ describe("metrics closed by configuration", () => {
     }
   });
 });
+
+describe("CORS", () => {
+  const preflight = (url: string, origin: string) =>
+    fetch(`${url}/v1/cases`, { method: "OPTIONS", headers: { origin, "access-control-request-method": "GET", "access-control-request-headers": "authorization" } });
+
+  it("sends no CORS headers unless origins are configured", async () => {
+    const server = await startTestServer("pglite");
+    try {
+      const res = await preflight(server.url, "https://console.example.com");
+      expect(res.headers.get("access-control-allow-origin")).toBeNull();
+      const get = await fetch(`${server.url}/v1/cases`, { headers: { origin: "https://console.example.com", authorization: `Bearer ${server.adminKey}` } });
+      expect(get.status).toBe(200);
+      expect(get.headers.get("access-control-allow-origin")).toBeNull();
+    } finally {
+      await server.stop();
+    }
+  });
+
+  it("allows exactly the configured origins, and still asks them for a key", async () => {
+    const server = await startTestServer("pglite", { config: { corsOrigins: ["https://console.example.com"] } });
+    try {
+      const allowed = await preflight(server.url, "https://console.example.com");
+      expect(allowed.status).toBe(204);
+      expect(allowed.headers.get("access-control-allow-origin")).toBe("https://console.example.com");
+      expect(allowed.headers.get("access-control-allow-headers")).toMatch(/authorization/i);
+      const other = await preflight(server.url, "https://evil.example.net");
+      expect(other.headers.get("access-control-allow-origin")).toBeNull();
+      const noKey = await fetch(`${server.url}/v1/cases`, { headers: { origin: "https://console.example.com" } });
+      expect(noKey.status).toBe(401);
+      expect(noKey.headers.get("access-control-allow-origin")).toBe("https://console.example.com");
+    } finally {
+      await server.stop();
+    }
+  });
+});

@@ -33,6 +33,7 @@ export function testConfig(overrides: Partial<Config> = {}): Config {
     shutdownTimeoutMs: 5000,
     rateLimits: { perKeyPerMinute: 0, perAddressPerMinute: 0 },
     metricsPublic: true,
+    corsOrigins: [],
     retentionDays: 0,
     webhooks: { urls: [], secret: undefined, timeoutMs: 2000, maxAttempts: 3 },
     ...overrides,

@@ -54,6 +54,8 @@ export async function runScenario(opts: {
   start: Date;
   batchSize?: number;
   concurrency?: number;
+  /** How long to wait for the evaluation queue to drain, each time (default 30 minutes). */
+  evaluationTimeoutMs?: number;
   onProgress?: (posted: number) => void;
 }): Promise<ScenarioRun> {
   const { api } = opts;
@@ -88,7 +90,7 @@ export async function runScenario(opts: {
       started = true;
       // The history before the scenario is in: the provider had already banned these accounts.
       await flush();
-      await waitForEvaluation(api);
+      await waitForEvaluation(api, opts.evaluationTimeoutMs);
       for (const t of opts.truth.filter((x) => x.suspendedBeforeStart)) {
         const cases: { items: { id: string }[] } = await call(api, "GET", `/v1/cases?accountId=${encodeURIComponent(t.accountId)}&status=open`);
         const first = cases.items[0];
@@ -109,7 +111,7 @@ export async function runScenario(opts: {
   }
   await flush();
   const ingested = Date.now();
-  await waitForEvaluation(api);
+  await waitForEvaluation(api, opts.evaluationTimeoutMs);
   const done = Date.now();
   return {
     flaggedByRule: await flaggedByRule(api),
