@@ -2,6 +2,7 @@
 // `conditions` against json-rules-engine's real semantics, reporting every fault with its JSON path.
 import { z } from "zod";
 import { type FieldError, formatPath } from "../errors";
+import { deeperThan } from "../http/parse";
 import { factCatalog, isFactName } from "./fact-catalog";
 import { parseOperator } from "./operators";
 import { parseWindow } from "./window";
@@ -49,8 +50,13 @@ export type RuleDocument = Omit<z.infer<typeof ruleDocumentSchema>, "conditions"
 export type RuleValidation = { ok: true; rule: RuleDocument } | { ok: false; errors: FieldError[] };
 
 /** Validates a parsed rule document: every fault, each with its JSON path. */
+const maxDocumentDepth = 100;
+
 export function validateRule(input: unknown): RuleValidation {
   const errors: FieldError[] = [];
+  // Before anything recursive (JSON.stringify, the key walk, zod): a document nested thousands of
+  // levels deep would overflow the stack.
+  if (deeperThan(input, maxDocumentDepth)) return { ok: false, errors: [{ path: "", message: `rule document is nested more than ${maxDocumentDepth} levels deep` }] };
   const size = Buffer.byteLength(JSON.stringify(input) ?? "", "utf8");
   if (size > maxRuleBytes) return { ok: false, errors: [{ path: "", message: `rule document is ${size} bytes; the limit is ${maxRuleBytes}` }] };
   findForbiddenKeys(input, "", errors);

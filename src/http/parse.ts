@@ -15,3 +15,14 @@ export const unstorableMessage = "must not contain NUL characters or unpaired su
 
 /** A non-empty string of at most `max` characters that the database can hold (ids, names, filters, notes). */
 export const storableText = (max: number) => z.string().min(1).max(max).refine(storable, unstorableMessage);
+
+/** Whether a JSON value nests deeper than `limit` levels; walks with its own stack, so depth cannot overflow it. */
+export function deeperThan(value: unknown, limit: number): boolean {
+  const stack: { value: unknown; depth: number }[] = [{ value, depth: 0 }];
+  for (let item = stack.pop(); item; item = stack.pop()) {
+    if (item.value === null || typeof item.value !== "object") continue;
+    if (item.depth >= limit) return true;
+    for (const v of Object.values(item.value)) stack.push({ value: v, depth: item.depth + 1 });
+  }
+  return false;
+}

@@ -55,6 +55,10 @@ export function errorHandler(logger: Logger): ErrorRequestHandler {
       return sendProblem(res, new AppError(code, `the request body is larger than the limit of ${bodyErr.limit} bytes`));
     }
     if (code) return sendProblem(res, new AppError(code, `the request body could not be read: ${bodyErr.message}`));
+    // The router could not percent-decode a path segment (`/v1/cases/%`): the client's fault.
+    if (err instanceof URIError && bodyErr.status === 400) {
+      return sendProblem(res, new AppError("validation_failed", "the path is not valid percent-encoding", [{ path: "params", message: err.message }]));
+    }
     if (isDatabaseUnavailable(err)) {
       return sendProblem(res, new AppError("unavailable", "the database is not reachable; try again shortly"));
     }

@@ -1,6 +1,6 @@
 // The usage event as the gateway posts it (SPEC.md "Usage event"): one zod schema that validates and types it.
 import { z } from "zod";
-import { storable, storableText, unstorableMessage } from "../../http/parse";
+import { deeperThan, storable, storableText, unstorableMessage } from "../../http/parse";
 
 const forbiddenKeys = new Set(["__proto__", "constructor", "prototype"]);
 const maxAttributesBytes = 4096;
@@ -33,16 +33,6 @@ function checkAttributes(value: unknown, ctx: z.RefinementCtx): void {
       }
     }
   }
-}
-
-function deeperThan(value: unknown, limit: number): boolean {
-  const stack: { value: unknown; depth: number }[] = [{ value, depth: 0 }];
-  for (let item = stack.pop(); item; item = stack.pop()) {
-    if (item.value === null || typeof item.value !== "object") continue;
-    if (item.depth >= limit) return true;
-    for (const v of Object.values(item.value)) stack.push({ value: v, depth: item.depth + 1 });
-  }
-  return false;
 }
 
 const signalName = /^[A-Za-z_][A-Za-z0-9_]{0,63}$/;
