@@ -6,6 +6,14 @@ import { z } from "zod";
 
 const logLevels = ["fatal", "error", "warn", "info", "debug", "trace", "silent"] as const;
 
+/** A comma-separated list in one variable, each item checked by `item`; unset or empty: []. */
+const commaList = (item: z.ZodString | z.ZodURL, max: number) =>
+  z
+    .string()
+    .transform((s) => s.split(",").map((u) => u.trim()).filter(Boolean))
+    .pipe(z.array(item).max(max))
+    .default([]);
+
 const envSchema = z.object({
   PORT: z.coerce.number().int().min(0).max(65535).default(8080),
   HOST: z.string().min(1).default("127.0.0.1"),
@@ -29,11 +37,7 @@ const envSchema = z.object({
   /** Events claimed per evaluation batch. */
   CLAUSEGUARD_EVAL_BATCH_SIZE: z.coerce.number().int().min(1).max(10_000).default(2000),
   /** Comma-separated http(s) URLs that receive webhook notifications (case opened, status changed, account enforced). */
-  CLAUSEGUARD_WEBHOOK_URLS: z
-    .string()
-    .transform((s) => s.split(",").map((u) => u.trim()).filter(Boolean))
-    .pipe(z.array(z.url({ protocol: /^https?$/, message: "must be comma-separated http(s) URLs" })).max(20))
-    .default([]),
+  CLAUSEGUARD_WEBHOOK_URLS: commaList(z.url({ protocol: /^https?$/, message: "must be comma-separated http(s) URLs" }), 20),
   /** Shared secret for the webhooks' HMAC-SHA256 signature; required with CLAUSEGUARD_WEBHOOK_URLS. */
   CLAUSEGUARD_WEBHOOK_SECRET: z.string().min(16, "must be at least 16 characters").optional(),
   CLAUSEGUARD_WEBHOOK_TIMEOUT_MS: z.coerce.number().int().min(100).max(60_000).default(5000),
@@ -45,11 +49,7 @@ const envSchema = z.object({
   /** true: GET /metrics is open (for a Prometheus on a private network); false: it needs an admin key. */
   CLAUSEGUARD_METRICS_PUBLIC: z.enum(["true", "false"], { message: "must be true or false" }).default("true"),
   /** Comma-separated origins (scheme://host[:port]) whose browsers may call the API; unset: no CORS headers, browsers keep other origins out. */
-  CLAUSEGUARD_CORS_ORIGINS: z
-    .string()
-    .transform((s) => s.split(",").map((u) => u.trim()).filter(Boolean))
-    .pipe(z.array(z.string().regex(/^https?:\/\/[a-z0-9.-]+(:\d{1,5})?$/i, "must be comma-separated origins such as https://console.example.com (no path, no wildcard)")).max(50))
-    .default([]),
+  CLAUSEGUARD_CORS_ORIGINS: commaList(z.string().regex(/^https?:\/\/[a-z0-9.-]+(:\d{1,5})?$/i, "must be comma-separated origins such as https://console.example.com (no path, no wildcard)"), 50),
   /** Days raw events are kept (by occurredAt); 0 keeps them forever. Rollups, cases and evidence are kept regardless. */
   CLAUSEGUARD_RETENTION_DAYS: z.coerce
     .number()

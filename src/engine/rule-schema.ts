@@ -49,9 +49,9 @@ export type RuleDocument = Omit<z.infer<typeof ruleDocumentSchema>, "conditions"
 
 export type RuleValidation = { ok: true; rule: RuleDocument } | { ok: false; errors: FieldError[] };
 
-/** Validates a parsed rule document: every fault, each with its JSON path. */
 const maxDocumentDepth = 100;
 
+/** Validates a parsed rule document: every fault, each with its JSON path. */
 export function validateRule(input: unknown): RuleValidation {
   const errors: FieldError[] = [];
   // Before anything recursive (JSON.stringify, the key walk, zod): a document nested thousands of
