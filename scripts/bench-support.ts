@@ -76,7 +76,7 @@ export const repoRoot = path.resolve(__dirname, "..");
 
 /**
  * Starts `clauseguard <args>` in a child process (one node process, tsx as its loader) with the
- * given environment and PORT=0, and resolves with its URL once it logs that it started.
+ * given environment and PORT=0, and resolves with its URL ("" for a worker) once it logs that it started.
  */
 export async function startServerProcess(env: Record<string, string>, args: string[], nodeFlags: string[] = []): Promise<{ child: ChildProcess; url: string; stop(): Promise<void> }> {
   const loader = new URL(`file://${path.join(repoRoot, "node_modules/tsx/dist/loader.mjs")}`).href;
@@ -98,11 +98,12 @@ export async function startServerProcess(env: Record<string, string>, args: stri
   });
   const until = Date.now() + 60_000;
   for (;;) {
-    const m = /"url":"(http:\/\/[^"]+)"/.exec(out);
-    if (m) {
+    // A worker-only process starts without a URL.
+    const started = /\{[^\n]*"msg":"ClauseGuard started"[^\n]*\}/.exec(out)?.[0];
+    if (started) {
       return {
         child,
-        url: m[1]!,
+        url: /"url":"(http:\/\/[^"]+)"/.exec(started)?.[1] ?? "",
         stop: async () => {
           if (child.exitCode !== null) return;
           child.kill("SIGTERM");

@@ -1,9 +1,11 @@
 // npm run eval:policy -- [--accounts 10000] [--days 7] [--seed 1] [--db postgres|pglite] [--database-url URL]
-//                        [--wait-minutes 180]
+//                        [--wait-minutes 180] [--workers 0] [--resume-database-url URL]
 // Generates a scenario, starts ClauseGuard (API and worker) on a fresh database with the default
 // policy pack, plays the scenario through the HTTP API (banning the pre-banned accounts at its
 // start), waits for evaluation and prints, per rule and overall, precision, recall, the false
-// positives with their population, and the time taken.
+// positives with their population, and the time taken. --workers N adds N evaluation worker
+// processes (PostgreSQL). --resume-database-url picks up a run that was stopped after ingestion
+// (its database keeps the queue): the same --accounts/--days/--seed, no ingestion, the rest as usual.
 import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
@@ -11,7 +13,7 @@ import { parseArgs } from "node:util";
 import { generateKey } from "../src/features/auth/api-key";
 import { distillationRules, formatScores, scorePolicy, supplementaryRules } from "../src/features/scenarios/policy-score";
 import { generateEvents, planScenario, truthOf } from "../src/features/scenarios/scenario-generator";
-import { runScenario } from "../src/features/scenarios/scenario-runner";
+import { type ScenarioRun, flaggedByRule, runScenario, waitForEvaluation } from "../src/features/scenarios/scenario-runner";
 import { freshPostgresDatabase, repoRoot, startServerProcess, wholeNumber } from "./bench-support";
 
 const { values: args } = parseArgs({
@@ -23,6 +25,8 @@ const { values: args } = parseArgs({
     db: { type: "string", default: "postgres" },
     "database-url": { type: "string", default: "postgresql://postgres@127.0.0.1:5432/postgres" },
     "wait-minutes": { type: "string", default: "180" },
+    workers: { type: "string", default: "0" },
+    "resume-database-url": { type: "string" },
   },
 });
 
@@ -40,30 +44,45 @@ async function main(): Promise<void> {
   const plans = planScenario(opts);
   const truth = truthOf(plans);
   const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), "cg-policy-"));
-  const fresh = args.db === "postgres" ? await freshPostgresDatabase(args["database-url"]!) : undefined;
+  const resumeUrl = args["resume-database-url"];
+  const workers = wholeNumber("workers", args.workers);
+  if (workers > 0 && args.db !== "postgres") {
+    console.error("eval:policy: --workers needs --db postgres (the embedded database has one process)");
+    process.exit(2);
+  }
+  const evaluationTimeoutMs = wholeNumber("wait-minutes", args["wait-minutes"], 1) * 60_000;
+  const fresh = args.db === "postgres" && !resumeUrl ? await freshPostgresDatabase(args["database-url"]!) : undefined;
+  const databaseUrl = resumeUrl ?? fresh?.url;
   const key = generateKey().key;
-  const server = await startServerProcess(
-    {
-      CLAUSEGUARD_ADMIN_KEY: key,
-      CLAUSEGUARD_DATA_DIR: dataDir,
-      CLAUSEGUARD_RULES_DIR: path.join(repoRoot, "rules"),
-      LOG_LEVEL: "info",
-      ...(fresh ? { DATABASE_URL: fresh.url } : {}),
-    },
-    ["serve"],
-  );
+  const env = {
+    CLAUSEGUARD_ADMIN_KEY: key,
+    CLAUSEGUARD_DATA_DIR: dataDir,
+    CLAUSEGUARD_RULES_DIR: path.join(repoRoot, "rules"),
+    LOG_LEVEL: "info",
+    ...(databaseUrl ? { DATABASE_URL: databaseUrl } : {}),
+  };
+  const server = await startServerProcess(env, ["serve"]);
+  const extraWorkers = await Promise.all(Array.from({ length: workers }, () => startServerProcess(env, ["worker"])));
   try {
-    console.log(`policy evaluation: ${opts.accounts} accounts, ${opts.days} days, seed ${opts.seed}, ${args.db}`);
-    const run = await runScenario({
-      api: { url: server.url, key },
-      events: generateEvents(plans, opts),
-      truth,
-      start,
-      evaluationTimeoutMs: wholeNumber("wait-minutes", args["wait-minutes"], 1) * 60_000,
-      onProgress: (n) => {
-        if (n % 200_000 < 2000) process.stderr.write(`  ${n} events posted\n`);
-      },
-    });
+    console.log(`policy evaluation: ${opts.accounts} accounts, ${opts.days} days, seed ${opts.seed}, ${args.db}, ${1 + workers} evaluating process(es)${resumeUrl ? ", resumed" : ""}`);
+    let run: ScenarioRun;
+    if (resumeUrl) {
+      const api = { url: server.url, key };
+      const began = Date.now();
+      await waitForEvaluation(api, evaluationTimeoutMs);
+      run = { flaggedByRule: await flaggedByRule(api), events: 0, ingestSeconds: 0, evaluationSeconds: (Date.now() - began) / 1000, bannedEnforced: 0, bannedMissed: [] };
+    } else {
+      run = await runScenario({
+        api: { url: server.url, key },
+        events: generateEvents(plans, opts),
+        truth,
+        start,
+        evaluationTimeoutMs,
+        onProgress: (n) => {
+          if (n % 200_000 < 2000) process.stderr.write(`  ${n} events posted\n`);
+        },
+      });
+    }
     const score = scorePolicy(truth, run.flaggedByRule);
     console.log(`${run.events} events: ingested in ${run.ingestSeconds.toFixed(0)} s, evaluation done ${run.evaluationSeconds.toFixed(0)} s later; ${run.bannedEnforced} pre-banned accounts suspended${run.bannedMissed.length ? `, ${run.bannedMissed.length} had no case to enforce` : ""}`);
     console.log(formatScores(score));
@@ -79,6 +98,7 @@ async function main(): Promise<void> {
       console.log("every rule meets precision >= 0.9 and recall >= 0.9; no legitimate heavy user flagged under a distillation rule");
     }
   } finally {
+    await Promise.all(extraWorkers.map((w) => w.stop()));
     await server.stop();
     await fresh?.drop();
     fs.rmSync(dataDir, { recursive: true, force: true });

@@ -1,10 +1,11 @@
-// Process entry: the `clauseguard` command line (serve, worker, migrate, keys, rules validate).
+// Process entry: the `clauseguard` command line (serve, worker, migrate, backup, restore, keys, rules, evaluation).
 import { Command, InvalidArgumentError } from "commander";
 import { ConfigError, type Config, loadConfig } from "./config";
 import { type Database, DatabaseInUseError } from "./db/database";
 import { retryFailed } from "./features/evaluation/evaluation-queue";
 import { AppError } from "./errors";
 import { MigrationError } from "./db/migrator";
+import { BackupError, backupEmbedded, restoreEmbedded } from "./db/backup";
 import { type Scope, generateKey, scopes } from "./features/auth/api-key";
 import { createApiKeyService } from "./features/auth/api-key-service";
 import { runBacktest } from "./features/rules/backtest";
@@ -136,6 +137,27 @@ export function buildCli(): Command {
       process.stdout.write(`requeued ${n} event(s)\n`);
     });
 
+  const postgresBackupHint =
+    "DATABASE_URL is set: back PostgreSQL up with its own tools, `pg_dump -Fc -f clauseguard.dump \"$DATABASE_URL\"`, and restore with `pg_restore --no-owner --exit-on-error -d <new database URL> clauseguard.dump` (README: Backup and restore)";
+  program
+    .command("backup <file>")
+    .description("write the embedded database (CLAUSEGUARD_DATA_DIR) to a new file; stop the server first")
+    .action(async (file: string) => {
+      const config = configOrExit();
+      if (config.database.kind !== "pglite") throw new CliError(postgresBackupHint, exitCodes.usage);
+      const r = await backupEmbedded(config.database.dataDir, file);
+      process.stdout.write(`backed up ${r.events} event(s) and ${r.cases} case(s) to ${r.file} (${r.bytes} bytes)\n`);
+    });
+  program
+    .command("restore <file>")
+    .description("load a backup into CLAUSEGUARD_DATA_DIR, which must be new or empty, and apply pending migrations")
+    .action(async (file: string) => {
+      const config = configOrExit();
+      if (config.database.kind !== "pglite") throw new CliError(postgresBackupHint, exitCodes.usage);
+      const r = await restoreEmbedded(file, config.database.dataDir);
+      process.stdout.write(`restored ${r.events} event(s) and ${r.cases} case(s) from ${r.file} into ${config.database.dataDir}\n`);
+    });
+
   const keys = program.command("keys").description("manage API keys");
   keys
     .command("create")
@@ -207,7 +229,7 @@ export async function main(argv = process.argv): Promise<void> {
         ? err
         : err instanceof RuleFileError
           ? new CliError(err.message, exitCodes.invalidRules)
-          : err instanceof MigrationError || err instanceof DatabaseInUseError || err instanceof AppError
+          : err instanceof MigrationError || err instanceof DatabaseInUseError || err instanceof AppError || err instanceof BackupError
             ? new CliError(err.message, exitCodes.failure)
             : undefined;
     if (known) {

@@ -40,6 +40,7 @@ export async function startServer(config: Config, logger: Logger, roles: Roles, 
   const services = createServices(database, config, logger);
   let server: Server | undefined;
   let generatedAdminKey: string | undefined;
+  let stopping: Promise<void> | undefined;
   try {
     const sync = await services.rules.syncRuleFiles(ruleFiles);
     logger.info({ dir: config.rulesDir, ...sync }, "policy pack synchronized");
@@ -57,6 +58,11 @@ export async function startServer(config: Config, logger: Logger, roles: Roles, 
       // closes first, so it never reuses a socket the server is closing at that moment (ECONNRESET).
       server.keepAliveTimeout = 65_000;
       server.headersTimeout = 66_000;
+      // While stopping, each request still arriving on a kept-alive connection is served and its
+      // connection closed after the answer: clients busy on every socket cannot hold the drain open.
+      server.prependListener("request", (_req, res) => {
+        if (stopping) res.setHeader("connection", "close");
+      });
     }
   } catch (err) {
     await services.worker.stop();
@@ -64,7 +70,6 @@ export async function startServer(config: Config, logger: Logger, roles: Roles, 
     throw err;
   }
   const address = server?.address() as AddressInfo | undefined;
-  let stopping: Promise<void> | undefined;
   return {
     services,
     url: address ? `http://${address.family === "IPv6" ? `[${address.address}]` : address.address}:${address.port}` : undefined,

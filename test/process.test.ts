@@ -1,44 +1,11 @@
 // The real command line as an operator runs it: `clauseguard serve` on a fresh embedded database
 // prints an admin key once, serves, shuts down cleanly on SIGTERM; bad configuration and a broken
 // policy pack stop the start with a message naming the variable, the file and the JSON path.
-import { type ChildProcess, spawn } from "node:child_process";
 import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
-import { pathToFileURL } from "node:url";
+import { run, startedUrl, waitFor } from "./support/cli";
 import { repoRulesDir } from "./support/test-server";
-
-const root = path.resolve(__dirname, "..");
-const tsxLoader = pathToFileURL(path.join(root, "node_modules/tsx/dist/loader.mjs")).href;
-
-type Run = { child: ChildProcess; stdout: () => string; stderr: () => string; exited: Promise<number | null> };
-
-function run(args: string[], env: Record<string, string>): Run {
-  // As `npm start` runs it: one node process with tsx as its loader, so signals reach ClauseGuard itself.
-  const child = spawn(process.execPath, ["--import", tsxLoader, path.join(root, "src/main.ts"), ...args], {
-    cwd: fs.mkdtempSync(path.join(os.tmpdir(), "cg-cwd-")),
-    env: { PATH: process.env.PATH ?? "", HOME: os.tmpdir(), LOG_LEVEL: "info", ...env },
-    stdio: ["ignore", "pipe", "pipe"],
-  });
-  let out = "";
-  let err = "";
-  child.stdout!.on("data", (d: Buffer) => (out += d.toString()));
-  child.stderr!.on("data", (d: Buffer) => (err += d.toString()));
-  const exited = new Promise<number | null>((resolve) => child.on("exit", (code) => resolve(code)));
-  return { child, stdout: () => out, stderr: () => err, exited };
-}
-
-async function waitFor<T>(fn: () => T | undefined, timeoutMs = 30_000): Promise<T> {
-  const until = Date.now() + timeoutMs;
-  for (;;) {
-    const v = fn();
-    if (v !== undefined) return v;
-    if (Date.now() > until) throw new Error("timed out waiting");
-    await new Promise((r) => setTimeout(r, 100));
-  }
-}
-
-const startedUrl = (r: Run) => /"url":"(http:\/\/[^"]+)","database"/.exec(r.stdout())?.[1];
 
 describe("clauseguard serve (embedded database)", () => {
   const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), "cg-data-"));

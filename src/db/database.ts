@@ -175,10 +175,20 @@ async function openPostgres(target: { url: string; poolSize?: number }): Promise
   });
   const withSession = async <T>(fn: (session: SqlSession) => Promise<T>): Promise<T> => {
     const client = await pool.connect();
+    // The pool listens for errors only on idle clients: a checked-out one whose server goes away
+    // emits 'error' with no listener, which would crash the process. Its connection is then
+    // discarded instead of going back to the pool.
+    let broken: Error | undefined;
+    const onError = (err: Error) => (broken = err);
+    client.on("error", onError);
     try {
       return await fn(sessionOf(client));
+    } catch (err) {
+      if (isDatabaseUnavailable(err)) broken ??= err as Error;
+      throw err;
     } finally {
-      client.release();
+      client.off("error", onError);
+      client.release(broken);
     }
   };
   return {

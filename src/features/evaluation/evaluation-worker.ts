@@ -5,6 +5,9 @@ import type { EvaluationService } from "./evaluation-service";
 
 export type WorkerStats = { batches: number; evaluated: number; hits: number; errors: number; failed: number; failures: number; lastLagMs: number };
 
+/** The longest pause between attempts while batches keep failing. */
+const maxBackoffMs = 5_000;
+
 export type Maintenance = { name: string; everyMs: number; run(): Promise<unknown> };
 
 export function createEvaluationWorker(deps: {
@@ -51,9 +54,14 @@ export function createEvaluationWorker(deps: {
     });
 
   async function run(): Promise<void> {
+    // Failures in a row (the database is down, say) back the loop off up to maxBackoffMs, so an
+    // outage costs a log line every few seconds rather than one per poll.
+    let failuresInARow = 0;
     while (running) {
       try {
         const r = await deps.evaluation.runBatch(deps.batchSize);
+        if (failuresInARow > 0) deps.logger.info({ failuresInARow }, "evaluation resumed");
+        failuresInARow = 0;
         if (r.claimed > 0) {
           stats.batches++;
           stats.evaluated += r.evaluated;
@@ -66,9 +74,10 @@ export function createEvaluationWorker(deps: {
       } catch (err) {
         // The batch's lease expires and another attempt picks it up: nothing acknowledged is lost.
         stats.failures++;
-        deps.logger.error({ err }, "evaluation batch failed; it will be retried");
+        failuresInARow++;
+        deps.logger.error({ err, failuresInARow }, "evaluation batch failed; it will be retried");
       }
-      if (running) await sleep(deps.pollMs);
+      if (running) await sleep(failuresInARow ? Math.min(maxBackoffMs, deps.pollMs * 2 ** failuresInARow) : deps.pollMs);
     }
   }
 

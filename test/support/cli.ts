@@ -1,0 +1,38 @@
+// The `clauseguard` command in a child process, as an operator runs it, for the process tests.
+import { type ChildProcess, spawn } from "node:child_process";
+import fs from "node:fs";
+import os from "node:os";
+import path from "node:path";
+import { pathToFileURL } from "node:url";
+
+const root = path.resolve(__dirname, "../..");
+const tsxLoader = pathToFileURL(path.join(root, "node_modules/tsx/dist/loader.mjs")).href;
+
+export type Run = { child: ChildProcess; stdout: () => string; stderr: () => string; exited: Promise<number | null> };
+
+export function run(args: string[], env: Record<string, string>): Run {
+  // As `npm start` runs it: one node process with tsx as its loader, so signals reach ClauseGuard itself.
+  const child = spawn(process.execPath, ["--import", tsxLoader, path.join(root, "src/main.ts"), ...args], {
+    cwd: fs.mkdtempSync(path.join(os.tmpdir(), "cg-cwd-")),
+    env: { PATH: process.env.PATH ?? "", HOME: os.tmpdir(), LOG_LEVEL: "info", ...env },
+    stdio: ["ignore", "pipe", "pipe"],
+  });
+  let out = "";
+  let err = "";
+  child.stdout!.on("data", (d: Buffer) => (out += d.toString()));
+  child.stderr!.on("data", (d: Buffer) => (err += d.toString()));
+  const exited = new Promise<number | null>((resolve) => child.on("exit", (code) => resolve(code)));
+  return { child, stdout: () => out, stderr: () => err, exited };
+}
+
+export async function waitFor<T>(fn: () => T | undefined, timeoutMs = 30_000): Promise<T> {
+  const until = Date.now() + timeoutMs;
+  for (;;) {
+    const v = fn();
+    if (v !== undefined) return v;
+    if (Date.now() > until) throw new Error("timed out waiting");
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
+export const startedUrl = (r: Run) => /"url":"(http:\/\/[^"]+)","database"/.exec(r.stdout())?.[1];
