@@ -8,6 +8,7 @@ import { ipPrefix } from "../src/features/events/link-key-cache";
 import type { UsageEventInput } from "../src/features/events/event-schemas";
 import { createFactSource } from "../src/features/facts/fact-queries";
 import { compactAll } from "../src/features/facts/rollup-compactor";
+import { signalHitsMany, valueStatsMany } from "../src/features/facts/usage-rollups";
 import { type TestDatabase, createTestDatabase, testTargets } from "./support/test-database";
 
 const minute = 60_000;
@@ -128,6 +129,45 @@ describe.each(testTargets())("facts on %s", (kind) => {
         }
       }
     }
+  });
+
+  it("answers many reads in one statement exactly as the reference: accounts, clusters and windows mixed", async () => {
+    const r = rng(7);
+    const events: UsageEventInput[] = [];
+    for (let i = 0; i < 300; i++) {
+      events.push(ev(`acct_many_${i % 3}`, base + Math.floor(r() * 2 * day), {
+        model: ["m1", "m2"][Math.floor(r() * 2)]!,
+        ip: `203.0.113.${Math.floor(r() * 9)}`,
+        country: ["NL", "US", "JP"][Math.floor(r() * 3)],
+        promptTemplateHash: r() < 0.7 ? `tpl_${Math.floor(r() * 3)}` : null,
+        signals: { reasoningTraceRequest: Math.round(r() * 100) / 100, syntheticDataRequest: r() < 0.5 },
+      }));
+    }
+    for (let i = 0; i < events.length; i += 100) await store(events.slice(i, i + 100));
+    const at = base + 2 * day;
+    const asks = [
+      { accountIds: ["acct_many_0"], from: at - day, to: at },
+      { accountIds: ["acct_many_1", "acct_many_2"], from: at - 6 * hour, to: at },
+      { accountIds: ["acct_many_nobody"], from: at - day, to: at },
+      { accountIds: ["acct_many_0", "acct_many_1", "acct_many_2"], from: at - 2 * day - 1, to: at - 90 * minute + 1234 },
+      { accountIds: ["acct_many_2"], from: at - 17 * minute - 5, to: at - 3 * minute + 17 },
+    ];
+    const dated = asks.map((a) => ({ ...a, from: new Date(a.from), to: new Date(a.to) }));
+    const values = await valueStatsMany(t.db, dated);
+    const signals = [["reasoningTraceRequest", 0.5], ["reasoningTraceRequest", 0.93], ["syntheticDataRequest", 0.5]] as const;
+    const hits = await signalHitsMany(t.db, dated.flatMap((a) => signals.map(([signal, threshold]) => ({ ...a, signal, threshold }))));
+    asks.forEach((a, i) => {
+      const ref = reference(events, a.accountIds, a.from, a.to);
+      expect(values[i]).toEqual({
+        distinctModels: ref.distinctModels,
+        distinctIps: ref.distinctIps,
+        distinctCountries: ref.distinctCountries,
+        distinctPromptTemplates: ref.distinctPromptTemplates,
+        topTemplateRequests: Math.round(ref.topTemplateShare * ref.requestCount),
+      });
+      signals.forEach(([signal, threshold], j) => expect(hits[i * signals.length + j]).toBe(Math.round(ref.signal(signal, threshold) * ref.requestCount)));
+    });
+    expect(values[2]).toEqual({ distinctModels: 0, distinctIps: 0, distinctCountries: 0, distinctPromptTemplates: 0, topTemplateRequests: 0 });
   });
 
   it("counts an event exactly at the window start and not one a millisecond after the evaluated moment", async () => {

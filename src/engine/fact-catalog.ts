@@ -99,6 +99,39 @@ export const factCatalog: Record<string, FactDefinition> = {
 
 export const factNames = Object.keys(factCatalog);
 
+/**
+ * The order json-rules-engine computes facts in (its fact `priority`: higher first). Within an
+ * all/any it evaluates the conditions of one priority together and stops between priorities once
+ * the answer is known, so cheap gates (the event, totals read for the whole batch, linked
+ * accounts) run first and the costly scans (per-value maps, signal bins, cluster-wide reads) run
+ * only for the accounts that pass them. The outcome is the same in any order; the work is not.
+ * A condition's own `priority` overrides this.
+ */
+const factPriorities: Record<string, number> = {
+  event: 4,
+  account: 3,
+  requestCount: 3,
+  inputTokens: 3,
+  outputTokens: 3,
+  peakRequestsPerMinute: 3,
+  linkedAccounts: 3,
+  clusterRequestCount: 2,
+  clusterOutputTokens: 2,
+  linkedSuspendedAccounts: 2,
+  clusterNewAccountShare: 2,
+  distinctModels: 1,
+  distinctIps: 1,
+  distinctCountries: 1,
+  distinctPromptTemplates: 1,
+  topTemplateShare: 1,
+  signalRate: 1,
+  clusterSignalRate: 1,
+};
+
 export function isFactName(name: string): boolean {
   return Object.hasOwn(factCatalog, name);
+}
+
+export function factPriority(fact: unknown): number {
+  return typeof fact === "string" && Object.hasOwn(factPriorities, fact) ? factPriorities[fact]! : 1;
 }

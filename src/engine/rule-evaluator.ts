@@ -1,7 +1,7 @@
 // The only code that wraps json-rules-engine: compiles a validated rule into an engine, runs it
 // against a FactSource and explains the outcome condition by condition.
 import { Engine } from "json-rules-engine";
-import { type LinkBy, type LinkedFactName, type WindowAggregateName, factCatalog, linkedFactNames, windowAggregateNames } from "./fact-catalog";
+import { type LinkBy, type LinkedFactName, type WindowAggregateName, factCatalog, factPriority, linkedFactNames, windowAggregateNames } from "./fact-catalog";
 import { customOperators } from "./operators";
 import type { RuleDocument } from "./rule-schema";
 import { windowMs } from "./window";
@@ -121,8 +121,9 @@ export class CompiledRule {
       if (ms > run.largestWindowMs) Object.assign(run, { largestWindowMs: ms, largestWindow: text });
       return ms;
     };
-    engine.addFact("event", async (_p, almanac) => (await ctx(almanac)).source.event);
-    engine.addFact("account", async (_p, almanac) => (await ctx(almanac)).source.account());
+    const priority = (name: string) => ({ priority: factPriority(name) });
+    engine.addFact("event", async (_p, almanac) => (await ctx(almanac)).source.event, priority("event"));
+    engine.addFact("account", async (_p, almanac) => (await ctx(almanac)).source.account(), priority("account"));
     for (const name of windowAggregateNames) {
       engine.addFact(name, async (params: Record<string, unknown>, almanac) => {
         const run = await ctx(almanac);
@@ -131,7 +132,7 @@ export class CompiledRule {
           signal: params.signal as string | undefined,
           threshold: params.threshold as number | undefined,
         });
-      });
+      }, priority(name));
     }
     for (const name of linkedFactNames) {
       engine.addFact(name, async (params: Record<string, unknown>, almanac) => {
@@ -143,7 +144,7 @@ export class CompiledRule {
           threshold: params.threshold as number | undefined,
           maxAgeDays: params.maxAgeDays as number | undefined,
         });
-      });
+      }, priority(name));
     }
     const registered = ["event", "account", ...windowAggregateNames, ...linkedFactNames];
     const missing = Object.keys(factCatalog).filter((f) => !registered.includes(f));
@@ -154,12 +155,13 @@ export class CompiledRule {
 /**
  * Walks the evaluated condition tree (not toJSON(), which drops results) into a flat list of
  * leaves, in the order json-rules-engine evaluates them: within each all/any, higher `priority`
- * first (every fact has priority 1), then as written. `path` keeps each leaf's place in the rule.
+ * first (the condition's own, else its fact's: factPriority; a nested all/any counts as 1), then
+ * as written. `path` keeps each leaf's place in the rule.
  */
 function explain(node: Record<string, unknown>, path: string, out: ConditionExplanation[]): void {
   for (const kind of ["all", "any"] as const) {
     if (Array.isArray(node[kind])) {
-      const children = (node[kind] as Record<string, unknown>[]).map((c, i) => ({ c, i, priority: Number(c.priority) || 1 }));
+      const children = (node[kind] as Record<string, unknown>[]).map((c, i) => ({ c, i, priority: Number(c.priority) || factPriority(c.fact) }));
       children.sort((a, b) => b.priority - a.priority || a.i - b.i);
       for (const { c, i } of children) explain(c, `${path}${path ? "." : ""}${kind}[${i}]`, out);
       return;

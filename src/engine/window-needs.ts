@@ -1,6 +1,6 @@
 // Which windows and signal thresholds a rule's conditions read: what evaluation prefetches and
 // what a backtest's sliding windows keep.
-import { type LinkBy, linkedFactNames } from "./fact-catalog";
+import { type LinkBy, type WindowAggregateName, linkedFactNames } from "./fact-catalog";
 import type { RuleDocument } from "./rule-schema";
 import { windowMs } from "./window";
 
@@ -41,4 +41,25 @@ export function linkNeeds(rule: RuleDocument): { by: LinkBy; windowMs: number }[
     needs.set(`${by}:${w}`, { by, windowMs: w });
   }
   return [...needs.values()];
+}
+
+const valueFacts: readonly string[] = ["distinctModels", "distinctIps", "distinctCountries", "distinctPromptTemplates", "topTemplateShare"] satisfies WindowAggregateName[];
+
+/**
+ * The account's own per-value and signal reads a rule's conditions ask for: the windows of its
+ * distinct-value facts and the (signal, threshold, window) of its signalRate facts. Evaluation
+ * reads them for a whole batch at once.
+ */
+export function ownReadNeeds(rule: RuleDocument): { valueWindows: number[]; signals: { signal: string; threshold: number; windowMs: number }[] } {
+  const valueWindows = new Set<number>();
+  const signals = new Map<string, { signal: string; threshold: number; windowMs: number }>();
+  for (const { fact, params } of leaves(rule.conditions)) {
+    const w = windowMs(typeof params.window === "string" ? params.window : rule.window);
+    if (valueFacts.includes(fact)) valueWindows.add(w);
+    if (fact === "signalRate" && typeof params.signal === "string") {
+      const threshold = typeof params.threshold === "number" ? params.threshold : 0.5;
+      signals.set(`${params.signal}:${threshold}:${w}`, { signal: params.signal, threshold, windowMs: w });
+    }
+  }
+  return { valueWindows: [...valueWindows], signals: [...signals.values()] };
 }

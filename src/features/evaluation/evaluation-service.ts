@@ -6,9 +6,9 @@ import type { CompiledRule, EventFact } from "../../engine/rule-evaluator";
 import { windowMs } from "../../engine/window";
 import type { Logger } from "../../logger";
 import { type Hit, type HitOutcome, openOrUpdateCase } from "../cases/case-repository";
-import { linkNeeds, windowNeeds } from "../../engine/window-needs";
-import { type Prefetched, createFactSource, linkedAccountIds, linkedAccountIdsMany } from "../facts/fact-queries";
-import { usageTotalsMany } from "../facts/usage-rollups";
+import { linkNeeds, ownReadNeeds, windowNeeds } from "../../engine/window-needs";
+import { type Prefetched, createFactSource, linkedAccountIds, linkedAccountIdsMany, signalKey } from "../facts/fact-queries";
+import { signalHitsMany, usageTotalsMany, valueStatsMany } from "../facts/usage-rollups";
 import type { RuleRegistry } from "../rules/rule-registry";
 import type { WebhookOutbox } from "../webhooks/webhook-outbox";
 import { type ClaimedBatch, type ClaimedEvent, claimBatch, completeBatch, deadLetter, subBatch } from "./evaluation-queue";
@@ -104,7 +104,7 @@ export function createEvaluationService(deps: { db: Database; rules: RuleRegistr
     const prefetched = new Map<string, Prefetched>();
     const entry = (accountId: string) => {
       let p = prefetched.get(accountId);
-      if (!p) prefetched.set(accountId, (p = { totals: new Map(), linked: new Map() }));
+      if (!p) prefetched.set(accountId, (p = { totals: new Map(), values: new Map(), signalHits: new Map(), linked: new Map() }));
       return p;
     };
     // The linked accounts every account-scope rule reads, for every account of the batch, in one statement too.
@@ -112,9 +112,26 @@ export function createEvaluationService(deps: { db: Database; rules: RuleRegistr
     const linkAsks = newestAt.flatMap(({ accountId, at }) =>
       links.map((l) => ({ accountId, by: l.by, key: `${l.by}:${l.windowMs}`, from: new Date(at - l.windowMs), to: new Date(at) })),
     );
-    const [totals, linked] = await Promise.all([usageTotalsMany(db, asks), linkedAccountIdsMany(db, linkAsks)]);
+    // And the account's own value stats and signal hits: one statement each for the batch, instead
+    // of one per account (measured on the 10,000-account scenario, these per-account reads were
+    // most of the database's time).
+    const own = accountRules.map((r) => ownReadNeeds(r.rule));
+    const valueWindows = [...new Set(own.flatMap((n) => n.valueWindows))];
+    const signals = [...new Map(own.flatMap((n) => n.signals).map((x) => [signalKey(x.signal, x.threshold, x.windowMs), x])).values()];
+    const valueAsks = newestAt.flatMap(({ accountId, at }) => valueWindows.map((w) => ({ accountId, accountIds: [accountId], windowMs: w, from: new Date(at - w), to: new Date(at) })));
+    const signalAsks = newestAt.flatMap(({ accountId, at }) =>
+      signals.map((x) => ({ accountId, accountIds: [accountId], key: signalKey(x.signal, x.threshold, x.windowMs), signal: x.signal, threshold: x.threshold, from: new Date(at - x.windowMs), to: new Date(at) })),
+    );
+    const [totals, linked, values, hits] = await Promise.all([
+      usageTotalsMany(db, asks),
+      linkedAccountIdsMany(db, linkAsks),
+      valueStatsMany(db, valueAsks),
+      signalHitsMany(db, signalAsks),
+    ]);
     totals.forEach((t, i) => entry(asks[i]!.accountId).totals!.set(asks[i]!.windowMs, t));
     linked.forEach((ids, i) => entry(linkAsks[i]!.accountId).linked!.set(linkAsks[i]!.key, ids));
+    values.forEach((v, i) => entry(valueAsks[i]!.accountId).values!.set(valueAsks[i]!.windowMs, v));
+    hits.forEach((n, i) => entry(signalAsks[i]!.accountId).signalHits!.set(signalAsks[i]!.key, n));
 
     const evaluateAccount = async ([accountId, events]: [string, ClaimedEvent[]]) => {
       for (const e of events) {

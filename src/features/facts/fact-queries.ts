@@ -5,7 +5,7 @@
 import { prepared, sql } from "../../db/sql";
 import type { LinkBy, LinkedFactName, WindowAggregateName } from "../../engine/fact-catalog";
 import type { AccountFact, EventFact, FactSource, LinkedQuery, WindowQuery } from "../../engine/rule-evaluator";
-import { type Queryable, type UsageTotals, signalHits, usageTotals, valueStats } from "./usage-rollups";
+import { type Queryable, type UsageTotals, type ValueStats, signalHits, usageTotals, valueStats } from "./usage-rollups";
 
 const dayMs = 86_400_000;
 /** A value shared by more accounts than this (a big NAT, a public template) links no one usefully: the cap bounds the work. */
@@ -43,8 +43,19 @@ export async function linkedAccountIdsMany(db: Queryable, asks: { accountId: str
   return asks.map((_, i) => byIndex.get(i) ?? []);
 }
 
-/** What evaluation read for a whole batch: an account's totals by window length, and its linked accounts by `${by}:${windowMs}`. */
-export type Prefetched = { totals?: Map<number, UsageTotals>; linked?: Map<string, string[]> };
+/**
+ * What evaluation read for a whole batch, for one account as of its newest event: totals and
+ * value stats by window length, signal hits by `${signal}:${threshold}:${windowMs}`, linked
+ * accounts by `${by}:${windowMs}`.
+ */
+export type Prefetched = {
+  totals?: Map<number, UsageTotals>;
+  values?: Map<number, ValueStats>;
+  signalHits?: Map<string, number>;
+  linked?: Map<string, string[]>;
+};
+
+export const signalKey = (signal: string, threshold: number, windowMs: number) => `${signal}:${threshold}:${windowMs}`;
 
 const num = (v: unknown) => (v === null || v === undefined ? 0 : Number(v));
 
@@ -64,16 +75,23 @@ export function createFactSource(db: Queryable, event: EventFact, prefetched: Pr
     return p;
   };
   const fromOf = (windowMs: number) => new Date(at.getTime() - windowMs);
+  /** Only the account's own reads were prefetched; a cluster's are read here. */
+  const own = (ids: string[]) => ids.length === 1 && ids[0] === event.accountId;
   const totals = (ids: string[], windowMs: number) => {
-    const known = ids.length === 1 && ids[0] === event.accountId ? prefetched.totals?.get(windowMs) : undefined;
+    const known = own(ids) ? prefetched.totals?.get(windowMs) : undefined;
     return known ? Promise.resolve(known) : once(`totals:${ids.join(",")}:${windowMs}`, () => usageTotals(db, ids, fromOf(windowMs), at));
   };
-  const values = (ids: string[], windowMs: number) => once(`values:${ids.join(",")}:${windowMs}`, () => valueStats(db, ids, fromOf(windowMs), at));
+  const values = (ids: string[], windowMs: number) => {
+    const known = own(ids) ? prefetched.values?.get(windowMs) : undefined;
+    return known ? Promise.resolve(known) : once(`values:${ids.join(",")}:${windowMs}`, () => valueStats(db, ids, fromOf(windowMs), at));
+  };
   const share = (ids: string[], q: WindowQuery) => {
     const threshold = q.threshold ?? 0.5;
     return once(`signal:${ids.join(",")}:${q.signal}:${threshold}:${q.windowMs}`, async () => {
       const { requestCount } = await totals(ids, q.windowMs);
-      return requestCount ? (await signalHits(db, ids, fromOf(q.windowMs), at, q.signal!, threshold)) / requestCount : 0;
+      if (!requestCount) return 0;
+      const known = own(ids) ? prefetched.signalHits?.get(signalKey(q.signal!, threshold, q.windowMs)) : undefined;
+      return (known ?? (await signalHits(db, ids, fromOf(q.windowMs), at, q.signal!, threshold))) / requestCount;
     });
   };
   const linked = (by: LinkBy, windowMs: number) => {

@@ -84,17 +84,6 @@ export type ValueStats = {
 
 const num = (v: unknown) => (v === null || v === undefined ? 0 : Number(v));
 
-/** The raw-event part of a window: its partial first minute (or the whole window inside one minute). */
-const rawPart = (p: WindowPlan) => sql`
-  ((occurred_at >= ${p.rawHead.start} AND occurred_at < ${p.rawHead.end})
-    OR (occurred_at >= ${p.rawTail.start} AND occurred_at < ${p.rawTail.end}))`;
-/** The raw events after the window's end in its last minute bucket: read to be subtracted. */
-const futurePart = (p: WindowPlan) => sql`(occurred_at >= ${p.future.start} AND occurred_at < ${p.future.end})`;
-const minutePart = (p: WindowPlan, alias: string) => sql`
-  ((${raw(alias)}.bucket >= ${p.minutesHead.start} AND ${raw(alias)}.bucket < ${p.minutesHead.end})
-    OR (${raw(alias)}.bucket >= ${p.minutesTail.start} AND ${raw(alias)}.bucket < ${p.minutesTail.end}))`;
-const hourPart = (p: WindowPlan, alias: string) => sql`(${raw(alias)}.bucket >= ${p.hours.start} AND ${raw(alias)}.bucket < ${p.hours.end})`;
-
 /**
  * Totals of each (account, window) asked for, in one statement: rollup rows plus at most two raw
  * minutes per window. Evaluation asks for a whole batch's accounts at once.
@@ -162,59 +151,114 @@ export async function usageTotals(db: Queryable, accountIds: string[], from: Dat
   );
 }
 
+/** One read over a set of accounts (one, or a cluster) and a window [from, to]. */
+export type WindowAsk = { accountIds: string[]; from: Date; to: Date };
+
+/**
+ * The asks as two parameter sets: `r`, one row per ask with its window plan (see window-plan.ts),
+ * and `m`, one row per (ask, account). Every read joins usage tables per `m` row through a
+ * LATERAL subquery, so each account is found through its (account_id, time) index.
+ */
+function askRows(asks: WindowAsk[]) {
+  const plans = asks.map((a) => planWindow(a.from, a.to));
+  const col = (f: (p: WindowPlan) => Date) => plans.map((p) => f(p).toISOString());
+  const members = asks.flatMap((a, i) => a.accountIds.map((id) => ({ i, id })));
+  return sql`
+    r AS (
+      SELECT * FROM unnest(${asks.map((_, i) => i)}::int[],
+                ${col((p) => p.rawHead.start)}::timestamptz[], ${col((p) => p.rawHead.end)}::timestamptz[],
+                ${col((p) => p.rawTail.start)}::timestamptz[], ${col((p) => p.rawTail.end)}::timestamptz[],
+                ${col((p) => p.future.start)}::timestamptz[], ${col((p) => p.future.end)}::timestamptz[],
+                ${col((p) => p.minutesHead.start)}::timestamptz[], ${col((p) => p.minutesHead.end)}::timestamptz[],
+                ${col((p) => p.minutesTail.start)}::timestamptz[], ${col((p) => p.minutesTail.end)}::timestamptz[],
+                ${col((p) => p.hours.start)}::timestamptz[], ${col((p) => p.hours.end)}::timestamptz[])
+        AS r(i, rh0, rh1, rt0, rt1, f0, f1, mh0, mh1, mt0, mt1, h0, h1)
+    ), m AS (
+      SELECT r.*, mb.account_id FROM unnest(${members.map((m) => m.i)}::int[], ${members.map((m) => m.id)}::text[]) AS mb(i, account_id) JOIN r USING (i)
+    )`;
+}
+
+/** The raw-event, minute and hour conditions of a LATERAL read for the `m` row (alias `m`). */
+const rawIn = (e: string) => `((${e}.occurred_at >= m.rh0 AND ${e}.occurred_at < m.rh1) OR (${e}.occurred_at >= m.rt0 AND ${e}.occurred_at < m.rt1))`;
+const futureIn = (e: string) => `(${e}.occurred_at >= m.f0 AND ${e}.occurred_at < m.f1)`;
+const minutesIn = (u: string) => `((${u}.bucket >= m.mh0 AND ${u}.bucket < m.mh1) OR (${u}.bucket >= m.mt0 AND ${u}.bucket < m.mt1))`;
+const hoursIn = (h: string) => `(${h}.bucket >= m.h0 AND ${h}.bucket < m.h1)`;
+const valueKinds = (e: string) => `(VALUES ('model', ${e}.model), ('ip', ${e}.ip), ('country', ${e}.country), ('template', ${e}.prompt_template_hash)) AS v(kind, value)`;
+
+/**
+ * Distinct models, IPs, countries and templates, and the top template's requests, for each ask
+ * (a set of accounts over a window), in one statement: evaluation asks for a whole batch.
+ */
+export async function valueStatsMany(db: Queryable, asks: WindowAsk[]): Promise<ValueStats[]> {
+  if (asks.length === 0) return [];
+  const rows = await db.query<{ i: number; kind: string; distinct_values: unknown; top: unknown }>(prepared("cg_value_stats_many", sql`
+    WITH ${askRows(asks)}, parts AS (
+      SELECT m.i, p.k, p.n FROM m CROSS JOIN LATERAL (
+        SELECT v.kind || ':' || v.value AS k, count(*) AS n
+        FROM usage_event e, LATERAL ${raw(valueKinds("e"))}
+        WHERE e.account_id = m.account_id AND ${raw(rawIn("e"))} AND v.value IS NOT NULL GROUP BY 1
+        UNION ALL
+        SELECT v.kind || ':' || v.value, -count(*)
+        FROM usage_event f, LATERAL ${raw(valueKinds("f"))}
+        WHERE f.account_id = m.account_id AND ${raw(futureIn("f"))} AND v.value IS NOT NULL GROUP BY 1
+        UNION ALL
+        SELECT x.key, sum(x.value::int) FROM usage_minute u, LATERAL jsonb_each(u."values") AS x
+        WHERE u.account_id = m.account_id AND ${raw(minutesIn("u"))} GROUP BY 1
+        UNION ALL
+        SELECT x.key, sum(x.value::int) FROM usage_hour h, LATERAL jsonb_each(h."values") AS x
+        WHERE h.account_id = m.account_id AND ${raw(hoursIn("h"))} GROUP BY 1
+      ) p
+    ), per_value AS (SELECT i, k, sum(n) AS n FROM parts GROUP BY 1, 2 HAVING sum(n) > 0)
+    SELECT i, split_part(k, ':', 1) AS kind, count(*) AS distinct_values, max(n) AS top FROM per_value GROUP BY 1, 2`));
+  const byAsk = new Map<string, { distinct_values: unknown; top: unknown }>(rows.map((r) => [`${r.i}:${r.kind}`, r]));
+  return asks.map((_, i) => ({
+    distinctModels: num(byAsk.get(`${i}:model`)?.distinct_values),
+    distinctIps: num(byAsk.get(`${i}:ip`)?.distinct_values),
+    distinctCountries: num(byAsk.get(`${i}:country`)?.distinct_values),
+    distinctPromptTemplates: num(byAsk.get(`${i}:template`)?.distinct_values),
+    topTemplateRequests: num(byAsk.get(`${i}:template`)?.top),
+  }));
+}
+
 /** Distinct models, IPs, countries and templates over [from, to], and the top template's requests. */
 export async function valueStats(db: Queryable, accountIds: string[], from: Date, to: Date): Promise<ValueStats> {
-  const p = planWindow(from, to);
-  const kinds = await db.query<{ kind: string; distinct_values: unknown; top: unknown }>(prepared("cg_value_stats", sql`
-    WITH raw AS (
-      SELECT model, ip, country, prompt_template_hash FROM usage_event
-      WHERE account_id = ANY(${accountIds}::text[]) AND ${rawPart(p)}
-    ), parts AS (
-      SELECT v.kind || ':' || v.value AS k, count(*) AS n
-      FROM raw, LATERAL (VALUES ('model', raw.model), ('ip', raw.ip), ('country', raw.country), ('template', raw.prompt_template_hash)) AS v(kind, value)
-      WHERE v.value IS NOT NULL GROUP BY 1
+  return (await valueStatsMany(db, [{ accountIds, from, to }]))[0]!;
+}
+
+export type SignalAsk = WindowAsk & { signal: string; threshold: number };
+
+/** Requests whose signal is true or a number >= threshold (a multiple of 0.01), for each ask, in one statement. */
+export async function signalHitsMany(db: Queryable, asks: SignalAsk[]): Promise<number[]> {
+  if (asks.length === 0) return [];
+  const rows = await db.query<{ i: number; hits: unknown }>(prepared("cg_signal_hits_many", sql`
+    WITH ${askRows(asks)}, s AS (
+      SELECT * FROM unnest(${asks.map((_, i) => i)}::int[], ${asks.map((a) => a.signal)}::text[],
+                           ${asks.map((a) => a.threshold)}::float8[], ${asks.map((a) => thresholdBin(a.threshold))}::int[])
+        AS s(i, sig, thr, bin)
+    ), ms AS (SELECT m.*, s.sig, s.thr, s.bin FROM m JOIN s USING (i))
+    SELECT m.i, sum(p.n) AS hits FROM ms m CROSS JOIN LATERAL (
+      SELECT count(*) AS n FROM usage_event e
+      WHERE e.account_id = m.account_id AND ${raw(rawIn("e"))}
+        AND ((jsonb_typeof(e.signals -> m.sig) = 'boolean' AND (e.signals ->> m.sig)::boolean)
+          OR (jsonb_typeof(e.signals -> m.sig) = 'number' AND (e.signals ->> m.sig)::float8 >= m.thr))
       UNION ALL
-      SELECT v.kind || ':' || v.value, -count(*)
-      FROM usage_event f, LATERAL (VALUES ('model', f.model), ('ip', f.ip), ('country', f.country), ('template', f.prompt_template_hash)) AS v(kind, value)
-      WHERE f.account_id = ANY(${accountIds}::text[]) AND ${futurePart(p)} AND v.value IS NOT NULL GROUP BY 1
+      SELECT -count(*) FROM usage_event f, LATERAL jsonb_each(f.signals) AS j
+      WHERE f.account_id = m.account_id AND ${raw(futureIn("f"))} AND jsonb_typeof(f.signals) = 'object'
+        AND j.key = m.sig AND ${raw(signalBinSql("j.value"))} >= m.bin
       UNION ALL
-      SELECT e.key, sum(e.value::int) FROM usage_minute m, LATERAL jsonb_each(m."values") AS e
-      WHERE m.account_id = ANY(${accountIds}::text[]) AND ${minutePart(p, "m")}
-      GROUP BY 1
+      SELECT coalesce(sum(x.value::int), 0) FROM usage_minute u, LATERAL jsonb_each(u.signals) AS x
+      WHERE u.account_id = m.account_id AND ${raw(minutesIn("u"))}
+        AND split_part(x.key, ':', 1) = m.sig AND split_part(x.key, ':', 2)::int >= m.bin
       UNION ALL
-      SELECT e.key, sum(e.value::int) FROM usage_hour h, LATERAL jsonb_each(h."values") AS e
-      WHERE h.account_id = ANY(${accountIds}::text[]) AND ${hourPart(p, "h")}
-      GROUP BY 1
-    ), per_value AS (SELECT k, sum(n) AS n FROM parts GROUP BY k HAVING sum(n) > 0)
-    SELECT split_part(k, ':', 1) AS kind, count(*) AS distinct_values, max(n) AS top FROM per_value GROUP BY 1`));
-  const byKind = new Map(kinds.map((k) => [k.kind, k]));
-  return {
-    distinctModels: num(byKind.get("model")?.distinct_values),
-    distinctIps: num(byKind.get("ip")?.distinct_values),
-    distinctCountries: num(byKind.get("country")?.distinct_values),
-    distinctPromptTemplates: num(byKind.get("template")?.distinct_values),
-    topTemplateRequests: num(byKind.get("template")?.top),
-  };
+      SELECT coalesce(sum(x.value::int), 0) FROM usage_hour h, LATERAL jsonb_each(h.signals) AS x
+      WHERE h.account_id = m.account_id AND ${raw(hoursIn("h"))}
+        AND split_part(x.key, ':', 1) = m.sig AND split_part(x.key, ':', 2)::int >= m.bin
+    ) p GROUP BY m.i`));
+  const byAsk = new Map(rows.map((r) => [Number(r.i), num(r.hits)]));
+  return asks.map((_, i) => byAsk.get(i) ?? 0);
 }
 
 /** Requests in [from, to] whose signal is true or a number >= threshold (a multiple of 0.01). */
 export async function signalHits(db: Queryable, accountIds: string[], from: Date, to: Date, signal: string, threshold: number): Promise<number> {
-  const p = planWindow(from, to);
-  const bin = thresholdBin(threshold);
-  const [row] = await db.query<{ hits: unknown }>(prepared("cg_signal_hits", sql`
-    SELECT
-      (SELECT count(*) FROM usage_event
-        WHERE account_id = ANY(${accountIds}::text[]) AND ${rawPart(p)}
-          AND ((jsonb_typeof(signals -> ${signal}::text) = 'boolean' AND (signals ->> ${signal}::text)::boolean)
-            OR (jsonb_typeof(signals -> ${signal}::text) = 'number' AND (signals ->> ${signal}::text)::float8 >= ${threshold}::float8)))
-      - (SELECT count(*) FROM usage_event, LATERAL jsonb_each(signals) AS j
-        WHERE account_id = ANY(${accountIds}::text[]) AND ${futurePart(p)} AND jsonb_typeof(signals) = 'object'
-          AND j.key = ${signal}::text AND ${raw(signalBinSql("j.value"))} >= ${bin}::int)
-      + coalesce((SELECT sum(e.value::int) FROM usage_minute m, LATERAL jsonb_each(m.signals) AS e
-        WHERE m.account_id = ANY(${accountIds}::text[]) AND ${minutePart(p, "m")}
-          AND split_part(e.key, ':', 1) = ${signal}::text AND split_part(e.key, ':', 2)::int >= ${bin}::int), 0)
-      + coalesce((SELECT sum(e.value::int) FROM usage_hour h, LATERAL jsonb_each(h.signals) AS e
-        WHERE h.account_id = ANY(${accountIds}::text[]) AND ${hourPart(p, "h")}
-          AND split_part(e.key, ':', 1) = ${signal}::text AND split_part(e.key, ':', 2)::int >= ${bin}::int), 0) AS hits`));
-  return num(row?.hits);
+  return (await signalHitsMany(db, [{ accountIds, from, to, signal, threshold }]))[0]!;
 }
