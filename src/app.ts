@@ -36,7 +36,10 @@ export function createApp(services: Services, options: AppOptions): Express {
   if (options.corsOrigins?.length) {
     app.use(cors({ origin: options.corsOrigins, allowedHeaders: ["Authorization", "Content-Type"], exposedHeaders: ["Retry-After", "X-Request-Id"], maxAge: 600 }));
   }
-  const metrics = createMetrics({ db: services.db, workerStats: options.workerInProcess ? services.worker.stats : undefined });
+  const metrics = createMetrics({
+    db: services.db,
+    ...(options.workerInProcess ? { workerStats: services.worker.stats, ruleStats: services.evaluation.ruleStats, webhookStats: services.webhooks.stats } : {}),
+  });
   app.use(requestId);
   app.use(metrics.timeRequests);
   app.use(

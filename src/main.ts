@@ -1,5 +1,11 @@
-// Process entry: the `clauseguard` command line (serve, worker, migrate, backup, restore, keys, rules, evaluation).
-import { Command, InvalidArgumentError } from "commander";
+// Process entry: the `clauseguard` command line (serve, worker, migrate, backup, restore, events import,
+// cases export, keys, rules, evaluation).
+import fs from "node:fs";
+import { Command, InvalidArgumentError, Option } from "commander";
+import { SingleBar } from "cli-progress";
+import { ApiError, createApiClient } from "./cli/api-client";
+import { type CaseFilters, exportCases } from "./cli/case-export";
+import { ImportFileError, importEvents } from "./cli/event-import";
 import { ConfigError, type Config, loadConfig } from "./config";
 import { type Database, DatabaseInUseError } from "./db/database";
 import { retryFailed } from "./features/evaluation/evaluation-queue";
@@ -15,7 +21,7 @@ import { type Logger, createLogger } from "./logger";
 import { type Roles, openMigratedDatabase, startServer } from "./server";
 
 /** Exit codes scripts can rely on. */
-export const exitCodes = { ok: 0, failure: 1, usage: 2, config: 3, invalidRules: 4 } as const;
+export const exitCodes = { ok: 0, failure: 1, usage: 2, config: 3, invalidRules: 4, rejected: 5 } as const;
 
 class CliError extends Error {
   constructor(
@@ -98,6 +104,47 @@ function parseDate(value: string): Date {
   return d;
 }
 
+function parseUrl(value: string): string {
+  let u: URL;
+  try {
+    u = new URL(value);
+  } catch {
+    throw new InvalidArgumentError("must be an http:// or https:// URL");
+  }
+  if (u.protocol !== "http:" && u.protocol !== "https:") throw new InvalidArgumentError("must be an http:// or https:// URL");
+  return value.replace(/\/+$/, "");
+}
+
+function parseBatchSize(value: string): number {
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < 1 || n > 5000) throw new InvalidArgumentError("must be a whole number from 1 to 5000");
+  return n;
+}
+
+type ServerOptions = { url?: string; key?: string };
+
+/** Options of the commands that talk to a running server: its URL and an API key. */
+function serverOptions(cmd: Command): Command {
+  return cmd
+    .option("--url <url>", "the server (default: CLAUSEGUARD_URL, else http://127.0.0.1:$PORT, PORT defaulting to 8080)", parseUrl)
+    .option("--key <key>", "an API key (default: CLAUSEGUARD_API_KEY, else CLAUSEGUARD_ADMIN_KEY)");
+}
+
+function apiOf(opts: ServerOptions) {
+  const url = opts.url ?? (process.env.CLAUSEGUARD_URL ? parseUrlOrExit(process.env.CLAUSEGUARD_URL) : `http://127.0.0.1:${configOrExit().port || 8080}`);
+  const key = opts.key ?? process.env.CLAUSEGUARD_API_KEY ?? configOrExit().adminKey;
+  if (!key) throw new CliError("no API key: pass --key, or set CLAUSEGUARD_API_KEY (or CLAUSEGUARD_ADMIN_KEY)", exitCodes.usage);
+  return createApiClient(url, key);
+}
+
+function parseUrlOrExit(value: string): string {
+  try {
+    return parseUrl(value);
+  } catch (err) {
+    throw new CliError(`CLAUSEGUARD_URL: ${(err as Error).message}`, exitCodes.config);
+  }
+}
+
 export function buildCli(): Command {
   const program = new Command("clauseguard")
     .description("ClauseGuard: terms-of-service compliance rules engine")
@@ -157,6 +204,66 @@ export function buildCli(): Command {
       const r = await restoreEmbedded(file, config.database.dataDir);
       process.stdout.write(`restored ${r.events} event(s) and ${r.cases} case(s) from ${r.file} into ${config.database.dataDir}\n`);
     });
+
+  const events = program.command("events").description("work with usage events on a running server");
+  serverOptions(
+    events
+      .command("import <file>")
+      .description("post a .ndjson/.jsonl or .csv file of usage events of any size to a running server; exit 5 if any line was rejected")
+      .option("--batch-size <n>", "events per request (1-5000)", parseBatchSize, 2000)
+      .option("--quiet", "no progress bar"),
+  ).action(async (file: string, opts: ServerOptions & { batchSize: number; quiet?: boolean }) => {
+    const api = apiOf(opts);
+    const bar = !opts.quiet && process.stderr.isTTY ? new SingleBar({ format: "{bar} {percentage}% | {lines} lines | {accepted} accepted, {duplicates} duplicate, {rejected} rejected", stream: process.stderr }) : undefined;
+    let started = false;
+    const summary = await importEvents({
+      api,
+      file,
+      batchSize: opts.batchSize,
+      onProgress: ({ bytesRead, totalBytes, summary: s }) => {
+        if (!bar) return;
+        const payload = { lines: s.lines, accepted: s.accepted, duplicates: s.duplicates, rejected: s.rejected };
+        if (!started) bar.start(totalBytes || 1, 0, payload);
+        started = true;
+        bar.update(bytesRead, payload);
+      },
+    });
+    bar?.stop();
+    for (const r of summary.rejections) process.stderr.write(`line ${r.line}: ${r.errors.map((e) => `${e.path ? `${e.path}: ` : ""}${e.message}`).join("; ")}\n`);
+    if (summary.rejected > summary.rejections.length) process.stderr.write(`... and ${summary.rejected - summary.rejections.length} more rejected line(s)\n`);
+    process.stdout.write(`${file}: ${summary.lines} event(s) read, ${summary.accepted} accepted, ${summary.duplicates} duplicate, ${summary.rejected} rejected\n`);
+    if (summary.rejected > 0) process.exitCode = exitCodes.rejected;
+  });
+
+  const cases = program.command("cases").description("work with violation cases on a running server");
+  serverOptions(
+    cases
+      .command("export")
+      .description("write every case matching the filters (those of GET /v1/cases) as CSV or NDJSON")
+      .addOption(new Option("--format <format>", "output format").choices(["csv", "ndjson"]).default("csv"))
+      .option("--out <file>", "write to a new file instead of standard output")
+      .option("--status <status>", "open, investigating, confirmed, enforced, dismissed or resolved")
+      .option("--severity <severity>", "low, medium, high or critical")
+      .option("--rule-id <id>", "one rule")
+      .option("--account-id <id>", "one account")
+      .option("--assignee <name>", "one assignee")
+      .option("--from <date>", "ISO 8601: cases active since")
+      .option("--to <date>", "ISO 8601: cases active before"),
+  ).action(async (opts: ServerOptions & { format: "csv" | "ndjson"; out?: string } & Record<string, string | undefined>) => {
+    const api = apiOf(opts);
+    const filters: CaseFilters = { status: opts.status, severity: opts.severity, ruleId: opts.ruleId, accountId: opts.accountId, assignee: opts.assignee, from: opts.from, to: opts.to };
+    if (opts.out && fs.existsSync(opts.out)) throw new CliError(`${opts.out} already exists: choose another file name`, exitCodes.usage);
+    const out = opts.out ? fs.createWriteStream(opts.out, { flags: "wx" }) : process.stdout;
+    try {
+      const n = await exportCases({ api, filters, format: opts.format, out });
+      if (opts.out) process.stderr.write(`exported ${n} case(s) to ${opts.out}\n`);
+    } catch (err) {
+      if (opts.out) fs.rmSync(opts.out, { force: true });
+      throw err;
+    } finally {
+      if (opts.out) await new Promise((r) => (out as fs.WriteStream).end(r));
+    }
+  });
 
   const keys = program.command("keys").description("manage API keys");
   keys
@@ -229,7 +336,7 @@ export async function main(argv = process.argv): Promise<void> {
         ? err
         : err instanceof RuleFileError
           ? new CliError(err.message, exitCodes.invalidRules)
-          : err instanceof MigrationError || err instanceof DatabaseInUseError || err instanceof AppError || err instanceof BackupError
+          : err instanceof MigrationError || err instanceof DatabaseInUseError || err instanceof AppError || err instanceof BackupError || err instanceof ApiError || err instanceof ImportFileError
             ? new CliError(err.message, exitCodes.failure)
             : undefined;
     if (known) {

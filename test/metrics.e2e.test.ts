@@ -1,17 +1,18 @@
-// GET /metrics on every test database: open without a key, Prometheus text, with the ingestion
-// counters, the evaluation queue's depth and age, and HTTP latency by route pattern.
+// GET /metrics on every test database, read with an independent Prometheus text-format parser:
+// open without a key, every family typed and described, with the ingestion counters, the
+// evaluation queue, HTTP latency by route pattern, evaluations by rule, cases by status, webhook
+// deliveries and Node's process metrics.
+import parsePrometheusTextFormat, { type Family } from "parse-prometheus-text-format";
 import { type TestServer, startTestServer } from "./support/test-server";
 import { testTargets } from "./support/test-database";
 import { usageEvent } from "./support/factories";
 
-/** `name{labels} value` lines as a map from `name{labels}` to the number. */
-function samples(text: string): Map<string, number> {
-  const out = new Map<string, number>();
-  for (const line of text.split("\n")) {
-    const m = /^([a-zA-Z_:][a-zA-Z0-9_:]*(?:\{[^}]*\})?) (-?[0-9.e+-]+|NaN|\+Inf|-Inf)$/.exec(line);
-    if (m) out.set(m[1]!, Number(m[2]));
-  }
-  return out;
+/** The value of one sample (a family's sample whose labels include `labels`), or undefined. */
+function value(families: Family[], name: string, labels: Record<string, string> = {}): number | undefined {
+  const family = families.find((f) => f.name === name);
+  const sample = family?.metrics.find((m) => Object.entries(labels).every(([k, v]) => m.labels?.[k] === v));
+  if (!sample) return undefined;
+  return Number(sample.value);
 }
 
 describe.each(testTargets())("metrics on %s", (kind) => {
@@ -30,15 +31,42 @@ describe.each(testTargets())("metrics on %s", (kind) => {
     const res = await fetch(`${server.url}/metrics`);
     expect(res.status).toBe(200);
     expect(res.headers.get("content-type")).toMatch(/^text\/plain/);
-    const m = samples(await res.text());
-    expect(m.get('clauseguard_events_total{outcome="accepted"}')).toBe(1);
-    expect(m.get('clauseguard_events_total{outcome="duplicate"}')).toBe(1);
-    expect(m.get('clauseguard_events_total{outcome="rejected"}')).toBe(1);
-    expect(m.get("clauseguard_evaluation_queue_depth")).toEqual(expect.any(Number));
-    expect(m.get("clauseguard_evaluation_oldest_queued_age_seconds")).toBeGreaterThanOrEqual(0);
-    expect(m.get("clauseguard_evaluated_events")).toEqual(expect.any(Number));
-    expect(m.get('clauseguard_http_request_duration_seconds_count{method="POST",route="/v1/events",status="202"}')).toBe(1);
-    expect(m.get('clauseguard_http_request_duration_seconds_count{method="GET",route="/v1/cases/:id",status="404"}')).toBe(1);
-    expect([...m.keys()].some((k) => k.startsWith("process_cpu_user_seconds_total"))).toBe(true);
+    const text = await res.text();
+    const families = parsePrometheusTextFormat(text);
+    // Every family of ClauseGuard's own is typed and described.
+    const ours = families.filter((f) => f.name.startsWith("clauseguard_"));
+    expect(ours.filter((f) => f.type === "UNTYPED" || !f.help).map((f) => f.name)).toEqual([]);
+    expect(value(families, "clauseguard_events_total", { outcome: "accepted" })).toBe(1);
+    expect(value(families, "clauseguard_events_total", { outcome: "duplicate" })).toBe(1);
+    expect(value(families, "clauseguard_events_total", { outcome: "rejected" })).toBe(1);
+    expect(value(families, "clauseguard_evaluation_queue_depth")).toEqual(expect.any(Number));
+    expect(value(families, "clauseguard_evaluation_oldest_queued_age_seconds")).toBeGreaterThanOrEqual(0);
+    expect(value(families, "clauseguard_evaluated_events")).toEqual(expect.any(Number));
+    const http = families.find((f) => f.name === "clauseguard_http_request_duration_seconds")!;
+    expect(http.type).toBe("HISTOGRAM");
+    // The parser folds a labelled histogram's series into one (it keeps no labels for them), so
+    // the per-route counts are read from the _count lines of the text it accepted.
+    expect(text).toContain('clauseguard_http_request_duration_seconds_count{method="POST",route="/v1/events",status="202"} 1\n');
+    expect(text).toContain('clauseguard_http_request_duration_seconds_count{method="GET",route="/v1/cases/:id",status="404"} 1\n');
+    expect(families.find((f) => f.name === "process_cpu_user_seconds_total")?.type).toBe("COUNTER");
+  });
+
+  it("counts evaluations by rule and outcome and cases by status", async () => {
+    // Two events that each hit extraction.synthetic-data-request for one account: one case, two hits.
+    const big = { outputTokens: 5000, signals: { syntheticDataRequest: true } };
+    await server.call("POST", "/v1/events", { body: [usageEvent({ accountId: "acct_mr", ...big }), usageEvent({ accountId: "acct_mr", ...big })] });
+    // The in-process worker may hold the batch: wait until the queue is empty (tasks leave it at the commit).
+    for (let i = 0; i < 100 && (await server.call("GET", "/readyz")).body.evaluation.queueDepth > 0; i++) await new Promise((r) => setTimeout(r, 100));
+    await server.drain();
+    const families = parsePrometheusTextFormat(await (await fetch(`${server.url}/metrics`)).text());
+    expect(families.find((f) => f.name === "clauseguard_rule_evaluations_total")?.type).toBe("COUNTER");
+    expect(value(families, "clauseguard_rule_evaluations_total", { rule: "extraction.synthetic-data-request", outcome: "hit" })).toBe(2);
+    expect(value(families, "clauseguard_rule_evaluations_total", { rule: "access.unsupported-region", outcome: "miss" })).toBeGreaterThanOrEqual(2);
+    const open = (await server.call("GET", "/v1/cases?status=open&limit=500")).body.items.length;
+    expect(open).toBeGreaterThanOrEqual(1);
+    expect(value(families, "clauseguard_cases", { status: "open" })).toBe(open);
+    expect(value(families, "clauseguard_cases", { status: "resolved" })).toBe(0);
+    expect(value(families, "clauseguard_webhook_deliveries_pending")).toBe(0);
+    expect(value(families, "clauseguard_webhook_deliveries_total", { outcome: "delivered" })).toBe(0);
   });
 });

@@ -1,6 +1,7 @@
 // The real command line as an operator runs it: `clauseguard serve` on a fresh embedded database
 // prints an admin key once, serves, shuts down cleanly on SIGTERM; bad configuration and a broken
 // policy pack stop the start with a message naming the variable, the file and the JSON path.
+import { spawn } from "node:child_process";
 import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
@@ -135,5 +136,15 @@ describe("clauseguard serve (embedded database)", () => {
     expect(second.stderr()).toMatch(/in use by process \d+/);
     first.child.kill("SIGTERM");
     expect(await first.exited).toBe(0);
+  });
+
+  it("runs as the package's bin (npx clauseguard, npm start), from dist/ when built, else from the sources", async () => {
+    const bin = path.resolve(__dirname, "../bin/clauseguard.js");
+    const child = spawn(process.execPath, [bin, "keys", "generate"], { env: { PATH: process.env.PATH ?? "", HOME: os.tmpdir() }, stdio: ["ignore", "pipe", "pipe"] });
+    let out = "";
+    child.stdout.on("data", (d: Buffer) => (out += d.toString()));
+    const code = await new Promise<number | null>((resolve) => child.on("exit", resolve));
+    expect(code).toBe(0);
+    expect(out).toMatch(/^cg_[a-z0-9]{12}_\S+\n$/);
   });
 });

@@ -1,13 +1,18 @@
 // Prometheus metrics (prom-client) on a registry of this app's own: HTTP latency by route and
-// status, events accepted/duplicate/rejected, the evaluation queue's depth and age, evaluation
-// counts, and Node's process metrics. Served at GET /metrics without a key, as SPEC.md says.
+// status, events accepted/duplicate/rejected, the evaluation queue's depth and age, cases by
+// status and pending webhooks (from the database: the whole deployment's), evaluations by rule
+// and outcome and webhook deliveries (this process's worker), and Node's process metrics.
+// Served at GET /metrics without a key unless CLAUSEGUARD_METRICS_PUBLIC=false.
 import type { RequestHandler } from "express";
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from "prom-client";
+import { caseStatuses } from "../features/cases/case-queries";
 import type { Database } from "../db/database";
 import { type QueueStats, queueStats } from "../features/evaluation/evaluation-queue";
+import type { RuleStats } from "../features/evaluation/evaluation-service";
 import type { WorkerStats } from "../features/evaluation/evaluation-worker";
+import type { WebhookStats } from "../features/webhooks/webhook-outbox";
 
-export function createMetrics(deps: { db: Database; workerStats?: WorkerStats }) {
+export function createMetrics(deps: { db: Database; workerStats?: WorkerStats; ruleStats?: RuleStats; webhookStats?: WebhookStats }) {
   const registry = new Registry();
   collectDefaultMetrics({ register: registry });
 
@@ -37,6 +42,52 @@ export function createMetrics(deps: { db: Database; workerStats?: WorkerStats })
     q.oldestEnqueuedAt ? Math.max(0, (Date.now() - q.oldestEnqueuedAt.getTime()) / 1000) : 0,
   );
   queueGauge("clauseguard_evaluation_failed_events", "Events that failed to evaluate on their own and wait in evaluation_failure (dead letters)", (q) => q.failed);
+  // Small grouped counts: cases by status (indexed), webhooks not delivered yet (a few rows).
+  new Gauge({
+    name: "clauseguard_cases",
+    help: "Violation cases by status",
+    labelNames: ["status"],
+    registers: [registry],
+    async collect() {
+      const rows = await deps.db.prisma.violationCase.groupBy({ by: ["status"], _count: { _all: true } });
+      this.reset();
+      for (const status of caseStatuses) this.set({ status }, rows.find((r) => r.status === status)?._count._all ?? 0);
+    },
+  });
+  new Gauge({
+    name: "clauseguard_webhook_deliveries_pending",
+    help: "Webhook deliveries not delivered yet and not given up on",
+    registers: [registry],
+    async collect() {
+      this.set(await deps.db.prisma.webhookDelivery.count({ where: { deliveredAt: null, failedAt: null } }));
+    },
+  });
+  if (deps.ruleStats) {
+    const ruleStats = deps.ruleStats;
+    new Counter({
+      name: "clauseguard_rule_evaluations_total",
+      help: "Rule evaluations by this process's worker, by rule and outcome (hit, miss, error)",
+      labelNames: ["rule", "outcome"],
+      registers: [registry],
+      collect() {
+        this.reset();
+        for (const [rule, s] of ruleStats) for (const outcome of ["hit", "miss", "error"] as const) this.inc({ rule, outcome }, s[outcome]);
+      },
+    });
+  }
+  if (deps.webhookStats) {
+    const webhookStats = deps.webhookStats;
+    new Counter({
+      name: "clauseguard_webhook_deliveries_total",
+      help: "Webhook delivery attempts by this process, by outcome (delivered, retried, failed: given up)",
+      labelNames: ["outcome"],
+      registers: [registry],
+      collect() {
+        this.reset();
+        for (const outcome of ["delivered", "retried", "failed"] as const) this.inc({ outcome }, webhookStats[outcome]);
+      },
+    });
+  }
   if (deps.workerStats) {
     const stats = deps.workerStats;
     const fromStats = (name: string, help: string, read: (s: WorkerStats) => number) =>

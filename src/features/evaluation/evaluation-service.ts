@@ -39,6 +39,13 @@ export function createEvaluationService(deps: { db: Database; rules: RuleRegistr
   const { db, logger } = deps;
   const { prisma } = db;
   const leaseMs = deps.leaseMs ?? 60_000;
+  /** Outcomes per rule id since this process started (read by /metrics). */
+  const ruleStats: RuleStats = new Map();
+  const count = (ruleId: string, outcome: "hit" | "miss" | "error") => {
+    let s = ruleStats.get(ruleId);
+    if (!s) ruleStats.set(ruleId, (s = { hit: 0, miss: 0, error: 0 }));
+    s[outcome]++;
+  };
 
   /** Claims up to `size` queued events, evaluates them, commits the effects. Returns what it did. */
   async function runBatch(size: number, now: () => Date = () => new Date()): Promise<BatchResult> {
@@ -165,6 +172,7 @@ export function createEvaluationService(deps: { db: Database; rules: RuleRegistr
     result: { errors: number },
   ): Promise<void> {
     const evaluation = await rule.evaluate(source);
+    count(rule.rule.id, evaluation.outcome);
     if (evaluation.outcome === "error") {
       result.errors++;
       logger.warn({ ruleId: rule.rule.id, version: rule.version, eventId: source.event.eventId, error: evaluation.error }, "rule evaluation failed");
@@ -209,7 +217,9 @@ export function createEvaluationService(deps: { db: Database; rules: RuleRegistr
     });
   }
 
-  return { runBatch };
+  return { runBatch, ruleStats };
 }
+
+export type RuleStats = Map<string, { hit: number; miss: number; error: number }>;
 
 export type EvaluationService = ReturnType<typeof createEvaluationService>;

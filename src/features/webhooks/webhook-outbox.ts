@@ -36,7 +36,11 @@ export const retryDelayMs = (attempts: number) => Math.min(3_600_000, 1000 * 2 *
 
 type Claimed = { id: bigint; url: string; payload: unknown; attempts: number };
 
+/** What this process's dispatcher did since it started (read by /metrics). */
+export type WebhookStats = { delivered: number; retried: number; failed: number };
+
 export function createWebhookDispatcher(db: Database, config: WebhookConfig, logger: Logger, post: typeof fetch = fetch) {
+  const stats: WebhookStats = { delivered: 0, retried: 0, failed: 0 };
   /** Delivers what is due; returns how many deliveries succeeded. Safe beside other dispatchers (SKIP LOCKED, lease). */
   async function deliverDue(limit = 50, now = new Date()): Promise<number> {
     if (!config.secret) return 0;
@@ -77,10 +81,13 @@ export function createWebhookDispatcher(db: Database, config: WebhookConfig, log
         const attempts = d.attempts + 1;
         if (!error) {
           delivered++;
+          stats.delivered++;
           await db.prisma.webhookDelivery.update({ where: { id: d.id }, data: { attempts, deliveredAt: new Date(), lastError: null } });
           return;
         }
         const giveUp = attempts >= config.maxAttempts;
+        if (giveUp) stats.failed++;
+        else stats.retried++;
         if (giveUp) logger.warn({ deliveryId: String(d.id), url: d.url, error }, "webhook delivery failed for the last time");
         await db.prisma.webhookDelivery.update({
           where: { id: d.id },
@@ -91,5 +98,5 @@ export function createWebhookDispatcher(db: Database, config: WebhookConfig, log
     return delivered;
   }
 
-  return { deliverDue };
+  return { deliverDue, stats };
 }
