@@ -1,7 +1,10 @@
 // createApp: the Express application built from its dependencies (tests pass a test database).
+import fs from "node:fs";
+import path from "node:path";
 import express, { type Express } from "express";
 import cors from "cors";
 import helmet from "helmet";
+import swaggerUiDist from "swagger-ui-dist";
 import { pinoHttp } from "pino-http";
 import { createAccountsRouter } from "./features/accounts/accounts-router";
 import { createAuditRouter } from "./features/audit/audit-router";
@@ -13,6 +16,7 @@ import { createHealthRouter } from "./http/health-router";
 import { requireScope } from "./http/auth";
 import { rateLimits } from "./http/rate-limit";
 import { createMetrics } from "./http/metrics";
+import { docsInit, docsPage, openApiDocument } from "./http/openapi";
 import { errorHandler, routeNotFound } from "./http/problem";
 import { requestId } from "./http/request-id";
 import type { Services } from "./services";
@@ -57,6 +61,18 @@ export function createApp(services: Services, options: AppOptions): Express {
   app.get("/metrics", ...metricsAccess, async (_req, res) => {
     res.type(metrics.registry.contentType).send(await metrics.registry.metrics());
   });
+  // The API's description, and Swagger UI for it (swagger-ui-dist's files, served from here).
+  const document = openApiDocument(packageVersion());
+  app.get("/openapi.json", (_req, res) => {
+    res.json(document);
+  });
+  app.get("/docs", (_req, res) => {
+    res.type("html").send(docsPage);
+  });
+  app.get("/docs/init.js", (_req, res) => {
+    res.type("js").send(docsInit);
+  });
+  app.use("/docs", express.static(swaggerUiDist.getAbsoluteFSPath(), { index: false }));
   app.use(createEventsRouter({ events: services.events, apiKeys: services.apiKeys, bodyLimitBytes: options.bodyLimitBytes, onIngested: metrics.countEvents }));
   app.use(createAccountsRouter({ accounts: services.accounts, apiKeys: services.apiKeys }));
   app.use(createCasesRouter({ cases: services.cases, workflow: services.workflow, apiKeys: services.apiKeys }));
@@ -66,4 +82,13 @@ export function createApp(services: Services, options: AppOptions): Express {
   app.use(routeNotFound);
   app.use(errorHandler(services.logger));
   return app;
+}
+
+/** The package's version (package.json is one folder up from src/app.ts and from dist/app.js alike). */
+function packageVersion(): string {
+  try {
+    return (JSON.parse(fs.readFileSync(path.join(__dirname, "..", "package.json"), "utf8")) as { version: string }).version;
+  } catch {
+    return "0.0.0";
+  }
 }

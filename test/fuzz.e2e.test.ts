@@ -51,7 +51,8 @@ const deepText = (kind: string, depth: number) =>
   kind === "nest"
     ? Array.from({ length: depth }, (_, i) => (i % 2 ? "[" : '{"a":')).join("") + '"leaf"' + Array.from({ length: depth }, (_, i) => (i % 2 ? "]" : "}")).reverse().join("")
     : '{"all":['.repeat(depth) + '{"fact":"outputTokens","operator":"greaterThan","value":1}' + "]}".repeat(depth);
-const serialize = (v: unknown) => JSON.stringify(v).replace(/"@@deep:(nest|conditions):(\d+)@@"/g, (_m, kind: string, depth: string) => deepText(kind, Number(depth)));
+// undefined (which the generators can produce as a whole body) has no JSON text: it is sent as null.
+const serialize = (v: unknown) => (JSON.stringify(v) ?? "null").replace(/"@@deep:(nest|conditions):(\d+)@@"/g, (_m, kind: string, depth: string) => deepText(kind, Number(depth)));
 
 /** An own enumerable property, even for `__proto__` (which `{ __proto__: x }` would not create). */
 function withOwnKey(o: Record<string, unknown>, key: string, value: unknown): Record<string, unknown> {

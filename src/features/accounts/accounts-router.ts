@@ -6,7 +6,7 @@ import { parseOrThrow, storableText } from "../../http/parse";
 import type { ApiKeyService } from "../auth/api-key-service";
 import type { AccountService } from "./account-service";
 
-const accountIdParam = z.object({ id: storableText(128) });
+export const accountIdParam = z.object({ id: storableText(128) });
 
 export function createAccountsRouter(deps: { accounts: AccountService; apiKeys: ApiKeyService }): Router {
   const router = Router();

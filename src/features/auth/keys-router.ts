@@ -15,7 +15,7 @@ export const createKeyBody = z.strictObject({
   expiresAt: z.iso.datetime({ offset: true, abort: true }).refine(storableMoment, "must be between the years 1 and 9999").optional(),
 });
 
-const keyIdParam = z.object({ id: z.string().regex(/^[a-z0-9]{12}$/, "must be a key id (12 lower-case letters or digits)") });
+export const keyIdParam = z.object({ id: z.string().regex(/^[a-z0-9]{12}$/, "must be a key id (12 lower-case letters or digits)") });
 
 export function createKeysRouter(deps: { apiKeys: ApiKeyService }): Router {
   const router = Router();

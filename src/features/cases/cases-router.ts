@@ -20,7 +20,7 @@ export const listCasesQuery = z.strictObject({
   ...paginationQuery,
 });
 
-const caseIdParam = z.object({ id: storableText(64) });
+export const caseIdParam = z.object({ id: storableText(64) });
 const note = z.string().trim().min(1).max(10_000).refine(storable, unstorableMessage);
 export const transitionBody = z.strictObject({ to: z.enum(caseStatuses), note: note.optional() });
 export const noteBody = z.strictObject({ note });

@@ -25,8 +25,8 @@ const checkRange = (b: { from: string; to: string }, ctx: z.RefinementCtx) => {
 export const backtestBody = z.strictObject({ ...backtestRange, version: z.number().int().min(1).optional() }).superRefine(checkRange);
 export const backtestDocumentBody = z.strictObject({ ...backtestRange, rule: z.unknown() }).superRefine(checkRange);
 
-const ruleIdParam = z.object({ id: z.string().regex(ruleIdPattern, "must be a rule id (a slug)") });
-const listRulesQuery = z.strictObject({ ...paginationQuery });
+export const ruleIdParam = z.object({ id: z.string().regex(ruleIdPattern, "must be a rule id (a slug)") });
+export const listRulesQuery = z.strictObject({ ...paginationQuery });
 
 /** Room for a 64 KB rule and its whitespace: the validator, not the body parser, reports a rule that is too large. */
 const bodyLimit = "256kb";
