@@ -1,7 +1,7 @@
 // Every endpoint against every scope, table-driven: no key 401, a key without the scope 403, a key
 // with it 2xx (admin holds every scope). Health, readiness and metrics are the only open endpoints.
 // Each allowed call gets fresh, valid input of its own (a new case, a new key, a new rule).
-import { createApp } from "../src/app";
+import { servedRoutes } from "./support/routes";
 import { type TestServer, startTestServer } from "./support/test-server";
 import { testTargets } from "./support/test-database";
 import { ruleDocument, usageEvent } from "./support/factories";
@@ -101,23 +101,14 @@ describe.each(testTargets())("access control on %s", (kind) => {
   });
 
   it("covers every route the app serves", () => {
-    const app = createApp(server.running.services, { bodyLimitBytes: 1024, workerInProcess: false });
-    type Layer = { route?: { path: string; methods: Record<string, boolean> }; handle?: { stack?: Layer[] } };
-    const served: string[] = [];
-    const walk = (stack: Layer[]) => {
-      for (const layer of stack) {
-        if (layer.route) for (const m of Object.keys(layer.route.methods)) served.push(`${m.toUpperCase()} ${layer.route.path}`);
-        else if (layer.handle?.stack) walk(layer.handle.stack);
-      }
-    };
-    walk((app as unknown as { router: { stack: Layer[] } }).router.stack);
-    const open = ["GET /healthz", "GET /readyz", "GET /metrics"];
+    const served = servedRoutes(server.running.services);
+    const open = ["GET /healthz", "GET /readyz", "GET /metrics", "GET /openapi.json", "GET /docs", "GET /docs/init.js"];
     expect(served.length).toBeGreaterThan(open.length);
     expect(served.filter((r) => !open.includes(r)).sort()).toEqual(routes.map((r) => r.name).sort());
   });
 
-  it("leaves health, readiness and metrics open", async () => {
-    for (const path of ["/healthz", "/readyz", "/metrics"]) expect((await server.call("GET", path, { key: null })).status).toBe(200);
+  it("leaves health, readiness, metrics and the API's documentation open", async () => {
+    for (const path of ["/healthz", "/readyz", "/metrics", "/openapi.json", "/docs", "/docs/init.js"]) expect((await server.call("GET", path, { key: null })).status).toBe(200);
   });
 });
 

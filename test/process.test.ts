@@ -147,4 +147,23 @@ describe("clauseguard serve (embedded database)", () => {
     expect(code).toBe(0);
     expect(out).toMatch(/^cg_[a-z0-9]{12}_\S+\n$/);
   });
+
+  it("npm run build makes a dist/ that serves without tsx", async () => {
+    const root = path.resolve(__dirname, "..");
+    const build = spawn("npm", ["run", "-s", "build"], { cwd: root, stdio: "ignore" });
+    expect(await new Promise((resolve) => build.on("exit", resolve))).toBe(0);
+    const child = spawn(process.execPath, [path.join(root, "dist/main.js"), "serve"], {
+      cwd: fs.mkdtempSync(path.join(os.tmpdir(), "cg-cwd-")),
+      env: { PATH: process.env.PATH ?? "", LOG_LEVEL: "info", PORT: "0", CLAUSEGUARD_DATA_DIR: fs.mkdtempSync(path.join(os.tmpdir(), "cg-data-")), CLAUSEGUARD_RULES_DIR: repoRulesDir },
+      stdio: ["ignore", "pipe", "pipe"],
+    });
+    let out = "";
+    child.stdout.on("data", (d: Buffer) => (out += d.toString()));
+    const exited = new Promise<number | null>((resolve) => child.on("exit", resolve));
+    const url = await waitFor(() => /"url":"(http:\/\/[^"]+)"/.exec(out)?.[1]);
+    expect((await fetch(`${url}/readyz`)).status).toBe(200);
+    child.kill("SIGTERM");
+    expect(await exited).toBe(0);
+  });
 });
+
