@@ -77,4 +77,17 @@ describe.each(testTargets())("injection attempts on %s", (kind) => {
     expect(assign.body.errors[0].path).toBe("body.assignee");
     expect((await server.call("GET", `/v1/cases/${id}`)).body.timeline).toHaveLength(1);
   });
+
+  it("answers 400 naming params for a path segment that is not valid percent-encoding", async () => {
+    for (const path of ["/v1/cases/%", "/v1/cases/%E0%A4%A/notes", "/v1/accounts/%zz", "/v1/rules/%/versions"]) {
+      const method = path.endsWith("/notes") ? "POST" : "GET";
+      const res = await server.call(method, path, method === "POST" ? { body: { note: "x" } } : {});
+      expect({ path, status: res.status, code: res.body.code, errors: res.body.errors }).toEqual({
+        path,
+        status: 400,
+        code: "validation_failed",
+        errors: [{ path: "params", message: expect.any(String) }],
+      });
+    }
+  });
 });

@@ -42,6 +42,11 @@ const bodyParserCodes: Record<string, ErrorCode> = {
   "entity.verify.failed": "malformed_body",
 };
 
+/** The router could not percent-decode a path segment (`/v1/cases/%`): a URIError it marks 400, the client's fault. */
+function isRouterDecodeError(err: unknown): err is URIError {
+  return err instanceof URIError && (err as URIError & { status?: number }).status === 400;
+}
+
 export function errorHandler(logger: Logger): ErrorRequestHandler {
   return (err: unknown, req, res, _next) => {
     if (res.headersSent) {
@@ -55,8 +60,7 @@ export function errorHandler(logger: Logger): ErrorRequestHandler {
       return sendProblem(res, new AppError(code, `the request body is larger than the limit of ${bodyErr.limit} bytes`));
     }
     if (code) return sendProblem(res, new AppError(code, `the request body could not be read: ${bodyErr.message}`));
-    // The router could not percent-decode a path segment (`/v1/cases/%`): the client's fault.
-    if (err instanceof URIError && bodyErr.status === 400) {
+    if (isRouterDecodeError(err)) {
       return sendProblem(res, new AppError("validation_failed", "the path is not valid percent-encoding", [{ path: "params", message: err.message }]));
     }
     if (isDatabaseUnavailable(err)) {

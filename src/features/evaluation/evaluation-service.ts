@@ -148,7 +148,7 @@ export function createEvaluationService(deps: { db: Database; rules: RuleRegistr
       if (accountRules.length) {
         const newest = events[events.length - 1]!;
         const source = createFactSource(db, newest.event as unknown as EventFact, prefetched.get(accountId));
-        for (const rule of accountRules) await judge(rule, source, newest.pk, accountId, pending, part);
+        for (const rule of accountRules) await judge(rule, source, newest.pk, accountId, pending, part, prefetched.get(accountId)?.linked);
       }
     };
     // Accounts are judged concurrently: their fact reads overlap on the database.
@@ -170,6 +170,8 @@ export function createEvaluationService(deps: { db: Database; rules: RuleRegistr
     accountId: string,
     pending: PendingHit[],
     result: { errors: number },
+    /** Linked accounts read for the batch as of this event (account-scope rules), by `${by}:${windowMs}`. */
+    linkedAsOfEvent?: Map<string, string[]>,
   ): Promise<void> {
     const evaluation = await rule.evaluate(source);
     count(rule.rule.id, evaluation.outcome);
@@ -181,7 +183,7 @@ export function createEvaluationService(deps: { db: Database; rules: RuleRegistr
     if (evaluation.outcome !== "hit") return;
     const at = new Date(source.event.occurredAt);
     const linkWindow = windowMs(rule.rule.window);
-    const linked = await linkedAccountIds(db, accountId, "any", new Date(at.getTime() - linkWindow), at);
+    const linked = linkedAsOfEvent?.get(`any:${linkWindow}`) ?? (await linkedAccountIds(db, accountId, "any", new Date(at.getTime() - linkWindow), at));
     pending.push({
       eventPk,
       hit: {

@@ -84,6 +84,20 @@ export type ValueStats = {
 
 const num = (v: unknown) => (v === null || v === undefined ? 0 : Number(v));
 
+/** The columns planArrays fills, in its order. */
+const planColumns = "rh0, rh1, rt0, rt1, f0, f1, mh0, mh1, mt0, mt1, h0, h1";
+
+/** Window plans as twelve timestamptz[] parameters for unnest, one element per ask: see planColumns. */
+function planArrays(plans: WindowPlan[]): SqlQuery {
+  const col = (f: (p: WindowPlan) => Date) => plans.map((p) => f(p).toISOString());
+  return sql`${col((p) => p.rawHead.start)}::timestamptz[], ${col((p) => p.rawHead.end)}::timestamptz[],
+    ${col((p) => p.rawTail.start)}::timestamptz[], ${col((p) => p.rawTail.end)}::timestamptz[],
+    ${col((p) => p.future.start)}::timestamptz[], ${col((p) => p.future.end)}::timestamptz[],
+    ${col((p) => p.minutesHead.start)}::timestamptz[], ${col((p) => p.minutesHead.end)}::timestamptz[],
+    ${col((p) => p.minutesTail.start)}::timestamptz[], ${col((p) => p.minutesTail.end)}::timestamptz[],
+    ${col((p) => p.hours.start)}::timestamptz[], ${col((p) => p.hours.end)}::timestamptz[]`;
+}
+
 /**
  * Totals of each (account, window) asked for, in one statement: rollup rows plus at most two raw
  * minutes per window. Evaluation asks for a whole batch's accounts at once.
@@ -91,18 +105,11 @@ const num = (v: unknown) => (v === null || v === undefined ? 0 : Number(v));
 export async function usageTotalsMany(db: Queryable, asks: { accountId: string; from: Date; to: Date }[]): Promise<UsageTotals[]> {
   if (asks.length === 0) return [];
   const plans = asks.map((a) => planWindow(a.from, a.to));
-  const col = (f: (p: WindowPlan) => Date) => plans.map((p) => f(p).toISOString());
   const rows = await db.query<{ i: number; requests: unknown; input: unknown; output: unknown; peak: unknown }>(prepared("cg_usage_totals", sql`
     SELECT r.i, raw.n + mins.n + hrs.n AS requests, raw.i + mins.i + hrs.i AS input, raw.o + mins.o + hrs.o AS output,
            GREATEST(raw.n, mins.p, hrs.p) AS peak
-    FROM unnest(${asks.map((_, i) => i)}::int[], ${asks.map((a) => a.accountId)}::text[],
-                ${col((p) => p.rawHead.start)}::timestamptz[], ${col((p) => p.rawHead.end)}::timestamptz[],
-                ${col((p) => p.rawTail.start)}::timestamptz[], ${col((p) => p.rawTail.end)}::timestamptz[],
-                ${col((p) => p.future.start)}::timestamptz[], ${col((p) => p.future.end)}::timestamptz[],
-                ${col((p) => p.minutesHead.start)}::timestamptz[], ${col((p) => p.minutesHead.end)}::timestamptz[],
-                ${col((p) => p.minutesTail.start)}::timestamptz[], ${col((p) => p.minutesTail.end)}::timestamptz[],
-                ${col((p) => p.hours.start)}::timestamptz[], ${col((p) => p.hours.end)}::timestamptz[])
-         AS r(i, account_id, rh0, rh1, rt0, rt1, f0, f1, mh0, mh1, mt0, mt1, h0, h1)
+    FROM unnest(${asks.map((_, i) => i)}::int[], ${asks.map((a) => a.accountId)}::text[], ${planArrays(plans)})
+         AS r(i, account_id, ${raw(planColumns)})
     CROSS JOIN LATERAL (
       -- One partial minute at most: its count is also its peak.
       SELECT count(*) AS n, coalesce(sum(e.input_tokens), 0) AS i, coalesce(sum(e.output_tokens), 0) AS o
@@ -161,18 +168,11 @@ export type WindowAsk = { accountIds: string[]; from: Date; to: Date };
  */
 function askRows(asks: WindowAsk[]) {
   const plans = asks.map((a) => planWindow(a.from, a.to));
-  const col = (f: (p: WindowPlan) => Date) => plans.map((p) => f(p).toISOString());
   const members = asks.flatMap((a, i) => a.accountIds.map((id) => ({ i, id })));
   return sql`
     r AS (
-      SELECT * FROM unnest(${asks.map((_, i) => i)}::int[],
-                ${col((p) => p.rawHead.start)}::timestamptz[], ${col((p) => p.rawHead.end)}::timestamptz[],
-                ${col((p) => p.rawTail.start)}::timestamptz[], ${col((p) => p.rawTail.end)}::timestamptz[],
-                ${col((p) => p.future.start)}::timestamptz[], ${col((p) => p.future.end)}::timestamptz[],
-                ${col((p) => p.minutesHead.start)}::timestamptz[], ${col((p) => p.minutesHead.end)}::timestamptz[],
-                ${col((p) => p.minutesTail.start)}::timestamptz[], ${col((p) => p.minutesTail.end)}::timestamptz[],
-                ${col((p) => p.hours.start)}::timestamptz[], ${col((p) => p.hours.end)}::timestamptz[])
-        AS r(i, rh0, rh1, rt0, rt1, f0, f1, mh0, mh1, mt0, mt1, h0, h1)
+      SELECT * FROM unnest(${asks.map((_, i) => i)}::int[], ${planArrays(plans)})
+        AS r(i, ${raw(planColumns)})
     ), m AS (
       SELECT r.*, mb.account_id FROM unnest(${members.map((m) => m.i)}::int[], ${members.map((m) => m.id)}::text[]) AS mb(i, account_id) JOIN r USING (i)
     )`;
