@@ -113,6 +113,47 @@ describe.each(testTargets())("vertical slice on %s", (kind) => {
     expect((await server.call("GET", "/v1/cases?cursor=garbage")).status).toBe(400);
   });
 
+  it("sorts the queue by severity, counts it per status, and offers each case its allowed moves", async () => {
+    const since = new Date().toISOString();
+    await server.call("POST", "/v1/events", { body: [usageEvent({ accountId: "acct_sev_mid", eventId: "evt_sev_mid", outputTokens: 5000, signals: { syntheticDataRequest: true } })] });
+    await server.drain();
+    await server.call("POST", "/v1/events", { body: [usageEvent({ accountId: "acct_sev_low", eventId: "evt_sev_low", country: "KP" })] });
+    await server.drain();
+    const ids = (res: { body: { items: { accountId: string }[] } }) => res.body.items.map((c) => c.accountId);
+
+    expect(ids(await server.call("GET", `/v1/cases?from=${since}`))).toEqual(["acct_sev_low", "acct_sev_mid"]);
+    const first = await server.call("GET", `/v1/cases?from=${since}&sort=severity&limit=1`);
+    expect(ids(first)).toEqual(["acct_sev_mid"]);
+    const second = await server.call("GET", `/v1/cases?from=${since}&sort=severity&limit=1&cursor=${first.body.nextCursor}`);
+    expect(ids(second)).toEqual(["acct_sev_low"]);
+    expect(second.body.nextCursor).toBeNull();
+    // A cursor of one order is refused by the other, not misread.
+    expect((await server.call("GET", `/v1/cases?from=${since}&cursor=${first.body.nextCursor}`)).status).toBe(400);
+    expect((await server.call("GET", "/v1/cases?sort=oldest")).body.errors).toEqual([expect.objectContaining({ path: "query.sort" })]);
+
+    const low = second.body.items[0];
+    const detail = await server.call("GET", `/v1/cases/${low.id}`);
+    expect(detail.body.allowedTransitions).toEqual([
+      { to: "investigating", noteRequired: false },
+      { to: "confirmed", noteRequired: false },
+      { to: "dismissed", noteRequired: true },
+    ]);
+    expect((await server.call("GET", `/v1/cases/counts?from=${since}`)).body).toEqual({
+      counts: { open: 2, investigating: 0, confirmed: 0, enforced: 0, dismissed: 0, resolved: 0 },
+      total: 2,
+    });
+    await server.call("POST", `/v1/cases/${low.id}/transitions`, { body: { to: "investigating" } });
+    expect((await server.call("GET", `/v1/cases/counts?from=${since}&severity=low`)).body).toMatchObject({ counts: { open: 0, investigating: 1 }, total: 1 });
+    expect((await server.call("GET", "/v1/cases/counts?status=open")).status).toBe(400);
+
+    // The events a case's evidence names, fetched by id.
+    const byId = await server.call("GET", "/v1/events?eventId=evt_sev_low&eventId=evt_sev_mid");
+    expect(byId.body.items.map((e: { eventId: string }) => e.eventId).sort()).toEqual(["evt_sev_low", "evt_sev_mid"]);
+    expect((await server.call("GET", "/v1/events?eventId=evt_sev_low")).body.items).toHaveLength(1);
+    const tooMany = Array.from({ length: 51 }, (_, i) => `eventId=e${i}`).join("&");
+    expect((await server.call("GET", `/v1/events?${tooMany}`)).body.errors).toEqual([expect.objectContaining({ path: "query.eventId" })]);
+  });
+
   it("answers 404 problem+json for an unknown case", async () => {
     const res = await server.call("GET", "/v1/cases/case_doesnotexist");
     expect(res.status).toBe(404);

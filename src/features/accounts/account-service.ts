@@ -4,7 +4,7 @@ import { notFound } from "../../errors";
 import { activeStatuses } from "../cases/case-repository";
 import { toCaseSummary } from "../cases/case-queries";
 import { linkedAccountIds } from "../facts/fact-queries";
-import { usageTotals, valueStats } from "../facts/usage-rollups";
+import { seriesSignalThreshold, usageSeries as readUsageSeries, usageTotals, valueStats } from "../facts/usage-rollups";
 import type { Database } from "../../db/database";
 
 const dayMs = 86_400_000;
@@ -84,7 +84,21 @@ export function createAccountService(db: Database) {
     };
   }
 
-  return { enforcementStatus, accountView };
+  /** The account's usage per hour over [from, to): what the console charts beside a case's evidence. */
+  async function usageSeries(accountId: string, from: Date, to: Date) {
+    const account = await prisma.account.findUnique({ where: { id: accountId }, select: { id: true } });
+    if (!account) throw notFound("account", accountId);
+    return {
+      accountId,
+      from: from.toISOString(),
+      to: to.toISOString(),
+      bucket: "1h",
+      signalThreshold: seriesSignalThreshold,
+      items: await readUsageSeries(db, accountId, from, to),
+    };
+  }
+
+  return { enforcementStatus, accountView, usageSeries };
 }
 
 export type AccountService = ReturnType<typeof createAccountService>;

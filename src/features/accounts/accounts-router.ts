@@ -1,12 +1,35 @@
-// HTTP for accounts: GET /v1/accounts/:id/enforcement, the gateway's fast path.
+// HTTP for accounts: GET /v1/accounts/:id/enforcement, the gateway's fast path; the account view
+// and its hourly usage series for analysts.
 import { Router } from "express";
 import { z } from "zod";
 import { requireScope } from "../../http/auth";
 import { parseOrThrow, storableText } from "../../http/parse";
 import type { ApiKeyService } from "../auth/api-key-service";
+import { queryMoment } from "../events/event-schemas";
 import type { AccountService } from "./account-service";
 
 export const accountIdParam = z.object({ id: storableText(128) });
+
+const hourMs = 3_600_000;
+/** The longest usage series one request may ask for: 31 days of hours (744 points). */
+export const maxUsageSpanMs = 31 * 24 * hourMs;
+
+/** [from, to) of a usage series: `to` defaults to now, `from` to 7 days before `to`. */
+function usageRange(q: { from?: string; to?: string }): { from: Date; to: Date } {
+  const to = q.to ? new Date(q.to) : new Date();
+  return { from: q.from ? new Date(q.from) : new Date(to.getTime() - 7 * 24 * hourMs), to };
+}
+
+export const usageQuery = z
+  .strictObject({
+    from: queryMoment.optional().describe("start of the series (default: 7 days before to)"),
+    to: queryMoment.optional().describe("end of the series, excluded (default: now)"),
+  })
+  .superRefine((q, ctx) => {
+    const { from, to } = usageRange(q);
+    if (from >= to) ctx.addIssue({ code: "custom", path: ["from"], message: "must be before to" });
+    else if (to.getTime() - from.getTime() > maxUsageSpanMs) ctx.addIssue({ code: "custom", path: ["from"], message: "the range must be 31 days or less" });
+  });
 
 export function createAccountsRouter(deps: { accounts: AccountService; apiKeys: ApiKeyService }): Router {
   const router = Router();
@@ -18,6 +41,11 @@ export function createAccountsRouter(deps: { accounts: AccountService; apiKeys: 
   router.get("/v1/accounts/:id", requireScope(deps.apiKeys, "cases:read"), async (req, res) => {
     const { id } = parseOrThrow(accountIdParam, req.params, "params");
     res.json(await deps.accounts.accountView(id, new Date()));
+  });
+  router.get("/v1/accounts/:id/usage", requireScope(deps.apiKeys, "cases:read"), async (req, res) => {
+    const { id } = parseOrThrow(accountIdParam, req.params, "params");
+    const { from, to } = usageRange(parseOrThrow(usageQuery, req.query, "query"));
+    res.json(await deps.accounts.usageSeries(id, from, to));
   });
   return router;
 }

@@ -3,6 +3,7 @@ import { z } from "zod";
 import type { PrismaClient, Prisma } from "../../generated/prisma/client";
 import { notFound } from "../../errors";
 import { type Page, decodeCursor, encodeCursor } from "../../http/pagination";
+import { allowedMoves, noteRequiredFor } from "./case-workflow";
 
 export const caseStatuses = ["open", "investigating", "confirmed", "enforced", "dismissed", "resolved"] as const;
 export const severities = ["low", "medium", "high", "critical"] as const;
@@ -15,9 +16,13 @@ export type CaseFilter = {
   assignee?: string;
   from?: Date;
   to?: Date;
+  /** `activity` (default): newest activity first; `severity`: most severe first, then newest activity. */
+  sort?: "activity" | "severity";
   limit: number;
   cursor?: string;
 };
+
+export type CaseCountFilter = Omit<CaseFilter, "status" | "sort" | "limit" | "cursor">;
 
 type CaseRow = Prisma.ViolationCaseGetPayload<object>;
 
@@ -44,31 +49,53 @@ export function toCaseSummary(c: CaseRow) {
 export type CaseSummary = ReturnType<typeof toCaseSummary>;
 
 const cursorShape = z.tuple([z.string(), z.string()]);
+const severityCursorShape = z.tuple([z.enum(severities), z.string(), z.string()]);
+
+const filterWhere = (f: CaseCountFilter & { status?: CaseFilter["status"] }): Prisma.ViolationCaseWhereInput => ({
+  ...(f.status ? { status: f.status } : {}),
+  ...(f.severity ? { severity: f.severity } : {}),
+  ...(f.ruleId ? { ruleId: f.ruleId } : {}),
+  ...(f.accountId ? { accountId: f.accountId } : {}),
+  ...(f.assignee ? { assignee: f.assignee } : {}),
+  activityAt: { ...(f.from ? { gte: f.from } : {}), ...(f.to ? { lt: f.to } : {}) },
+});
+
+/** Cases after a page's last one, in (activityAt, id) descending order. */
+const afterActivity = (at: string, id: string): Prisma.ViolationCaseWhereInput[] => [
+  { activityAt: { lt: new Date(at) } },
+  { activityAt: new Date(at), id: { lt: id } },
+];
 
 export function createCaseQueries(prisma: PrismaClient) {
   async function listCases(f: CaseFilter): Promise<Page<CaseSummary>> {
-    const after = f.cursor ? decodeCursor(f.cursor, cursorShape) : undefined;
+    const bySeverity = f.sort === "severity";
+    let after: Prisma.ViolationCaseWhereInput | undefined;
+    if (f.cursor && bySeverity) {
+      // Severity is a PostgreSQL enum ordered low..critical, so the database sorts it by rank.
+      const [severity, at, id] = decodeCursor(f.cursor, severityCursorShape);
+      const lower = severities.slice(0, severities.indexOf(severity));
+      after = { OR: [...(lower.length ? [{ severity: { in: lower } }] : []), ...afterActivity(at, id).map((w) => ({ ...w, severity }))] };
+    } else if (f.cursor) {
+      const [at, id] = decodeCursor(f.cursor, cursorShape);
+      after = { OR: afterActivity(at, id) };
+    }
     const rows = await prisma.violationCase.findMany({
-      where: {
-        ...(f.status ? { status: f.status } : {}),
-        ...(f.severity ? { severity: f.severity } : {}),
-        ...(f.ruleId ? { ruleId: f.ruleId } : {}),
-        ...(f.accountId ? { accountId: f.accountId } : {}),
-        ...(f.assignee ? { assignee: f.assignee } : {}),
-        activityAt: { ...(f.from ? { gte: f.from } : {}), ...(f.to ? { lt: f.to } : {}) },
-        ...(after
-          ? { OR: [{ activityAt: { lt: new Date(after[0]) } }, { activityAt: new Date(after[0]), id: { lt: after[1] } }] }
-          : {}),
-      },
-      orderBy: [{ activityAt: "desc" }, { id: "desc" }],
+      where: { ...filterWhere(f), ...after },
+      orderBy: [...(bySeverity ? [{ severity: "desc" as const }] : []), { activityAt: "desc" }, { id: "desc" }],
       take: f.limit + 1,
     });
     const page = rows.slice(0, f.limit);
     const last = page[page.length - 1];
-    return {
-      items: page.map(toCaseSummary),
-      nextCursor: rows.length > f.limit && last ? encodeCursor([last.activityAt.toISOString(), last.id]) : null,
-    };
+    const cursorOf = (c: CaseRow) => encodeCursor(bySeverity ? [c.severity, c.activityAt.toISOString(), c.id] : [c.activityAt.toISOString(), c.id]);
+    return { items: page.map(toCaseSummary), nextCursor: rows.length > f.limit && last ? cursorOf(last) : null };
+  }
+
+  /** How many cases of each status match the other filters (the console's queue tabs). */
+  async function countCases(f: CaseCountFilter): Promise<{ counts: Record<(typeof caseStatuses)[number], number>; total: number }> {
+    const groups = await prisma.violationCase.groupBy({ by: ["status"], where: filterWhere(f), _count: { _all: true } });
+    const counts = Object.fromEntries(caseStatuses.map((s) => [s, 0])) as Record<(typeof caseStatuses)[number], number>;
+    for (const g of groups) counts[g.status] = g._count._all;
+    return { counts, total: groups.reduce((n, g) => n + g._count._all, 0) };
   }
 
   async function getCase(id: string) {
@@ -82,6 +109,8 @@ export function createCaseQueries(prisma: PrismaClient) {
     if (!c) throw notFound("case", id);
     return {
       ...toCaseSummary(c),
+      /** The moves this case can make now; `enforced` is made through POST /v1/cases/:id/enforce. */
+      allowedTransitions: allowedMoves[c.status].map((to) => ({ to, noteRequired: noteRequiredFor.includes(to) })),
       evidence: c.evidence.map((e) => ({
         ruleVersion: e.ruleVersion,
         triggerEventId: e.triggerEventId,
@@ -103,7 +132,7 @@ export function createCaseQueries(prisma: PrismaClient) {
     };
   }
 
-  return { listCases, getCase };
+  return { listCases, countCases, getCase };
 }
 
 export type CaseQueries = ReturnType<typeof createCaseQueries>;

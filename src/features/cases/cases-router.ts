@@ -17,8 +17,11 @@ export const listCasesQuery = z.strictObject({
   assignee: storableText(200).optional(),
   from: z.iso.datetime({ offset: true }).optional(),
   to: z.iso.datetime({ offset: true }).optional(),
+  sort: z.enum(["activity", "severity"]).optional(),
   ...paginationQuery,
 });
+
+export const countCasesQuery = listCasesQuery.omit({ status: true, sort: true, limit: true, cursor: true });
 
 export const caseIdParam = z.object({ id: storableText(64) });
 const note = z.string().trim().min(1).max(10_000).refine(storable, unstorableMessage);
@@ -49,6 +52,11 @@ export function createCasesRouter(deps: { cases: CaseQueries; workflow: CaseWork
     res.json(
       await deps.cases.listCases({ ...q, from: q.from ? new Date(q.from) : undefined, to: q.to ? new Date(q.to) : undefined }),
     );
+  });
+  // Before /v1/cases/:id, which would take "counts" for an id.
+  router.get("/v1/cases/counts", requireScope(deps.apiKeys, "cases:read"), async (req, res) => {
+    const q = parseOrThrow(countCasesQuery, req.query, "query");
+    res.json(await deps.cases.countCases({ ...q, from: q.from ? new Date(q.from) : undefined, to: q.to ? new Date(q.to) : undefined }));
   });
   router.get("/v1/cases/:id", requireScope(deps.apiKeys, "cases:read"), async (req, res) => {
     const { id } = parseOrThrow(caseIdParam, req.params, "params");

@@ -67,11 +67,12 @@ export function createEventService(db: Database, onStored: () => void = () => {}
 
   const cursorShape = z.tuple([queryMoment, z.string().regex(/^[0-9]{1,18}$/)]);
 
-  async function listEvents(q: { accountId?: string; from?: Date; to?: Date; limit: number; cursor?: string }): Promise<Page<StoredEvent>> {
+  async function listEvents(q: { accountId?: string; eventIds?: string[]; from?: Date; to?: Date; limit: number; cursor?: string }): Promise<Page<StoredEvent>> {
     const after = q.cursor ? decodeCursor(q.cursor, cursorShape) : undefined;
     const rows = await prisma.usageEvent.findMany({
       where: {
         ...(q.accountId ? { accountId: q.accountId } : {}),
+        ...(q.eventIds ? { eventId: { in: q.eventIds } } : {}),
         occurredAt: { ...(q.from ? { gte: q.from } : {}), ...(q.to ? { lt: q.to } : {}) },
         ...(after
           ? { OR: [{ occurredAt: { lt: new Date(after[0]) } }, { occurredAt: new Date(after[0]), id: { lt: BigInt(after[1]) } }] }

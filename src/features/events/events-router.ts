@@ -11,6 +11,8 @@ import { type EventService, ParseFailure } from "./event-service";
 
 export const listEventsQuery = z.strictObject({
   accountId: queryText(128).optional(),
+  /** Only these events (repeat the parameter, up to 50): a case's evidence names the events it was computed from. */
+  eventId: z.union([queryText(128), z.array(queryText(128)).min(1).max(50)]).optional(),
   from: queryMoment.optional(),
   to: queryMoment.optional(),
   ...paginationQuery,
@@ -60,6 +62,7 @@ export function createEventsRouter(deps: {
     res.json(
       await deps.events.listEvents({
         accountId: q.accountId,
+        eventIds: q.eventId === undefined ? undefined : [q.eventId].flat(),
         from: q.from ? new Date(q.from) : undefined,
         to: q.to ? new Date(q.to) : undefined,
         limit: q.limit,

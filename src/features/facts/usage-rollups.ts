@@ -262,3 +262,47 @@ export async function signalHitsMany(db: Queryable, asks: SignalAsk[]): Promise<
 export async function signalHits(db: Queryable, accountIds: string[], from: Date, to: Date, signal: string, threshold: number): Promise<number> {
   return (await signalHitsMany(db, [{ accountIds, from, to, signal, threshold }]))[0]!;
 }
+
+/** One hour of an account's usage, as the analyst console charts it. */
+export type UsageHourPoint = {
+  hour: string;
+  requests: number;
+  inputTokens: number;
+  outputTokens: number;
+  /** Per signal: the share of the hour's requests whose value is true or >= 0.5. */
+  signalRates: Record<string, number>;
+};
+
+/** The bin of 0.5: the threshold the usage series counts a signal as raised at. */
+export const seriesSignalThreshold = 0.5;
+
+/**
+ * An account's usage per hour over [from, to) from the hour rollups (written at ingestion, so the
+ * current hour is there too): one point per hour that has requests. Reads at most the window's
+ * hour rows, whatever the account's history.
+ */
+export async function usageSeries(db: Queryable, accountId: string, from: Date, to: Date): Promise<UsageHourPoint[]> {
+  const [totals, signals] = await Promise.all([
+    db.query<{ hour: Date; requests: unknown; input: unknown; output: unknown }>(prepared("cg_usage_series", sql`
+      SELECT bucket AS hour, sum(requests) AS requests, sum(input_tokens) AS input, sum(output_tokens) AS output
+      FROM usage_hour WHERE account_id = ${accountId} AND bucket >= date_bin('1 hour', ${from}::timestamptz, ${raw(bucketOrigin)}) AND bucket < ${to}
+      GROUP BY bucket ORDER BY bucket`)),
+    db.query<{ hour: Date; signal: string; hits: unknown }>(prepared("cg_usage_series_signals", sql`
+      SELECT h.bucket AS hour, substring(x.key FROM '^(.*):-?[0-9]+$') AS signal, sum(x.value::int) AS hits
+      FROM usage_hour h, LATERAL jsonb_each(h.signals) AS x
+      WHERE h.account_id = ${accountId} AND h.bucket >= date_bin('1 hour', ${from}::timestamptz, ${raw(bucketOrigin)}) AND h.bucket < ${to}
+        AND substring(x.key FROM ':(-?[0-9]+)$')::int >= ${thresholdBin(seriesSignalThreshold)}
+      GROUP BY 1, 2`)),
+  ]);
+  const hits = new Map<string, Record<string, number>>();
+  for (const s of signals) {
+    const key = new Date(s.hour).toISOString();
+    hits.set(key, { ...hits.get(key), [s.signal]: num(s.hits) });
+  }
+  return totals.map((t) => {
+    const hour = new Date(t.hour).toISOString();
+    const requests = num(t.requests);
+    const rates = Object.entries(hits.get(hour) ?? {}).map(([k, n]) => [k, requests ? n / requests : 0] as const);
+    return { hour, requests, inputTokens: num(t.input), outputTokens: num(t.output), signalRates: Object.fromEntries(rates) };
+  });
+}
