@@ -18,6 +18,10 @@ export default tseslint.config(
     rules: { "@typescript-eslint/no-require-imports": "off" },
   },
   {
+    files: ["**/*.mjs"],
+    languageOptions: { globals: globals.node },
+  },
+  {
     // Tests read JSON answers whose shape the assertions themselves check.
     files: ["test/**/*.ts", "src/**/*.test.ts"],
     rules: { "@typescript-eslint/no-explicit-any": "off" },

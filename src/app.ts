@@ -18,6 +18,7 @@ import { rateLimits } from "./http/rate-limit";
 import { createMetrics } from "./http/metrics";
 import { docsInit, docsPage, openApiDocument } from "./http/openapi";
 import { errorHandler, routeNotFound } from "./http/problem";
+import { AppError } from "./errors";
 import { requestId } from "./http/request-id";
 import type { Services } from "./services";
 
@@ -73,6 +74,7 @@ export function createApp(services: Services, options: AppOptions): Express {
     res.type("js").send(docsInit);
   });
   app.use("/docs", express.static(swaggerUiDist.getAbsoluteFSPath(), { index: false }));
+  serveConsole(app);
   app.use(createEventsRouter({ events: services.events, apiKeys: services.apiKeys, bodyLimitBytes: options.bodyLimitBytes, onIngested: metrics.countEvents }));
   app.use(createAccountsRouter({ accounts: services.accounts, apiKeys: services.apiKeys }));
   app.use(createCasesRouter({ cases: services.cases, workflow: services.workflow, apiKeys: services.apiKeys }));
@@ -82,6 +84,26 @@ export function createApp(services: Services, options: AppOptions): Express {
   app.use(routeNotFound);
   app.use(errorHandler(services.logger));
   return app;
+}
+
+/**
+ * The analyst console: static files that `npm run build:console` (also run after `npm ci`) puts in
+ * dist/console/, the same folder from src/app.ts and dist/app.js. It holds no data: every read goes
+ * through the API with the analyst's key. File names under assets/ carry a content hash, so they
+ * are cached for good; index.html never is.
+ */
+function serveConsole(app: Express): void {
+  const dir = path.join(__dirname, "..", "dist", "console");
+  const index = path.join(dir, "index.html");
+  // Without strict routing this answers /console and /console/ alike; the page's asset URLs are absolute.
+  app.get("/console", (_req, res, next) => {
+    if (!fs.existsSync(index)) {
+      next(new AppError("unavailable", "the console is not built: run `npm run build:console`"));
+      return;
+    }
+    res.set("Cache-Control", "no-cache").sendFile(index);
+  });
+  app.use("/console/assets", express.static(path.join(dir, "assets"), { index: false, immutable: true, maxAge: "365d", fallthrough: true }));
 }
 
 /** The package's version (package.json is one folder up from src/app.ts and from dist/app.js alike). */

@@ -3,11 +3,11 @@
 // /docs shows it with Swagger UI (swagger-ui-dist, served from this process: no CDN).
 import { z } from "zod";
 import { ruleDocumentSchema } from "../engine/rule-schema";
-import { accountIdParam } from "../features/accounts/accounts-router";
+import { accountIdParam, usageQuery } from "../features/accounts/accounts-router";
 import { auditQuery } from "../features/audit/audit-router";
 import { type Scope, scopes } from "../features/auth/api-key";
 import { createKeyBody, keyIdParam } from "../features/auth/keys-router";
-import { assignBody, caseIdParam, enforceBody, listCasesQuery, noteBody, transitionBody } from "../features/cases/cases-router";
+import { assignBody, caseIdParam, countCasesQuery, enforceBody, listCasesQuery, noteBody, transitionBody } from "../features/cases/cases-router";
 import { maxBatchItems, usageEventSchema } from "../features/events/event-schemas";
 import { listEventsQuery } from "../features/events/events-router";
 import { backtestBody, backtestDocumentBody, listRulesQuery, ruleIdParam } from "../features/rules/rules-router";
@@ -41,6 +41,7 @@ export const operations: Operation[] = [
   { method: "get", path: "/metrics", summary: "Prometheus metrics (admin key when CLAUSEGUARD_METRICS_PUBLIC=false)", tag: "health", auth: "open", ok: { status: 200, description: "Prometheus text format", contentType: "text/plain" } },
   { method: "get", path: "/openapi.json", summary: "This document", tag: "health", auth: "open", ok: { status: 200, description: "OpenAPI 3.1" } },
   { method: "get", path: "/docs", summary: "Interactive documentation (Swagger UI)", tag: "health", auth: "open", ok: { status: 200, description: "HTML page", contentType: "text/html" } },
+  { method: "get", path: "/console", summary: "The analyst console (a page that signs in with an API key and uses this API)", tag: "health", auth: "open", ok: { status: 200, description: "HTML page (503 when not built)", contentType: "text/html" } },
   { method: "get", path: "/docs/init.js", summary: "The documentation page's set-up script", tag: "health", auth: "open", ok: { status: 200, description: "JavaScript", contentType: "text/javascript" } },
   {
     method: "post", path: "/v1/events", summary: "Ingest a batch of usage events (JSON array or NDJSON); per-item validation", tag: "events", auth: ["events:write"],
@@ -49,8 +50,10 @@ export const operations: Operation[] = [
   },
   { method: "get", path: "/v1/events", summary: "Stored events, newest first", tag: "events", auth: ["cases:read"], query: listEventsQuery, ok: { status: 200, description: "a page of events" } },
   { method: "get", path: "/v1/accounts/:id/enforcement", summary: "An account's enforcement status (what the gateway asks)", tag: "accounts", auth: ["events:write", "cases:read"], params: accountIdParam, ok: { status: 200, description: "status and active enforcement" } },
+  { method: "get", path: "/v1/accounts/:id/usage", summary: "An account's usage per hour (requests, tokens, signal rates), for charts", tag: "accounts", auth: ["cases:read"], params: accountIdParam, query: usageQuery, ok: { status: 200, description: "hourly points" } },
   { method: "get", path: "/v1/accounts/:id", summary: "An account with its usage, links and cases", tag: "accounts", auth: ["cases:read"], params: accountIdParam, ok: { status: 200, description: "the account" } },
   { method: "get", path: "/v1/cases", summary: "Violation cases, filtered, newest activity first", tag: "cases", auth: ["cases:read"], query: listCasesQuery, ok: { status: 200, description: "a page of cases" } },
+  { method: "get", path: "/v1/cases/counts", summary: "How many cases of each status match the other filters", tag: "cases", auth: ["cases:read"], query: countCasesQuery, ok: { status: 200, description: "counts per status" } },
   { method: "get", path: "/v1/cases/:id", summary: "A case with its evidence and timeline", tag: "cases", auth: ["cases:read"], params: caseIdParam, ok: { status: 200, description: "the case" } },
   { method: "post", path: "/v1/cases/:id/transitions", summary: "Move a case (only the allowed moves)", tag: "cases", auth: ["cases:write"], params: caseIdParam, body: { schema: transitionBody }, ok: { status: 200, description: "the case" } },
   { method: "post", path: "/v1/cases/:id/notes", summary: "Add a note to a case's timeline", tag: "cases", auth: ["cases:write"], params: caseIdParam, body: { schema: noteBody }, ok: { status: 201, description: "the timeline entry" } },

@@ -1,0 +1,207 @@
+// The case queue: filters (kept in the URL), counts per status, newest activity or severity first,
+// cursor pages, and a refresh every 15 seconds that keeps the page, the filters and the focus.
+import { useState, type FormEvent } from "react";
+import { type CaseSummary, type Page, type RuleView, qs, severities, statuses } from "../api";
+import { fmtTime, fromLocalInput, toLocalInput } from "../format";
+import { href, replaceQuery } from "../route";
+import { useApi, useInterval } from "../useApi";
+
+const filterKeys = ["status", "severity", "ruleId", "accountId", "assignee", "from", "to", "sort"] as const;
+type Filters = Partial<Record<(typeof filterKeys)[number], string>>;
+
+const pageSize = 25;
+
+export function Queue({ query }: { query: URLSearchParams }) {
+  const filters: Filters = Object.fromEntries(filterKeys.map((k) => [k, query.get(k) ?? undefined]).filter(([, v]) => v));
+  const cursor = query.get("cursor") ?? undefined;
+  const [previous, setPrevious] = useState<(string | undefined)[]>([]);
+  const [autoRefresh, setAutoRefresh] = useState(true);
+  const [draft, setDraft] = useState<Filters>(filters);
+
+  const list = useApi<Page<CaseSummary>>(`/v1/cases${qs({ ...filters, limit: pageSize, cursor })}`);
+  const { status: _status, sort: _sort, ...countFilters } = filters;
+  const counts = useApi<{ counts: Record<string, number>; total: number }>(`/v1/cases/counts${qs(countFilters)}`);
+  const rules = useApi<Page<RuleView>>("/v1/rules?limit=500");
+  const [refreshedAt, setRefreshedAt] = useState(() => new Date());
+  useInterval(
+    () => {
+      void Promise.all([list.reload(), counts.reload()]).then(() => setRefreshedAt(new Date()));
+    },
+    15_000,
+    autoRefresh,
+  );
+
+  const go = (next: Filters, nextCursor?: string) => {
+    replaceQuery(["cases"], { ...next, cursor: nextCursor });
+  };
+  const apply = (e: FormEvent) => {
+    e.preventDefault();
+    setPrevious([]);
+    go(draft);
+  };
+  const setStatus = (status?: string) => {
+    setPrevious([]);
+    setDraft({ ...draft, status });
+    go({ ...filters, status });
+  };
+
+  return (
+    <section aria-labelledby="queue-title">
+      <h1 id="queue-title">Cases</h1>
+      <div className="tabs" role="group" aria-label="Status">
+        <button type="button" aria-pressed={!filters.status} onClick={() => setStatus(undefined)}>
+          All <span className="count">{counts.data?.total ?? "…"}</span>
+        </button>
+        {statuses.map((s) => (
+          <button key={s} type="button" aria-pressed={filters.status === s} onClick={() => setStatus(s)} data-status={s}>
+            {s} <span className="count">{counts.data?.counts[s] ?? "…"}</span>
+          </button>
+        ))}
+      </div>
+
+      <form className="filters" onSubmit={apply} aria-label="Filters">
+        <div className="field">
+          <label htmlFor="f-severity">Severity</label>
+          <select id="f-severity" value={draft.severity ?? ""} onChange={(e) => setDraft({ ...draft, severity: e.target.value || undefined })}>
+            <option value="">any</option>
+            {severities.map((s) => (
+              <option key={s}>{s}</option>
+            ))}
+          </select>
+        </div>
+        <div className="field">
+          <label htmlFor="f-rule">Rule</label>
+          <select id="f-rule" value={draft.ruleId ?? ""} onChange={(e) => setDraft({ ...draft, ruleId: e.target.value || undefined })}>
+            <option value="">any</option>
+            {(rules.data?.items ?? []).map((r) => (
+              <option key={r.id} value={r.id}>
+                {r.id}
+              </option>
+            ))}
+            {draft.ruleId && !rules.data?.items.some((r) => r.id === draft.ruleId) && <option value={draft.ruleId}>{draft.ruleId}</option>}
+          </select>
+        </div>
+        <div className="field">
+          <label htmlFor="f-account">Account</label>
+          <input id="f-account" value={draft.accountId ?? ""} onChange={(e) => setDraft({ ...draft, accountId: e.target.value || undefined })} placeholder="account id" />
+        </div>
+        <div className="field">
+          <label htmlFor="f-assignee">Assignee</label>
+          <input id="f-assignee" value={draft.assignee ?? ""} onChange={(e) => setDraft({ ...draft, assignee: e.target.value || undefined })} placeholder="analyst" />
+        </div>
+        <div className="field">
+          <label htmlFor="f-from">Active from</label>
+          <input id="f-from" type="datetime-local" value={toLocalInput(draft.from)} onChange={(e) => setDraft({ ...draft, from: fromLocalInput(e.target.value) })} />
+        </div>
+        <div className="field">
+          <label htmlFor="f-to">until</label>
+          <input id="f-to" type="datetime-local" value={toLocalInput(draft.to)} onChange={(e) => setDraft({ ...draft, to: fromLocalInput(e.target.value) })} />
+        </div>
+        <div className="field">
+          <label htmlFor="f-sort">Sort</label>
+          <select id="f-sort" value={draft.sort ?? "activity"} onChange={(e) => setDraft({ ...draft, sort: e.target.value === "activity" ? undefined : e.target.value })}>
+            <option value="activity">newest activity</option>
+            <option value="severity">severity</option>
+          </select>
+        </div>
+        <div className="filter-actions">
+          <button type="submit">Apply filters</button>
+          <button
+            type="button"
+            className="secondary"
+            onClick={() => {
+              setDraft({});
+              setPrevious([]);
+              go({});
+            }}
+          >
+            Clear
+          </button>
+        </div>
+      </form>
+
+      <div className="toolbar">
+        <label className="inline">
+          <input type="checkbox" checked={autoRefresh} onChange={(e) => setAutoRefresh(e.target.checked)} /> Refresh every 15 s
+        </label>
+        <span className="muted" aria-live="polite">
+          {list.loading ? "Loading…" : `Updated ${refreshedAt.toLocaleTimeString("en-GB")}`}
+        </span>
+      </div>
+
+      {list.error && (
+        <p role="alert" className="error">
+          {list.error.message}
+        </p>
+      )}
+      <div className="table-wrap">
+        <table className="cases">
+          <caption className="visually-hidden">Violation cases{filters.status ? `, ${filters.status}` : ""}</caption>
+          <thead>
+            <tr>
+              <th scope="col">Severity</th>
+              <th scope="col">Status</th>
+              <th scope="col">Account</th>
+              <th scope="col">Rule</th>
+              <th scope="col">Clause</th>
+              <th scope="col">Hits</th>
+              <th scope="col">Assignee</th>
+              <th scope="col">Last activity</th>
+            </tr>
+          </thead>
+          <tbody>
+            {list.data?.items.map((c) => (
+              <tr key={c.id}>
+                <td>
+                  <span className={`sev sev-${c.severity}`}>{c.severity}</span>
+                </td>
+                <td>
+                  <span className={`status status-${c.status}`}>{c.status}</span>
+                </td>
+                <td>
+                  <a href={href(["cases", c.id])}>{c.accountId}</a>
+                </td>
+                <td>{c.ruleId}</td>
+                <td className="muted">{c.clause.ref}</td>
+                <td className="num">{c.hitCount.toLocaleString("en-US")}</td>
+                <td>{c.assignee ?? <span className="muted">—</span>}</td>
+                <td>{fmtTime(c.activityAt)}</td>
+              </tr>
+            ))}
+            {list.data && list.data.items.length === 0 && (
+              <tr>
+                <td colSpan={8} className="muted">
+                  No case matches these filters.
+                </td>
+              </tr>
+            )}
+          </tbody>
+        </table>
+      </div>
+      <nav className="pager" aria-label="Pages">
+        <button
+          type="button"
+          disabled={!cursor}
+          onClick={() => {
+            const prev = previous.slice(0, -1);
+            const back = previous[previous.length - 1];
+            setPrevious(prev);
+            go(filters, back);
+          }}
+        >
+          Previous page
+        </button>
+        <button
+          type="button"
+          disabled={!list.data?.nextCursor}
+          onClick={() => {
+            setPrevious([...previous, cursor]);
+            go(filters, list.data!.nextCursor!);
+          }}
+        >
+          Next page
+        </button>
+      </nav>
+    </section>
+  );
+}

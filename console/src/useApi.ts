@@ -1,0 +1,43 @@
+// Loading state for one API read, re-run when its key changes; `reload` refreshes in place
+// (the old data stays on screen meanwhile, so an auto-refresh never blanks the page).
+import { useCallback, useEffect, useRef, useState } from "react";
+import { api } from "./api";
+
+export type Loaded<T> = { data?: T; error?: Error; loading: boolean; reload: () => Promise<void> };
+
+export function useApi<T>(path: string | null): Loaded<T> {
+  const [state, setState] = useState<{ data?: T; error?: Error; loading: boolean }>({ loading: !!path });
+  const current = useRef(path);
+  current.current = path;
+  const load = useCallback(async () => {
+    if (!path) return;
+    setState((s) => ({ ...s, loading: true }));
+    try {
+      const data = await api<T>("GET", path);
+      if (current.current === path) setState({ data, loading: false });
+    } catch (error) {
+      if (current.current === path) setState((s) => ({ ...s, error: error as Error, loading: false }));
+    }
+  }, [path]);
+  useEffect(() => {
+    setState({ loading: !!path });
+    void load();
+  }, [load, path]);
+  return { ...state, reload: load };
+}
+
+/** Calls `f` every `ms` while `on`, and when the tab becomes visible again. */
+export function useInterval(f: () => void, ms: number, on: boolean): void {
+  const saved = useRef(f);
+  saved.current = f;
+  useEffect(() => {
+    if (!on) return;
+    const t = setInterval(() => document.visibilityState === "visible" && saved.current(), ms);
+    const onVisible = () => document.visibilityState === "visible" && saved.current();
+    document.addEventListener("visibilitychange", onVisible);
+    return () => {
+      clearInterval(t);
+      document.removeEventListener("visibilitychange", onVisible);
+    };
+  }, [ms, on]);
+}

@@ -1,0 +1,247 @@
+// The analyst console in a real browser (Debian's Chromium driven by playwright-core) against a
+// server on PGlite: sign in, filter the queue, open a case, read its evidence and chart, confirm
+// and enforce it, see the account's status change; the rules page's diff and backtest; keyboard
+// use, a narrow screen, and where the key is (and is not) kept. Screenshots of the case page are
+// kept in test-artifacts/ (CI keeps them as artifacts).
+import { execFileSync } from "node:child_process";
+import fs from "node:fs";
+import path from "node:path";
+import { type Browser, type Locator, type Page, chromium } from "playwright-core";
+import { type TestServer, startTestServer } from "./support/test-server";
+import { usageEvent } from "./support/factories";
+
+const root = path.resolve(__dirname, "..");
+const executablePath = process.env.CLAUSEGUARD_CHROMIUM ?? "/usr/bin/chromium";
+const artifacts = path.join(root, "test-artifacts");
+const haveBrowser = fs.existsSync(executablePath);
+if (!haveBrowser) {
+  // .ci/run installs Chromium (apt-get install chromium); only a machine that cannot gets here.
+  console.warn(`console browser tests skipped: no Chromium at ${executablePath} (apt-get install chromium, or set CLAUSEGUARD_CHROMIUM)`);
+}
+
+(haveBrowser ? describe : describe.skip)("analyst console in Chromium", () => {
+  let server: TestServer;
+  let browser: Browser;
+  let analystKey: string;
+  const hour = 3_600_000;
+  const now = Date.now();
+
+  beforeAll(async () => {
+    // The page under test is built from the current sources, as `npm run build:console` does.
+    execFileSync(process.execPath, [path.join(root, "scripts/build-console.mjs")], { cwd: root, stdio: "pipe" });
+    server = await startTestServer("pglite");
+    const key = await server.call("POST", "/v1/keys", { body: { name: "analyst", scopes: ["cases:read", "cases:write", "rules:read"] } });
+    analystKey = key.body.key;
+
+    // A synthetic-data extractor over the last 20 hours (medium), and a request from an unsupported region (low).
+    const extractor = Array.from({ length: 40 }, (_, i) =>
+      usageEvent({
+        accountId: "acct_extractor",
+        eventId: `evt_x_${i}`,
+        occurredAt: new Date(now - (20 - Math.floor(i / 2)) * hour).toISOString(),
+        outputTokens: 3000 + i * 50,
+        signals: { syntheticDataRequest: i % 3 !== 0, reasoningRequest: i % 4 === 0 },
+      }),
+    );
+    const region = usageEvent({ accountId: "acct_region", eventId: "evt_region", country: "KP", occurredAt: new Date(now - 2 * hour).toISOString() });
+    expect((await server.call("POST", "/v1/events", { body: [...extractor, region] })).body.accepted).toBe(41);
+    await server.drain();
+
+    // A second version of a rule, so the rules page has two to compare.
+    const rule = await server.call("GET", "/v1/rules/distillation.output-volume");
+    const doc = rule.body.document;
+    const changed = { ...doc, description: `${doc.description} (tuned)`, severity: "critical" };
+    expect((await server.call("PUT", "/v1/rules/distillation.output-volume", { body: changed })).status).toBe(200);
+
+    fs.mkdirSync(artifacts, { recursive: true });
+    browser = await chromium.launch({
+      executablePath,
+      args: ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update", "--disable-sync", "--no-first-run"],
+    });
+  }, 120_000);
+
+  afterAll(async () => {
+    await browser?.close();
+    await server?.stop();
+  });
+
+  const newPage = async (viewport = { width: 1280, height: 800 }): Promise<Page> => {
+    const page = await browser.newPage({ viewport });
+    page.setDefaultTimeout(15_000);
+    return page;
+  };
+  const signIn = async (page: Page) => {
+    await page.goto(`${server.url}/console`);
+    await page.getByLabel("API key").fill(analystKey);
+    await page.getByLabel("API key").press("Enter");
+    await page.getByRole("heading", { name: "Cases" }).waitFor();
+  };
+
+  it("serves the built page, its hashed assets cached for good, under the API's security headers", async () => {
+    const page = await fetch(`${server.url}/console`);
+    expect(page.status).toBe(200);
+    expect(page.headers.get("content-type")).toContain("text/html");
+    expect(page.headers.get("cache-control")).toBe("no-cache");
+    expect(page.headers.get("content-security-policy")).toContain("script-src 'self'");
+    const html = await page.text();
+    const asset = /src="(\/console\/assets\/[^"]+\.js)"/.exec(html)?.[1];
+    expect(asset).toBeDefined();
+    const js = await fetch(`${server.url}${asset}`);
+    expect(js.status).toBe(200);
+    expect(js.headers.get("cache-control")).toContain("immutable");
+    expect((await fetch(`${server.url}/console/assets/nothing.js`)).status).toBe(404);
+  });
+
+  it("signs in with a key kept in session storage only, and refuses a bad one", async () => {
+    const page = await newPage();
+    await page.goto(`${server.url}/console/`);
+    await page.getByLabel("API key").fill("cg_nope_nope");
+    await page.getByRole("button", { name: "Sign in" }).click();
+    await expectText(page.getByRole("alert"), /not valid/);
+
+    await page.getByLabel("API key").fill(analystKey);
+    await page.getByRole("button", { name: "Sign in" }).click();
+    await page.getByRole("heading", { name: "Cases" }).waitFor();
+    expect(page.url()).not.toContain(analystKey);
+    expect(await page.evaluate("Object.values(sessionStorage)")).toEqual([analystKey]);
+    expect(await page.evaluate("localStorage.length")).toBe(0);
+    expect(await page.evaluate("document.cookie")).toBe("");
+    await page.close();
+  });
+
+  it("filters the queue, with counts per status", async () => {
+    const page = await newPage();
+    await signIn(page);
+    const rows = page.locator("table.cases tbody tr");
+    await eventually(() => rows.count(), (v) => expect(v).toBe(2));
+    await expectText(page.getByRole("button", { name: /^All/ }), /2/);
+    await expectText(page.getByRole("button", { name: /^open/ }), /2/);
+
+    await page.getByLabel("Severity", { exact: true }).selectOption("low");
+    await page.getByRole("button", { name: "Apply filters" }).click();
+    await eventually(() => rows.count(), (v) => expect(v).toBe(1));
+    await expectText(rows.first(), /acct_region/);
+    expect(page.url()).toContain("severity=low");
+
+    // Sorting by severity puts the medium case first.
+    await page.getByRole("button", { name: "Clear" }).click();
+    await page.getByLabel("Sort", { exact: true }).selectOption("severity");
+    await page.getByRole("button", { name: "Apply filters" }).click();
+    await eventually(() => rows.count(), (v) => expect(v).toBe(2));
+    await expectText(rows.first(), /acct_extractor/);
+    await page.screenshot({ path: path.join(artifacts, "console-queue.png") });
+    await page.close();
+  });
+
+  it("opens a case with its evidence, chart and events, then confirms and enforces it", async () => {
+    const page = await newPage();
+    await signIn(page);
+    await page.getByRole("link", { name: "acct_extractor" }).click();
+    await page.getByRole("heading", { name: /extraction\.synthetic-data-request on acct_extractor/ }).waitFor();
+    await expectText(page.getByTestId("case-status"), /^open$/);
+    await expectText(page.getByTestId("account-status"), /^active$/);
+
+    // Evidence: each condition with its fact value, threshold and result.
+    const conditions = page.locator("table.conditions tbody tr");
+    await eventually(() => conditions.count(), (v) => expect(v).toBeGreaterThan(0));
+    await expectText(conditions.first(), /✓ met/);
+    // The usage chart is drawn (uPlot's canvas), its numbers in a table: 20 active hours.
+    await page.locator("figure.chart canvas").first().waitFor();
+    await expectText(page.locator("figure.chart summary"), /20 active hours/);
+    // The contributing events are listed by id.
+    await expectText(page.getByRole("region", { name: "Contributing events" }), /evt_x_/);
+
+    // Only the allowed moves are offered; dismissing needs a note first.
+    await eventually(() => page.getByRole("button", { name: "Move to dismissed" }).isDisabled(), (v) => expect(v).toBe(true));
+    expect(await page.getByRole("button", { name: "Move to resolved" }).count()).toBe(0);
+    expect(await page.getByRole("button", { name: /Enforce/ }).count()).toBe(0);
+
+    // A refusal from the API is shown with the field it names.
+    await page.getByLabel("Assignee").fill("x".repeat(201));
+    await page.getByRole("button", { name: "Assign" }).click();
+    await expectText(page.getByRole("alert"), /body\.assignee/);
+    await page.getByLabel("Assignee").fill("dana");
+    await page.getByRole("button", { name: "Assign" }).click();
+    await expectText(page.getByRole("status"), /Assigned to dana/);
+
+    await page.getByRole("button", { name: "Move to confirmed" }).click();
+    await expectText(page.getByTestId("case-status"), /^confirmed$/);
+    const enforce = page.getByRole("button", { name: "Enforce (suspend)" });
+    expect(await enforce.isDisabled()).toBe(true);
+    await page.getByLabel("Note").fill("Synthetic-data generation at volume: confirmed with the evidence above.");
+    await enforce.click();
+    await expectText(page.getByTestId("account-status"), /^suspended$/);
+    await expectText(page.getByTestId("case-status"), /^enforced$/);
+    await expectText(page.getByRole("region", { name: "Timeline" }), /confirmed with the evidence above/);
+    await page.screenshot({ path: path.join(artifacts, "console-case-page.png"), fullPage: true });
+
+    // The gateway sees it too.
+    const status = await server.call("GET", "/v1/accounts/acct_extractor/enforcement");
+    expect(status.body).toMatchObject({ status: "suspended" });
+
+    // Narrow screen: the same page in one column; nothing but the tables (which scroll) is wider than the screen.
+    await page.setViewportSize({ width: 390, height: 844 });
+    const overflowing = `[...document.querySelectorAll("body *")]
+      .filter((e) => e.getBoundingClientRect().right > innerWidth + 1 && !e.closest(".table-wrap"))
+      .map((e) => e.tagName.toLowerCase() + (e.id ? "#" + e.id : "") + (e.getAttribute("aria-labelledby") ? "[" + e.getAttribute("aria-labelledby") + "]" : "") + (e.className ? "." + String(e.className).split(" ")[0] : ""))`;
+    await eventually(() => page.evaluate(overflowing), (v) => expect(v).toEqual([]));
+    expect(await page.evaluate("document.documentElement.scrollWidth")).toBeLessThanOrEqual(390);
+    await page.screenshot({ path: path.join(artifacts, "console-case-page-narrow.png"), fullPage: true });
+    await page.close();
+  });
+
+  it("shows a rule's versions side by side and backtests one without saving", async () => {
+    const page = await newPage();
+    await signIn(page);
+    await page.getByRole("link", { name: "Rules" }).click();
+    await page.getByRole("link", { name: "distillation.output-volume" }).click();
+    await page.getByRole("heading", { name: "distillation.output-volume" }).waitFor();
+    await expectText(page.getByRole("region", { name: "Versions" }), /line\(s\) differ/);
+    const removed = page.locator("table.diff td.del pre");
+    await eventually(() => removed.allTextContents(), (v) => expect(v).toEqual(expect.arrayContaining([expect.stringContaining('"severity": "high"')])));
+    const added = page.locator("table.diff td.ins pre");
+    await eventually(() => added.allTextContents(), (v) => expect(v).toEqual(expect.arrayContaining([expect.stringContaining('"severity": "critical"')])));
+
+    const casesBefore = (await server.call("GET", "/v1/cases/counts")).body.total;
+    await page.getByRole("button", { name: "Run backtest" }).click();
+    await expectText(page.getByTestId("backtest-summary"), /account\(s\) evaluated/);
+    expect((await server.call("GET", "/v1/cases/counts")).body.total).toBe(casesBefore);
+    await page.close();
+  });
+
+  it("works from the keyboard alone", async () => {
+    const page = await newPage();
+    await page.goto(`${server.url}/console`);
+    // The key field has focus on arrival; Enter signs in.
+    await page.keyboard.type(analystKey);
+    await page.keyboard.press("Enter");
+    await page.getByRole("heading", { name: "Cases" }).waitFor();
+    // Tab reaches the case links, Enter opens one.
+    const link = page.getByRole("link", { name: "acct_region" });
+    await link.waitFor();
+    const focused = () => link.evaluate((el) => el === el.ownerDocument.activeElement);
+    for (let i = 0; i < 60 && !(await focused()); i++) await page.keyboard.press("Tab");
+    expect(await focused()).toBe(true);
+    await page.keyboard.press("Enter");
+    await page.getByRole("heading", { name: /access\.unsupported-region on acct_region/ }).waitFor();
+    await page.close();
+  });
+});
+
+/** Retries `read` until `check` passes (the page updates after the API answers), or fails with the last error. */
+async function eventually<T>(read: () => Promise<T> | T, check: (value: T) => void, timeoutMs = 15_000): Promise<void> {
+  const until = Date.now() + timeoutMs;
+  for (;;) {
+    try {
+      check(await read());
+      return;
+    } catch (err) {
+      if (Date.now() > until) throw err;
+      await new Promise((r) => setTimeout(r, 100));
+    }
+  }
+}
+
+async function expectText(locator: Locator, pattern: RegExp): Promise<void> {
+  await eventually(async () => ((await locator.count()) ? ((await locator.first().textContent()) ?? "").trim() : ""), (text) => expect(text).toMatch(pattern));
+}
