@@ -33,10 +33,13 @@ if (!haveBrowser) {
     const key = await server.call("POST", "/v1/keys", { body: { name: "analyst", scopes: ["cases:read", "cases:write", "rules:read"] } });
     analystKey = key.body.key;
 
-    // A synthetic-data extractor over the last 20 hours (medium), and a request from an unsupported region (low).
+    // A synthetic-data extractor over the last 20 hours (medium), paying with the card of a second
+    // account; and a request from an unsupported region (low).
+    const partner = usageEvent({ accountId: "acct_partner", eventId: "evt_partner", paymentFingerprint: "pm_shared_card", occurredAt: new Date(now - 22 * hour).toISOString() });
     const extractor = Array.from({ length: 40 }, (_, i) =>
       usageEvent({
         accountId: "acct_extractor",
+        paymentFingerprint: "pm_shared_card",
         eventId: `evt_x_${i}`,
         occurredAt: new Date(now - (20 - Math.floor(i / 2)) * hour).toISOString(),
         outputTokens: 3000 + i * 50,
@@ -44,7 +47,7 @@ if (!haveBrowser) {
       }),
     );
     const region = usageEvent({ accountId: "acct_region", eventId: "evt_region", country: "KP", occurredAt: new Date(now - 2 * hour).toISOString() });
-    expect((await server.call("POST", "/v1/events", { body: [...extractor, region] })).body.accepted).toBe(41);
+    expect((await server.call("POST", "/v1/events", { body: [partner, ...extractor, region] })).body.accepted).toBe(42);
     await server.drain();
 
     // A second version of a rule, so the rules page has two to compare.
@@ -150,6 +153,10 @@ if (!haveBrowser) {
     await expectText(page.locator("figure.chart summary"), /20 active hours/);
     // The contributing events are listed by id.
     await expectText(page.getByRole("region", { name: "Contributing events" }), /evt_x_/);
+    // The account sharing its card, with its own status and cases, a link to them.
+    const linked = page.getByRole("region", { name: /Linked accounts/ });
+    await expectText(linked, /acct_partner\s*active\s*no open case/);
+    expect(await linked.getByRole("link", { name: "acct_partner" }).getAttribute("href")).toBe("#/cases?accountId=acct_partner");
 
     // Only the allowed moves are offered; dismissing needs a note first.
     await eventually(() => page.getByRole("button", { name: "Move to dismissed" }).isDisabled(), (v) => expect(v).toBe(true));
@@ -169,15 +176,19 @@ if (!haveBrowser) {
     const enforce = page.getByRole("button", { name: "Enforce (suspend)" });
     expect(await enforce.isDisabled()).toBe(true);
     await page.getByLabel("Note").fill("Synthetic-data generation at volume: confirmed with the evidence above.");
+    await page.getByLabel("Also linked accounts").selectOption("paymentFingerprint");
     await enforce.click();
     await expectText(page.getByTestId("account-status"), /^suspended$/);
     await expectText(page.getByTestId("case-status"), /^enforced$/);
     await expectText(page.getByRole("region", { name: "Timeline" }), /confirmed with the evidence above/);
     await page.screenshot({ path: path.join(artifacts, "console-case-page.png"), fullPage: true });
 
-    // The gateway sees it too.
-    const status = await server.call("GET", "/v1/accounts/acct_extractor/enforcement");
-    expect(status.body).toMatchObject({ status: "suspended" });
+    // The linked account was suspended with it, and shows so.
+    await expectText(linked, /acct_partner\s*suspended/);
+    // The gateway sees both.
+    for (const account of ["acct_extractor", "acct_partner"]) {
+      expect((await server.call("GET", `/v1/accounts/${account}/enforcement`)).body).toMatchObject({ status: "suspended" });
+    }
 
     // Narrow screen: the same page in one column; nothing but the tables (which scroll) is wider than the screen.
     await page.setViewportSize({ width: 390, height: 844 });
@@ -212,7 +223,9 @@ if (!haveBrowser) {
   it("works from the keyboard alone", async () => {
     const page = await newPage();
     await page.goto(`${server.url}/console`);
-    // The key field has focus on arrival; Enter signs in.
+    // The key field has focus on arrival (once React has rendered it); Enter signs in.
+    const field = page.getByLabel("API key");
+    await eventually(() => field.evaluate((el) => el === el.ownerDocument.activeElement), (v) => expect(v).toBe(true));
     await page.keyboard.type(analystKey);
     await page.keyboard.press("Enter");
     await page.getByRole("heading", { name: "Cases" }).waitFor();

@@ -154,7 +154,8 @@ export function CasePage({ id }: { id: string }) {
         <ContributingEvents ids={evidence?.eventIds ?? []} loaded={events.data?.items} error={events.error} />
       </section>
 
-      <LinkedAccounts ids={c.linkedAccounts} />
+      {/* Re-read after every change to the case: enforcing may have acted on the linked accounts too. */}
+      <LinkedAccounts ids={c.linkedAccounts} changes={c.timeline.length} />
 
       <section aria-labelledby="timeline-title" className="panel">
         <h2 id="timeline-title">Timeline</h2>
@@ -228,7 +229,7 @@ function ContributingEvents({ ids, loaded, error }: { ids: string[]; loaded?: St
   );
 }
 
-function LinkedAccounts({ ids }: { ids: string[] }) {
+function LinkedAccounts({ ids, changes }: { ids: string[]; changes: number }) {
   const shown = ids.slice(0, linkedShown);
   const shownKey = shown.join(",");
   const [views, setViews] = useState<Record<string, AccountView | string>>({});
@@ -242,7 +243,7 @@ function LinkedAccounts({ ids }: { ids: string[] }) {
     return () => {
       live = false;
     };
-  }, [shownKey]);
+  }, [shownKey, changes]);
   return (
     <section aria-labelledby="linked-title" className="panel">
       <h2 id="linked-title">Linked accounts ({ids.length})</h2>
