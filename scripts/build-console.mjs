@@ -1,14 +1,29 @@
 // Builds the analyst console (console/ → dist/console/) with Vite. Run by `npm run build:console`,
 // by `npm run build`, and after `npm ci` (postinstall), so `npm start` serves /console on a fresh
-// clone. Where console/ is absent (the Docker image's dependency layer) there is nothing to build.
+// clone. Where console/ is absent (the Docker image's dependency layer) there is nothing to build;
+// where dist/console/ is newer than every file under console/, nothing to do (`--force` builds anyway),
+// so a build never rewrites the files a running server is serving for nothing.
 import fs from "node:fs";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..");
 const config = path.join(root, "console", "vite.config.mts");
+/** The newest modification time of the files under a folder. */
+function newest(dir) {
+  let t = 0;
+  for (const entry of fs.readdirSync(dir, { withFileTypes: true })) {
+    const p = path.join(dir, entry.name);
+    t = Math.max(t, entry.isDirectory() ? newest(p) : fs.statSync(p).mtimeMs);
+  }
+  return t;
+}
+
+const built = path.join(root, "dist", "console", "index.html");
 if (!fs.existsSync(config)) {
   console.log("build-console: no console/ sources here; skipped");
+} else if (!process.argv.includes("--force") && fs.existsSync(built) && fs.statSync(built).mtimeMs >= newest(path.join(root, "console"))) {
+  console.log("build-console: dist/console/ is up to date");
 } else {
   let vite;
   try {

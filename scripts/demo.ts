@@ -60,15 +60,24 @@ async function main(): Promise<void> {
   };
   try {
     console.log(`ClauseGuard demo: ${accounts} accounts, ${days} day(s) of traffic, seed ${seed}, posting to ${url}${dataDir ? " (an embedded server on a throw-away folder)" : ""}`);
-    const run = await runScenario({
-      api: { url, key },
-      events: generateEvents(plans, opts),
-      truth: [...truth.values()],
-      start,
-      onProgress: (n) => {
-        if (n % 20_000 < 2000) process.stderr.write(`  ${n.toLocaleString("en-US")} events posted\n`);
-      },
-    });
+    console.log("Cases as ClauseGuard opens them (seconds since the first event was posted):");
+    const began = Date.now();
+    const watcher = watchCases(call, began, truth);
+    let run;
+    try {
+      run = await runScenario({
+        api: { url, key },
+        events: generateEvents(plans, opts),
+        truth: [...truth.values()],
+        start,
+        onProgress: (n) => {
+          if (n % 20_000 < 2000) process.stderr.write(`  ${n.toLocaleString("en-US")} events posted\n`);
+        },
+      });
+    } finally {
+      await watcher.stop();
+    }
+    console.log(`\nFirst case after ${watcher.firstCaseSeconds() ?? "-"} s.`);
     console.log(`${run.events.toLocaleString("en-US")} events posted in ${run.ingestSeconds.toFixed(0)} s, all evaluated ${run.evaluationSeconds.toFixed(0)} s later.\n`);
 
     // Every case, grouped by clause and rule.
@@ -108,6 +117,44 @@ async function main(): Promise<void> {
     await server?.stop();
     if (dataDir) fs.rmSync(dataDir, { recursive: true, force: true });
   }
+}
+
+/**
+ * Polls the newest cases every 2 seconds while the traffic is posted and prints the new ones, a
+ * line per rule, so the first flagged accounts show within seconds of the start.
+ */
+function watchCases(call: <T>(p: string) => Promise<T>, began: number, truth: Map<string, { pattern: string | null; population: string }>) {
+  const seen = new Set<string>();
+  let first: number | undefined;
+  let stopped = false;
+  const poll = async () => {
+    const page = await call<{ items: { id: string; ruleId: string; accountId: string; severity: string }[] }>("/v1/cases?limit=500");
+    const fresh = page.items.filter((c) => !seen.has(c.id));
+    if (fresh.length === 0) return;
+    for (const c of fresh) seen.add(c.id);
+    first ??= (Date.now() - began) / 1000;
+    const byRule = new Map<string, typeof fresh>();
+    for (const c of fresh) byRule.set(c.ruleId, [...(byRule.get(c.ruleId) ?? []), c]);
+    const t = `${Math.round((Date.now() - began) / 1000)} s`.padStart(6);
+    for (const [ruleId, list] of byRule) {
+      const sample = list.slice(0, 3).map((c) => `${c.accountId} [${truth.get(c.accountId)?.pattern ?? "legitimate"}]`);
+      console.log(`${t}  ${ruleId} (${list[0]!.severity}): ${sample.join(", ")}${list.length > 3 ? ` and ${list.length - 3} more` : ""}`);
+    }
+  };
+  const loop = (async () => {
+    while (!stopped) {
+      await poll().catch(() => undefined);
+      await new Promise((r) => setTimeout(r, 2000));
+    }
+  })();
+  return {
+    firstCaseSeconds: () => (first === undefined ? undefined : Math.round(first)),
+    stop: async () => {
+      stopped = true;
+      await loop;
+      await poll().catch(() => undefined);
+    },
+  };
 }
 
 main().catch((err: unknown) => {

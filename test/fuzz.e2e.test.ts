@@ -269,7 +269,8 @@ describe("fuzzing the HTTP API (pglite)", () => {
   });
 
   it("case transitions, notes, assignment and enforcement: only allowed moves happen, whatever is sent", async () => {
-    const accounts = Array.from({ length: 6 }, (_, i) => `acct_fuzz_case_${i}`);
+    // Enough cases that the random walk keeps some open to move (a resolved case moves no more).
+    const accounts = Array.from({ length: 16 }, (_, i) => `acct_fuzz_case_${i}`);
     const res = await send("POST", "/v1/events", JSON.stringify(accounts.map((accountId) => usageEvent({ accountId, outputTokens: 5000, signals: { syntheticDataRequest: true } }))));
     expect(res.status).toBe(202);
     await server.drain();

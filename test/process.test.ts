@@ -88,7 +88,7 @@ describe("clauseguard serve (embedded database)", () => {
     const unknown = run(["keys", "revoke", "aaaaaaaaaaaa"], keysEnv);
     expect(await unknown.exited).toBe(1);
     expect(unknown.stderr()).toMatch(/API key 'aaaaaaaaaaaa' does not exist/);
-  });
+  }, 120_000);
 
   it("validates rule files from the command line: exit 0, or 4 with every fault", async () => {
     const ok = run(["rules", "validate", repoRulesDir], env);
@@ -162,8 +162,12 @@ describe("clauseguard serve (embedded database)", () => {
     const exited = new Promise<number | null>((resolve) => child.on("exit", resolve));
     const url = await waitFor(() => /"url":"(http:\/\/[^"]+)"/.exec(out)?.[1]);
     expect((await fetch(`${url}/readyz`)).status).toBe(200);
+    // The build includes the console, which the built server serves.
+    const page = await fetch(`${url}/console`);
+    expect(page.status).toBe(200);
+    expect(await page.text()).toContain("/console/assets/");
     child.kill("SIGTERM");
     expect(await exited).toBe(0);
-  });
+  }, 180_000);
 });
 

@@ -1,5 +1,5 @@
 // The command line's client of a running ClauseGuard: the key on every request, JSON answers,
-// and patience where the server asks for it (429 with Retry-After, 503, a dropped connection),
+// and patience where the server asks for it (429 with Retry-After, 408, 503, a dropped connection),
 // so a long import survives a restart of the server it feeds. Requests are idempotent where it
 // retries them (events carry their eventId; reads).
 import { setTimeout as sleep } from "node:timers/promises";
@@ -16,7 +16,8 @@ export class ApiError extends Error {
 
 export type ApiClient = { url: string; request<T>(method: string, path: string, body?: unknown): Promise<T> };
 
-const retryable = new Set([429, 502, 503, 504]);
+/** 408: the server did not take in the whole request within its request timeout (a busy embedded server): nothing was done. */
+const retryable = new Set([408, 429, 502, 503, 504]);
 
 /** A problem+json body as one line: its title and each field error with its path. */
 function describeProblem(status: number, text: string): string {

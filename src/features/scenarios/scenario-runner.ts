@@ -2,6 +2,7 @@
 // and an analyst would: posts the events in time order, and at the scenario's start suspends the
 // accounts the truth says were banned before it (confirming and enforcing the case a rule opened
 // for them), then waits for evaluation and reads which accounts each rule opened a case for.
+import { createApiClient } from "../../cli/api-client";
 import type { UsageEventInput } from "../events/event-schemas";
 import type { TruthRecord } from "./scenario-generator";
 
@@ -9,16 +10,14 @@ export type ScenarioRun = { flaggedByRule: Map<string, Set<string>>; events: num
 
 type Api = { url: string; key: string };
 
+/**
+ * One request with the CLI client's patience (429 with Retry-After, 408, 503, a dropped
+ * connection): a busy embedded server may time a batch out, and events carry their eventId, so
+ * posting again is safe (the stored ones count as duplicates).
+ */
 // eslint-disable-next-line @typescript-eslint/no-explicit-any -- JSON from our own API; callers state the shape they read
 async function call(api: Api, method: string, path: string, body?: unknown): Promise<any> {
-  const res = await fetch(`${api.url}${path}`, {
-    method,
-    headers: { authorization: `Bearer ${api.key}`, ...(body === undefined ? {} : { "content-type": "application/json" }) },
-    body: body === undefined ? undefined : JSON.stringify(body),
-  });
-  const text = await res.text();
-  if (!res.ok) throw new Error(`${method} ${path}: ${res.status} ${text.slice(0, 500)}`);
-  return text ? JSON.parse(text) : undefined;
+  return createApiClient(api.url, api.key).request(method, path, body);
 }
 
 /** Waits until the evaluation queue is empty (polling /readyz). */
