@@ -220,6 +220,26 @@ if (!haveBrowser) {
     await page.close();
   });
 
+  it("refreshes the queue in place: a new case appears, the analyst's typing and focus stay", async () => {
+    const page = await newPage();
+    await signIn(page);
+    const rows = page.locator("table.cases tbody tr");
+    await eventually(() => rows.count(), (v) => expect(v).toBeGreaterThan(0));
+    const before = await rows.count();
+    // Half-typed filter, not applied, with the focus in it.
+    const account = page.getByLabel("Account", { exact: true });
+    await account.click();
+    await page.keyboard.type("acct_half");
+    await server.call("POST", "/v1/events", { body: [usageEvent({ accountId: "acct_late", country: "KP" })] });
+    await server.drain();
+    // The 15-second refresh brings the new case without a reload.
+    await eventually(() => rows.count(), (v) => expect(v).toBe(before + 1), 25_000);
+    await expectText(rows.first(), /acct_late/);
+    expect(await account.inputValue()).toBe("acct_half");
+    expect(await account.evaluate((el) => el === el.ownerDocument.activeElement)).toBe(true);
+    await page.close();
+  }, 60_000);
+
   it("works from the keyboard alone", async () => {
     const page = await newPage();
     await page.goto(`${server.url}/console`);
