@@ -1,4 +1,4 @@
-// npm run demo -- [--accounts 100] [--days 1] [--seed 1] [--url URL --key KEY]
+// npm run demo -- [--accounts 50] [--days 1] [--seed 1] [--url URL --key KEY]
 // A day of realistic traffic from the scenario generator (ordinary and heavy users, distillation
 // operations over linked accounts, resellers, ban evaders, jailbreaks, unsupported regions),
 // posted to ClauseGuard (an embedded one it starts on a throw-away folder, or --url), then, once
@@ -15,7 +15,7 @@ import { repoRoot, startServerProcess, wholeNumber } from "./bench-support";
 
 const { values: args } = parseArgs({
   options: {
-    accounts: { type: "string", default: "100" },
+    accounts: { type: "string", default: "50" },
     days: { type: "string", default: "1" },
     seed: { type: "string", default: "1" },
     url: { type: "string" },

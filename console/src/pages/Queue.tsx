@@ -94,7 +94,7 @@ export function Queue({ query }: { query: URLSearchParams }) {
           <input id="f-from" type="datetime-local" value={toLocalInput(draft.from)} onChange={(e) => setDraft({ ...draft, from: fromLocalInput(e.target.value) })} />
         </div>
         <div className="field">
-          <label htmlFor="f-to">until</label>
+          <label htmlFor="f-to">Active until</label>
           <input id="f-to" type="datetime-local" value={toLocalInput(draft.to)} onChange={(e) => setDraft({ ...draft, to: fromLocalInput(e.target.value) })} />
         </div>
         <div className="field">

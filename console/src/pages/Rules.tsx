@@ -124,28 +124,8 @@ export function RulePage({ id }: { id: string }) {
       <section aria-labelledby="versions-title" className="panel">
         <h2 id="versions-title">Versions</h2>
         <div className="row wrap">
-          <div className="field">
-            <label htmlFor="v-left">Left</label>
-            <select id="v-left" value={left} onChange={(e) => setLeft(Number(e.target.value))}>
-              {all.map((v) => (
-                <option key={v.version} value={v.version}>
-                  version {v.version} ({fmtTime(v.createdAt)}
-                  {v.createdBy ? `, ${v.createdBy}` : ""})
-                </option>
-              ))}
-            </select>
-          </div>
-          <div className="field">
-            <label htmlFor="v-right">Right</label>
-            <select id="v-right" value={right} onChange={(e) => setRight(Number(e.target.value))}>
-              {all.map((v) => (
-                <option key={v.version} value={v.version}>
-                  version {v.version} ({fmtTime(v.createdAt)}
-                  {v.createdBy ? `, ${v.createdBy}` : ""})
-                </option>
-              ))}
-            </select>
-          </div>
+          <VersionSelect id="v-left" label="Left" versions={all} value={left} onChange={setLeft} />
+          <VersionSelect id="v-right" label="Right" versions={all} value={right} onChange={setRight} />
           <span className="muted" aria-live="polite">
             {left === right ? "The same version on both sides." : `${changed} line(s) differ.`}
           </span>
@@ -176,6 +156,22 @@ export function RulePage({ id }: { id: string }) {
 
       <Backtest id={id} versions={all.map((v) => v.version)} current={r?.version} />
     </article>
+  );
+}
+
+function VersionSelect({ id, label, versions, value, onChange }: { id: string; label: string; versions: RuleVersion[]; value: number; onChange: (v: number) => void }) {
+  return (
+    <div className="field">
+      <label htmlFor={id}>{label}</label>
+      <select id={id} value={value} onChange={(e) => onChange(Number(e.target.value))}>
+        {versions.map((v) => (
+          <option key={v.version} value={v.version}>
+            version {v.version} ({fmtTime(v.createdAt)}
+            {v.createdBy ? `, ${v.createdBy}` : ""})
+          </option>
+        ))}
+      </select>
+    </div>
   );
 }
 
