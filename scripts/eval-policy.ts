@@ -1,15 +1,18 @@
 // npm run eval:policy -- [--accounts 10000] [--days 7] [--seed 1] [--db postgres|pglite] [--database-url URL]
-//                        [--wait-minutes 180] [--workers 0] [--resume-database-url URL]
+//                        [--wait-minutes 180] [--workers 0] [--resume-database-url URL [--so-far]]
 // Generates a scenario, starts ClauseGuard (API and worker) on a fresh database with the default
 // policy pack, plays the scenario through the HTTP API (banning the pre-banned accounts at its
 // start), waits for evaluation and prints, per rule and overall, precision, recall, the false
 // positives with their population, and the time taken. --workers N adds N evaluation worker
 // processes (PostgreSQL). --resume-database-url picks up a run that was stopped after ingestion
-// (its database keeps the queue): the same --accounts/--days/--seed, no ingestion, the rest as usual.
+// (its database keeps the queue): the same --accounts/--days/--seed, no ingestion, the rest as usual;
+// with --so-far it does not wait either: it scores the cases opened so far and says how far
+// evaluation got (the scenario time of the oldest event still queued).
 import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { parseArgs } from "node:util";
+import pg from "pg";
 import { generateKey } from "../src/features/auth/api-key";
 import { distillationRules, formatScores, scorePolicy, supplementaryRules } from "../src/features/scenarios/policy-score";
 import { generateEvents, planScenario, truthOf } from "../src/features/scenarios/scenario-generator";
@@ -27,6 +30,7 @@ const { values: args } = parseArgs({
     "wait-minutes": { type: "string", default: "180" },
     workers: { type: "string", default: "0" },
     "resume-database-url": { type: "string" },
+    "so-far": { type: "boolean", default: false },
   },
 });
 
@@ -50,6 +54,10 @@ async function main(): Promise<void> {
     console.error("eval:policy: --workers needs --db postgres (the embedded database has one process)");
     process.exit(2);
   }
+  if (args["so-far"] && !resumeUrl) {
+    console.error("eval:policy: --so-far needs --resume-database-url (the run to score)");
+    process.exit(2);
+  }
   const evaluationTimeoutMs = wholeNumber("wait-minutes", args["wait-minutes"], 1) * 60_000;
   const fresh = args.db === "postgres" && !resumeUrl ? await freshPostgresDatabase(args["database-url"]!) : undefined;
   const databaseUrl = resumeUrl ?? fresh?.url;
@@ -69,7 +77,15 @@ async function main(): Promise<void> {
     if (resumeUrl) {
       const api = { url: server.url, key };
       const began = Date.now();
-      await waitForEvaluation(api, evaluationTimeoutMs);
+      if (args["so-far"]) {
+        const front = new pg.Client({ connectionString: resumeUrl });
+        await front.connect();
+        const { rows } = await front.query<{ left: string; at: Date | null }>(
+          "SELECT count(*)::text AS left, min(e.occurred_at) AS at FROM evaluation_task k JOIN usage_event e ON e.id = k.event_pk",
+        );
+        await front.end();
+        console.log(`so far: ${rows[0]!.left} events still queued; evaluated up to scenario time ${rows[0]!.at?.toISOString() ?? "(the end)"}`);
+      } else await waitForEvaluation(api, evaluationTimeoutMs);
       run = { flaggedByRule: await flaggedByRule(api), events: 0, ingestSeconds: 0, evaluationSeconds: (Date.now() - began) / 1000, bannedEnforced: 0, bannedMissed: [] };
     } else {
       run = await runScenario({
