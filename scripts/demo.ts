@@ -1,4 +1,4 @@
-// npm run demo -- [--accounts 50] [--days 1] [--seed 1] [--url URL --key KEY]
+// npm run demo -- [--accounts 50] [--days 1] [--hours N] [--seed 1] [--url URL --key KEY]
 // A day of realistic traffic from the scenario generator (ordinary and heavy users, distillation
 // operations over linked accounts, resellers, ban evaders, jailbreaks, unsupported regions),
 // posted to ClauseGuard (an embedded one it starts on a throw-away folder, or --url), then, once
@@ -17,6 +17,7 @@ const { values: args } = parseArgs({
   options: {
     accounts: { type: "string", default: "50" },
     days: { type: "string", default: "1" },
+    hours: { type: "string" },
     seed: { type: "string", default: "1" },
     url: { type: "string" },
     key: { type: "string" },
@@ -32,6 +33,12 @@ const show = (v: unknown) => (typeof v === "number" ? (Number.isInteger(v) ? v.t
 async function main(): Promise<void> {
   const accounts = wholeNumber("accounts", args.accounts, 50);
   const days = wholeNumber("days", args.days, 1);
+  // --hours N: only the first N hours of the period (a quicker look; the history before it is kept).
+  const hours = args.hours === undefined ? days * 24 : wholeNumber("hours", args.hours, 1);
+  if (hours > days * 24) {
+    console.error(`demo: --hours must be at most the period's ${days * 24} hours`);
+    process.exit(2);
+  }
   const seed = wholeNumber("seed", args.seed);
   if (args.url && !/^https?:\/\/[^/]+/.test(args.url)) {
     console.error("demo: --url must be an http:// or https:// URL");
@@ -45,6 +52,16 @@ async function main(): Promise<void> {
   // The traffic ends now: the day before this moment.
   const start = new Date(Math.floor(Date.now() / 3_600_000) * 3_600_000 - days * 86_400_000);
   const opts = { accounts, days, seed, start };
+  const until = start.getTime() + hours * 3_600_000;
+  /** Accounts that sent traffic in the period posted: the planted ones among them are what could be caught. */
+  const active = new Set<string>();
+  const posted = function* () {
+    for (const e of generateEvents(plans, opts)) {
+      if (Date.parse(e.occurredAt) >= until) return;
+      if (Date.parse(e.occurredAt) >= start.getTime()) active.add(e.accountId);
+      yield e;
+    }
+  };
   const plans = planScenario(opts);
   const truth = new Map(truthOf(plans).map((t) => [t.accountId, t]));
 
@@ -59,7 +76,7 @@ async function main(): Promise<void> {
     return (await res.json()) as T;
   };
   try {
-    console.log(`ClauseGuard demo: ${accounts} accounts, ${days} day(s) of traffic, seed ${seed}, posting to ${url}${dataDir ? " (an embedded server on a throw-away folder)" : ""}`);
+    console.log(`ClauseGuard demo: ${accounts} accounts, ${hours === days * 24 ? `${days} day(s)` : `the first ${hours} hour(s)`} of traffic, seed ${seed}, posting to ${url}${dataDir ? " (an embedded server on a throw-away folder)" : ""}`);
     console.log("Cases as ClauseGuard opens them (seconds since the first event was posted):");
     const began = Date.now();
     const watcher = watchCases(call, began, truth);
@@ -67,7 +84,7 @@ async function main(): Promise<void> {
     try {
       run = await runScenario({
         api: { url, key },
-        events: generateEvents(plans, opts),
+        events: posted(),
         truth: [...truth.values()],
         start,
         onProgress: (n) => {
@@ -108,10 +125,12 @@ async function main(): Promise<void> {
       console.log("");
     }
     const flagged = new Set(cases.map((c) => c.accountId));
-    const plantedAccounts = [...truth.values()].filter((t) => t.pattern);
+    const plantedAccounts = [...truth.values()].filter((t) => t.pattern && active.has(t.accountId));
+    const silent = [...truth.values()].filter((t) => t.pattern && !active.has(t.accountId)).length;
     const caught = plantedAccounts.filter((t) => flagged.has(t.accountId)).length;
     const legit = [...flagged].filter((a) => !truth.get(a)?.pattern).length;
     console.log(`Caught ${caught} of ${plantedAccounts.length} accounts the generator planted a violation in; ${legit} legitimate account(s) flagged.`);
+    if (silent) console.log(`(${silent} more planted account(s) sent no traffic in these ${hours} hours.)`);
     if (server) console.log("The embedded server is stopped and its folder removed; `npm start` runs one that stays.");
   } finally {
     await server?.stop();

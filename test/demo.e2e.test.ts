@@ -1,6 +1,6 @@
-// `npm run demo` as a newcomer runs it: an embedded server on a throw-away folder, a day of
-// generated traffic, cases printed as they open, then the summary by clause with the evidence and
-// what the generator planted. The smallest scenario (50 accounts, about 70,000 events).
+// `npm run demo` as a newcomer runs it: an embedded server on a throw-away folder, generated
+// traffic, cases printed as they open, then the summary by clause with the evidence and what the
+// generator planted. The smallest scenario (50 accounts), its first 4 hours (about 19,000 events).
 import { spawn } from "node:child_process";
 import path from "node:path";
 import { pathToFileURL } from "node:url";
@@ -24,27 +24,37 @@ function demo(args: string[]): Promise<{ code: number | null; out: string; err: 
 }
 
 describe("npm run demo", () => {
-  it("posts a day of traffic to an embedded server and shows what was flagged, under which clause, with the evidence", async () => {
-    const { code, out, err } = await demo([]);
+  // The first 4 hours of the day (after the history before it): the mechanics end to end in about
+  // 30 s. How well the pack catches a whole scenario is test/policy-pack.e2e.test.ts's job.
+  it("posts traffic to an embedded server and shows what was flagged, under which clause, with the evidence", async () => {
+    const { code, out, err } = await demo(["--hours", "4"]);
     expect({ code, err: code === 0 ? "" : err.slice(-2000) }).toEqual({ code: 0, err: "" });
+    expect(out).toContain("ClauseGuard demo: 50 accounts, the first 4 hour(s) of traffic, seed 1");
     // Cases show while the traffic is still being posted.
-    expect(out).toMatch(/^\s+\d+ s {2}[a-z.-]+ \((low|medium|high|critical)\): acct_/m);
+    expect(out).toMatch(/^\s+\d+ s {2}[a-z.-]+ \((low|medium|high|critical)\): acct_\S+ \[[a-z-]+\]/m);
     expect(out).toMatch(/First case after \d+ s\./);
-    // The summary: a clause with its quote, a rule and flagged accounts with the planted pattern and evidence.
-    expect(out).toMatch(/Terms of Use, 2\(c\)\(iii\): "You may not use Output to develop models that compete with us\."/);
-    expect(out).toMatch(/accounts\.hydra-cluster \(critical\): \d+ account\(s\)\n\s+acct_\S+ {2}\[hydra-(reasoning|synthetic)\] {2}linkedAccounts = \d+ >= 10/);
+    // The summary: the clause quoted, the rule, each account with what was planted and the evidence.
+    // The pre-banned accounts were suspended at the period's start, so their evaders are caught.
+    expect(out).toMatch(
+      /Terms of Use, 3\(d\): "You may not use a different account to circumvent a suspension or ban\."\n {2}accounts\.ban-evasion \(critical\): \d+ account\(s\)\n {4}acct_\S+ {2}\[ban-evasion\] {2}linkedSuspendedAccounts = 1 >= 1/,
+    );
+    expect(out).toMatch(/distillation\.reasoning-trace-volume \(high\): \d+ account\(s\)\n {4}acct_\S+ {2}\[reasoning-extraction\] {2}\S+/);
     const caught = /Caught (\d+) of (\d+) accounts the generator planted a violation in; (\d+) legitimate account\(s\) flagged\./.exec(out);
     expect(caught).not.toBeNull();
     const [, found, planted, legitimate] = caught!.map(Number);
-    expect(planted).toBeGreaterThan(100);
-    expect(found! / planted!).toBeGreaterThanOrEqual(0.9);
-    expect(legitimate).toBeLessThanOrEqual(2);
+    expect(found).toBeGreaterThanOrEqual(5);
+    expect(planted).toBeGreaterThanOrEqual(found!);
+    expect(legitimate).toBeLessThanOrEqual(1);
+    expect(out).toMatch(/\(\d+ more planted account\(s\) sent no traffic in these 4 hours\.\)/);
     expect(out).toContain("The embedded server is stopped and its folder removed");
-  }, 420_000);
+  }, 240_000);
 
   it("refuses a bad argument, naming it", async () => {
-    const { code, err } = await demo(["--accounts", "many"]);
-    expect(code).toBe(2);
-    expect(err).toMatch(/--accounts/);
+    const word = await demo(["--accounts", "many"]);
+    expect(word.code).toBe(2);
+    expect(word.err).toMatch(/--accounts/);
+    const long = await demo(["--hours", "25"]);
+    expect(long.code).toBe(2);
+    expect(long.err).toMatch(/--hours must be at most the period's 24 hours/);
   });
 });
