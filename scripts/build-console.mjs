@@ -1,7 +1,7 @@
 // Builds the analyst console (console/ → dist/console/) with Vite. Run by `npm run build:console`,
 // by `npm run build`, and after `npm ci` (postinstall), so `npm start` serves /console on a fresh
 // clone. Where console/ is absent (the Docker image's dependency layer) there is nothing to build;
-// where dist/console/ is newer than every file under console/, nothing to do (`--force` builds anyway),
+// where dist/console/ is newer than every file under console/ and the lock file, nothing to do (`--force` builds anyway),
 // so a build never rewrites the files a running server is serving for nothing.
 import fs from "node:fs";
 import path from "node:path";
@@ -22,7 +22,12 @@ function newest(dir) {
 const built = path.join(root, "dist", "console", "index.html");
 if (!fs.existsSync(config)) {
   console.log("build-console: no console/ sources here; skipped");
-} else if (!process.argv.includes("--force") && fs.existsSync(built) && fs.statSync(built).mtimeMs >= newest(path.join(root, "console"))) {
+} else if (
+  !process.argv.includes("--force") &&
+  fs.existsSync(built) &&
+  // The sources, and the lock file (a new React, uPlot or Vite makes a new bundle).
+  fs.statSync(built).mtimeMs >= Math.max(newest(path.join(root, "console")), fs.statSync(path.join(root, "package-lock.json")).mtimeMs)
+) {
   console.log("build-console: dist/console/ is up to date");
 } else {
   let vite;

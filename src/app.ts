@@ -36,7 +36,9 @@ export function createApp(services: Services, options: AppOptions): Express {
   const app = express();
   app.disable("x-powered-by");
   // Security headers (helmet's defaults: nosniff, frame denial, a strict CSP, HSTS, no referrer leaks).
-  app.use(helmet());
+  // upgrade-insecure-requests is left out: served over plain HTTP on a LAN address (the container),
+  // it would send the console's and /docs' own scripts to https and break the pages.
+  app.use(helmet({ contentSecurityPolicy: { directives: { upgradeInsecureRequests: null } } }));
   // No CORS headers unless origins are configured, so browsers keep other origins out.
   if (options.corsOrigins?.length) {
     app.use(cors({ origin: options.corsOrigins, allowedHeaders: ["Authorization", "Content-Type"], exposedHeaders: ["Retry-After", "X-Request-Id"], maxAge: 600 }));

@@ -86,6 +86,8 @@ if (!haveBrowser) {
     expect(page.headers.get("content-type")).toContain("text/html");
     expect(page.headers.get("cache-control")).toBe("no-cache");
     expect(page.headers.get("content-security-policy")).toContain("script-src 'self'");
+    // Served over plain HTTP on a LAN address, the page's scripts must not be upgraded to https.
+    expect(page.headers.get("content-security-policy")).not.toContain("upgrade-insecure-requests");
     const html = await page.text();
     const asset = /src="(\/console\/assets\/[^"]+\.js)"/.exec(html)?.[1];
     expect(asset).toBeDefined();

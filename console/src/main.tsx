@@ -31,9 +31,9 @@ function SignIn({ onSignedIn, reason }: { onSignedIn: () => void; reason?: strin
   return (
     <main className="signin">
       <h1>ClauseGuard</h1>
-      <form onSubmit={submit} aria-describedby="signin-help">
+      <form onSubmit={submit}>
         <label htmlFor="api-key">API key</label>
-        <input id="api-key" name="api-key" type="password" autoComplete="off" required value={key} onChange={(e) => setKey(e.target.value)} autoFocus />
+        <input id="api-key" name="api-key" type="password" autoComplete="off" aria-describedby="signin-help" required value={key} onChange={(e) => setKey(e.target.value)} autoFocus />
         <p id="signin-help" className="muted">
           A key with <code>cases:read</code> (and <code>cases:write</code> to act, <code>rules:read</code> for rules). It stays in this tab's session storage and is sent only in the
           Authorization header.
@@ -68,7 +68,7 @@ function App() {
   let page;
   if (section === "rules" && id) page = <RulePage id={id} />;
   else if (section === "rules") page = <RulesList />;
-  else if (section === "cases" && id) page = <CasePage id={id} />;
+  else if (section === "cases" && id) page = <CasePage key={id} id={id} />;
   else page = <Queue query={route.query} />;
   return (
     <>

@@ -7,16 +7,18 @@ export type Loaded<T> = { data?: T; error?: Error; loading: boolean; reload: () 
 
 export function useApi<T>(path: string | null): Loaded<T> {
   const [state, setState] = useState<{ data?: T; error?: Error; loading: boolean }>({ loading: !!path });
-  const current = useRef(path);
-  current.current = path;
+  // Only the latest request may set the state: an older answer (a slow refresh, a path changed
+  // and back) must not replace a newer one.
+  const latest = useRef(0);
   const load = useCallback(async () => {
     if (!path) return;
+    const mine = ++latest.current;
     setState((s) => ({ ...s, loading: true }));
     try {
       const data = await api<T>("GET", path);
-      if (current.current === path) setState({ data, loading: false });
+      if (latest.current === mine) setState({ data, loading: false });
     } catch (error) {
-      if (current.current === path) setState((s) => ({ ...s, error: error as Error, loading: false }));
+      if (latest.current === mine) setState((s) => ({ ...s, error: error as Error, loading: false }));
     }
   }, [path]);
   useEffect(() => {

@@ -48,6 +48,8 @@ export function UsageChart({ points, from, to, title }: { points: UsagePoint[]; 
       {
         width,
         height: 260,
+        // The legend's click-to-hide is mouse-only; the table below holds the same numbers.
+        legend: { show: false },
         scales: { x: { time: true }, req: { auto: true }, tok: { auto: true }, pct: { range: [0, 100] } },
         axes: [
           {},
@@ -73,6 +75,19 @@ export function UsageChart({ points, from, to, title }: { points: UsagePoint[]; 
     <figure className="chart">
       <figcaption>{title}</figcaption>
       <div ref={box} role="img" aria-label={`${title}: ${total.toLocaleString("en-US")} requests in ${points.length} active hours`} />
+      <ul className="legend" aria-label="Series">
+        <li>
+          <span className="swatch" style={{ background: "#2563eb" }} /> requests per hour (left axis)
+        </li>
+        <li>
+          <span className="swatch dashed" style={{ borderColor: "#0f172a" }} /> output tokens per hour
+        </li>
+        {signals.map((s, i) => (
+          <li key={s}>
+            <span className="swatch" style={{ background: palette[i % palette.length] }} /> {s}: share of requests raising it (%)
+          </li>
+        ))}
+      </ul>
       <details>
         <summary>The numbers ({points.length} active hours)</summary>
         <div className="table-wrap">

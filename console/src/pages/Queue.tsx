@@ -1,6 +1,6 @@
 // The case queue: filters (kept in the URL), counts per status, newest activity or severity first,
 // cursor pages, and a refresh every 15 seconds that keeps the page, the filters and the focus.
-import { useState, type FormEvent } from "react";
+import { useEffect, useState, type FormEvent } from "react";
 import { type CaseSummary, type Page, type RuleView, qs, severities, statuses } from "../api";
 import { fmtTime, fromLocalInput, toLocalInput } from "../format";
 import { href, replaceQuery } from "../route";
@@ -14,33 +14,40 @@ const pageSize = 25;
 export function Queue({ query }: { query: URLSearchParams }) {
   const filters: Filters = Object.fromEntries(filterKeys.map((k) => [k, query.get(k) ?? undefined]).filter(([, v]) => v));
   const cursor = query.get("cursor") ?? undefined;
-  const [previous, setPrevious] = useState<(string | undefined)[]>([]);
+  // The cursors of the pages before this one are in the URL too ("-" is the first page), so
+  // reload and back keep "Previous page" working.
+  const previous = (query.get("prev") ?? "").split(",").filter(Boolean).map((c) => (c === "-" ? undefined : c));
   const [autoRefresh, setAutoRefresh] = useState(true);
   const [draft, setDraft] = useState<Filters>(filters);
+  // The form follows the URL when it changes from outside (the nav link, back, forward).
+  const filterKey = JSON.stringify(filters);
+  useEffect(() => setDraft(JSON.parse(filterKey) as Filters), [filterKey]);
 
   const list = useApi<Page<CaseSummary>>(`/v1/cases${qs({ ...filters, limit: pageSize, cursor })}`);
   const { status: _status, sort: _sort, ...countFilters } = filters;
   const counts = useApi<{ counts: Record<string, number>; total: number }>(`/v1/cases/counts${qs(countFilters)}`);
   const rules = useApi<Page<RuleView>>("/v1/rules?limit=500");
-  const [refreshedAt, setRefreshedAt] = useState(() => new Date());
+  const [refreshedAt, setRefreshedAt] = useState<Date>();
+  useEffect(() => {
+    if (list.data) setRefreshedAt(new Date());
+  }, [list.data]);
   useInterval(
     () => {
-      void Promise.all([list.reload(), counts.reload()]).then(() => setRefreshedAt(new Date()));
+      void list.reload();
+      void counts.reload();
     },
     15_000,
     autoRefresh,
   );
 
-  const go = (next: Filters, nextCursor?: string) => {
-    replaceQuery(["cases"], { ...next, cursor: nextCursor });
+  const go = (next: Filters, nextCursor?: string, prev: (string | undefined)[] = []) => {
+    replaceQuery(["cases"], { ...next, cursor: nextCursor, prev: prev.length ? prev.map((c) => c ?? "-").join(",") : undefined });
   };
   const apply = (e: FormEvent) => {
     e.preventDefault();
-    setPrevious([]);
     go(draft);
   };
   const setStatus = (status?: string) => {
-    setPrevious([]);
     setDraft({ ...draft, status });
     go({ ...filters, status });
   };
@@ -111,7 +118,6 @@ export function Queue({ query }: { query: URLSearchParams }) {
             className="secondary"
             onClick={() => {
               setDraft({});
-              setPrevious([]);
               go({});
             }}
           >
@@ -124,9 +130,8 @@ export function Queue({ query }: { query: URLSearchParams }) {
         <label className="inline">
           <input type="checkbox" checked={autoRefresh} onChange={(e) => setAutoRefresh(e.target.checked)} /> Refresh every 15 s
         </label>
-        <span className="muted" aria-live="polite">
-          {list.loading ? "Loading…" : `Updated ${refreshedAt.toLocaleTimeString("en-GB")}`}
-        </span>
+        {/* Not a live region: a refresh every 15 s must not talk over the analyst's screen reader. */}
+        <span className="muted">{!list.data ? "Loading…" : `Updated ${refreshedAt?.toLocaleTimeString("en-GB") ?? ""}`}</span>
       </div>
 
       {list.error && (
@@ -182,22 +187,14 @@ export function Queue({ query }: { query: URLSearchParams }) {
         <button
           type="button"
           disabled={!cursor}
-          onClick={() => {
-            const prev = previous.slice(0, -1);
-            const back = previous[previous.length - 1];
-            setPrevious(prev);
-            go(filters, back);
-          }}
+          onClick={() => go(filters, previous[previous.length - 1], previous.slice(0, -1))}
         >
           Previous page
         </button>
         <button
           type="button"
           disabled={!list.data?.nextCursor}
-          onClick={() => {
-            setPrevious([...previous, cursor]);
-            go(filters, list.data!.nextCursor!);
-          }}
+          onClick={() => go(filters, list.data!.nextCursor!, [...previous, cursor])}
         >
           Next page
         </button>

@@ -22,8 +22,8 @@ function usageRange(q: { from?: string; to?: string }): { from: Date; to: Date }
 
 export const usageQuery = z
   .strictObject({
-    from: queryMoment.optional().describe("start of the series (default: 7 days before to)"),
-    to: queryMoment.optional().describe("end of the series, excluded (default: now)"),
+    from: queryMoment.optional().describe("start of the series, in whole hours: the hour holding it is the first (default: 7 days before to)"),
+    to: queryMoment.optional().describe("end of the series: the last hour is the last one starting before it (default: now)"),
   })
   .superRefine((q, ctx) => {
     const { from, to } = usageRange(q);

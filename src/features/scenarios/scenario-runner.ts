@@ -11,13 +11,15 @@ export type ScenarioRun = { flaggedByRule: Map<string, Set<string>>; events: num
 type Api = { url: string; key: string };
 
 /**
- * One request with the CLI client's patience (429 with Retry-After, 408, 503, a dropped
- * connection): a busy embedded server may time a batch out, and events carry their eventId, so
- * posting again is safe (the stored ones count as duplicates).
+ * One request; reads and event batches with the CLI client's patience (429 with Retry-After, 408,
+ * 503, a dropped connection): a busy embedded server may time a batch out, and events carry their
+ * eventId, so posting again is safe (the stored ones count as duplicates). Case moves are sent
+ * once: repeating one that did happen would be refused.
  */
 // eslint-disable-next-line @typescript-eslint/no-explicit-any -- JSON from our own API; callers state the shape they read
 async function call(api: Api, method: string, path: string, body?: unknown): Promise<any> {
-  return createApiClient(api.url, api.key).request(method, path, body);
+  const repeatable = method === "GET" || path === "/v1/events";
+  return createApiClient(api.url, api.key, { attempts: repeatable ? 8 : 1 }).request(method, path, body);
 }
 
 /** Waits until the evaluation queue is empty (polling /readyz). */
