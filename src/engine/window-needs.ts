@@ -1,6 +1,6 @@
 // Which windows and signal thresholds a rule's conditions read: what evaluation prefetches and
 // what a backtest's sliding windows keep.
-import { type LinkBy, type WindowAggregateName, linkedFactNames } from "./fact-catalog";
+import { type LinkBy, type WindowAggregateName, linkedFactNames, windowAggregateNames } from "./fact-catalog";
 import type { RuleDocument } from "./rule-schema";
 import { windowMs } from "./window";
 
@@ -41,6 +41,21 @@ export function linkNeeds(rule: RuleDocument): { by: LinkBy; windowMs: number }[
     needs.set(`${by}:${w}`, { by, windowMs: w });
   }
   return [...needs.values()];
+}
+
+/**
+ * The windows over which a rule's conditions read the account's own totals (its window aggregates:
+ * counts, tokens, peaks, and the denominators of shares and signal rates). Evaluation prefetches
+ * only these for the whole batch: a rule whose window only scopes linked-account facts (a 30-day
+ * ban-evasion check, a 7-day cluster) reads no own totals, and prefetching them for every account
+ * of every batch was most of the totals read's rows.
+ */
+export function ownTotalsWindows(rule: RuleDocument): number[] {
+  const windows = new Set<number>();
+  for (const { fact, params } of leaves(rule.conditions)) {
+    if ((windowAggregateNames as readonly string[]).includes(fact)) windows.add(windowMs(typeof params.window === "string" ? params.window : rule.window));
+  }
+  return [...windows].sort((a, b) => a - b);
 }
 
 const valueFacts: readonly string[] = ["distinctModels", "distinctIps", "distinctCountries", "distinctPromptTemplates", "topTemplateShare"] satisfies WindowAggregateName[];

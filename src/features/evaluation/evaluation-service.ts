@@ -6,7 +6,7 @@ import type { CompiledRule, EventFact } from "../../engine/rule-evaluator";
 import { windowMs } from "../../engine/window";
 import type { Logger } from "../../logger";
 import { type Hit, type HitOutcome, openOrUpdateCase } from "../cases/case-repository";
-import { linkNeeds, ownReadNeeds, windowNeeds } from "../../engine/window-needs";
+import { linkNeeds, ownReadNeeds, ownTotalsWindows } from "../../engine/window-needs";
 import { type Prefetched, createFactSource, linkedAccountIds, linkedAccountIdsMany, signalKey } from "../facts/fact-queries";
 import { signalHitsMany, usageTotalsMany, valueStatsMany } from "../facts/usage-rollups";
 import type { RuleRegistry } from "../rules/rule-registry";
@@ -103,8 +103,9 @@ export function createEvaluationService(deps: { db: Database; rules: RuleRegistr
     }
 
     const pending: PendingHit[] = [];
-    // The totals every account-scope rule reads, for every account of the batch, in one statement.
-    const windows = [...new Set(accountRules.flatMap((r) => windowNeeds(r.rule).windows))];
+    // The own totals the account-scope rules read, for every account of the batch, in one statement
+    // (a fact read that is not prefetched is read when json-rules-engine asks for it).
+    const windows = [...new Set(accountRules.flatMap((r) => ownTotalsWindows(r.rule)))];
     // Account-scope rules judge each account as of its newest event in the batch.
     const newestAt = [...byAccount].map(([accountId, events]) => ({ accountId, at: events[events.length - 1]!.occurredAtMs }));
     const asks = newestAt.flatMap(({ accountId, at }) => windows.map((w) => ({ accountId, windowMs: w, from: new Date(at - w), to: new Date(at) })));
