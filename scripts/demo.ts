@@ -8,6 +8,7 @@ import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { parseArgs } from "node:util";
+import { createApiClient } from "../src/cli/api-client";
 import { generateKey } from "../src/features/auth/api-key";
 import { generateEvents, planScenario, truthOf } from "../src/features/scenarios/scenario-generator";
 import { runScenario } from "../src/features/scenarios/scenario-runner";
@@ -70,11 +71,8 @@ async function main(): Promise<void> {
     ? await startServerProcess({ CLAUSEGUARD_ADMIN_KEY: key, CLAUSEGUARD_DATA_DIR: dataDir, CLAUSEGUARD_RULES_DIR: path.join(repoRoot, "rules"), LOG_LEVEL: "info" }, ["serve"])
     : undefined;
   const url = (args.url ?? server!.url).replace(/\/+$/, "");
-  const call = async <T>(p: string): Promise<T> => {
-    const res = await fetch(`${url}${p}`, { headers: { authorization: `Bearer ${key}` } });
-    if (!res.ok) throw new Error(`GET ${p}: ${res.status} ${await res.text()}`);
-    return (await res.json()) as T;
-  };
+  const client = createApiClient(url, key);
+  const call = <T>(p: string): Promise<T> => client.request<T>("GET", p);
   try {
     console.log(`ClauseGuard demo: ${accounts} accounts, ${hours === days * 24 ? `${days} day(s)` : `the first ${hours} hour(s)`} of traffic, seed ${seed}, posting to ${url}${dataDir ? " (an embedded server on a throw-away folder)" : ""}`);
     console.log("Cases as ClauseGuard opens them (seconds since the first event was posted):");

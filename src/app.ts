@@ -99,11 +99,10 @@ function serveConsole(app: Express): void {
   const index = path.join(dir, "index.html");
   // Without strict routing this answers /console and /console/ alike; the page's asset URLs are absolute.
   app.get("/console", (_req, res, next) => {
-    if (!fs.existsSync(index)) {
-      next(new AppError("unavailable", "the console is not built: run `npm run build:console`"));
-      return;
-    }
-    res.set("Cache-Control", "no-cache").sendFile(index);
+    res.set("Cache-Control", "no-cache").sendFile(index, (err?: NodeJS.ErrnoException) => {
+      if (err?.code === "ENOENT") next(new AppError("unavailable", "the console is not built: run `npm run build:console`"));
+      else if (err) next(err);
+    });
   });
   app.use("/console/assets", express.static(path.join(dir, "assets"), { index: false, immutable: true, maxAge: "365d", fallthrough: true }));
 }

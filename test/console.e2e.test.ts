@@ -261,6 +261,30 @@ if (!haveBrowser) {
     await page.getByRole("heading", { name: /access\.unsupported-region on acct_region/ }).waitFor();
     await page.close();
   });
+
+  it("pages through the queue, and keeps the page and the way back across a reload", async () => {
+    const many = Array.from({ length: 30 }, (_, i) => usageEvent({ accountId: `acct_page_${String(i).padStart(2, "0")}`, country: "KP" }));
+    await server.call("POST", "/v1/events", { body: many });
+    await server.drain();
+    const page = await newPage();
+    await signIn(page);
+    await page.getByLabel("Severity", { exact: true }).selectOption("low");
+    await page.getByRole("button", { name: "Apply filters" }).click();
+    const rows = page.locator("table.cases tbody tr");
+    await eventually(() => rows.count(), (v) => expect(v).toBe(25));
+    const firstPage = await rows.first().textContent();
+    await page.getByRole("button", { name: "Next page" }).click();
+    // 30 new low cases, acct_region's and acct_late's: 32 in all, 7 on the second page.
+    await eventually(() => rows.count(), (v) => expect(v).toBe(7));
+    await page.reload();
+    await eventually(() => rows.count(), (v) => expect(v).toBe(7));
+    expect(await page.getByLabel("Severity", { exact: true }).inputValue()).toBe("low");
+    await page.getByRole("button", { name: "Previous page" }).click();
+    await eventually(() => rows.count(), (v) => expect(v).toBe(25));
+    expect(await rows.first().textContent()).toBe(firstPage);
+    expect(await page.getByRole("button", { name: "Previous page" }).isDisabled()).toBe(true);
+    await page.close();
+  });
 });
 
 /** Retries `read` until `check` passes (the page updates after the API answers), or fails with the last error. */

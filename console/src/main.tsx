@@ -8,6 +8,7 @@ import { RulePage, RulesList } from "./pages/Rules";
 import { href, useRoute } from "./route";
 import "uplot/dist/uPlot.min.css";
 import "./styles.css";
+import { Alert } from "./components/Table";
 
 function SignIn({ onSignedIn, reason }: { onSignedIn: () => void; reason?: string }) {
   const [key, setKey] = useState("");
@@ -41,11 +42,7 @@ function SignIn({ onSignedIn, reason }: { onSignedIn: () => void; reason?: strin
         <button type="submit" disabled={busy || !key.trim()}>
           {busy ? "Checking…" : "Sign in"}
         </button>
-        {error && (
-          <p role="alert" className="error">
-            {error}
-          </p>
-        )}
+        {error && <Alert>{error}</Alert>}
       </form>
     </main>
   );

@@ -5,6 +5,7 @@
 import { useEffect, useMemo, useRef, useState } from "react";
 import uPlot from "uplot";
 import type { UsagePoint } from "../api";
+import { Table } from "./Table";
 
 const hourMs = 3_600_000;
 const palette = ["#c2410c", "#7c3aed", "#0f766e", "#be185d", "#4d7c0f", "#1d4ed8"];
@@ -90,36 +91,20 @@ export function UsageChart({ points, from, to, title }: { points: UsagePoint[]; 
       </ul>
       <details>
         <summary>The numbers ({points.length} active hours)</summary>
-        <div className="table-wrap">
-          <table>
-            <thead>
-              <tr>
-                <th scope="col">Hour</th>
-                <th scope="col">Requests</th>
-                <th scope="col">Output tokens</th>
-                {signals.map((s) => (
-                  <th scope="col" key={s}>
-                    {s}
-                  </th>
-                ))}
-              </tr>
-            </thead>
-            <tbody>
-              {points.map((p) => (
-                <tr key={p.hour}>
-                  <td>{new Date(p.hour).toLocaleString("en-GB", { dateStyle: "short", timeStyle: "short" })}</td>
-                  <td className="num">{p.requests.toLocaleString("en-US")}</td>
-                  <td className="num">{p.outputTokens.toLocaleString("en-US")}</td>
-                  {signals.map((s) => (
-                    <td className="num" key={s}>
-                      {Math.round((p.signalRates[s] ?? 0) * 100)}%
-                    </td>
-                  ))}
-                </tr>
+        <Table columns={["Hour", "Requests", "Output tokens", ...signals]}>
+          {points.map((p) => (
+            <tr key={p.hour}>
+              <td>{new Date(p.hour).toLocaleString("en-GB", { dateStyle: "short", timeStyle: "short" })}</td>
+              <td className="num">{p.requests.toLocaleString("en-US")}</td>
+              <td className="num">{p.outputTokens.toLocaleString("en-US")}</td>
+              {signals.map((s) => (
+                <td className="num" key={s}>
+                  {Math.round((p.signalRates[s] ?? 0) * 100)}%
+                </td>
               ))}
-            </tbody>
-          </table>
-        </div>
+            </tr>
+          ))}
+        </Table>
       </details>
     </figure>
   );

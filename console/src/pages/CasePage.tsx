@@ -7,6 +7,7 @@ import { UsageChart } from "../components/UsageChart";
 import { factLabel, fmtNumber, fmtOperator, fmtTime, windowMs } from "../format";
 import { href } from "../route";
 import { useApi } from "../useApi";
+import { Alert, Table } from "../components/Table";
 
 const hourMs = 3_600_000;
 const maxSpanMs = 31 * 24 * hourMs;
@@ -33,9 +34,7 @@ export function CasePage({ id }: { id: string }) {
     return (
       <section>
         <h1>Case {id}</h1>
-        <p role="alert" className="error">
-          {kase.error.message}
-        </p>
+        <Alert>{kase.error.message}</Alert>
         <a href={href(["cases"])}>Back to the queue</a>
       </section>
     );
@@ -107,32 +106,20 @@ export function CasePage({ id }: { id: string }) {
             <p className="muted">
               Window {evidence.window} ending {fmtTime(evidence.occurredAt)}, triggered by event <code>{evidence.triggerEventId}</code>, rule version {evidence.ruleVersion}.
             </p>
-            <div className="table-wrap">
-              <table className="conditions">
-                <thead>
-                  <tr>
-                    <th scope="col">Condition</th>
-                    <th scope="col">Fact value</th>
-                    <th scope="col">Threshold</th>
-                    <th scope="col">Result</th>
-                  </tr>
-                </thead>
-                <tbody>
-                  {evidence.conditions.map((cond) => (
-                    <tr key={cond.path}>
-                      <th scope="row">
-                        <code>{factLabel(cond)}</code>
-                      </th>
-                      <td className="num">{fmtNumber(cond.factValue)}</td>
-                      <td className="num">
-                        {fmtOperator(cond.operator)} {fmtNumber(cond.value)}
-                      </td>
-                      <td>{cond.result === null ? <span className="muted">not evaluated</span> : cond.result ? <span className="pass">✓ met</span> : <span className="fail">✗ not met</span>}</td>
-                    </tr>
-                  ))}
-                </tbody>
-              </table>
-            </div>
+            <Table columns={["Condition", "Fact value", "Threshold", "Result"]} className="conditions">
+              {evidence.conditions.map((cond) => (
+                <tr key={cond.path}>
+                  <th scope="row">
+                    <code>{factLabel(cond)}</code>
+                  </th>
+                  <td className="num">{fmtNumber(cond.factValue)}</td>
+                  <td className="num">
+                    {fmtOperator(cond.operator)} {fmtNumber(cond.value)}
+                  </td>
+                  <td>{cond.result === null ? <span className="muted">not evaluated</span> : cond.result ? <span className="pass">✓ met</span> : <span className="fail">✗ not met</span>}</td>
+                </tr>
+              ))}
+            </Table>
           </>
         ) : (
           <p className="muted">No evidence recorded.</p>
@@ -186,44 +173,28 @@ function ContributingEvents({ ids, loaded, error }: { ids: string[]; loaded?: St
   const missing = ids.length - loaded.length;
   return (
     <>
-      <div className="table-wrap">
-        <table>
-          <thead>
-            <tr>
-              <th scope="col">Time</th>
-              <th scope="col">Event</th>
-              <th scope="col">Model</th>
-              <th scope="col">In / out tokens</th>
-              <th scope="col">Country</th>
-              <th scope="col">IP</th>
-              <th scope="col">Template</th>
-              <th scope="col">Signals</th>
-            </tr>
-          </thead>
-          <tbody>
-            {loaded.map((e) => (
-              <tr key={e.eventId}>
-                <td>{fmtTime(e.occurredAt)}</td>
-                <td>
-                  <code>{e.eventId}</code>
-                </td>
-                <td>{e.model ?? "—"}</td>
-                <td className="num">
-                  {fmtNumber(e.inputTokens)} / {fmtNumber(e.outputTokens)}
-                </td>
-                <td>{e.country ?? "—"}</td>
-                <td>{e.ip ?? "—"}</td>
-                <td>{e.promptTemplateHash ? <code>{e.promptTemplateHash.slice(0, 12)}</code> : "—"}</td>
-                <td>
-                  {Object.entries(e.signals ?? {})
-                    .map(([k, v]) => `${k}=${String(v)}`)
-                    .join(", ") || "—"}
-                </td>
-              </tr>
-            ))}
-          </tbody>
-        </table>
-      </div>
+      <Table columns={["Time", "Event", "Model", "In / out tokens", "Country", "IP", "Template", "Signals"]}>
+        {loaded.map((e) => (
+          <tr key={e.eventId}>
+            <td>{fmtTime(e.occurredAt)}</td>
+            <td>
+              <code>{e.eventId}</code>
+            </td>
+            <td>{e.model ?? "—"}</td>
+            <td className="num">
+              {fmtNumber(e.inputTokens)} / {fmtNumber(e.outputTokens)}
+            </td>
+            <td>{e.country ?? "—"}</td>
+            <td>{e.ip ?? "—"}</td>
+            <td>{e.promptTemplateHash ? <code>{e.promptTemplateHash.slice(0, 12)}</code> : "—"}</td>
+            <td>
+              {Object.entries(e.signals ?? {})
+                .map(([k, v]) => `${k}=${String(v)}`)
+                .join(", ") || "—"}
+            </td>
+          </tr>
+        ))}
+      </Table>
       {missing > 0 && <p className="muted">{missing} of the {ids.length} events are no longer stored (raw-event retention); the rollups and this evidence keep their numbers.</p>}
     </>
   );

@@ -5,6 +5,7 @@ import { type CaseSummary, type Page, type RuleView, qs, severities, statuses } 
 import { fmtTime, fromLocalInput, toLocalInput } from "../format";
 import { href, replaceQuery } from "../route";
 import { useApi, useInterval } from "../useApi";
+import { Alert, Table } from "../components/Table";
 
 const filterKeys = ["status", "severity", "ruleId", "accountId", "assignee", "from", "to", "sort"] as const;
 type Filters = Partial<Record<(typeof filterKeys)[number], string>>;
@@ -134,55 +135,34 @@ export function Queue({ query }: { query: URLSearchParams }) {
         <span className="muted">{!list.data ? "Loading…" : `Updated ${refreshedAt?.toLocaleTimeString("en-GB") ?? ""}`}</span>
       </div>
 
-      {list.error && (
-        <p role="alert" className="error">
-          {list.error.message}
-        </p>
-      )}
-      <div className="table-wrap">
-        <table className="cases">
-          <caption className="visually-hidden">Violation cases{filters.status ? `, ${filters.status}` : ""}</caption>
-          <thead>
-            <tr>
-              <th scope="col">Severity</th>
-              <th scope="col">Status</th>
-              <th scope="col">Account</th>
-              <th scope="col">Rule</th>
-              <th scope="col">Clause</th>
-              <th scope="col">Hits</th>
-              <th scope="col">Assignee</th>
-              <th scope="col">Last activity</th>
-            </tr>
-          </thead>
-          <tbody>
-            {list.data?.items.map((c) => (
-              <tr key={c.id}>
-                <td>
-                  <span className={`sev sev-${c.severity}`}>{c.severity}</span>
-                </td>
-                <td>
-                  <span className={`status status-${c.status}`}>{c.status}</span>
-                </td>
-                <td>
-                  <a href={href(["cases", c.id])}>{c.accountId}</a>
-                </td>
-                <td>{c.ruleId}</td>
-                <td className="muted">{c.clause.ref}</td>
-                <td className="num">{c.hitCount.toLocaleString("en-US")}</td>
-                <td>{c.assignee ?? <span className="muted">—</span>}</td>
-                <td>{fmtTime(c.activityAt)}</td>
-              </tr>
-            ))}
-            {list.data && list.data.items.length === 0 && (
-              <tr>
-                <td colSpan={8} className="muted">
-                  No case matches these filters.
-                </td>
-              </tr>
-            )}
-          </tbody>
-        </table>
-      </div>
+      {list.error && <Alert>{list.error.message}</Alert>}
+      <Table columns={["Severity", "Status", "Account", "Rule", "Clause", "Hits", "Assignee", "Last activity"]} className="cases" caption={`Violation cases${filters.status ? `, ${filters.status}` : ""}`}>
+        {list.data?.items.map((c) => (
+          <tr key={c.id}>
+            <td>
+              <span className={`sev sev-${c.severity}`}>{c.severity}</span>
+            </td>
+            <td>
+              <span className={`status status-${c.status}`}>{c.status}</span>
+            </td>
+            <td>
+              <a href={href(["cases", c.id])}>{c.accountId}</a>
+            </td>
+            <td>{c.ruleId}</td>
+            <td className="muted">{c.clause.ref}</td>
+            <td className="num">{c.hitCount.toLocaleString("en-US")}</td>
+            <td>{c.assignee ?? <span className="muted">—</span>}</td>
+            <td>{fmtTime(c.activityAt)}</td>
+          </tr>
+        ))}
+        {list.data && list.data.items.length === 0 && (
+          <tr>
+            <td colSpan={8} className="muted">
+              No case matches these filters.
+            </td>
+          </tr>
+        )}
+      </Table>
       <nav className="pager" aria-label="Pages">
         <button
           type="button"

@@ -6,52 +6,34 @@ import { type ApiError, type BacktestResult, type Page, type RuleVersion, type R
 import { factLabel, fmtNumber, fmtOperator, fmtTime, fromLocalInput, toLocalInput } from "../format";
 import { href } from "../route";
 import { useApi } from "../useApi";
+import { Alert, Table } from "../components/Table";
 
 export function RulesList() {
   const rules = useApi<Page<RuleView>>("/v1/rules?limit=500");
   return (
     <section aria-labelledby="rules-title">
       <h1 id="rules-title">Rules</h1>
-      {rules.error && (
-        <p role="alert" className="error">
-          {rules.error.message}
-        </p>
-      )}
-      <div className="table-wrap">
-        <table>
-          <thead>
-            <tr>
-              <th scope="col">Rule</th>
-              <th scope="col">Name</th>
-              <th scope="col">Severity</th>
-              <th scope="col">Scope</th>
-              <th scope="col">Clause</th>
-              <th scope="col">Version</th>
-              <th scope="col">Enabled</th>
-            </tr>
-          </thead>
-          <tbody>
-            {rules.data?.items.map((r) => (
-              <tr key={r.id}>
-                <td>
-                  <a href={href(["rules", r.id])}>{r.id}</a>
-                </td>
-                <td>{r.document.name}</td>
-                <td>
-                  <span className={`sev sev-${r.document.severity}`}>{r.document.severity}</span>
-                </td>
-                <td>
-                  {r.document.scope}
-                  {r.document.window ? `, ${r.document.window}` : ""}
-                </td>
-                <td className="muted">{r.document.clause.ref}</td>
-                <td className="num">{r.version}</td>
-                <td>{r.enabled ? "yes" : "no"}</td>
-              </tr>
-            ))}
-          </tbody>
-        </table>
-      </div>
+      {rules.error && <Alert>{rules.error.message}</Alert>}
+      <Table columns={["Rule", "Name", "Severity", "Scope", "Clause", "Version", "Enabled"]}>
+        {rules.data?.items.map((r) => (
+          <tr key={r.id}>
+            <td>
+              <a href={href(["rules", r.id])}>{r.id}</a>
+            </td>
+            <td>{r.document.name}</td>
+            <td>
+              <span className={`sev sev-${r.document.severity}`}>{r.document.severity}</span>
+            </td>
+            <td>
+              {r.document.scope}
+              {r.document.window ? `, ${r.document.window}` : ""}
+            </td>
+            <td className="muted">{r.document.clause.ref}</td>
+            <td className="num">{r.version}</td>
+            <td>{r.enabled ? "yes" : "no"}</td>
+          </tr>
+        ))}
+      </Table>
     </section>
   );
 }
@@ -95,11 +77,7 @@ export function RulePage({ id }: { id: string }) {
   const changed = rows.filter((r) => r.kind !== "same").length;
 
   if (rule.error) {
-    return (
-      <p role="alert" className="error">
-        {rule.error.message}
-      </p>
-    );
+    return <Alert>{rule.error.message}</Alert>;
   }
   const r = rule.data;
   return (
@@ -130,28 +108,18 @@ export function RulePage({ id }: { id: string }) {
             {left === right ? "The same version on both sides." : `${changed} line(s) differ.`}
           </span>
         </div>
-        <div className="table-wrap">
-          <table className="diff" aria-label={`Version ${left} beside version ${right}`}>
-            <thead>
-              <tr>
-                <th scope="col">version {left}</th>
-                <th scope="col">version {right}</th>
-              </tr>
-            </thead>
-            <tbody>
-              {rows.map((row, i) => (
-                <tr key={i} className={`diff-${row.kind}`}>
-                  <td className={row.kind === "removed" || row.kind === "changed" ? "del" : undefined}>
-                    <pre>{row.left ?? ""}</pre>
-                  </td>
-                  <td className={row.kind === "added" || row.kind === "changed" ? "ins" : undefined}>
-                    <pre>{row.right ?? ""}</pre>
-                  </td>
-                </tr>
-              ))}
-            </tbody>
-          </table>
-        </div>
+        <Table columns={[`version ${left}`, `version ${right}`]} className="diff" label={`Version ${left} beside version ${right}`}>
+          {rows.map((row, i) => (
+            <tr key={i} className={`diff-${row.kind}`}>
+              <td className={row.kind === "removed" || row.kind === "changed" ? "del" : undefined}>
+                <pre>{row.left ?? ""}</pre>
+              </td>
+              <td className={row.kind === "added" || row.kind === "changed" ? "ins" : undefined}>
+                <pre>{row.right ?? ""}</pre>
+              </td>
+            </tr>
+          ))}
+        </Table>
       </section>
 
       <Backtest id={id} versions={all.map((v) => v.version)} current={r?.version} />
@@ -224,46 +192,30 @@ function Backtest({ id, versions, current }: { id: string; versions: number[]; c
           {busy ? "Running…" : "Run backtest"}
         </button>
       </form>
-      {error && (
-        <p role="alert" className="error">
-          {error}
-        </p>
-      )}
+      {error && <Alert>{error}</Alert>}
       {result && (
         <div aria-live="polite">
           <p data-testid="backtest-summary">
             {result.accountsEvaluated.toLocaleString("en-US")} account(s) evaluated, {result.hits.length} would have been flagged.
           </p>
           {result.hits.length > 0 && (
-            <div className="table-wrap">
-              <table>
-                <thead>
-                  <tr>
-                    <th scope="col">Account</th>
-                    <th scope="col">First hit</th>
-                    <th scope="col">Hits</th>
-                    <th scope="col">Sample evidence</th>
-                  </tr>
-                </thead>
-                <tbody>
-                  {result.hits.map((h) => (
-                    <tr key={h.accountId}>
-                      <td>
-                        <a href={href(["cases"], { accountId: h.accountId })}>{h.accountId}</a>
-                      </td>
-                      <td>{fmtTime(h.firstHitAt)}</td>
-                      <td className="num">{h.hitCount.toLocaleString("en-US")}</td>
-                      <td>
-                        {h.sampleEvidence.conditions
-                          .filter((c) => c.result !== null)
-                          .map((c) => `${factLabel(c)} = ${fmtNumber(c.factValue)} ${fmtOperator(c.operator)} ${fmtNumber(c.value)}`)
-                          .join("; ")}
-                      </td>
-                    </tr>
-                  ))}
-                </tbody>
-              </table>
-            </div>
+            <Table columns={["Account", "First hit", "Hits", "Sample evidence"]}>
+              {result.hits.map((h) => (
+                <tr key={h.accountId}>
+                  <td>
+                    <a href={href(["cases"], { accountId: h.accountId })}>{h.accountId}</a>
+                  </td>
+                  <td>{fmtTime(h.firstHitAt)}</td>
+                  <td className="num">{h.hitCount.toLocaleString("en-US")}</td>
+                  <td>
+                    {h.sampleEvidence.conditions
+                      .filter((c) => c.result !== null)
+                      .map((c) => `${factLabel(c)} = ${fmtNumber(c.factValue)} ${fmtOperator(c.operator)} ${fmtNumber(c.value)}`)
+                      .join("; ")}
+                  </td>
+                </tr>
+              ))}
+            </Table>
           )}
         </div>
       )}

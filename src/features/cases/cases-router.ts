@@ -23,6 +23,9 @@ export const listCasesQuery = z.strictObject({
 
 export const countCasesQuery = listCasesQuery.omit({ status: true, sort: true, limit: true, cursor: true });
 
+/** A parsed filter query with its activity range as dates. */
+const withDates = <Q extends { from?: string; to?: string }>(q: Q) => ({ ...q, from: q.from ? new Date(q.from) : undefined, to: q.to ? new Date(q.to) : undefined });
+
 export const caseIdParam = z.object({ id: storableText(64) });
 const note = z.string().trim().min(1).max(10_000).refine(storable, unstorableMessage);
 export const transitionBody = z.strictObject({ to: z.enum(caseStatuses), note: note.optional() });
@@ -50,13 +53,13 @@ export function createCasesRouter(deps: { cases: CaseQueries; workflow: CaseWork
   router.get("/v1/cases", requireScope(deps.apiKeys, "cases:read"), async (req, res) => {
     const q = parseOrThrow(listCasesQuery, req.query, "query");
     res.json(
-      await deps.cases.listCases({ ...q, from: q.from ? new Date(q.from) : undefined, to: q.to ? new Date(q.to) : undefined }),
+      await deps.cases.listCases(withDates(q)),
     );
   });
   // Before /v1/cases/:id, which would take "counts" for an id.
   router.get("/v1/cases/counts", requireScope(deps.apiKeys, "cases:read"), async (req, res) => {
     const q = parseOrThrow(countCasesQuery, req.query, "query");
-    res.json(await deps.cases.countCases({ ...q, from: q.from ? new Date(q.from) : undefined, to: q.to ? new Date(q.to) : undefined }));
+    res.json(await deps.cases.countCases(withDates(q)));
   });
   router.get("/v1/cases/:id", requireScope(deps.apiKeys, "cases:read"), async (req, res) => {
     const { id } = parseOrThrow(caseIdParam, req.params, "params");

@@ -282,27 +282,26 @@ export const seriesSignalThreshold = 0.5;
  * hour rows, whatever the account's history.
  */
 export async function usageSeries(db: Queryable, accountId: string, from: Date, to: Date): Promise<UsageHourPoint[]> {
-  const [totals, signals] = await Promise.all([
-    db.query<{ hour: Date; requests: unknown; input: unknown; output: unknown }>(prepared("cg_usage_series", sql`
-      SELECT bucket AS hour, sum(requests) AS requests, sum(input_tokens) AS input, sum(output_tokens) AS output
-      FROM usage_hour WHERE account_id = ${accountId} AND bucket >= date_bin('1 hour', ${from}::timestamptz, ${raw(bucketOrigin)}) AND bucket < ${to}
-      GROUP BY bucket ORDER BY bucket`)),
-    db.query<{ hour: Date; signal: string; hits: unknown }>(prepared("cg_usage_series_signals", sql`
-      SELECT h.bucket AS hour, substring(x.key FROM '^(.*):-?[0-9]+$') AS signal, sum(x.value::int) AS hits
-      FROM usage_hour h, LATERAL jsonb_each(h.signals) AS x
-      WHERE h.account_id = ${accountId} AND h.bucket >= date_bin('1 hour', ${from}::timestamptz, ${raw(bucketOrigin)}) AND h.bucket < ${to}
-        AND substring(x.key FROM ':(-?[0-9]+)$')::int >= ${thresholdBin(seriesSignalThreshold)}
-      GROUP BY 1, 2`)),
-  ]);
-  const hits = new Map<string, Record<string, number>>();
-  for (const s of signals) {
-    const key = new Date(s.hour).toISOString();
-    hits.set(key, { ...hits.get(key), [s.signal]: num(s.hits) });
-  }
-  return totals.map((t) => {
-    const hour = new Date(t.hour).toISOString();
+  // One pass over the range's hour rows: totals per hour, and per hour and signal the requests in a
+  // bin at or above the threshold (keys are "signal:bin", as signalHitsMany reads them).
+  const rows = await db.query<{ hour: Date; requests: unknown; input: unknown; output: unknown; hits: Record<string, unknown> | null }>(prepared("cg_usage_series", sql`
+    WITH h AS (
+      SELECT bucket, requests, input_tokens, output_tokens, signals FROM usage_hour
+      WHERE account_id = ${accountId} AND bucket >= date_bin('1 hour', ${from}::timestamptz, ${raw(bucketOrigin)}) AND bucket < ${to}
+    ), hits AS (
+      SELECT bucket, jsonb_object_agg(signal, n) AS hits FROM (
+        SELECT h.bucket, split_part(x.key, ':', 1) AS signal, sum(x.value::int) AS n
+        FROM h, LATERAL jsonb_each(h.signals) AS x
+        WHERE split_part(x.key, ':', 2)::int >= ${thresholdBin(seriesSignalThreshold)}
+        GROUP BY 1, 2) s
+      GROUP BY 1
+    )
+    SELECT t.bucket AS hour, t.requests, t.input, t.output, hits.hits
+    FROM (SELECT bucket, sum(requests) AS requests, sum(input_tokens) AS input, sum(output_tokens) AS output FROM h GROUP BY 1) t
+    LEFT JOIN hits USING (bucket) ORDER BY t.bucket`));
+  return rows.map((t) => {
     const requests = num(t.requests);
-    const rates = Object.entries(hits.get(hour) ?? {}).map(([k, n]) => [k, requests ? n / requests : 0] as const);
-    return { hour, requests, inputTokens: num(t.input), outputTokens: num(t.output), signalRates: Object.fromEntries(rates) };
+    const rates = Object.entries(t.hits ?? {}).map(([signal, n]) => [signal, requests ? num(n) / requests : 0] as const);
+    return { hour: new Date(t.hour).toISOString(), requests, inputTokens: num(t.input), outputTokens: num(t.output), signalRates: Object.fromEntries(rates) };
   });
 }
