@@ -4,7 +4,6 @@
 import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
-import { parseArgs } from "node:util";
 import { type Database, openDatabase } from "../src/db/database";
 import { migrate } from "../src/db/migrator";
 import { CompiledRule } from "../src/engine/rule-evaluator";
@@ -13,16 +12,14 @@ import type { UsageEventInput } from "../src/features/events/event-schemas";
 import { createLinkKeyCache } from "../src/features/events/link-key-cache";
 import { runBacktest } from "../src/features/rules/backtest";
 import { loadRuleFiles } from "../src/features/rules/rule-files";
-import { freshPostgresDatabase, makeEvent, pickAccount, wholeNumber } from "./bench-support";
+import { freshPostgresDatabase, makeEvent, pickAccount, scriptOptions, wholeNumber } from "./bench-support";
 
-const { values: args } = parseArgs({
-  options: {
-    db: { type: "string", default: "postgres" },
-    events: { type: "string", default: "1000000" },
-    accounts: { type: "string", default: "10000" },
-    days: { type: "string", default: "7" },
-    "database-url": { type: "string", default: "postgresql://postgres@127.0.0.1:5432/postgres" },
-  },
+const args = scriptOptions("bench:backtest", {
+  db: { type: "string", default: "postgres" },
+  events: { type: "string", default: "1000000" },
+  accounts: { type: "string", default: "10000" },
+  days: { type: "string", default: "7" },
+  "database-url": { type: "string", default: "postgresql://postgres@127.0.0.1:5432/postgres" },
 });
 
 async function main(): Promise<void> {

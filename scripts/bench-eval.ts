@@ -6,25 +6,22 @@
 import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
-import { parseArgs } from "node:util";
 import { openDatabase } from "../src/db/database";
 import { generateKey } from "../src/features/auth/api-key";
 import type { UsageEventInput } from "../src/features/events/event-schemas";
-import { freshPostgresDatabase, makeEvent, pickAccount, quantile, repoRoot, startServerProcess, wholeNumber } from "./bench-support";
+import { freshPostgresDatabase, makeEvent, pickAccount, quantile, repoRoot, scriptOptions, startServerProcess, wholeNumber } from "./bench-support";
 
-const { values: args } = parseArgs({
-  options: {
-    db: { type: "string", default: "postgres" },
-    rate: { type: "string", default: "5000" },
-    seconds: { type: "string", default: "30" },
-    accounts: { type: "string", default: "5000" },
-    cases: { type: "string", default: "100000" },
-    /** CLAUSEGUARD_EVAL_BATCH_SIZE of the server under test. */
-    "eval-batch": { type: "string", default: "2000" },
-    "database-url": { type: "string", default: "postgresql://postgres@127.0.0.1:5432/postgres" },
-    /** Write a V8 CPU profile of the server to this folder (node --cpu-prof). */
-    profile: { type: "string" },
-  },
+const args = scriptOptions("bench:eval", {
+  db: { type: "string", default: "postgres" },
+  rate: { type: "string", default: "5000" },
+  seconds: { type: "string", default: "30" },
+  accounts: { type: "string", default: "5000" },
+  cases: { type: "string", default: "100000" },
+  /** CLAUSEGUARD_EVAL_BATCH_SIZE of the server under test. */
+  "eval-batch": { type: "string", default: "2000" },
+  "database-url": { type: "string", default: "postgresql://postgres@127.0.0.1:5432/postgres" },
+  /** Write a V8 CPU profile of the server to this folder (node --cpu-prof). */
+  profile: { type: "string" },
 });
 
 type Ready = { evaluation: { queueDepth: number; oldestQueuedAgeMs: number; worker?: { evaluated: number; hits: number; batches: number } } };

@@ -6,7 +6,6 @@
 import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
-import { parseArgs } from "node:util";
 import { openDatabase } from "../src/db/database";
 import { migrate } from "../src/db/migrator";
 import type { EventFact } from "../src/engine/rule-evaluator";
@@ -14,23 +13,21 @@ import { generateKey } from "../src/features/auth/api-key";
 import { insertEvents } from "../src/features/events/event-repository";
 import type { UsageEventInput } from "../src/features/events/event-schemas";
 import { createFactSource } from "../src/features/facts/fact-queries";
-import { freshPostgresDatabase, makeEvent, pickAccount, quantile, repoRoot, startServerProcess, wholeNumber } from "./bench-support";
+import { freshPostgresDatabase, makeEvent, pickAccount, quantile, repoRoot, scriptOptions, startServerProcess, wholeNumber } from "./bench-support";
 import { compactAll } from "../src/features/facts/rollup-compactor";
 
-const { values: args } = parseArgs({
-  options: {
-    db: { type: "string", default: "pglite" },
-    events: { type: "string", default: "200000" },
-    batch: { type: "string", default: "1000" },
-    clients: { type: "string", default: "4" },
-    accounts: { type: "string", default: "5000" },
-    history: { type: "string", default: "1000000" },
-    /** heavy: a few accounts send most requests (realistic); uniform: every account alike (no hot rows). */
-    accountMix: { type: "string", default: "heavy" },
-    /** Write a V8 CPU profile of the server process into this folder. */
-    "profile-server": { type: "string" },
-    "database-url": { type: "string", default: "postgresql://postgres@127.0.0.1:5432/postgres" },
-  },
+const args = scriptOptions("bench:ingest", {
+  db: { type: "string", default: "pglite" },
+  events: { type: "string", default: "200000" },
+  batch: { type: "string", default: "1000" },
+  clients: { type: "string", default: "4" },
+  accounts: { type: "string", default: "5000" },
+  history: { type: "string", default: "1000000" },
+  /** heavy: a few accounts send most requests (realistic); uniform: every account alike (no hot rows). */
+  accountMix: { type: "string", default: "heavy" },
+  /** Write a V8 CPU profile of the server process into this folder. */
+  "profile-server": { type: "string" },
+  "database-url": { type: "string", default: "postgresql://postgres@127.0.0.1:5432/postgres" },
 });
 
 const kind = args.db;

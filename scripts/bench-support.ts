@@ -4,14 +4,29 @@ import { type ChildProcess, spawn } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import fs from "node:fs";
 import path from "node:path";
+import { type ParseArgsConfig, parseArgs } from "node:util";
 import pg from "pg";
 import type { UsageEventInput } from "../src/features/events/event-schemas";
 
+/** The running script's name, for its argument errors. */
+let scriptName = "bench";
+
+/** A script's options: an unknown option, a stray argument or a missing value exits 2 with parseArgs' message naming it. */
+export function scriptOptions<const T extends NonNullable<ParseArgsConfig["options"]>>(script: string, options: T) {
+  scriptName = script;
+  try {
+    return parseArgs({ options, strict: true, allowPositionals: false }).values;
+  } catch (err) {
+    console.error(`${script}: ${err instanceof Error ? err.message : String(err)}`);
+    process.exit(2);
+  }
+}
+
 /** A whole-number option, or exit 2 naming it. */
-export function wholeNumber(name: string, text: string | undefined, min = 0): number {
+export function wholeNumber(name: string, text: string | undefined, min = 0, max = Number.MAX_SAFE_INTEGER): number {
   const n = Number(text);
-  if (!Number.isInteger(n) || n < min) {
-    console.error(`bench: --${name} must be a whole number >= ${min}, got '${text}'`);
+  if (!Number.isInteger(n) || n < min || n > max) {
+    console.error(`${scriptName}: --${name} must be a whole number from ${min}${max < Number.MAX_SAFE_INTEGER ? ` to ${max}` : " up"}, got '${text}'`);
     process.exit(2);
   }
   return n;

@@ -7,22 +7,19 @@
 import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
-import { parseArgs } from "node:util";
 import { createApiClient } from "../src/cli/api-client";
 import { generateKey } from "../src/features/auth/api-key";
 import { generateEvents, planScenario, truthOf } from "../src/features/scenarios/scenario-generator";
 import { runScenario } from "../src/features/scenarios/scenario-runner";
-import { repoRoot, startServerProcess, wholeNumber } from "./bench-support";
+import { repoRoot, scriptOptions, startServerProcess, wholeNumber } from "./bench-support";
 
-const { values: args } = parseArgs({
-  options: {
-    accounts: { type: "string", default: "50" },
-    days: { type: "string", default: "1" },
-    hours: { type: "string" },
-    seed: { type: "string", default: "1" },
-    url: { type: "string" },
-    key: { type: "string" },
-  },
+const args = scriptOptions("demo", {
+  accounts: { type: "string", default: "50" },
+  days: { type: "string", default: "1" },
+  hours: { type: "string" },
+  seed: { type: "string", default: "1" },
+  url: { type: "string" },
+  key: { type: "string" },
 });
 
 type Condition = { fact: string; params?: { signal?: string }; jsonPath?: string; operator: string; value: unknown; factValue: unknown; result: boolean | null };

@@ -1,40 +1,42 @@
 // npm run eval:policy -- [--accounts 10000] [--days 7] [--seed 1] [--db postgres|pglite] [--database-url URL]
-//                        [--wait-minutes 180] [--workers 0] [--resume-database-url URL [--so-far]]
+//                        [--wait-minutes 180] [--workers 0] [--batch-size 10000] [--resume-database-url URL [--so-far]]
 // Generates a scenario, starts ClauseGuard (API and worker) on a fresh database with the default
 // policy pack, plays the scenario through the HTTP API (banning the pre-banned accounts at its
 // start), waits for evaluation and prints, per rule and overall, precision, recall, the false
 // positives with their population, and the time taken. --workers N adds N evaluation worker
-// processes (PostgreSQL). --resume-database-url picks up a run that was stopped after ingestion
+// processes (PostgreSQL). --batch-size sets CLAUSEGUARD_EVAL_BATCH_SIZE: the run posts days of traffic
+// in minutes, so evaluation works through a backlog a gateway's real-time stream never builds, and a
+// larger batch judges each account once for more of its events (see the README's policy-pack
+// section); the lease grows with it. --resume-database-url picks up a run that was stopped after ingestion
 // (its database keeps the queue): the same --accounts/--days/--seed, no ingestion, the rest as usual;
 // with --so-far it does not wait either: it scores the cases opened so far and says how far
 // evaluation got (the scenario time of the oldest event still queued).
 import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
-import { parseArgs } from "node:util";
 import pg from "pg";
 import { generateKey } from "../src/features/auth/api-key";
 import { distillationRules, formatScores, scorePolicy, supplementaryRules } from "../src/features/scenarios/policy-score";
 import { generateEvents, planScenario, truthOf } from "../src/features/scenarios/scenario-generator";
 import { type ScenarioRun, flaggedByRule, runScenario, waitForEvaluation } from "../src/features/scenarios/scenario-runner";
-import { freshPostgresDatabase, repoRoot, startServerProcess, wholeNumber } from "./bench-support";
+import { freshPostgresDatabase, repoRoot, scriptOptions, startServerProcess, wholeNumber } from "./bench-support";
 
-const { values: args } = parseArgs({
-  options: {
-    accounts: { type: "string", default: "10000" },
-    days: { type: "string", default: "7" },
-    seed: { type: "string", default: "1" },
-    start: { type: "string", default: "2026-11-02T00:00:00Z" },
-    db: { type: "string", default: "postgres" },
-    "database-url": { type: "string", default: "postgresql://postgres@127.0.0.1:5432/postgres" },
-    "wait-minutes": { type: "string", default: "180" },
-    workers: { type: "string", default: "0" },
-    "resume-database-url": { type: "string" },
-    "so-far": { type: "boolean", default: false },
-  },
+const args = scriptOptions("eval:policy", {
+  accounts: { type: "string", default: "10000" },
+  days: { type: "string", default: "7" },
+  seed: { type: "string", default: "1" },
+  start: { type: "string", default: "2026-11-02T00:00:00Z" },
+  db: { type: "string", default: "postgres" },
+  "database-url": { type: "string", default: "postgresql://postgres@127.0.0.1:5432/postgres" },
+  "wait-minutes": { type: "string", default: "180" },
+  workers: { type: "string", default: "0" },
+  "batch-size": { type: "string", default: "10000" },
+  "resume-database-url": { type: "string" },
+  "so-far": { type: "boolean", default: false },
 });
 
-async function main(): Promise<void> {
+/** Every argument checked before any work: a bad one exits 2 naming it, leaving nothing behind. */
+function options() {
   if (args.db !== "postgres" && args.db !== "pglite") {
     console.error("eval:policy: --db must be postgres or pglite");
     process.exit(2);
@@ -44,21 +46,27 @@ async function main(): Promise<void> {
     console.error("eval:policy: --start must be an ISO 8601 date-time");
     process.exit(2);
   }
-  const opts = { accounts: wholeNumber("accounts", args.accounts, 100), days: wholeNumber("days", args.days, 2), seed: wholeNumber("seed", args.seed), start };
-  const plans = planScenario(opts);
-  const truth = truthOf(plans);
-  const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), "cg-policy-"));
-  const resumeUrl = args["resume-database-url"];
+  const scenario = { accounts: wholeNumber("accounts", args.accounts, 100), days: wholeNumber("days", args.days, 2), seed: wholeNumber("seed", args.seed), start };
   const workers = wholeNumber("workers", args.workers);
   if (workers > 0 && args.db !== "postgres") {
     console.error("eval:policy: --workers needs --db postgres (the embedded database has one process)");
     process.exit(2);
   }
+  const resumeUrl = args["resume-database-url"];
   if (args["so-far"] && !resumeUrl) {
     console.error("eval:policy: --so-far needs --resume-database-url (the run to score)");
     process.exit(2);
   }
+  const batchSize = wholeNumber("batch-size", args["batch-size"], 1, 10_000);
   const evaluationTimeoutMs = wholeNumber("wait-minutes", args["wait-minutes"], 1) * 60_000;
+  return { scenario, workers, resumeUrl, batchSize, evaluationTimeoutMs };
+}
+
+async function main(): Promise<void> {
+  const { scenario: opts, workers, resumeUrl, batchSize, evaluationTimeoutMs } = options();
+  const plans = planScenario(opts);
+  const truth = truthOf(plans);
+  const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), "cg-policy-"));
   const fresh = args.db === "postgres" && !resumeUrl ? await freshPostgresDatabase(args["database-url"]!) : undefined;
   const databaseUrl = resumeUrl ?? fresh?.url;
   const key = generateKey().key;
@@ -67,12 +75,15 @@ async function main(): Promise<void> {
     CLAUSEGUARD_DATA_DIR: dataDir,
     CLAUSEGUARD_RULES_DIR: path.join(repoRoot, "rules"),
     LOG_LEVEL: "info",
+    CLAUSEGUARD_EVAL_BATCH_SIZE: String(batchSize),
+    // A batch may take a while under a backlog: 30 ms an event, at least the default minute.
+    CLAUSEGUARD_EVAL_LEASE_MS: String(Math.max(60_000, batchSize * 30)),
     ...(databaseUrl ? { DATABASE_URL: databaseUrl } : {}),
   };
   const server = await startServerProcess(env, ["serve"]);
   const extraWorkers = await Promise.all(Array.from({ length: workers }, () => startServerProcess(env, ["worker"])));
   try {
-    console.log(`policy evaluation: ${opts.accounts} accounts, ${opts.days} days, seed ${opts.seed}, ${args.db}, ${1 + workers} evaluating process(es)${resumeUrl ? ", resumed" : ""}`);
+    console.log(`policy evaluation: ${opts.accounts} accounts, ${opts.days} days, seed ${opts.seed}, ${args.db}, ${1 + workers} evaluating process(es), batches of ${batchSize}${resumeUrl ? ", resumed" : ""}`);
     let run: ScenarioRun;
     if (resumeUrl) {
       const api = { url: server.url, key };
@@ -92,7 +103,7 @@ async function main(): Promise<void> {
         api: { url: server.url, key },
         events: generateEvents(plans, opts),
         truth,
-        start,
+        start: opts.start,
         evaluationTimeoutMs,
         onProgress: (n) => {
           if (n % 200_000 < 2000) process.stderr.write(`  ${n} events posted\n`);

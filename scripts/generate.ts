@@ -3,21 +3,18 @@
 // record per account: population, pattern or null). --stats prints, per population, the per-account
 // daily figures the policy pack's thresholds were chosen from.
 import fs from "node:fs";
-import { parseArgs } from "node:util";
 import { type ScenarioOptions, generateEvents, planScenario, truthOf } from "../src/features/scenarios/scenario-generator";
 import { DailyStats } from "../src/features/scenarios/scenario-stats";
-import { wholeNumber } from "./bench-support";
+import { scriptOptions, wholeNumber } from "./bench-support";
 
-const { values: args } = parseArgs({
-  options: {
-    accounts: { type: "string", default: "10000" },
-    days: { type: "string", default: "7" },
-    seed: { type: "string", default: "1" },
-    start: { type: "string", default: "2026-11-02T00:00:00Z" },
-    out: { type: "string" },
-    truth: { type: "string" },
-    stats: { type: "boolean", default: false },
-  },
+const args = scriptOptions("generate", {
+  accounts: { type: "string", default: "10000" },
+  days: { type: "string", default: "7" },
+  seed: { type: "string", default: "1" },
+  start: { type: "string", default: "2026-11-02T00:00:00Z" },
+  out: { type: "string" },
+  truth: { type: "string" },
+  stats: { type: "boolean", default: false },
 });
 
 async function main(): Promise<void> {

@@ -1,0 +1,53 @@
+// The npm scripts' command lines (generate, eval:policy, the benches) are outside input too: a bad
+// option exits 2 with a message naming it, before any work (no database, no folder, no server).
+import { spawn } from "node:child_process";
+import fs from "node:fs";
+import os from "node:os";
+import path from "node:path";
+import { pathToFileURL } from "node:url";
+
+const root = path.resolve(__dirname, "..");
+const tsx = pathToFileURL(path.join(root, "node_modules/tsx/dist/loader.mjs")).href;
+
+function script(name: string, args: string[], env: Record<string, string> = {}): Promise<{ code: number | null; err: string }> {
+  return new Promise((resolve) => {
+    const child = spawn(process.execPath, ["--import", tsx, path.join(root, "scripts", `${name}.ts`), ...args], {
+      cwd: root,
+      env: { PATH: process.env.PATH ?? "", HOME: process.env.HOME ?? "/tmp", ...env },
+      stdio: ["ignore", "ignore", "pipe"],
+    });
+    let err = "";
+    child.stderr.on("data", (d: Buffer) => (err += d.toString()));
+    child.on("exit", (code) => resolve({ code, err }));
+  });
+}
+
+describe("script arguments", () => {
+  it.each([
+    ["eval-policy", ["--batch-size", "0"], /^eval:policy: --batch-size must be a whole number from 1 to 10000, got '0'$/m],
+    ["eval-policy", ["--batch-size", "20000"], /^eval:policy: --batch-size must be a whole number from 1 to 10000, got '20000'$/m],
+    ["eval-policy", ["--acounts", "100"], /^eval:policy: Unknown option '--acounts'/m],
+    ["eval-policy", ["--accounts"], /^eval:policy: Option '--accounts <value>' argument missing/m],
+    ["eval-policy", ["--workers", "1", "--db", "pglite"], /--workers needs --db postgres/],
+    ["eval-policy", ["--so-far"], /--so-far needs --resume-database-url/],
+    ["generate", ["--out", "/nonexistent/x.ndjson", "--accounts", "10"], /^generate: --accounts must be a whole number from 100 up, got '10'$/m],
+    ["generate", ["--accounts", "100", "stray"], /^generate: Unexpected argument 'stray'/m],
+    ["bench-ingest", ["--sconds", "5"], /^bench:ingest: Unknown option '--sconds'/m],
+    ["demo", ["--hours", "two"], /^demo: --hours must be a whole number from 1 up, got 'two'$/m],
+  ])("%s %j exits 2 naming the option", async (name, args, message) => {
+    const { code, err } = await script(name, args);
+    expect({ code, err }).toEqual({ code: 2, err: expect.stringMatching(message) });
+  }, 60_000);
+
+  it("leaves no temporary folder behind when eval:policy refuses its arguments", async () => {
+    const tmp = fs.mkdtempSync(path.join(os.tmpdir(), "cg-args-"));
+    try {
+      const { code } = await script("eval-policy", ["--workers", "1", "--db", "pglite"], { TMPDIR: tmp });
+      expect(code).toBe(2);
+      // tsx keeps its compile cache there (tsx-<uid>); the run's own folder would be cg-policy-*.
+      expect(fs.readdirSync(tmp).filter((f) => f.startsWith("cg-policy-"))).toEqual([]);
+    } finally {
+      fs.rmSync(tmp, { recursive: true, force: true });
+    }
+  }, 60_000);
+});
