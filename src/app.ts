@@ -30,6 +30,8 @@ export type AppOptions = {
   metricsPublic?: boolean;
   /** Origins allowed to call the API from a browser (CLAUSEGUARD_CORS_ORIGINS); none: no CORS headers. */
   corsOrigins?: string[];
+  /** Where the console's build is (default dist/console; tests point it elsewhere). */
+  consoleDir?: string;
 };
 
 export function createApp(services: Services, options: AppOptions): Express {
@@ -76,7 +78,7 @@ export function createApp(services: Services, options: AppOptions): Express {
     res.type("js").send(docsInit);
   });
   app.use("/docs", express.static(swaggerUiDist.getAbsoluteFSPath(), { index: false }));
-  serveConsole(app);
+  serveConsole(app, options.consoleDir ?? path.join(__dirname, "..", "dist", "console"));
   app.use(createEventsRouter({ events: services.events, apiKeys: services.apiKeys, bodyLimitBytes: options.bodyLimitBytes, onIngested: metrics.countEvents }));
   app.use(createAccountsRouter({ accounts: services.accounts, apiKeys: services.apiKeys }));
   app.use(createCasesRouter({ cases: services.cases, workflow: services.workflow, apiKeys: services.apiKeys }));
@@ -94,8 +96,7 @@ export function createApp(services: Services, options: AppOptions): Express {
  * through the API with the analyst's key. File names under assets/ carry a content hash, so they
  * are cached for good; index.html never is.
  */
-function serveConsole(app: Express): void {
-  const dir = path.join(__dirname, "..", "dist", "console");
+function serveConsole(app: Express, dir: string): void {
   const index = path.join(dir, "index.html");
   // Without strict routing this answers /console and /console/ alike; the page's asset URLs are absolute.
   app.get("/console", (_req, res, next) => {

@@ -2,6 +2,12 @@
 // with it 2xx (admin holds every scope). Health, readiness, metrics, the API's documentation and
 // the console's page (which holds no data) are the only open endpoints.
 // Each allowed call gets fresh, valid input of its own (a new case, a new key, a new rule).
+import fs from "node:fs";
+import http from "node:http";
+import type { AddressInfo } from "node:net";
+import os from "node:os";
+import path from "node:path";
+import { createApp } from "../src/app";
 import { servedRoutes } from "./support/routes";
 import { type TestServer, startTestServer } from "./support/test-server";
 import { testTargets } from "./support/test-database";
@@ -115,6 +121,30 @@ describe.each(testTargets())("access control on %s", (kind) => {
     // The console's page holds no data (it signs in with a key and calls the API): asked for no key,
     // it answers the page (or 503 on a checkout where it is not built; test/console.e2e checks the page).
     expect((await server.call("GET", "/console", { key: null })).status).not.toBe(401);
+  });
+});
+
+describe("the console's page on a checkout where it is not built", () => {
+  it("answers 503 saying how to build it, and no asset", async () => {
+    const server = await startTestServer("pglite");
+    const empty = fs.mkdtempSync(path.join(os.tmpdir(), "cg-console-"));
+    const http1 = http.createServer(createApp(server.running.services, { bodyLimitBytes: 1024, workerInProcess: false, consoleDir: empty }));
+    try {
+      await new Promise<void>((resolve) => http1.listen(0, "127.0.0.1", resolve));
+      const base = `http://127.0.0.1:${(http1.address() as AddressInfo).port}`;
+      const page = await fetch(`${base}/console`);
+      expect(page.status).toBe(503);
+      expect(page.headers.get("content-type")).toMatch(/^application\/problem\+json/);
+      expect(((await page.json()) as { detail: string }).detail).toBe("the console is not built: run `npm run build:console`");
+      const asset = await fetch(`${base}/console/assets/index.js`);
+      expect(asset.status).toBe(404);
+      // The API beside it is unaffected.
+      expect((await fetch(`${base}/healthz`)).status).toBe(200);
+    } finally {
+      await new Promise((resolve) => http1.close(resolve));
+      await server.stop();
+      fs.rmSync(empty, { recursive: true, force: true });
+    }
   });
 });
 
