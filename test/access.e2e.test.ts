@@ -8,6 +8,7 @@ import type { AddressInfo } from "node:net";
 import os from "node:os";
 import path from "node:path";
 import { createApp } from "../src/app";
+import { operations } from "../src/http/openapi";
 import { servedRoutes } from "./support/routes";
 import { type TestServer, startTestServer } from "./support/test-server";
 import { testTargets } from "./support/test-database";
@@ -29,6 +30,9 @@ async function newCase(s: TestServer): Promise<string> {
   await s.drain();
   return (await s.call("GET", `/v1/cases?accountId=${accountId}`)).body.items[0].id as string;
 }
+
+/** What the server answers without a key. */
+const openRoutes = ["GET /healthz", "GET /readyz", "GET /metrics", "GET /openapi.json", "GET /docs", "GET /docs/init.js", "GET /console"];
 
 const range = { from: "2026-11-01T00:00:00Z", to: "2026-11-25T00:00:00Z" };
 
@@ -81,6 +85,17 @@ const routes: Route[] = [
   { name: "GET /v1/audit", allowed: [], call: async () => ({ method: "GET", path: "/v1/audit" }) },
 ];
 
+describe("the API's documentation of access", () => {
+  it("gives every operation the scopes this table checks against the server", () => {
+    const documented = Object.fromEntries(
+      operations.filter((o) => o.auth !== "open").map((o) => [`${o.method.toUpperCase()} ${o.path}`, [...(o.auth as string[])].sort()]),
+    );
+    expect(documented).toEqual(Object.fromEntries(routes.map((r) => [r.name, [...r.allowed].sort()])));
+    // And the open ones are the routes the server leaves open.
+    expect(operations.filter((o) => o.auth === "open").map((o) => `${o.method.toUpperCase()} ${o.path}`).sort()).toEqual([...openRoutes].sort());
+  });
+});
+
 describe.each(testTargets())("access control on %s", (kind) => {
   let server: TestServer;
   const keys = new Map<Scope, string>();
@@ -111,9 +126,8 @@ describe.each(testTargets())("access control on %s", (kind) => {
 
   it("covers every route the app serves", () => {
     const served = servedRoutes(server.running.services);
-    const open = ["GET /healthz", "GET /readyz", "GET /metrics", "GET /openapi.json", "GET /docs", "GET /docs/init.js", "GET /console"];
-    expect(served.length).toBeGreaterThan(open.length);
-    expect(served.filter((r) => !open.includes(r)).sort()).toEqual(routes.map((r) => r.name).sort());
+    expect(served.length).toBeGreaterThan(openRoutes.length);
+    expect(served.filter((r) => !openRoutes.includes(r)).sort()).toEqual(routes.map((r) => r.name).sort());
   });
 
   it("leaves health, readiness, metrics, the API's documentation and the console's page open", async () => {
