@@ -12,7 +12,7 @@ import type { UsageEventInput } from "../src/features/events/event-schemas";
 import { createLinkKeyCache } from "../src/features/events/link-key-cache";
 import { runBacktest } from "../src/features/rules/backtest";
 import { loadRuleFiles } from "../src/features/rules/rule-files";
-import { freshPostgresDatabase, makeEvent, pickAccount, scriptOptions, wholeNumber } from "./bench-support";
+import { freshPostgresDatabase, makeEvent, oneOf, pickAccount, scriptOptions, wholeNumber } from "./bench-support";
 
 const args = scriptOptions("bench:backtest", {
   db: { type: "string", default: "postgres" },
@@ -23,15 +23,12 @@ const args = scriptOptions("bench:backtest", {
 });
 
 async function main(): Promise<void> {
-  if (args.db !== "postgres" && args.db !== "pglite") {
-    console.error("bench: --db must be postgres or pglite");
-    process.exit(2);
-  }
+  const kind = oneOf("db", args.db, ["postgres", "pglite"]);
   const total = wholeNumber("events", args.events, 1);
   const accounts = wholeNumber("accounts", args.accounts, 1);
   const spanMs = wholeNumber("days", args.days, 1) * 86_400_000;
   const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), "cg-bench-"));
-  const fresh = args.db === "postgres" ? await freshPostgresDatabase(args["database-url"]!) : undefined;
+  const fresh = kind === "postgres" ? await freshPostgresDatabase(args["database-url"]!) : undefined;
   const db: Database = await openDatabase(fresh ? { kind: "postgres", url: fresh.url } : { kind: "pglite", dataDir });
   try {
     await migrate(db);
@@ -44,7 +41,7 @@ async function main(): Promise<void> {
       const stored = await db.transaction((tx) => insertEvents(tx, batch, linkKeys));
       linkKeys.remember(stored.linkKeysWritten);
     }
-    console.log(`ClauseGuard backtest bench: ${args.db}, ${total} events, ${accounts} accounts over ${args.days} days, ${os.cpus().length} cores; stored in ${((performance.now() - t0) / 1000).toFixed(1)} s`);
+    console.log(`ClauseGuard backtest bench: ${kind}, ${total} events, ${accounts} accounts over ${args.days} days, ${os.cpus().length} cores; stored in ${((performance.now() - t0) / 1000).toFixed(1)} s`);
     for (const { rule } of loadRuleFiles(path.resolve(__dirname, "../rules"))) {
       const s = performance.now();
       const r = await runBacktest(db, { compiled: new CompiledRule(rule, 1), version: 1, from: new Date(start), to: new Date(start + spanMs) });

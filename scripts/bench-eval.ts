@@ -6,10 +6,11 @@
 import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
+import { maxEvalBatchSize } from "../src/config";
 import { openDatabase } from "../src/db/database";
 import { generateKey } from "../src/features/auth/api-key";
 import type { UsageEventInput } from "../src/features/events/event-schemas";
-import { freshPostgresDatabase, makeEvent, pickAccount, quantile, repoRoot, scriptOptions, startServerProcess, wholeNumber } from "./bench-support";
+import { freshPostgresDatabase, makeEvent, oneOf, pickAccount, quantile, repoRoot, scriptOptions, startServerProcess, wholeNumber } from "./bench-support";
 
 const args = scriptOptions("bench:eval", {
   db: { type: "string", default: "postgres" },
@@ -27,15 +28,12 @@ const args = scriptOptions("bench:eval", {
 type Ready = { evaluation: { queueDepth: number; oldestQueuedAgeMs: number; worker?: { evaluated: number; hits: number; batches: number } } };
 
 async function main(): Promise<void> {
-  const kind = args.db;
-  if (kind !== "postgres" && kind !== "pglite") {
-    console.error("bench: --db must be postgres or pglite");
-    process.exit(2);
-  }
+  const kind = oneOf("db", args.db, ["postgres", "pglite"]);
   const rate = wholeNumber("rate", args.rate, 1);
   const seconds = wholeNumber("seconds", args.seconds, 1);
   const accounts = wholeNumber("accounts", args.accounts, 1);
   const caseTarget = wholeNumber("cases", args.cases);
+  const evalBatch = wholeNumber("eval-batch", args["eval-batch"], 1, maxEvalBatchSize);
   const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), "cg-bench-"));
   const fresh = kind === "postgres" ? await freshPostgresDatabase(args["database-url"]!) : undefined;
   const adminKey = generateKey().key;
@@ -44,7 +42,7 @@ async function main(): Promise<void> {
     CLAUSEGUARD_DATA_DIR: dataDir,
     CLAUSEGUARD_RULES_DIR: path.join(repoRoot, "rules"),
     LOG_LEVEL: "info",
-    CLAUSEGUARD_EVAL_BATCH_SIZE: String(wholeNumber("eval-batch", args["eval-batch"], 1)),
+    CLAUSEGUARD_EVAL_BATCH_SIZE: String(evalBatch),
     ...(fresh ? { DATABASE_URL: fresh.url } : {}),
   };
   const server = await startServerProcess(env, ["serve"], args.profile ? ["--cpu-prof", `--cpu-prof-dir=${path.resolve(args.profile)}`] : []);

@@ -13,7 +13,7 @@ import { generateKey } from "../src/features/auth/api-key";
 import { insertEvents } from "../src/features/events/event-repository";
 import type { UsageEventInput } from "../src/features/events/event-schemas";
 import { createFactSource } from "../src/features/facts/fact-queries";
-import { freshPostgresDatabase, makeEvent, pickAccount, quantile, repoRoot, scriptOptions, startServerProcess, wholeNumber } from "./bench-support";
+import { freshPostgresDatabase, makeEvent, oneOf, pickAccount, quantile, repoRoot, scriptOptions, startServerProcess, wholeNumber } from "./bench-support";
 import { compactAll } from "../src/features/facts/rollup-compactor";
 
 const args = scriptOptions("bench:ingest", {
@@ -30,11 +30,8 @@ const args = scriptOptions("bench:ingest", {
   "database-url": { type: "string", default: "postgresql://postgres@127.0.0.1:5432/postgres" },
 });
 
-const kind = args.db;
-if (kind !== "pglite" && kind !== "postgres") {
-  console.error("bench: --db must be pglite or postgres");
-  process.exit(2);
-}
+const kind = oneOf("db", args.db, ["pglite", "postgres"]);
+const accountMix = oneOf("accountMix", args.accountMix, ["heavy", "uniform"]);
 const total = wholeNumber("events", args.events, 1);
 const batchSize = wholeNumber("batch", args.batch, 1);
 const clients = wholeNumber("clients", args.clients, 1);
@@ -64,7 +61,7 @@ async function main(): Promise<void> {
   const bodies: string[] = [];
   for (let i = 0; i < total; i += batchSize) {
     const batch: UsageEventInput[] = [];
-    for (let j = i; j < Math.min(total, i + batchSize); j++) batch.push(makeEvent(j, pickAccount(j, accounts, args.accountMix === "uniform" ? "uniform" : "heavy"), start0 + j * 50));
+    for (let j = i; j < Math.min(total, i + batchSize); j++) batch.push(makeEvent(j, pickAccount(j, accounts, accountMix), start0 + j * 50));
     bodies.push(JSON.stringify(batch));
   }
   const latencies: number[] = [];

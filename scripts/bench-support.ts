@@ -17,9 +17,20 @@ export function scriptOptions<const T extends NonNullable<ParseArgsConfig["optio
   try {
     return parseArgs({ options, strict: true, allowPositionals: false }).values;
   } catch (err) {
-    console.error(`${script}: ${err instanceof Error ? err.message : String(err)}`);
+    // Only the command line's faults; a fault in the option table itself is a bug, thrown as such.
+    if (!String((err as { code?: unknown })?.code ?? "").startsWith("ERR_PARSE_ARGS_")) throw err;
+    console.error(`${script}: ${(err as Error).message}`);
     process.exit(2);
   }
+}
+
+/** One of a few words, or exit 2 naming the option and the words. */
+export function oneOf<const T extends string>(name: string, text: string | undefined, choices: readonly T[]): T {
+  if (!choices.includes(text as T)) {
+    console.error(`${scriptName}: --${name} must be one of ${choices.join(", ")}, got '${text}'`);
+    process.exit(2);
+  }
+  return text as T;
 }
 
 /** A whole-number option, or exit 2 naming it. */

@@ -15,11 +15,12 @@ import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import pg from "pg";
+import { maxEvalBatchSize } from "../src/config";
 import { generateKey } from "../src/features/auth/api-key";
 import { distillationRules, formatScores, scorePolicy, supplementaryRules } from "../src/features/scenarios/policy-score";
 import { generateEvents, planScenario, truthOf } from "../src/features/scenarios/scenario-generator";
 import { type ScenarioRun, flaggedByRule, runScenario, waitForEvaluation } from "../src/features/scenarios/scenario-runner";
-import { freshPostgresDatabase, repoRoot, scriptOptions, startServerProcess, wholeNumber } from "./bench-support";
+import { freshPostgresDatabase, oneOf, repoRoot, scriptOptions, startServerProcess, wholeNumber } from "./bench-support";
 
 const args = scriptOptions("eval:policy", {
   accounts: { type: "string", default: "10000" },
@@ -37,10 +38,7 @@ const args = scriptOptions("eval:policy", {
 
 /** Every argument checked before any work: a bad one exits 2 naming it, leaving nothing behind. */
 function options() {
-  if (args.db !== "postgres" && args.db !== "pglite") {
-    console.error("eval:policy: --db must be postgres or pglite");
-    process.exit(2);
-  }
+  const db = oneOf("db", args.db, ["postgres", "pglite"]);
   const start = new Date(args.start!);
   if (Number.isNaN(start.getTime())) {
     console.error("eval:policy: --start must be an ISO 8601 date-time");
@@ -48,7 +46,7 @@ function options() {
   }
   const scenario = { accounts: wholeNumber("accounts", args.accounts, 100), days: wholeNumber("days", args.days, 2), seed: wholeNumber("seed", args.seed), start };
   const workers = wholeNumber("workers", args.workers);
-  if (workers > 0 && args.db !== "postgres") {
+  if (workers > 0 && db !== "postgres") {
     console.error("eval:policy: --workers needs --db postgres (the embedded database has one process)");
     process.exit(2);
   }
@@ -57,17 +55,17 @@ function options() {
     console.error("eval:policy: --so-far needs --resume-database-url (the run to score)");
     process.exit(2);
   }
-  const batchSize = wholeNumber("batch-size", args["batch-size"], 1, 10_000);
+  const batchSize = wholeNumber("batch-size", args["batch-size"], 1, maxEvalBatchSize);
   const evaluationTimeoutMs = wholeNumber("wait-minutes", args["wait-minutes"], 1) * 60_000;
-  return { scenario, workers, resumeUrl, batchSize, evaluationTimeoutMs };
+  return { db, scenario, workers, resumeUrl, batchSize, evaluationTimeoutMs };
 }
 
 async function main(): Promise<void> {
-  const { scenario: opts, workers, resumeUrl, batchSize, evaluationTimeoutMs } = options();
+  const { db, scenario: opts, workers, resumeUrl, batchSize, evaluationTimeoutMs } = options();
   const plans = planScenario(opts);
   const truth = truthOf(plans);
   const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), "cg-policy-"));
-  const fresh = args.db === "postgres" && !resumeUrl ? await freshPostgresDatabase(args["database-url"]!) : undefined;
+  const fresh = db === "postgres" && !resumeUrl ? await freshPostgresDatabase(args["database-url"]!) : undefined;
   const databaseUrl = resumeUrl ?? fresh?.url;
   const key = generateKey().key;
   const env = {
@@ -80,10 +78,13 @@ async function main(): Promise<void> {
     CLAUSEGUARD_EVAL_LEASE_MS: String(Math.max(60_000, batchSize * 30)),
     ...(databaseUrl ? { DATABASE_URL: databaseUrl } : {}),
   };
-  const server = await startServerProcess(env, ["serve"]);
-  const extraWorkers = await Promise.all(Array.from({ length: workers }, () => startServerProcess(env, ["worker"])));
+  // Everything started is stopped, and the database and folder removed, whatever fails.
+  const started: { stop(): Promise<void> }[] = [];
   try {
-    console.log(`policy evaluation: ${opts.accounts} accounts, ${opts.days} days, seed ${opts.seed}, ${args.db}, ${1 + workers} evaluating process(es), batches of ${batchSize}${resumeUrl ? ", resumed" : ""}`);
+    const server = await startServerProcess(env, ["serve"]);
+    started.push(server);
+    for (let i = 0; i < workers; i++) started.push(await startServerProcess(env, ["worker"]));
+    console.log(`policy evaluation: ${opts.accounts} accounts, ${opts.days} days, seed ${opts.seed}, ${db}, ${1 + workers} evaluating process(es), batches of ${batchSize}${resumeUrl ? ", resumed" : ""}`);
     let run: ScenarioRun;
     if (resumeUrl) {
       const api = { url: server.url, key };
@@ -125,8 +126,7 @@ async function main(): Promise<void> {
       console.log("every rule meets precision >= 0.9 and recall >= 0.9; no legitimate heavy user flagged under a distillation rule");
     }
   } finally {
-    await Promise.all(extraWorkers.map((w) => w.stop()));
-    await server.stop();
+    await Promise.all(started.map((p) => p.stop()));
     await fresh?.drop();
     fs.rmSync(dataDir, { recursive: true, force: true });
   }

@@ -14,6 +14,9 @@ const commaList = (item: z.ZodString | z.ZodURL, max: number) =>
     .pipe(z.array(item).max(max))
     .default([]);
 
+/** The most events one evaluation batch may claim (scripts that start servers check against it too). */
+export const maxEvalBatchSize = 10_000;
+
 const envSchema = z.object({
   PORT: z.coerce.number().int().min(0).max(65535).default(8080),
   HOST: z.string().min(1).default("127.0.0.1"),
@@ -35,7 +38,7 @@ const envSchema = z.object({
   /** How long a worker holds claimed events before another worker may take them over (a crashed worker's work waits this long). */
   CLAUSEGUARD_EVAL_LEASE_MS: z.coerce.number().int().min(1000).max(3_600_000).default(60_000),
   /** Events claimed per evaluation batch. */
-  CLAUSEGUARD_EVAL_BATCH_SIZE: z.coerce.number().int().min(1).max(10_000).default(2000),
+  CLAUSEGUARD_EVAL_BATCH_SIZE: z.coerce.number().int().min(1).max(maxEvalBatchSize).default(2000),
   /** Comma-separated http(s) URLs that receive webhook notifications (case opened, status changed, account enforced). */
   CLAUSEGUARD_WEBHOOK_URLS: commaList(z.url({ protocol: /^https?$/, message: "must be comma-separated http(s) URLs" }), 20),
   /** Shared secret for the webhooks' HMAC-SHA256 signature; required with CLAUSEGUARD_WEBHOOK_URLS. */

@@ -87,10 +87,13 @@ const routes: Route[] = [
 
 describe("the API's documentation of access", () => {
   it("gives every operation the scopes this table checks against the server", () => {
-    const documented = Object.fromEntries(
-      operations.filter((o) => o.auth !== "open").map((o) => [`${o.method.toUpperCase()} ${o.path}`, [...(o.auth as string[])].sort()]),
-    );
-    expect(documented).toEqual(Object.fromEntries(routes.map((r) => [r.name, [...r.allowed].sort()])));
+    // Lists of [route, scopes], not objects: a route listed twice on either side shows.
+    const byName = (a: [string, string[]], b: [string, string[]]) => a[0].localeCompare(b[0]);
+    const documented = operations
+      .filter((o) => o.auth !== "open")
+      .map((o): [string, string[]] => [`${o.method.toUpperCase()} ${o.path}`, [...(o.auth as string[])].sort()])
+      .sort(byName);
+    expect(documented).toEqual(routes.map((r): [string, string[]] => [r.name, [...r.allowed].sort()]).sort(byName));
     // And the open ones are the routes the server leaves open.
     expect(operations.filter((o) => o.auth === "open").map((o) => `${o.method.toUpperCase()} ${o.path}`).sort()).toEqual([...openRoutes].sort());
   });
@@ -139,9 +142,12 @@ describe.each(testTargets())("access control on %s", (kind) => {
 });
 
 describe("the console's page on a checkout where it is not built", () => {
-  it("answers 503 saying how to build it, and no asset", async () => {
+  it("answers 503 saying how to build it, while the folder's assets and the API are served", async () => {
     const server = await startTestServer("pglite");
+    // A half-made build: an asset, no index.html.
     const empty = fs.mkdtempSync(path.join(os.tmpdir(), "cg-console-"));
+    fs.mkdirSync(path.join(empty, "assets"));
+    fs.writeFileSync(path.join(empty, "assets", "index-abc123.js"), "console.log('half built');\n");
     const http1 = http.createServer(createApp(server.running.services, { bodyLimitBytes: 1024, workerInProcess: false, consoleDir: empty }));
     try {
       await new Promise<void>((resolve) => http1.listen(0, "127.0.0.1", resolve));
@@ -150,10 +156,20 @@ describe("the console's page on a checkout where it is not built", () => {
       expect(page.status).toBe(503);
       expect(page.headers.get("content-type")).toMatch(/^application\/problem\+json/);
       expect(((await page.json()) as { detail: string }).detail).toBe("the console is not built: run `npm run build:console`");
-      const asset = await fetch(`${base}/console/assets/index.js`);
-      expect(asset.status).toBe(404);
+      // Assets come from the configured folder, cached for good (their names carry a hash).
+      const asset = await fetch(`${base}/console/assets/index-abc123.js`);
+      expect({ status: asset.status, body: await asset.text(), cache: asset.headers.get("cache-control") }).toEqual({
+        status: 200,
+        body: "console.log('half built');\n",
+        cache: "public, max-age=31536000, immutable",
+      });
+      const missing = await fetch(`${base}/console/assets/other.js`);
+      expect({ status: missing.status, type: missing.headers.get("content-type") }).toEqual({ status: 404, type: expect.stringMatching(/^application\/problem\+json/) });
+      await missing.text();
       // The API beside it is unaffected.
-      expect((await fetch(`${base}/healthz`)).status).toBe(200);
+      const health = await fetch(`${base}/healthz`);
+      expect(health.status).toBe(200);
+      await health.text();
     } finally {
       await new Promise((resolve) => http1.close(resolve));
       await server.stop();

@@ -19,7 +19,8 @@ function demo(args: string[]): Promise<{ code: number | null; out: string; err: 
     let err = "";
     child.stdout.on("data", (d: Buffer) => (out += d.toString()));
     child.stderr.on("data", (d: Buffer) => (err += d.toString()));
-    child.on("exit", (code) => resolve({ code, out, err }));
+    // "close", not "exit": the pipes may still hold unread output when the process exits.
+    child.on("close", (code) => resolve({ code, out, err }));
   });
 }
 

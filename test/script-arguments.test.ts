@@ -18,7 +18,8 @@ function script(name: string, args: string[], env: Record<string, string> = {}):
     });
     let err = "";
     child.stderr.on("data", (d: Buffer) => (err += d.toString()));
-    child.on("exit", (code) => resolve({ code, err }));
+    // "close", not "exit": stderr may still hold unread output when the process exits.
+    child.on("close", (code) => resolve({ code, err }));
   });
 }
 
@@ -30,6 +31,9 @@ describe("script arguments", () => {
     ["eval-policy", ["--accounts"], /^eval:policy: Option '--accounts <value>' argument missing/m],
     ["eval-policy", ["--workers", "1", "--db", "pglite"], /--workers needs --db postgres/],
     ["eval-policy", ["--so-far"], /--so-far needs --resume-database-url/],
+    ["eval-policy", ["--db", "mysql"], /^eval:policy: --db must be one of postgres, pglite, got 'mysql'$/m],
+    ["bench-eval", ["--eval-batch", "20000"], /^bench:eval: --eval-batch must be a whole number from 1 to 10000, got '20000'$/m],
+    ["bench-ingest", ["--accountMix", "zipf"], /^bench:ingest: --accountMix must be one of heavy, uniform, got 'zipf'$/m],
     ["generate", ["--out", "/nonexistent/x.ndjson", "--accounts", "10"], /^generate: --accounts must be a whole number from 100 up, got '10'$/m],
     ["generate", ["--accounts", "100", "stray"], /^generate: Unexpected argument 'stray'/m],
     ["bench-ingest", ["--sconds", "5"], /^bench:ingest: Unknown option '--sconds'/m],
