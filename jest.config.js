@@ -10,6 +10,8 @@ module.exports = {
   // The generated Prisma client imports its own .ts files with .js extensions.
   moduleNameMapper: { "^(\\.{1,2}/.*)\\.js$": "$1" },
   globalSetup: "<rootDir>/test/support/global-setup.js",
+  // The slowest suites first, so a fresh clone's two workers end together (see the file).
+  testSequencer: "<rootDir>/test/support/slow-first-sequencer.js",
   testTimeout: 60_000,
   maxWorkers: 2,
 };
