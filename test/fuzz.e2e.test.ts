@@ -284,7 +284,15 @@ describe("fuzzing the HTTP API (pglite)", () => {
     const statuses = Object.keys(allowedMoves) as CaseStatus[];
     const bodyFor = (kind: string) => {
       const sane = {
-        transitions: fc.record({ to: fc.constantFrom(...statuses), note: fc.option(fc.constantFrom("looked at it", "  ", "\u0000"), { nil: undefined }) }, { requiredKeys: ["to"] }),
+        // Mostly a usable note, so that enough moves succeed (with half the notes missing or unusable,
+        // 5% of seeds made 5 moves or fewer in 60 runs: a simulation of this walk over 300 seeds; now at least 8).
+        transitions: fc.record(
+          {
+            to: fc.constantFrom(...statuses),
+            note: fc.oneof({ weight: 4, arbitrary: fc.constant<string | undefined>("looked at it") }, { weight: 1, arbitrary: fc.constantFrom<string | undefined>(undefined, "  ", "\u0000") }),
+          },
+          { requiredKeys: ["to"] },
+        ),
         notes: fc.record({ note: fc.oneof(fc.constant("a note"), fc.string({ unit: "binary", maxLength: 30 })) }),
         patch: fc.record({ assignee: fc.oneof(fc.constant(null), fc.constant("ana"), fc.string({ unit: "binary", maxLength: 30 })) }),
         enforce: fc.record({ action: fc.constantFrom("restrict", "suspend", "delete"), note: fc.constant("enforced by the fuzzer") }),

@@ -48,6 +48,28 @@ describe.each(testTargets())("rules API on %s", (kind) => {
     expect((await server.call("GET", "/v1/rules/api.model-x")).status).toBe(404);
   });
 
+  it("refuses text the database cannot store anywhere in a rule, naming where, and stores nothing", async () => {
+    // Found by the fuzzer: an unpaired surrogate in the clause's text passed validation and failed the insert (500).
+    const rule = eventRule({
+      id: "api.unstorable",
+      clause: { ref: "Terms, 1", text: "x\udfffy" },
+      conditions: { all: [{ fact: "event", path: "$.model", operator: "equal", value: "a\u0000b" }] },
+    });
+    for (const [method, path] of [["POST", "/v1/rules/validate"], ["POST", "/v1/rules"]] as const) {
+      const res = await server.call(method, path, { body: rule });
+      expect({ status: res.status, errors: res.body.errors }).toEqual({
+        status: 400,
+        errors: [
+          { path: "clause.text", message: "must not contain NUL characters or unpaired surrogates" },
+          { path: "conditions.all[0].value", message: "must not contain NUL characters or unpaired surrogates" },
+        ],
+      });
+    }
+    const key = await server.call("POST", "/v1/rules/validate", { body: { ...eventRule(), "\ud800": 1 } });
+    expect(key.body.errors).toEqual([{ path: "\ud800", message: "the key must not contain NUL characters or unpaired surrogates" }]);
+    expect((await server.call("GET", "/v1/rules/api.unstorable")).status).toBe(404);
+  });
+
   it("creates a rule, refuses a second create, adds versions only for changes, and lists them", async () => {
     const created = await server.call("POST", "/v1/rules", { body: eventRule() });
     expect(created.status).toBe(201);
