@@ -188,9 +188,12 @@ describe("fuzzing the HTTP API (pglite)", () => {
     fc.constantFrom("matchesPattern", "(a+)+$", "(x+x+)+y", "([a-zA-Z]+)*$", "^(a|a)*$", "\\", "[", "in", "notIn", "greaterThan", "all", "any", "not", "rule-id", "P1D", "-1h", "999999d"),
     fc.integer({ min: 2, max: 4000 }).map((depth) => new Deep("conditions", depth)),
   );
-  const ruleDoc = fc.tuple(fc.constantFrom(...validRules), fc.array(fc.tuple(fc.nat(), ruleValues), { minLength: 1, maxLength: 3 })).map(([base, edits]) => {
+  // One in ten a pack rule as it is (the create path must store it), the rest mangled: most mangled
+  // rules are refused, and how many survive varies a lot between seeds (4 of 300 in one CI run).
+  const edits = fc.oneof({ weight: 1, arbitrary: fc.constant([]) }, { weight: 9, arbitrary: fc.array(fc.tuple(fc.nat(), ruleValues), { minLength: 1, maxLength: 3 }) });
+  const ruleDoc = fc.tuple(fc.constantFrom(...validRules), edits).map(([base, changes]) => {
     let doc: unknown = { ...base, id: "fuzz.rule" };
-    for (const [pick, value] of edits) {
+    for (const [pick, value] of changes) {
       const all = paths(doc).filter((p) => p.length > 0);
       doc = replaced(doc, all[pick % all.length]!, value);
     }
