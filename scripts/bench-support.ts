@@ -7,6 +7,7 @@ import path from "node:path";
 import { type ParseArgsConfig, parseArgs } from "node:util";
 import pg from "pg";
 import type { UsageEventInput } from "../src/features/events/event-schemas";
+import type { ScenarioOptions } from "../src/features/scenarios/scenario-generator";
 
 /** The running script's name, for its argument errors. */
 let scriptName = "bench";
@@ -31,6 +32,16 @@ export function oneOf<const T extends string>(name: string, text: string | undef
     process.exit(2);
   }
   return text as T;
+}
+
+/** --accounts, --days, --seed and --start of a generated scenario (generate, eval:policy), or exit 2 naming the bad one. */
+export function scenarioOptions(args: { accounts?: string; days?: string; seed?: string; start?: string }): ScenarioOptions {
+  const start = new Date(args.start ?? "");
+  if (Number.isNaN(start.getTime()) || !/^\d{4}-\d{2}-\d{2}T/.test(args.start ?? "")) {
+    console.error(`${scriptName}: --start must be an ISO 8601 date-time such as 2026-11-02T00:00:00Z, got '${args.start}'`);
+    process.exit(2);
+  }
+  return { accounts: wholeNumber("accounts", args.accounts, 100), days: wholeNumber("days", args.days, 2), seed: wholeNumber("seed", args.seed), start };
 }
 
 /** A whole-number option, or exit 2 naming it. */

@@ -20,7 +20,7 @@ import { generateKey } from "../src/features/auth/api-key";
 import { distillationRules, formatScores, scorePolicy, supplementaryRules } from "../src/features/scenarios/policy-score";
 import { generateEvents, planScenario, truthOf } from "../src/features/scenarios/scenario-generator";
 import { type ScenarioRun, flaggedByRule, runScenario, waitForEvaluation } from "../src/features/scenarios/scenario-runner";
-import { freshPostgresDatabase, oneOf, repoRoot, scriptOptions, startServerProcess, wholeNumber } from "./bench-support";
+import { freshPostgresDatabase, oneOf, repoRoot, scenarioOptions, scriptOptions, startServerProcess, wholeNumber } from "./bench-support";
 
 const args = scriptOptions("eval:policy", {
   accounts: { type: "string", default: "10000" },
@@ -39,12 +39,7 @@ const args = scriptOptions("eval:policy", {
 /** Every argument checked before any work: a bad one exits 2 naming it, leaving nothing behind. */
 function options() {
   const db = oneOf("db", args.db, ["postgres", "pglite"]);
-  const start = new Date(args.start!);
-  if (Number.isNaN(start.getTime())) {
-    console.error("eval:policy: --start must be an ISO 8601 date-time");
-    process.exit(2);
-  }
-  const scenario = { accounts: wholeNumber("accounts", args.accounts, 100), days: wholeNumber("days", args.days, 2), seed: wholeNumber("seed", args.seed), start };
+  const scenario = scenarioOptions(args);
   const workers = wholeNumber("workers", args.workers);
   if (workers > 0 && db !== "postgres") {
     console.error("eval:policy: --workers needs --db postgres (the embedded database has one process)");

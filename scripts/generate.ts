@@ -3,9 +3,9 @@
 // record per account: population, pattern or null). --stats prints, per population, the per-account
 // daily figures the policy pack's thresholds were chosen from.
 import fs from "node:fs";
-import { type ScenarioOptions, generateEvents, planScenario, truthOf } from "../src/features/scenarios/scenario-generator";
+import { generateEvents, planScenario, truthOf } from "../src/features/scenarios/scenario-generator";
 import { DailyStats } from "../src/features/scenarios/scenario-stats";
-import { scriptOptions, wholeNumber } from "./bench-support";
+import { scenarioOptions, scriptOptions } from "./bench-support";
 
 const args = scriptOptions("generate", {
   accounts: { type: "string", default: "10000" },
@@ -22,12 +22,7 @@ async function main(): Promise<void> {
     console.error("generate: --out <file.ndjson> is required");
     process.exit(2);
   }
-  const start = new Date(args.start!);
-  if (Number.isNaN(start.getTime()) || !/^\d{4}-\d{2}-\d{2}T/.test(args.start!)) {
-    console.error("generate: --start must be an ISO 8601 date-time such as 2026-11-02T00:00:00Z");
-    process.exit(2);
-  }
-  const opts: ScenarioOptions = { accounts: wholeNumber("accounts", args.accounts, 100), days: wholeNumber("days", args.days, 2), seed: wholeNumber("seed", args.seed), start };
+  const opts = scenarioOptions(args);
   const plans = planScenario(opts);
   const truthFile = args.truth ?? args.out.replace(/\.ndjson$/, "") + ".truth.json";
   fs.writeFileSync(truthFile, JSON.stringify(truthOf(plans), null, 1));

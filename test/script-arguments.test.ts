@@ -31,6 +31,7 @@ describe("script arguments", () => {
     ["eval-policy", ["--accounts"], /^eval:policy: Option '--accounts <value>' argument missing/m],
     ["eval-policy", ["--workers", "1", "--db", "pglite"], /--workers needs --db postgres/],
     ["eval-policy", ["--so-far"], /--so-far needs --resume-database-url/],
+    ["eval-policy", ["--start", "yesterday"], /^eval:policy: --start must be an ISO 8601 date-time such as 2026-11-02T00:00:00Z, got .yesterday.$/m],
     ["eval-policy", ["--db", "mysql"], /^eval:policy: --db must be one of postgres, pglite, got 'mysql'$/m],
     ["bench-eval", ["--eval-batch", "20000"], /^bench:eval: --eval-batch must be a whole number from 1 to 10000, got '20000'$/m],
     ["bench-ingest", ["--accountMix", "zipf"], /^bench:ingest: --accountMix must be one of heavy, uniform, got 'zipf'$/m],

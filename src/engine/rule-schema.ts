@@ -2,7 +2,7 @@
 // `conditions` against json-rules-engine's real semantics, reporting every fault with its JSON path.
 import { z } from "zod";
 import { type FieldError, formatPath } from "../errors";
-import { deeperThan, storable, unstorableMessage } from "../http/parse";
+import { deeperThan, unusableParts } from "../http/parse";
 import { factCatalog, isFactName } from "./fact-catalog";
 import { parseOperator } from "./operators";
 import { parseWindow } from "./window";
@@ -12,7 +12,6 @@ export const maxConditionDepth = 10;
 export const maxConditions = 50;
 /** Simple JSONPath only: `$.a.b[0]`. jsonpath-plus filters and wildcards are not accepted. */
 export const simplePathPattern = /^\$(\.[A-Za-z_][A-Za-z0-9_]*|\[\d+\])*$/;
-const forbiddenKeys = new Set(["__proto__", "constructor", "prototype"]);
 
 export const ruleIdPattern = /^[a-z0-9][a-z0-9.-]{0,127}$/;
 
@@ -59,7 +58,9 @@ export function validateRule(input: unknown): RuleValidation {
   if (deeperThan(input, maxDocumentDepth)) return { ok: false, errors: [{ path: "", message: `rule document is nested more than ${maxDocumentDepth} levels deep` }] };
   const size = Buffer.byteLength(JSON.stringify(input) ?? "", "utf8");
   if (size > maxRuleBytes) return { ok: false, errors: [{ path: "", message: `rule document is ${size} bytes; the limit is ${maxRuleBytes}` }] };
-  findForbiddenKeysAndText(input, "", errors);
+  // Keys that could trip json-rules-engine or a log, and text the database cannot store (the
+  // document is kept as jsonb, its source as text), anywhere in the document.
+  errors.push(...unusableParts(input).map((p) => ({ path: formatPath(p.path), message: p.message })));
   if (errors.length) return { ok: false, errors };
 
   const parsed = ruleDocumentSchema.safeParse(input);
@@ -208,25 +209,6 @@ function checkFactUse(node: Record<string, unknown>, path: string, errors: Field
     const parsed = def.params.safeParse({});
     if (!parsed.success) {
       for (const i of parsed.error.issues) errors.push({ path: `${path}.params.${String(i.path[0])}`, message: `fact '${name}' requires it` });
-    }
-  }
-}
-
-/**
- * Keys a rule could trip json-rules-engine or a log with, and text the database cannot store (the
- * document is kept as jsonb and its source as text: NUL or an unpaired surrogate anywhere, in a
- * clause's text as in a condition's value, would fail the insert), each reported with its path.
- */
-function findForbiddenKeysAndText(value: unknown, path: string, errors: FieldError[]): void {
-  if (typeof value === "string") {
-    if (!storable(value)) errors.push({ path, message: unstorableMessage });
-  } else if (Array.isArray(value)) value.forEach((v, i) => findForbiddenKeysAndText(v, `${path}[${i}]`, errors));
-  else if (value !== null && typeof value === "object") {
-    for (const k of Object.keys(value)) {
-      const p = path ? `${path}.${k}` : k;
-      if (forbiddenKeys.has(k)) errors.push({ path: p, message: `the key '${k}' is not allowed` });
-      else if (!storable(k)) errors.push({ path: p, message: `the key ${unstorableMessage}` });
-      else findForbiddenKeysAndText((value as Record<string, unknown>)[k], p, errors);
     }
   }
 }

@@ -16,6 +16,35 @@ export const unstorableMessage = "must not contain NUL characters or unpaired su
 /** A non-empty string of at most `max` characters that the database can hold (ids, names, filters, notes). */
 export const storableText = (max: number) => z.string().min(1).max(max).refine(storable, unstorableMessage);
 
+/** Object keys a rule engine or a log could trip over: refused wherever outside input is walked. */
+export const forbiddenKeys = new Set(["__proto__", "constructor", "prototype"]);
+
+/**
+ * Every forbidden key, and every string or key the database cannot store, in a JSON value, with
+ * its path, in document order. Walks with its own stack: nesting depth cannot overflow it.
+ */
+export function unusableParts(value: unknown): { path: (string | number)[]; message: string }[] {
+  const found: { path: (string | number)[]; message: string }[] = [];
+  const stack: { value: unknown; path: (string | number)[] }[] = [{ value, path: [] }];
+  for (let item = stack.pop(); item; item = stack.pop()) {
+    const { value: v, path } = item;
+    if (typeof v === "string") {
+      if (!storable(v)) found.push({ path, message: unstorableMessage });
+    } else if (Array.isArray(v)) {
+      for (let i = v.length - 1; i >= 0; i--) stack.push({ value: v[i], path: [...path, i] });
+    } else if (v !== null && typeof v === "object") {
+      const keys = Object.keys(v);
+      for (let i = keys.length - 1; i >= 0; i--) {
+        const k = keys[i]!;
+        if (forbiddenKeys.has(k)) found.push({ path: [...path, k], message: `the key '${k}' is not allowed` });
+        else if (!storable(k)) found.push({ path: [...path, k], message: `the key ${unstorableMessage}` });
+        else stack.push({ value: (v as Record<string, unknown>)[k], path: [...path, k] });
+      }
+    }
+  }
+  return found;
+}
+
 /** Whether a JSON value nests deeper than `limit` levels; walks with its own stack, so depth cannot overflow it. */
 export function deeperThan(value: unknown, limit: number): boolean {
   const stack: { value: unknown; depth: number }[] = [{ value, depth: 0 }];

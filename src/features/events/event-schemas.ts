@@ -1,8 +1,7 @@
 // The usage event as the gateway posts it (SPEC.md "Usage event"): one zod schema that validates and types it.
 import { z } from "zod";
-import { deeperThan, storable, storableText, unstorableMessage } from "../../http/parse";
+import { deeperThan, forbiddenKeys, storable, storableText, unstorableMessage, unusableParts } from "../../http/parse";
 
-const forbiddenKeys = new Set(["__proto__", "constructor", "prototype"]);
 const maxAttributesBytes = 4096;
 const minOccurredAtMs = Date.parse("1970-01-01T00:00:00.000Z");
 const maxOccurredAtMs = Date.parse("9999-12-31T23:59:59.999Z");
@@ -11,28 +10,9 @@ const maxOccurredAtMs = Date.parse("9999-12-31T23:59:59.999Z");
 const text = storableText;
 const optionalText = (max: number) => text(max).nullish();
 
-/**
- * Object keys a rule or a log could trip over are refused outright, and so is text the database
- * cannot hold. Walks with its own stack: nesting depth cannot overflow the call stack.
- */
+/** Forbidden keys and text the database cannot hold, anywhere in the attributes, each a field error. */
 function checkAttributes(value: unknown, ctx: z.RefinementCtx): void {
-  const stack: { value: unknown; path: (string | number)[] }[] = [{ value, path: [] }];
-  for (let item = stack.pop(); item; item = stack.pop()) {
-    const { value: v, path } = item;
-    if (typeof v === "string") {
-      if (!storable(v)) ctx.addIssue({ code: "custom", path, message: unstorableMessage });
-    } else if (Array.isArray(v)) {
-      for (let i = v.length - 1; i >= 0; i--) stack.push({ value: v[i], path: [...path, i] });
-    } else if (v !== null && typeof v === "object") {
-      const keys = Object.keys(v);
-      for (let i = keys.length - 1; i >= 0; i--) {
-        const k = keys[i]!;
-        if (forbiddenKeys.has(k)) ctx.addIssue({ code: "custom", path: [...path, k], message: `the key '${k}' is not allowed` });
-        else if (!storable(k)) ctx.addIssue({ code: "custom", path: [...path, k], message: `the key ${unstorableMessage}` });
-        else stack.push({ value: (v as Record<string, unknown>)[k], path: [...path, k] });
-      }
-    }
-  }
+  for (const issue of unusableParts(value)) ctx.addIssue({ code: "custom", ...issue });
 }
 
 const signalName = /^[A-Za-z_][A-Za-z0-9_]{0,63}$/;
