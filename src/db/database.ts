@@ -7,10 +7,16 @@ import { PrismaPg } from "@prisma/adapter-pg";
 import pg from "pg";
 import { PrismaPGlite } from "pglite-prisma-adapter";
 import { PrismaClient } from "../generated/prisma/client";
+import { type EmbeddedHost, startEmbeddedHost } from "./embedded-host";
 import type { SqlQuery } from "./sql";
 
 export type DatabaseTarget =
-  | { kind: "pglite"; dataDir?: string; loadDataDir?: Blob }
+  /**
+   * `thread: true` runs PGlite in a worker thread of its own, reached over a Unix socket with the
+   * PostgreSQL driver (what the server does: its HTTP thread must never wait on a statement);
+   * without it PGlite runs in the calling thread (CLI commands, most tests).
+   */
+  | { kind: "pglite"; dataDir?: string; loadDataDir?: Blob; thread?: boolean }
   | { kind: "postgres"; url: string; poolSize?: number };
 
 /** A single connection for work that must stay on one session (advisory locks, multi-statement SQL, hot paths). */
@@ -74,7 +80,8 @@ function once(fn: () => Promise<void>): () => Promise<void> {
 }
 
 export async function openDatabase(target: DatabaseTarget): Promise<Database> {
-  return target.kind === "pglite" ? openPglite(target) : openPostgres(target);
+  if (target.kind === "postgres") return openPostgres({ connectionString: target.url, max: target.poolSize ?? 10 });
+  return target.thread ? openPgliteThread(target) : openPglite(target);
 }
 
 export class DatabaseInUseError extends Error {
@@ -161,8 +168,39 @@ async function openPglite(target: { dataDir?: string; loadDataDir?: Blob }): Pro
   };
 }
 
-async function openPostgres(target: { url: string; poolSize?: number }): Promise<Database> {
-  const pool = new pg.Pool({ connectionString: target.url, max: target.poolSize ?? 10 });
+/**
+ * PGlite in its own thread (embedded-host.ts), used through the PostgreSQL driver over a Unix
+ * socket: the same code path as a PostgreSQL server. Statement names are dropped: the connections
+ * share PGlite's one session, where a name prepared by one would collide with another's.
+ */
+async function openPgliteThread(target: { dataDir?: string; loadDataDir?: Blob }): Promise<Database> {
+  let unlock = () => {};
+  if (target.dataDir) {
+    fs.mkdirSync(target.dataDir, { recursive: true });
+    unlock = lockDataDir(target.dataDir);
+  }
+  let host: EmbeddedHost;
+  try {
+    host = await startEmbeddedHost(target);
+  } catch (err) {
+    unlock();
+    throw err;
+  }
+  const db = await openPostgres({ ...host.connection, max: 4 }, { unnamed: true });
+  return {
+    ...db,
+    kind: "pglite",
+    dumpDataDir: () => host.dumpDataDir(),
+    close: once(async () => {
+      await db.close();
+      await host.close();
+      unlock();
+    }),
+  };
+}
+
+async function openPostgres(poolConfig: pg.PoolConfig, opts: { unnamed?: boolean } = {}): Promise<Database> {
+  const pool = new pg.Pool(poolConfig);
   // An idle client that loses its server must not crash the process: the next query reports it.
   pool.on("error", () => {});
   const prisma = new PrismaClient({ adapter: new PrismaPg(pool) });
@@ -195,7 +233,8 @@ async function openPostgres(target: { url: string; poolSize?: number }): Promise
     kind: "postgres",
     prisma,
     withSession,
-    query: async <T>(q: SqlQuery) => (await pool.query(q.name ? { name: q.name, text: q.text, values: q.values } : { text: q.text, values: q.values })).rows as T[],
+    query: async <T>(q: SqlQuery) =>
+      (await pool.query(q.name && !opts.unnamed ? { name: q.name, text: q.text, values: q.values } : { text: q.text, values: q.values })).rows as T[],
     transaction: (fn) =>
       withSession(async (session) => {
         await session.exec("BEGIN");

@@ -1,0 +1,81 @@
+// The wire server hands PGlite's one session to one connection at a time: concurrent clients'
+// transactions and extended-protocol exchanges never interleave, a failed statement does not
+// wedge the session, and a client that vanishes inside a transaction leaves nothing behind.
+import fs from "node:fs";
+import os from "node:os";
+import path from "node:path";
+import { PGlite } from "@electric-sql/pglite";
+import pg from "pg";
+import { type WireServer, serveOverWire } from "./embedded-wire-server";
+
+describe("embedded wire server", () => {
+  let db: PGlite;
+  let server: WireServer;
+  let dir: string;
+  let pool: pg.Pool;
+  const connect = (max: number) => new pg.Pool({ host: dir, port: 5432, user: "postgres", database: "postgres", max });
+
+  beforeAll(async () => {
+    db = await PGlite.create();
+    dir = fs.mkdtempSync(path.join(os.tmpdir(), "cg-wire-test-"));
+    server = await serveOverWire(db, { path: path.join(dir, ".s.PGSQL.5432") });
+    pool = connect(6);
+    await pool.query("CREATE TABLE t (id serial PRIMARY KEY, owner int NOT NULL)");
+  });
+  afterAll(async () => {
+    await pool.end();
+    await server.close();
+    await db.close();
+    fs.rmSync(dir, { recursive: true, force: true });
+  });
+
+  it("runs concurrent transactions whole, each seeing only committed rows and its own", async () => {
+    await Promise.all(
+      Array.from({ length: 6 }, async (_, owner) => {
+        for (let i = 0; i < 30; i++) {
+          const c = await pool.connect();
+          try {
+            await c.query("BEGIN");
+            await c.query("INSERT INTO t (owner) SELECT $1::int FROM generate_series(1, 10)", [owner]);
+            // Parameterized (extended protocol): Parse/Bind/Execute/Sync must not mix with another client's.
+            const { rows } = await c.query<{ n: number }>("SELECT count(*)::int AS n FROM t WHERE owner = $1", [owner]);
+            expect(rows[0]!.n).toBe((i + 1) * 10);
+            if (i === 4) {
+              await c.query("ROLLBACK");
+              await c.query("INSERT INTO t (owner) SELECT $1::int FROM generate_series(1, 10)", [owner]);
+            } else await c.query("COMMIT");
+          } finally {
+            c.release();
+          }
+        }
+      }),
+    );
+    const { rows } = await pool.query<{ owner: number; n: number }>("SELECT owner, count(*)::int AS n FROM t GROUP BY owner ORDER BY owner");
+    expect(rows).toEqual(Array.from({ length: 6 }, (_, owner) => ({ owner, n: 300 })));
+  });
+
+  it("answers a failed statement with its error and goes on serving", async () => {
+    await expect(pool.query("SELECT 1 / $1::int", [0])).rejects.toThrow("division by zero");
+    const c = await pool.connect();
+    try {
+      await c.query("BEGIN");
+      await expect(c.query("SELECT no_such_column FROM t")).rejects.toThrow("no_such_column");
+      await c.query("ROLLBACK");
+    } finally {
+      c.release();
+    }
+    expect((await pool.query("SELECT 42 AS a")).rows).toEqual([{ a: 42 }]);
+  });
+
+  it("rolls back the transaction of a client that disconnects inside it, and hands the session on", async () => {
+    const lost = new pg.Client({ host: dir, port: 5432, user: "postgres", database: "postgres" });
+    await lost.connect();
+    await lost.query("BEGIN");
+    await lost.query("INSERT INTO t (owner) VALUES (99)");
+    const waiting = pool.query<{ n: number }>("SELECT count(*)::int AS n FROM t WHERE owner = 99"); // queued behind the open transaction
+    (lost as unknown as { connection: { stream: { destroy(): void } } }).connection.stream.destroy();
+    await lost.end().catch(() => {});
+    expect((await waiting).rows[0]!.n).toBe(0);
+    expect(server.stats().queued).toBe(0);
+  });
+});

@@ -1,0 +1,184 @@
+// Serves one PGlite over the PostgreSQL wire protocol to several client connections, so the
+// threads of a process (HTTP API, evaluation) reach the embedded database through the same
+// driver (node-postgres) as a PostgreSQL server, while PGlite itself runs in a thread of its own.
+//
+// PGlite is one backend session. A connection therefore holds the session from its first message
+// until PGlite answers ReadyForQuery with the idle status ('I'): an extended-protocol exchange
+// (Parse/Bind/Execute/Sync) or a whole transaction is never interleaved with another
+// connection's. (@electric-sql/pglite-socket's multiplexer interleaves single messages outside
+// transactions, which mixes two clients' unnamed statements; hence this small server.)
+import net from "node:net";
+import type { PGlite } from "@electric-sql/pglite";
+
+const sslRequestCode = 80877103;
+const cancelRequestCode = 80877102;
+const protocolV3 = 196608;
+
+/** A FIFO lock on the one session: whoever holds it has PGlite to itself until it is idle again. */
+class SessionLock {
+  private owner: object | undefined;
+  private readonly waiting: { who: object; go: () => void }[] = [];
+
+  async acquire(who: object): Promise<void> {
+    if (this.owner === who) return;
+    if (!this.owner) {
+      this.owner = who;
+      return;
+    }
+    await new Promise<void>((go) => this.waiting.push({ who, go }));
+  }
+
+  release(who: object): void {
+    if (this.owner !== who) return;
+    const next = this.waiting.shift();
+    this.owner = next?.who;
+    next?.go();
+  }
+
+  /** Drops a connection that went away while waiting. */
+  forget(who: object): void {
+    const i = this.waiting.findIndex((w) => w.who === who);
+    if (i >= 0) this.waiting.splice(i, 1);
+  }
+
+  holds(who: object): boolean {
+    return this.owner === who;
+  }
+
+  get queued(): number {
+    return this.waiting.length;
+  }
+}
+
+/**
+ * Follows the server's answer to one message, across chunks, and remembers the status of the
+ * last ReadyForQuery ('I' idle, 'T' in a transaction, 'E' in a failed transaction).
+ */
+class ReadyForQueryTracker {
+  private header = Buffer.alloc(5);
+  private headerFill = 0;
+  private bodyLeft = 0;
+  private type = 0;
+  status: string | undefined;
+
+  feed(chunk: Uint8Array): void {
+    let i = 0;
+    while (i < chunk.length) {
+      if (this.bodyLeft > 0) {
+        const take = Math.min(this.bodyLeft, chunk.length - i);
+        if (this.type === 0x5a && this.bodyLeft - take === 0) this.status = String.fromCharCode(chunk[i + take - 1]!);
+        this.bodyLeft -= take;
+        i += take;
+        continue;
+      }
+      this.header[this.headerFill++] = chunk[i++]!;
+      if (this.headerFill === 5) {
+        this.type = this.header[0]!;
+        this.bodyLeft = this.header.readInt32BE(1) - 4;
+        this.headerFill = 0;
+      }
+    }
+  }
+}
+
+export type WireServer = { close(): Promise<void>; stats(): { connections: number; queued: number } };
+
+/** Listens on `listen` (a Unix socket path or a TCP port on 127.0.0.1) and serves `db` to every connection. */
+export async function serveOverWire(db: PGlite, listen: { path: string } | { port: number }): Promise<WireServer & { port?: number }> {
+  const lock = new SessionLock();
+  const connections = new Set<net.Socket>();
+
+  const server = net.createServer((socket) => {
+    connections.add(socket);
+    socket.setNoDelay(true);
+    const me = {};
+    let buffered: Buffer = Buffer.alloc(0);
+    let started = false;
+    let chain = Promise.resolve();
+    let closed = false;
+
+    const release = async () => {
+      // A connection that leaves inside a transaction must not leave the session in it.
+      if (lock.holds(me) && db.isInTransaction()) await db.exec("ROLLBACK").catch(() => {});
+      lock.release(me);
+    };
+
+    const run = async (message: Buffer): Promise<void> => {
+      await lock.acquire(me);
+      if (closed) return void (await release());
+      const tracker = new ReadyForQueryTracker();
+      await db.execProtocolRawStream(new Uint8Array(message.buffer, message.byteOffset, message.byteLength), {
+        onRawData: (data) => {
+          tracker.feed(data);
+          if (!socket.destroyed) socket.write(Buffer.from(data));
+        },
+      });
+      if (tracker.status === "I") lock.release(me);
+    };
+
+    const onData = (chunk: Buffer) => {
+      buffered = buffered.length ? Buffer.concat([buffered, chunk]) : chunk;
+      for (;;) {
+        if (!started) {
+          if (buffered.length < 8) return;
+          const len = buffered.readInt32BE(0);
+          const code = buffered.readInt32BE(4);
+          if (buffered.length < len) return;
+          const message = buffered.subarray(0, len);
+          buffered = buffered.subarray(len);
+          if (code === sslRequestCode) {
+            socket.write("N");
+            continue;
+          }
+          if (code === cancelRequestCode) {
+            socket.end(); // nothing to cancel: statements run to their end
+            return;
+          }
+          if (code !== protocolV3) {
+            socket.destroy();
+            return;
+          }
+          started = true;
+          chain = chain.then(() => run(Buffer.from(message)));
+          continue;
+        }
+        if (buffered.length < 5) return;
+        const len = 1 + buffered.readInt32BE(1);
+        if (buffered.length < len) return;
+        const message = Buffer.from(buffered.subarray(0, len));
+        buffered = buffered.subarray(len);
+        if (message[0] === 0x58 /* Terminate */) {
+          chain = chain.then(release).then(() => void socket.end());
+          return;
+        }
+        chain = chain.then(() => run(message)).catch((err: unknown) => {
+          socket.destroy(err instanceof Error ? err : new Error(String(err)));
+        });
+      }
+    };
+    socket.on("data", onData);
+    socket.on("error", () => {});
+    socket.on("close", () => {
+      closed = true;
+      connections.delete(socket);
+      lock.forget(me);
+      chain = chain.then(release, release);
+    });
+  });
+
+  await new Promise<void>((resolve, reject) => {
+    server.once("error", reject);
+    if ("path" in listen) server.listen(listen.path, resolve);
+    else server.listen(listen.port, "127.0.0.1", resolve);
+  });
+  const address = server.address();
+  return {
+    port: typeof address === "object" && address ? address.port : undefined,
+    stats: () => ({ connections: connections.size, queued: lock.queued }),
+    close: () =>
+      new Promise<void>((resolve) => {
+        for (const s of connections) s.destroy();
+        server.close(() => resolve());
+      }),
+  };
+}
