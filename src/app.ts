@@ -61,7 +61,7 @@ export function createApp(services: Services, options: AppOptions): Express {
     }),
   );
   for (const limiter of rateLimits(options.rateLimits ?? { perKeyPerMinute: 0, perAddressPerMinute: 0 })) app.use(limiter);
-  app.use(createHealthRouter({ db: services.db, workerStats: options.workerInProcess ? services.worker.stats : undefined }));
+  app.use(createHealthRouter({ db: services.db, admission: services.admission, workerStats: options.workerInProcess ? services.worker.stats : undefined }));
   const metricsAccess: express.RequestHandler[] = options.metricsPublic === false ? [requireScope(services.apiKeys, "admin")] : [];
   app.get("/metrics", ...metricsAccess, async (_req, res) => {
     res.type(metrics.registry.contentType).send(await metrics.registry.metrics());
@@ -79,7 +79,7 @@ export function createApp(services: Services, options: AppOptions): Express {
   });
   app.use("/docs", express.static(swaggerUiDist.getAbsoluteFSPath(), { index: false }));
   serveConsole(app, options.consoleDir ?? path.join(__dirname, "..", "dist", "console"));
-  app.use(createEventsRouter({ events: services.events, apiKeys: services.apiKeys, bodyLimitBytes: options.bodyLimitBytes, onIngested: metrics.countEvents }));
+  app.use(createEventsRouter({ events: services.events, admission: services.admission, apiKeys: services.apiKeys, bodyLimitBytes: options.bodyLimitBytes, onIngested: metrics.countEvents }));
   app.use(createAccountsRouter({ accounts: services.accounts, apiKeys: services.apiKeys }));
   app.use(createCasesRouter({ cases: services.cases, workflow: services.workflow, apiKeys: services.apiKeys }));
   app.use(createKeysRouter({ apiKeys: services.apiKeys }));

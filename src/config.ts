@@ -39,6 +39,14 @@ const envSchema = z.object({
   CLAUSEGUARD_EVAL_LEASE_MS: z.coerce.number().int().min(1000).max(3_600_000).default(60_000),
   /** Events claimed per evaluation batch. */
   CLAUSEGUARD_EVAL_BATCH_SIZE: z.coerce.number().int().min(1).max(maxEvalBatchSize).default(2000),
+  /** Batches of events one process stores at once (more wait in line). */
+  CLAUSEGUARD_INGEST_MAX_INFLIGHT: z.coerce.number().int().min(1).max(256).default(4),
+  /** Batches that may wait for a slot; beyond that POST /v1/events answers 503 with Retry-After at once. */
+  CLAUSEGUARD_INGEST_MAX_WAITING: z.coerce.number().int().min(0).max(10_000).default(32),
+  /** Longest wait for a slot, in milliseconds, before a 503 with Retry-After. */
+  CLAUSEGUARD_INGEST_MAX_WAIT_MS: z.coerce.number().int().min(0).max(120_000).default(10_000),
+  /** Events waiting for evaluation above which POST /v1/events answers 503 with Retry-After; 0: no limit. */
+  CLAUSEGUARD_EVAL_MAX_BACKLOG: z.coerce.number().int().min(0).max(1_000_000_000).default(200_000),
   /** Comma-separated http(s) URLs that receive webhook notifications (case opened, status changed, account enforced). */
   CLAUSEGUARD_WEBHOOK_URLS: commaList(z.url({ protocol: /^https?$/, message: "must be comma-separated http(s) URLs" }), 20),
   /** Shared secret for the webhooks' HMAC-SHA256 signature; required with CLAUSEGUARD_WEBHOOK_URLS. */
@@ -83,6 +91,8 @@ export type Config = {
   logLevel: (typeof logLevels)[number];
   bodyLimitBytes: number;
   evaluation: { pollMs: number; batchSize: number; leaseMs: number };
+  /** Admission control of POST /v1/events (see features/events/ingest-admission.ts). */
+  ingest: { maxInFlight: number; maxWaiting: number; maxWaitMs: number; maxBacklog: number };
   shutdownTimeoutMs: number;
   rateLimits: { perKeyPerMinute: number; perAddressPerMinute: number };
   metricsPublic: boolean;
@@ -126,6 +136,12 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, cwd = process.c
     logLevel: e.LOG_LEVEL,
     bodyLimitBytes: e.CLAUSEGUARD_BODY_LIMIT_BYTES,
     evaluation: { pollMs: e.CLAUSEGUARD_EVAL_POLL_MS, batchSize: e.CLAUSEGUARD_EVAL_BATCH_SIZE, leaseMs: e.CLAUSEGUARD_EVAL_LEASE_MS },
+    ingest: {
+      maxInFlight: e.CLAUSEGUARD_INGEST_MAX_INFLIGHT,
+      maxWaiting: e.CLAUSEGUARD_INGEST_MAX_WAITING,
+      maxWaitMs: e.CLAUSEGUARD_INGEST_MAX_WAIT_MS,
+      maxBacklog: e.CLAUSEGUARD_EVAL_MAX_BACKLOG,
+    },
     shutdownTimeoutMs: e.CLAUSEGUARD_SHUTDOWN_TIMEOUT_MS,
     rateLimits: { perKeyPerMinute: e.CLAUSEGUARD_RATE_LIMIT_PER_KEY, perAddressPerMinute: e.CLAUSEGUARD_RATE_LIMIT_PER_ADDRESS },
     metricsPublic: e.CLAUSEGUARD_METRICS_PUBLIC === "true",

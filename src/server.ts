@@ -20,9 +20,13 @@ export type RunningServer = {
   stop(): Promise<void>;
 };
 
-/** Opens the configured database, applies migrations and returns it (closing it on failure). */
-export async function openMigratedDatabase(config: Pick<Config, "database">, logger: Logger): Promise<Database> {
-  const db = await openDatabase(config.database);
+/**
+ * Opens the configured database, applies migrations and returns it (closing it on failure).
+ * `ownThread`: the embedded database runs in a thread of its own (the server's choice, so that no
+ * statement holds up HTTP); commands that only run statements keep it in their thread.
+ */
+export async function openMigratedDatabase(config: Pick<Config, "database">, logger: Logger, opts: { ownThread?: boolean } = {}): Promise<Database> {
+  const db = await openDatabase(config.database.kind === "pglite" ? { ...config.database, thread: opts.ownThread } : config.database);
   try {
     const applied = await migrate(db);
     if (applied.length) logger.info({ applied }, "migrations applied");
@@ -36,7 +40,7 @@ export async function openMigratedDatabase(config: Pick<Config, "database">, log
 export async function startServer(config: Config, logger: Logger, roles: Roles, db?: Database): Promise<RunningServer> {
   // Rule files are read before the database is touched: a broken policy pack stops the start at once.
   const ruleFiles = loadRuleFiles(config.rulesDir);
-  const database = db ?? (await openMigratedDatabase(config, logger));
+  const database = db ?? (await openMigratedDatabase(config, logger, { ownThread: true }));
   const services = createServices(database, config, logger);
   let server: Server | undefined;
   let generatedAdminKey: string | undefined;
@@ -48,6 +52,8 @@ export async function startServer(config: Config, logger: Logger, roles: Roles, 
     await services.ruleRegistry.refresh();
     if (roles.worker) services.worker.start();
     if (roles.api) {
+      await services.enforcement.start();
+      if (config.ingest.maxBacklog > 0) services.backlog.start();
       const app = createApp(services, { bodyLimitBytes: config.bodyLimitBytes, workerInProcess: roles.worker, rateLimits: config.rateLimits, metricsPublic: config.metricsPublic, corsOrigins: config.corsOrigins });
       server = await new Promise<Server>((resolve, reject) => {
         const s = app.listen(config.port, config.host, () => resolve(s));
@@ -65,6 +71,8 @@ export async function startServer(config: Config, logger: Logger, roles: Roles, 
       });
     }
   } catch (err) {
+    services.enforcement.stop();
+    services.backlog.stop();
     await services.worker.stop();
     await database.close();
     throw err;
@@ -81,6 +89,8 @@ export async function startServer(config: Config, logger: Logger, roles: Roles, 
           server.closeIdleConnections();
           await closed;
         }
+        services.enforcement.stop();
+        services.backlog.stop();
         await services.worker.stop();
         await database.close();
       })();

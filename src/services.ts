@@ -3,6 +3,7 @@ import type { Config } from "./config";
 import type { Database } from "./db/database";
 import type { Logger } from "./logger";
 import { createAccountService } from "./features/accounts/account-service";
+import { createEnforcementSnapshot, enforcementSourceOf } from "./features/accounts/enforcement-snapshot";
 import { createApiKeyService } from "./features/auth/api-key-service";
 import { createCaseQueries } from "./features/cases/case-queries";
 import { createCaseWorkflow } from "./features/cases/case-workflow";
@@ -10,13 +11,15 @@ import { createEvaluationService } from "./features/evaluation/evaluation-servic
 import { createEvaluationWorker } from "./features/evaluation/evaluation-worker";
 import { deleteExpiredEvents } from "./features/events/event-retention";
 import { createEventService } from "./features/events/event-service";
+import { createBacklogSampler, createIngestAdmission } from "./features/events/ingest-admission";
+import { backlogEstimate } from "./features/evaluation/evaluation-queue";
 import { compactRollups } from "./features/facts/rollup-compactor";
 import { createBacktestService } from "./features/rules/backtest";
 import { createRuleRegistry } from "./features/rules/rule-registry";
 import { createRuleService } from "./features/rules/rule-service";
 import { createWebhookDispatcher, createWebhookOutbox } from "./features/webhooks/webhook-outbox";
 
-export function createServices(db: Database, config: Pick<Config, "evaluation" | "webhooks"> & Partial<Pick<Config, "retentionDays">>, logger: Logger) {
+export function createServices(db: Database, config: Pick<Config, "evaluation" | "webhooks" | "ingest"> & Partial<Pick<Config, "retentionDays">>, logger: Logger) {
   const { prisma } = db;
   const outbox = createWebhookOutbox(config.webhooks);
   const webhooks = createWebhookDispatcher(db, config.webhooks, logger);
@@ -34,14 +37,19 @@ export function createServices(db: Database, config: Pick<Config, "evaluation" |
       ...(config.retentionDays ? [{ name: "event-retention", everyMs: 60_000, run: () => deleteExpiredEvents(db, config.retentionDays!) }] : []),
     ],
   });
+  const backlog = createBacklogSampler(() => backlogEstimate(db), 1000, (err) => logger.warn({ err }, "evaluation backlog could not be read; admission ignores it until it can"));
+  const enforcement = createEnforcementSnapshot({ source: enforcementSourceOf(db), refreshMs: 1000, logger });
   return {
     db,
     logger,
     apiKeys: createApiKeyService(prisma, logger),
     events: createEventService(db, () => worker.nudge()),
-    accounts: createAccountService(db),
+    enforcement,
+    backlog,
+    admission: createIngestAdmission(config.ingest, backlog.current),
+    accounts: createAccountService(db, enforcement),
     cases: createCaseQueries(prisma),
-    workflow: createCaseWorkflow(db, outbox),
+    workflow: createCaseWorkflow(db, outbox, () => enforcement.refresh()),
     webhooks,
     rules: ruleService,
     backtests: createBacktestService(db),

@@ -5,8 +5,9 @@ import type { Database } from "../db/database";
 import { migrationStatus } from "../db/migrator";
 import { queueStats } from "../features/evaluation/evaluation-queue";
 import type { WorkerStats } from "../features/evaluation/evaluation-worker";
+import type { IngestAdmission } from "../features/events/ingest-admission";
 
-export function createHealthRouter(deps: { db: Database; workerStats?: WorkerStats; now?: () => Date }): Router {
+export function createHealthRouter(deps: { db: Database; workerStats?: WorkerStats; admission?: IngestAdmission; now?: () => Date }): Router {
   const router = Router();
   const now = deps.now ?? (() => new Date());
   router.get("/healthz", (_req, res) => {
@@ -32,6 +33,9 @@ export function createHealthRouter(deps: { db: Database; workerStats?: WorkerSta
           failedEvents: queue.failed,
           ...(deps.workerStats ? { worker: deps.workerStats } : {}),
         },
+        // Admission control of POST /v1/events in this process: batches being stored and waiting,
+        // the last backlog reading, and how many batches were let in or refused since the start.
+        ...(deps.admission ? { ingest: { ...deps.admission.load(), ...deps.admission.stats } } : {}),
       });
     } catch (err) {
       res.status(503).json({ status: "not-ready", checks: { database: `unreachable: ${(err as Error).message}` } });

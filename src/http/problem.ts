@@ -10,6 +10,8 @@ export function sendProblem(res: Response, err: AppError): void {
   const { status, title } = errorRegistry[err.code];
   // RFC 9110: a 401 names the scheme the client should use.
   if (status === 401) res.setHeader("WWW-Authenticate", 'Bearer realm="clauseguard"');
+  // A 503 says when to come back (admission control names its own wait; an unreachable database: 1 s).
+  if (status === 503) res.setHeader("Retry-After", String(err.extra?.retryAfterSeconds ?? 1));
   res
     .status(status)
     .type("application/problem+json")

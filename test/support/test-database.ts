@@ -69,10 +69,11 @@ export async function ensureTemplates(): Promise<void> {
 
 export type TestDatabase = { db: Database; kind: TargetKind; drop(): Promise<void> };
 
-export async function createTestDatabase(kind: TargetKind): Promise<TestDatabase> {
+/** `ownThread`: PGlite in a thread of its own behind its wire server, as the server runs it (PostgreSQL: no effect). */
+export async function createTestDatabase(kind: TargetKind, opts: { ownThread?: boolean } = {}): Promise<TestDatabase> {
   if (kind === "pglite") {
     const loadDataDir = new Blob([fs.readFileSync(pgliteTemplatePath())]);
-    const db = await openDatabase({ kind: "pglite", loadDataDir });
+    const db = await openDatabase({ kind: "pglite", loadDataDir, thread: opts.ownThread });
     return { db, kind, drop: () => db.close() };
   }
   const name = `clauseguard_test_${randomBytes(6).toString("hex")}`;

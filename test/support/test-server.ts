@@ -30,6 +30,7 @@ export function testConfig(overrides: Partial<Config> = {}): Config {
     logLevel: (process.env.TEST_LOG_LEVEL as Config["logLevel"]) ?? "silent",
     bodyLimitBytes: 10 * 1024 * 1024,
     evaluation: { pollMs: 50, batchSize: 500, leaseMs: 60_000 },
+    ingest: { maxInFlight: 4, maxWaiting: 32, maxWaitMs: 10_000, maxBacklog: 0 },
     shutdownTimeoutMs: 5000,
     rateLimits: { perKeyPerMinute: 0, perAddressPerMinute: 0 },
     metricsPublic: true,
@@ -40,8 +41,8 @@ export function testConfig(overrides: Partial<Config> = {}): Config {
   };
 }
 
-export async function startTestServer(kind: TargetKind, opts: { worker?: boolean; config?: Partial<Config> } = {}): Promise<TestServer> {
-  const testDb = await createTestDatabase(kind);
+export async function startTestServer(kind: TargetKind, opts: { worker?: boolean; config?: Partial<Config>; ownThread?: boolean } = {}): Promise<TestServer> {
+  const testDb = await createTestDatabase(kind, { ownThread: opts.ownThread });
   const config = testConfig(opts.config);
   const running = await startServer(config, createLogger(config.logLevel, false), { api: true, worker: opts.worker ?? false }, testDb.db);
   const url = running.url!;

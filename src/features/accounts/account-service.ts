@@ -6,35 +6,17 @@ import { toCaseSummary } from "../cases/case-queries";
 import { linkedAccountIds } from "../facts/fact-queries";
 import { seriesSignalThreshold, usageSeries as readUsageSeries, usageTotals, valueStats } from "../facts/usage-rollups";
 import type { Database } from "../../db/database";
+import type { EnforcementSnapshot, EnforcementStatus } from "./enforcement-snapshot";
 
 const dayMs = 86_400_000;
 
-export type EnforcementStatus = {
-  accountId: string;
-  status: "active" | "restricted" | "suspended";
-  since: string | null;
-  caseIds: string[];
-};
+export type { EnforcementStatus } from "./enforcement-snapshot";
 
-export function createAccountService(db: Database) {
+export function createAccountService(db: Database, enforcement: EnforcementSnapshot) {
   const { prisma } = db;
-  /** An unknown account is active: the gateway must never block on a lookup miss. */
-  async function enforcementStatus(accountId: string): Promise<EnforcementStatus> {
-    const account = await prisma.account.findUnique({ where: { id: accountId }, select: { status: true, statusSince: true } });
-    if (!account || account.status === "active") {
-      return { accountId, status: "active", since: account?.statusSince?.toISOString() ?? null, caseIds: [] };
-    }
-    const holding = await prisma.enforcement.findMany({
-      where: { accountId, liftedAt: null },
-      select: { caseId: true },
-      orderBy: { createdAt: "asc" },
-    });
-    return {
-      accountId,
-      status: account.status,
-      since: account.statusSince?.toISOString() ?? null,
-      caseIds: [...new Set(holding.map((h) => h.caseId))],
-    };
+  /** From memory (see enforcement-snapshot.ts): the gateway's answer never waits on the database. */
+  function enforcementStatus(accountId: string): EnforcementStatus {
+    return enforcement.status(accountId);
   }
 
   /**

@@ -36,7 +36,7 @@ export function createAccountsRouter(deps: { accounts: AccountService; apiKeys: 
   // The gateway holds events:write; analysts hold cases:read. Either may ask.
   router.get("/v1/accounts/:id/enforcement", requireScope(deps.apiKeys, "events:write", "cases:read"), async (req, res) => {
     const { id } = parseOrThrow(accountIdParam, req.params, "params");
-    res.json(await deps.accounts.enforcementStatus(id));
+    res.json(deps.accounts.enforcementStatus(id));
   });
   router.get("/v1/accounts/:id", requireScope(deps.apiKeys, "cases:read"), async (req, res) => {
     const { id } = parseOrThrow(accountIdParam, req.params, "params");

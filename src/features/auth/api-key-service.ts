@@ -21,18 +21,42 @@ export type ApiKeyView = {
 /** lastUsedAt is written at most this often per key, so authentication stays a read. */
 const lastUsedResolutionMs = 60_000;
 
-export function createApiKeyService(prisma: PrismaClient, logger: Logger) {
+/**
+ * A key's stored row is kept in memory this long after it was read: the gateway's every request
+ * authenticates, and must not wait on a database busy with ingestion and evaluation. A revocation
+ * takes effect at once in the process that made it, within this time in the others.
+ */
+export const keyCacheMs = 10_000;
+
+type KeyRow = { id: string; name: string; scopes: string[]; secretHash: string; revokedAt: Date | null; expiresAt: Date | null; lastUsedAt: Date | null };
+
+export function createApiKeyService(prisma: PrismaClient, logger: Logger, opts: { cacheMs?: number } = {}) {
+  const cacheMs = opts.cacheMs ?? keyCacheMs;
+  const cache = new Map<string, { row: KeyRow | null; readAt: number }>();
+
+  async function storedKey(id: string, now: number): Promise<KeyRow | null> {
+    const hit = cache.get(id);
+    if (hit && now - hit.readAt < cacheMs) return hit.row;
+    const row = await prisma.apiKey.findUnique({ where: { id } });
+    // Bounded: unknown ids are cached too (a caller guessing ids must not reach the database each time).
+    if (cache.size >= 10_000) cache.clear();
+    cache.set(id, { row, readAt: now });
+    return row;
+  }
+
   async function authenticate(authorization: string | undefined, now = new Date()): Promise<Principal> {
     const m = /^Bearer (\S+)$/i.exec(authorization ?? "");
     if (!m) throw new AppError("unauthorized", "send an API key as 'Authorization: Bearer <key>'");
     const parsed = parseKey(m[1]!);
     if (!parsed) throw new AppError("unauthorized", "the API key is not in ClauseGuard's format");
-    const row = await prisma.apiKey.findUnique({ where: { id: parsed.id } });
+    const row = await storedKey(parsed.id, now.getTime());
     if (!row || !secretMatches(parsed.secret, row.secretHash)) throw new AppError("unauthorized", "the API key is not valid");
     if (row.revokedAt) throw new AppError("unauthorized", "the API key was revoked");
     if (row.expiresAt && row.expiresAt <= now) throw new AppError("unauthorized", "the API key has expired");
     if (!row.lastUsedAt || now.getTime() - row.lastUsedAt.getTime() > lastUsedResolutionMs) {
-      await prisma.apiKey.update({ where: { id: row.id }, data: { lastUsedAt: now } });
+      // Bookkeeping, not part of the answer: the request does not wait for it.
+      row.lastUsedAt = now;
+      prisma.apiKey.update({ where: { id: row.id }, data: { lastUsedAt: now } }).catch((err: unknown) => logger.warn({ err, keyId: row.id }, "could not record the key's last use"));
     }
     return { keyId: row.id, name: row.name, scopes: row.scopes, actor: `key:${row.id}` };
   }
@@ -71,6 +95,7 @@ export function createApiKeyService(prisma: PrismaClient, logger: Logger) {
       await tx.apiKey.update({ where: { id }, data: { revokedAt: now } });
       await appendAudit(tx, { actor, requestId, action: "key.revoke", targetType: "api_key", targetId: id, before: { revokedAt: null }, after: { revokedAt: now } });
     });
+    cache.delete(id);
   }
 
   /**

@@ -32,7 +32,11 @@ const statusOf = (action: "restrict" | "suspend"): AccountStatus => (action === 
 
 type Tx = Prisma.TransactionClient;
 
-export function createCaseWorkflow(db: Database, outbox?: WebhookOutbox) {
+/**
+ * `onEnforcementChanged` runs after a transaction that enforced or lifted commits, before the
+ * caller is answered: the enforcement snapshot reloads, so this process's next answer shows it.
+ */
+export function createCaseWorkflow(db: Database, outbox?: WebhookOutbox, onEnforcementChanged: () => Promise<void> = async () => {}) {
   const { prisma } = db;
 
   /** Locks the case row for the rest of the transaction: concurrent moves on one case are serialized. */
@@ -69,6 +73,12 @@ export function createCaseWorkflow(db: Database, outbox?: WebhookOutbox) {
   }
 
   async function transition(caseId: string, to: CaseStatus, note: string | undefined, who: Actor, now = new Date()) {
+    const result = await transitionInTransaction(caseId, to, note, who, now);
+    if (result.accounts.length > 0) await onEnforcementChanged();
+    return result;
+  }
+
+  async function transitionInTransaction(caseId: string, to: CaseStatus, note: string | undefined, who: Actor, now: Date) {
     if (to === "enforced") {
       throw new AppError("transition_not_allowed", "a case becomes enforced through POST /v1/cases/:id/enforce, which also acts on the account");
     }
@@ -139,7 +149,7 @@ export function createCaseWorkflow(db: Database, outbox?: WebhookOutbox) {
     const linked = input.includeLinked
       ? await linkedAccountIds(db, found.accountId, input.includeLinked.by, new Date(now.getTime() - input.includeLinked.windowMs), now)
       : [];
-    return prisma.$transaction(async (tx) => {
+    const result = await prisma.$transaction(async (tx) => {
       const c = await lockCase(tx, caseId);
       const from = c.status as CaseStatus;
       if (from !== "confirmed" && from !== "enforced") {
@@ -162,6 +172,8 @@ export function createCaseWorkflow(db: Database, outbox?: WebhookOutbox) {
       await appendAudit(tx, { ...who, action: "case.enforce", targetType: "case", targetId: caseId, before: { status: from }, after: { status: "enforced", action: input.action, accounts } });
       return { caseId, status: "enforced" as const, enforced: enforced.map((e) => ({ ...e, since: e.since?.toISOString() ?? null })) };
     });
+    await onEnforcementChanged();
+    return result;
   }
 
   return { transition, addNote, assign, enforce };

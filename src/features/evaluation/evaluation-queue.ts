@@ -107,3 +107,15 @@ export async function queueStats(db: Db): Promise<QueueStats> {
   const depth = Number(row?.depth ?? 0);
   return { depth, depthCapped: depth >= queueDepthCap, oldestEnqueuedAt: row?.oldest ?? null, failed: Number(row?.failed ?? 0) };
 }
+
+/**
+ * The queue's length estimated from its first and last task (two primary-key lookups, whatever
+ * its depth): tasks are enqueued in event_pk order and mostly completed in it, so this is the
+ * depth plus the gaps left by tasks completed out of order. Admission control reads it every second.
+ */
+export async function backlogEstimate(db: Queryable): Promise<number> {
+  const [row] = await db.query<{ n: string | null }>(sql`
+    SELECT ((SELECT event_pk FROM evaluation_task ORDER BY event_pk DESC LIMIT 1)
+          - (SELECT event_pk FROM evaluation_task ORDER BY event_pk LIMIT 1) + 1)::text AS n`);
+  return row?.n ? Number(row.n) : 0;
+}

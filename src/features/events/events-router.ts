@@ -1,5 +1,5 @@
 // HTTP for usage events: POST /v1/events (JSON array or NDJSON) and GET /v1/events.
-import express, { Router } from "express";
+import express, { type RequestHandler, Router } from "express";
 import { z } from "zod";
 import { AppError } from "../../errors";
 import { requireScope } from "../../http/auth";
@@ -8,6 +8,7 @@ import { parseOrThrow } from "../../http/parse";
 import type { ApiKeyService } from "../auth/api-key-service";
 import { queryMoment, queryText } from "./event-schemas";
 import { type EventService, ParseFailure } from "./event-service";
+import { type IngestAdmission, isRefusal } from "./ingest-admission";
 
 export const listEventsQuery = z.strictObject({
   accountId: queryText(128).optional(),
@@ -33,8 +34,29 @@ export function parseNdjson(text: string): unknown[] {
     });
 }
 
+/**
+ * Admission control in front of the body parsers (see ingest-admission.ts). A refused request's
+ * body is still read to its end before the 503 goes out, so the client gets an answer on an open
+ * connection rather than a reset while it is still sending.
+ */
+function admit(admission: IngestAdmission): RequestHandler {
+  return async (req, res, next) => {
+    const decision = await admission.enter();
+    if (!isRefusal(decision)) {
+      res.once("close", () => decision.release());
+      return next();
+    }
+    const refuse = () => next(new AppError("unavailable", decision.message, undefined, { reason: decision.reason, retryAfterSeconds: decision.retryAfterSeconds }));
+    if (req.readableEnded) return refuse();
+    req.once("end", refuse);
+    req.once("error", () => {});
+    req.resume();
+  };
+}
+
 export function createEventsRouter(deps: {
   events: EventService;
+  admission: IngestAdmission;
   apiKeys: ApiKeyService;
   bodyLimitBytes: number;
   onIngested?: (r: { accepted: number; duplicates: number; rejected: number }) => void;
@@ -43,6 +65,7 @@ export function createEventsRouter(deps: {
   router.post(
     "/v1/events",
     requireScope(deps.apiKeys, "events:write"),
+    admit(deps.admission),
     express.json({ limit: deps.bodyLimitBytes, type: ["application/json", "application/*+json"] }),
     express.text({ limit: deps.bodyLimitBytes, type: ["application/x-ndjson", "application/ndjson"] }),
     async (req, res) => {
