@@ -61,7 +61,7 @@ export function createApp(services: Services, options: AppOptions): Express {
     }),
   );
   for (const limiter of rateLimits(options.rateLimits ?? { perKeyPerMinute: 0, perAddressPerMinute: 0 })) app.use(limiter);
-  app.use(createHealthRouter({ db: services.db, admission: services.admission, workerStats: options.workerInProcess ? services.worker.stats : undefined }));
+  app.use(createHealthRouter({ db: services.db, admission: services.admission, enforcementAgeMs: services.enforcement.ageMs, workerStats: options.workerInProcess ? services.worker.stats : undefined }));
   const metricsAccess: express.RequestHandler[] = options.metricsPublic === false ? [requireScope(services.apiKeys, "admin")] : [];
   app.get("/metrics", ...metricsAccess, async (_req, res) => {
     res.type(metrics.registry.contentType).send(await metrics.registry.metrics());

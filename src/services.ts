@@ -12,7 +12,7 @@ import { createEvaluationWorker } from "./features/evaluation/evaluation-worker"
 import { deleteExpiredEvents } from "./features/events/event-retention";
 import { createEventService } from "./features/events/event-service";
 import { createBacklogSampler, createIngestAdmission } from "./features/events/ingest-admission";
-import { backlogEstimate } from "./features/evaluation/evaluation-queue";
+import { backlogDepth } from "./features/evaluation/evaluation-queue";
 import { compactRollups } from "./features/facts/rollup-compactor";
 import { createBacktestService } from "./features/rules/backtest";
 import { createRuleRegistry } from "./features/rules/rule-registry";
@@ -37,7 +37,7 @@ export function createServices(db: Database, config: Pick<Config, "evaluation" |
       ...(config.retentionDays ? [{ name: "event-retention", everyMs: 60_000, run: () => deleteExpiredEvents(db, config.retentionDays!) }] : []),
     ],
   });
-  const backlog = createBacklogSampler(() => backlogEstimate(db), 1000, (err) => logger.warn({ err }, "evaluation backlog could not be read; admission ignores it until it can"));
+  const backlog = createBacklogSampler(() => backlogDepth(db, config.ingest.maxBacklog), 1000, (err) => logger.warn({ err }, "evaluation backlog could not be read; admission ignores it until it can"));
   const enforcement = createEnforcementSnapshot({ source: enforcementSourceOf(db), refreshMs: 1000, logger });
   return {
     db,
@@ -49,7 +49,11 @@ export function createServices(db: Database, config: Pick<Config, "evaluation" |
     admission: createIngestAdmission(config.ingest, backlog.current),
     accounts: createAccountService(db, enforcement),
     cases: createCaseQueries(prisma),
-    workflow: createCaseWorkflow(db, outbox, () => enforcement.refresh()),
+    // The change is committed whatever happens here: a failed reload is logged, and the next
+    // periodic one (a second later) shows it.
+    workflow: createCaseWorkflow(db, outbox, () =>
+      enforcement.refresh().catch((err: unknown) => logger.warn({ err }, "enforcement snapshot not reloaded after a change; the next periodic reload shows it")),
+    ),
     webhooks,
     rules: ruleService,
     backtests: createBacktestService(db),

@@ -186,7 +186,9 @@ async function openPgliteThread(target: { dataDir?: string; loadDataDir?: Blob }
     unlock();
     throw err;
   }
-  const db = await openPostgres({ ...host.connection, max: 4 }, { unnamed: true });
+  // Connections to the wire server are cheap and wait for the session in line; the pool is sized
+  // well above the ingestion limit, so stored batches never starve reads, keys or the worker.
+  const db = await openPostgres({ ...host.connection, max: 16 }, { unnamed: true });
   return {
     ...db,
     kind: "pglite",

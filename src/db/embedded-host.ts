@@ -42,7 +42,18 @@ function removeStaleSocketDirs(): void {
   }
 }
 
-export async function startEmbeddedHost(target: { dataDir?: string; loadDataDir?: Blob }): Promise<EmbeddedHost> {
+/**
+ * `onLost`: the thread died after it started (the process cannot go on without its database).
+ * The default logs to stderr and asks the process to shut down as on SIGTERM.
+ */
+export async function startEmbeddedHost(
+  target: { dataDir?: string; loadDataDir?: Blob },
+  onLost: (err: Error) => void = (err) => {
+    process.stderr.write(`clauseguard: the embedded database's thread stopped: ${err.message}; shutting down\n`);
+    process.exitCode = 1;
+    process.kill(process.pid, "SIGTERM");
+  },
+): Promise<EmbeddedHost> {
   removeStaleSocketDirs();
   // PostgreSQL clients find a Unix socket as <dir>/.s.PGSQL.<port>; the folder is the process's own (0700).
   const socketDir = fs.mkdtempSync(path.join(os.tmpdir(), `clauseguard-db-${process.pid}-`));
@@ -56,8 +67,10 @@ export async function startEmbeddedHost(target: { dataDir?: string; loadDataDir?
   const pending = new Map<number, { resolve: (r: Reply) => void; reject: (e: Error) => void }>();
   let nextId = 1;
   let exited: Error | undefined;
+  let closing: Promise<void> | undefined;
   const removeSocketDir = () => fs.rmSync(socketDir, { recursive: true, force: true });
 
+  let started = false;
   const ready = new Promise<void>((resolve, reject) => {
     worker.on("message", (m: HostMessage) => {
       if (m.type === "ready") resolve();
@@ -71,11 +84,13 @@ export async function startEmbeddedHost(target: { dataDir?: string; loadDataDir?
     });
     worker.on("error", (err) => {
       exited = err;
+      if (started && !closing) onLost(err);
       reject(err);
       for (const p of pending.values()) p.reject(err);
       pending.clear();
     });
     worker.on("exit", (code) => {
+      if (started && !closing && !exited) onLost(new Error(`it exited with code ${code}`));
       exited ??= new Error(`the embedded database's thread exited (code ${code})`);
       reject(exited);
       for (const p of pending.values()) p.reject(exited);
@@ -84,6 +99,7 @@ export async function startEmbeddedHost(target: { dataDir?: string; loadDataDir?
   });
   try {
     await ready;
+    started = true;
   } catch (err) {
     await worker.terminate();
     removeSocketDir();
@@ -98,7 +114,6 @@ export async function startEmbeddedHost(target: { dataDir?: string; loadDataDir?
       worker.postMessage({ id, type } satisfies EmbeddedHostRequest);
     });
 
-  let closing: Promise<void> | undefined;
   return {
     connection: { host: socketDir, port, user: "postgres", database: "postgres" },
     dumpDataDir: async () => new Blob([(await ask("dump")).bytes!]),

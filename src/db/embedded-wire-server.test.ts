@@ -2,6 +2,7 @@
 // transactions and extended-protocol exchanges never interleave, a failed statement does not
 // wedge the session, and a client that vanishes inside a transaction leaves nothing behind.
 import fs from "node:fs";
+import net from "node:net";
 import os from "node:os";
 import path from "node:path";
 import { PGlite } from "@electric-sql/pglite";
@@ -78,4 +79,46 @@ describe("embedded wire server", () => {
     expect((await waiting).rows[0]!.n).toBe(0);
     expect(server.stats().queued).toBe(0);
   });
+
+  /** A raw client: the startup exchange, then the given protocol messages, then gone without a Sync. */
+  async function leaveMidExchange(messages: Buffer[], expectError: boolean): Promise<void> {
+    const socket = net.connect(path.join(dir, ".s.PGSQL.5432"));
+    const received: Buffer[] = [];
+    socket.on("data", (d) => received.push(d));
+    const seen = (byte: number) => Buffer.concat(received).includes(byte);
+    const startup = Buffer.concat([Buffer.from([0, 0, 0, 0, 0, 3, 0, 0]), Buffer.from("user\0postgres\0database\0postgres\0\0")]);
+    startup.writeInt32BE(startup.length, 0);
+    socket.write(startup);
+    await waitFor(() => seen(0x5a)); // ReadyForQuery
+    received.length = 0;
+    socket.write(Buffer.concat([...messages, message(0x48, Buffer.alloc(0))])); // ... then Flush, no Sync
+    await waitFor(() => (expectError ? seen(0x45) : seen(0x43))); // ErrorResponse, or CommandComplete
+    socket.destroy();
+  }
+
+  it("hands on an idle session when a client leaves after an error, before its Sync", async () => {
+    await leaveMidExchange([message(0x50, Buffer.from("\0SELECT FROM no_such_table\0\0\0"))], true);
+    expect((await pool.query("SELECT 7 AS a")).rows).toEqual([{ a: 7 }]);
+  });
+
+  it("commits nothing of an exchange whose client left before its Sync", async () => {
+    const insert = Buffer.from("\0INSERT INTO t (owner) VALUES (77)\0\0\0");
+    const bind = Buffer.from([0, 0, 0, 0, 0, 0, 0, 0]); // unnamed portal and statement, no parameters or formats
+    const execute = Buffer.from([0, 0, 0, 0, 0]); // unnamed portal, no row limit
+    await leaveMidExchange([message(0x50, insert), message(0x42, bind), message(0x45, execute)], false);
+    expect((await pool.query<{ n: number }>("SELECT count(*)::int AS n FROM t WHERE owner = 77")).rows[0]!.n).toBe(0);
+  });
 });
+
+/** A typed protocol message: its type byte, its length, its body. */
+function message(type: number, body: Buffer): Buffer {
+  const head = Buffer.alloc(5);
+  head[0] = type;
+  head.writeInt32BE(body.length + 4, 1);
+  return Buffer.concat([head, body]);
+}
+
+async function waitFor(cond: () => boolean): Promise<void> {
+  for (let i = 0; i < 500 && !cond(); i++) await new Promise((r) => setTimeout(r, 5));
+  expect(cond()).toBe(true);
+}

@@ -13,6 +13,8 @@ import type { PGlite } from "@electric-sql/pglite";
 const sslRequestCode = 80877103;
 const cancelRequestCode = 80877102;
 const protocolV3 = 196608;
+/** A Sync message ('S', length 4). */
+const syncMessage = new Uint8Array([0x53, 0, 0, 0, 4]);
 
 /** A FIFO lock on the one session: whoever holds it has PGlite to itself until it is idle again. */
 class SessionLock {
@@ -60,13 +62,18 @@ class ReadyForQueryTracker {
   private bodyLeft = 0;
   private type = 0;
   status: string | undefined;
+  /** An ErrorResponse came with no ReadyForQuery after it yet. */
+  errored = false;
 
   feed(chunk: Uint8Array): void {
     let i = 0;
     while (i < chunk.length) {
       if (this.bodyLeft > 0) {
         const take = Math.min(this.bodyLeft, chunk.length - i);
-        if (this.type === 0x5a && this.bodyLeft - take === 0) this.status = String.fromCharCode(chunk[i + take - 1]!);
+        if (this.type === 0x5a && this.bodyLeft - take === 0) {
+          this.status = String.fromCharCode(chunk[i + take - 1]!);
+          this.errored = false;
+        }
         this.bodyLeft -= take;
         i += take;
         continue;
@@ -74,6 +81,7 @@ class ReadyForQueryTracker {
       this.header[this.headerFill++] = chunk[i++]!;
       if (this.headerFill === 5) {
         this.type = this.header[0]!;
+        if (this.type === 0x45) this.errored = true; // ErrorResponse: the backend now skips to the next Sync
         this.bodyLeft = this.header.readInt32BE(1) - 4;
         this.headerFill = 0;
       }
@@ -97,24 +105,39 @@ export async function serveOverWire(db: PGlite, listen: { path: string } | { por
     let chain = Promise.resolve();
     let closed = false;
 
+    let idle = true;
+    /** Follows this connection's answers across its messages (whether one errored since the last ReadyForQuery). */
+    const tracker = new ReadyForQueryTracker();
     const release = async () => {
-      // A connection that leaves inside a transaction must not leave the session in it.
-      if (lock.holds(me) && db.isInTransaction()) await db.exec("ROLLBACK").catch(() => {});
+      if (lock.holds(me) && !idle) {
+        // The connection left mid-exchange or inside a transaction; the next one must find the
+        // session idle, with nothing of this one's work committed. After an error the backend
+        // skips every message up to a Sync: send one (the failed work is already undone).
+        // Otherwise roll back: an explicit transaction, or the implicit one of an exchange that
+        // never reached its Sync (a Sync would commit that one).
+        if (tracker.errored) await db.execProtocolRaw(syncMessage).catch(() => {});
+        if (!tracker.errored || db.isInTransaction()) await db.exec("ROLLBACK").catch(() => {});
+      }
       lock.release(me);
     };
 
     const run = async (message: Buffer): Promise<void> => {
       await lock.acquire(me);
-      if (closed) return void (await release());
-      const tracker = new ReadyForQueryTracker();
+      if (closed || socket.destroyed) return void (await release());
+      idle = false;
+      tracker.status = undefined;
       await db.execProtocolRawStream(new Uint8Array(message.buffer, message.byteOffset, message.byteLength), {
         onRawData: (data) => {
           tracker.feed(data);
           if (!socket.destroyed) socket.write(Buffer.from(data));
         },
       });
-      if (tracker.status === "I") lock.release(me);
+      if (tracker.status === "I") {
+        idle = true;
+        lock.release(me);
+      }
     };
+    const fail = (err: unknown): void => void socket.destroy(err instanceof Error ? err : new Error(String(err)));
 
     const onData = (chunk: Buffer) => {
       buffered = buffered.length ? Buffer.concat([buffered, chunk]) : chunk;
@@ -139,7 +162,7 @@ export async function serveOverWire(db: PGlite, listen: { path: string } | { por
             return;
           }
           started = true;
-          chain = chain.then(() => run(Buffer.from(message)));
+          chain = chain.then(() => run(Buffer.from(message))).catch(fail);
           continue;
         }
         if (buffered.length < 5) return;
@@ -148,12 +171,10 @@ export async function serveOverWire(db: PGlite, listen: { path: string } | { por
         const message = Buffer.from(buffered.subarray(0, len));
         buffered = buffered.subarray(len);
         if (message[0] === 0x58 /* Terminate */) {
-          chain = chain.then(release).then(() => void socket.end());
+          chain = chain.then(release).then(() => void socket.end(), fail);
           return;
         }
-        chain = chain.then(() => run(message)).catch((err: unknown) => {
-          socket.destroy(err instanceof Error ? err : new Error(String(err)));
-        });
+        chain = chain.then(() => run(message)).catch(fail);
       }
     };
     socket.on("data", onData);
@@ -162,7 +183,7 @@ export async function serveOverWire(db: PGlite, listen: { path: string } | { por
       closed = true;
       connections.delete(socket);
       lock.forget(me);
-      chain = chain.then(release, release);
+      chain = chain.then(release, release).catch(() => {});
     });
   });
 

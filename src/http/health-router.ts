@@ -7,7 +7,14 @@ import { queueStats } from "../features/evaluation/evaluation-queue";
 import type { WorkerStats } from "../features/evaluation/evaluation-worker";
 import type { IngestAdmission } from "../features/events/ingest-admission";
 
-export function createHealthRouter(deps: { db: Database; workerStats?: WorkerStats; admission?: IngestAdmission; now?: () => Date }): Router {
+export function createHealthRouter(deps: {
+  db: Database;
+  workerStats?: WorkerStats;
+  admission?: IngestAdmission;
+  /** How old the enforcement snapshot's answers are, in ms. */
+  enforcementAgeMs?: () => number | undefined;
+  now?: () => Date;
+}): Router {
   const router = Router();
   const now = deps.now ?? (() => new Date());
   router.get("/healthz", (_req, res) => {
@@ -36,6 +43,9 @@ export function createHealthRouter(deps: { db: Database; workerStats?: WorkerSta
         // Admission control of POST /v1/events in this process: batches being stored and waiting,
         // the last backlog reading, and how many batches were let in or refused since the start.
         ...(deps.admission ? { ingest: { ...deps.admission.load(), ...deps.admission.stats } } : {}),
+        // The gateway's enforcement answers come from memory: how long ago it was reloaded (a
+        // figure far above a second means reloads fail, and answers may be stale).
+        ...(deps.enforcementAgeMs ? { enforcement: { snapshotAgeMs: deps.enforcementAgeMs() ?? null } } : {}),
       });
     } catch (err) {
       res.status(503).json({ status: "not-ready", checks: { database: `unreachable: ${(err as Error).message}` } });

@@ -25,8 +25,11 @@ export function enforcementSourceOf(db: Queryable): EnforcementSource {
       const [accounts, holding] = await Promise.all([
         db.query<{ id: string; status: EnforcementStatus["status"]; since: Date | null }>(sql`
           SELECT id, status::text AS status, status_since AS since FROM account WHERE status_since IS NOT NULL`),
+        // The cases holding each account, the first enforced first (as the API has always listed them).
         db.query<{ account_id: string; case_ids: string[] }>(sql`
-          SELECT account_id, array_agg(DISTINCT case_id) AS case_ids FROM enforcement WHERE lifted_at IS NULL GROUP BY account_id`),
+          SELECT account_id, array_agg(case_id ORDER BY first_at, case_id) AS case_ids
+          FROM (SELECT account_id, case_id, min(created_at) AS first_at FROM enforcement WHERE lifted_at IS NULL GROUP BY 1, 2) held
+          GROUP BY account_id`),
       ]);
       const cases = new Map(holding.map((h) => [h.account_id, h.case_ids]));
       const map = new Map<string, EnforcementStatus>();
@@ -35,7 +38,7 @@ export function enforcementSourceOf(db: Queryable): EnforcementSource {
           accountId: a.id,
           status: a.status,
           since: a.since ? new Date(a.since).toISOString() : null,
-          caseIds: a.status === "active" ? [] : [...(cases.get(a.id) ?? [])].sort(),
+          caseIds: a.status === "active" ? [] : (cases.get(a.id) ?? []),
         });
       }
       return map;

@@ -34,13 +34,17 @@ export function createApiKeyService(prisma: PrismaClient, logger: Logger, opts: 
   const cacheMs = opts.cacheMs ?? keyCacheMs;
   const cache = new Map<string, { row: KeyRow | null; readAt: number }>();
 
+  /** Bumped by every change this process makes to a key: a read that began before it is not cached. */
+  let generation = 0;
+
   async function storedKey(id: string, now: number): Promise<KeyRow | null> {
     const hit = cache.get(id);
     if (hit && now - hit.readAt < cacheMs) return hit.row;
+    const startedAt = generation;
     const row = await prisma.apiKey.findUnique({ where: { id } });
     // Bounded: unknown ids are cached too (a caller guessing ids must not reach the database each time).
     if (cache.size >= 10_000) cache.clear();
-    cache.set(id, { row, readAt: now });
+    if (startedAt === generation) cache.set(id, { row, readAt: now });
     return row;
   }
 
@@ -95,6 +99,7 @@ export function createApiKeyService(prisma: PrismaClient, logger: Logger, opts: 
       await tx.apiKey.update({ where: { id }, data: { revokedAt: now } });
       await appendAudit(tx, { actor, requestId, action: "key.revoke", targetType: "api_key", targetId: id, before: { revokedAt: null }, after: { revokedAt: now } });
     });
+    generation++;
     cache.delete(id);
   }
 

@@ -109,13 +109,10 @@ export async function queueStats(db: Db): Promise<QueueStats> {
 }
 
 /**
- * The queue's length estimated from its first and last task (two primary-key lookups, whatever
- * its depth): tasks are enqueued in event_pk order and mostly completed in it, so this is the
- * depth plus the gaps left by tasks completed out of order. Admission control reads it every second.
+ * The queue's depth, counted up to `cap` (an index-only scan of at most `cap` entries): admission
+ * control reads it once a second and only needs to know whether it is over its limit.
  */
-export async function backlogEstimate(db: Queryable): Promise<number> {
-  const [row] = await db.query<{ n: string | null }>(sql`
-    SELECT ((SELECT event_pk FROM evaluation_task ORDER BY event_pk DESC LIMIT 1)
-          - (SELECT event_pk FROM evaluation_task ORDER BY event_pk LIMIT 1) + 1)::text AS n`);
-  return row?.n ? Number(row.n) : 0;
+export async function backlogDepth(db: Queryable, cap: number): Promise<number> {
+  const [row] = await db.query<{ n: string }>(sql`SELECT count(*)::text AS n FROM (SELECT 1 FROM evaluation_task LIMIT ${cap}::int) capped`);
+  return Number(row?.n ?? 0);
 }

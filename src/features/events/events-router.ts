@@ -8,7 +8,7 @@ import { parseOrThrow } from "../../http/parse";
 import type { ApiKeyService } from "../auth/api-key-service";
 import { queryMoment, queryText } from "./event-schemas";
 import { type EventService, ParseFailure } from "./event-service";
-import { type IngestAdmission, isRefusal } from "./ingest-admission";
+import { type IngestAdmission, type Ticket, isRefusal } from "./ingest-admission";
 
 export const listEventsQuery = z.strictObject({
   accountId: queryText(128).optional(),
@@ -39,18 +39,29 @@ export function parseNdjson(text: string): unknown[] {
  * body is still read to its end before the 503 goes out, so the client gets an answer on an open
  * connection rather than a reset while it is still sending.
  */
-function admit(admission: IngestAdmission): RequestHandler {
+function admit(admission: IngestAdmission, bodyLimitBytes: number): RequestHandler {
   return async (req, res, next) => {
     const decision = await admission.enter();
     if (!isRefusal(decision)) {
-      res.once("close", () => decision.release());
+      // A client that left while waiting in line gives its slot back at once.
+      if (res.closed || req.destroyed) return decision.release();
+      // The handler releases the slot when its batch is stored (see below); a request that ends
+      // before the handler starts (a body that fails to parse, an aborted upload) releases it here.
+      res.locals.admission = decision;
+      res.once("close", () => {
+        if (!res.locals.storing) decision.release();
+      });
       return next();
     }
     const refuse = () => next(new AppError("unavailable", decision.message, undefined, { reason: decision.reason, retryAfterSeconds: decision.retryAfterSeconds }));
     if (req.readableEnded) return refuse();
+    let read = 0;
+    req.on("data", (chunk: Buffer) => {
+      read += chunk.length;
+      if (read > bodyLimitBytes) req.destroy(); // no more than an admitted body would be read
+    });
     req.once("end", refuse);
     req.once("error", () => {});
-    req.resume();
   };
 }
 
@@ -65,7 +76,7 @@ export function createEventsRouter(deps: {
   router.post(
     "/v1/events",
     requireScope(deps.apiKeys, "events:write"),
-    admit(deps.admission),
+    admit(deps.admission, deps.bodyLimitBytes),
     express.json({ limit: deps.bodyLimitBytes, type: ["application/json", "application/*+json"] }),
     express.text({ limit: deps.bodyLimitBytes, type: ["application/x-ndjson", "application/ndjson"] }),
     async (req, res) => {
@@ -75,7 +86,13 @@ export function createEventsRouter(deps: {
       else if (req.body === undefined) {
         throw new AppError("unsupported_media_type", "send Content-Type: application/json (an array of events) or application/x-ndjson");
       } else throw new AppError("validation_failed", "the body must be a JSON array of events", [{ path: "", message: "expected an array" }]);
-      const result = await deps.events.ingest(items);
+      res.locals.storing = true;
+      let result;
+      try {
+        result = await deps.events.ingest(items);
+      } finally {
+        (res.locals.admission as Ticket | undefined)?.release();
+      }
       deps.onIngested?.({ accepted: result.accepted, duplicates: result.duplicates, rejected: result.rejected.length });
       res.status(202).json(result);
     },

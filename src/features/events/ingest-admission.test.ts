@@ -49,7 +49,7 @@ describe("ingest admission", () => {
   it("refuses every batch while the backlog is at its limit, with a longer Retry-After, and admits again below it", async () => {
     let backlog: number | undefined = 500;
     const admission = createIngestAdmission(limits({ maxBacklog: 500 }), () => backlog);
-    expect(await admission.enter()).toEqual({ reason: "backlog", message: expect.stringContaining("about 500 events are waiting"), retryAfterSeconds: 5 });
+    expect(await admission.enter()).toEqual({ reason: "backlog", message: expect.stringContaining("500 or more events are waiting"), retryAfterSeconds: 5 });
     backlog = 499;
     ticket(await admission.enter());
     backlog = undefined; // not read yet, or the read failed: no refusal on a guess

@@ -48,7 +48,7 @@ export function createIngestAdmission(limits: AdmissionLimits, backlog: () => nu
       stats.refusedBacklog++;
       return {
         reason: "backlog",
-        message: `about ${depth} events are waiting for evaluation (the limit is ${limits.maxBacklog}); send this batch again after Retry-After`,
+        message: `${depth} or more events are waiting for evaluation (the limit is ${limits.maxBacklog}); send this batch again after Retry-After`,
         retryAfterSeconds: retryAfter.backlog,
       };
     }
