@@ -26,7 +26,9 @@ export type RunningServer = {
  * statement holds up HTTP); commands that only run statements keep it in their thread.
  */
 export async function openMigratedDatabase(config: Pick<Config, "database">, logger: Logger, opts: { ownThread?: boolean } = {}): Promise<Database> {
-  const db = await openDatabase(config.database.kind === "pglite" ? { ...config.database, thread: opts.ownThread } : config.database);
+  const db = await openDatabase(
+    config.database.kind === "pglite" ? { kind: "pglite", dataDir: config.database.dataDir, thread: opts.ownThread && config.database.ownThread !== false } : config.database,
+  );
   try {
     const applied = await migrate(db);
     if (applied.length) logger.info({ applied }, "migrations applied");
