@@ -63,10 +63,12 @@ if (!haveBrowser) {
     });
   }, 120_000);
 
+  // Closing Chromium and draining its connections took over 60 s once in a CI run with both jest
+  // workers busy (every test had passed); the hook gets the same time as the set-up.
   afterAll(async () => {
     await browser?.close();
     await server?.stop();
-  });
+  }, 120_000);
 
   const newPage = async (viewport = { width: 1280, height: 800 }): Promise<Page> => {
     const page = await browser.newPage({ viewport });
