@@ -6,7 +6,7 @@
 // positives with their population, and the time taken. --workers N adds N evaluation worker
 // processes (PostgreSQL). --batch-size sets CLAUSEGUARD_EVAL_BATCH_SIZE: the run posts days of traffic
 // in minutes, so evaluation works through a backlog a gateway's real-time stream never builds, and a
-// larger batch judges each account once for more of its events (see the README's policy-pack
+// larger batch judges each account once for more of its events (see docs/policy-pack.md's
 // section); the lease grows with it. --resume-database-url picks up a run that was stopped after ingestion
 // (its database keeps the queue): the same --accounts/--days/--seed, no ingestion, the rest as usual;
 // with --so-far it does not wait either: it scores the cases opened so far and says how far

@@ -185,7 +185,7 @@ export function buildCli(): Command {
     });
 
   const postgresBackupHint =
-    "DATABASE_URL is set: back PostgreSQL up with its own tools, `pg_dump -Fc -f clauseguard.dump \"$DATABASE_URL\"`, and restore with `pg_restore --no-owner --exit-on-error -d <new database URL> clauseguard.dump` (README: Backup and restore)";
+    "DATABASE_URL is set: back PostgreSQL up with its own tools, `pg_dump -Fc -f clauseguard.dump \"$DATABASE_URL\"`, and restore with `pg_restore --no-owner --exit-on-error -d <new database URL> clauseguard.dump` (docs/operations.md: Backup and restore)";
   program
     .command("backup <file>")
     .description("write the embedded database (CLAUSEGUARD_DATA_DIR) to a new file; stop the server first")

@@ -1,4 +1,4 @@
-// Backup and restore as the README tells an operator to do it: `clauseguard backup|restore` for the
+// Backup and restore as docs/operations.md tells an operator to do it: `clauseguard backup|restore` for the
 // embedded database, pg_dump -Fc / pg_restore for PostgreSQL. A restored database serves the same
 // cases (status, timeline, evidence) and the same keys as the original.
 import { execFile } from "node:child_process";
@@ -130,7 +130,7 @@ if (process.env.TEST_DATABASE_URL) {
         } finally {
           await server.stop();
         }
-        // The README's procedure, word for word.
+        // The procedure of docs/operations.md, word for word.
         const file = path.join(tmp("cg-pgdump-"), "clauseguard.dump");
         const bin = postgresBinDir();
         await exec(path.join(bin, "pg_dump"), ["-Fc", "-f", file, source.url]);

@@ -1,6 +1,6 @@
 // Backup and restore of the embedded database: PGlite's own dump of its data folder (a gzipped
 // tarball), taken while no server holds the folder, and loaded into an empty folder. PostgreSQL
-// is backed up with its own tools (pg_dump -Fc / pg_restore; see the README).
+// is backed up with its own tools (pg_dump -Fc / pg_restore; see docs/operations.md).
 import fs from "node:fs";
 import path from "node:path";
 import { openDatabase } from "./database";

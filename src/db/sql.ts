@@ -1,7 +1,7 @@
 // A tagged template for raw SQL on the driver (not through Prisma): `sql\`... ${value}::jsonb\``
 // becomes positional parameters; a nested sql`` fragment is spliced in with its own parameters.
 // Used on the hot paths (ingestion, facts), where Prisma's raw-query layer cost about as much
-// again as the database's own time (measured; see README "Performance").
+// again as the database's own time (measured; see docs/performance.md).
 
 /** `name` makes PostgreSQL prepare the statement once per connection and reuse its plan. */
 export type SqlQuery = { text: string; values: unknown[]; name?: string };
