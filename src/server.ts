@@ -39,6 +39,7 @@ export async function openMigratedDatabase(config: Pick<Config, "database">, log
   }
 }
 
+/** A database passed in stays its opener's to close; one opened here is closed by stop(). */
 export async function startServer(config: Config, logger: Logger, roles: Roles, db?: Database): Promise<RunningServer> {
   // Rule files are read before the database is touched: a broken policy pack stops the start at once.
   const ruleFiles = loadRuleFiles(config.rulesDir);
@@ -73,10 +74,10 @@ export async function startServer(config: Config, logger: Logger, roles: Roles, 
       });
     }
   } catch (err) {
-    services.enforcement.stop();
-    services.backlog.stop();
+    await services.enforcement.stop();
+    await services.backlog.stop();
     await services.worker.stop();
-    await database.close();
+    if (!db) await database.close();
     throw err;
   }
   const address = server?.address() as AddressInfo | undefined;
@@ -91,10 +92,10 @@ export async function startServer(config: Config, logger: Logger, roles: Roles, 
           server.closeIdleConnections();
           await closed;
         }
-        services.enforcement.stop();
-        services.backlog.stop();
+        await services.enforcement.stop();
+        await services.backlog.stop();
         await services.worker.stop();
-        await database.close();
+        if (!db) await database.close();
       })();
       return stopping;
     },

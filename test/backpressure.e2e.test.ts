@@ -88,7 +88,9 @@ describe.each(testTargets())("backpressure on %s", (kind) => {
       expect(stored.size).toBe(acknowledged.size);
       for (const id of acknowledged) expect(stored.has(id)).toBe(true);
       for (const id of refused) expect(stored.has(id)).toBe(false);
-      expect(server.running.services.admission.stats.refusedBusy).toBe(statuses.filter((s) => s === 503).length);
+      const ready = await server.call("GET", "/readyz");
+      expect(ready.body.ingest).toMatchObject({ inFlight: 0, waiting: 0, refusedBusy: statuses.filter((s) => s === 503).length, refusedBacklog: 0 });
+      expect(ready.body.enforcement.snapshotAgeMs).toBeLessThan(5000);
     });
   });
 

@@ -1,7 +1,9 @@
 // The case workflow over HTTP on every test database: allowed and refused moves, required notes,
 // the dismissal cool-down, reopening, notes and assignment, enforcement of an account and its
 // linked accounts, and lifting on resolve only when nothing else holds the account.
-import { type TestServer, startTestServer } from "./support/test-server";
+import { type TestServer, startTestServer, testConfig } from "./support/test-server";
+import { createLogger } from "../src/logger";
+import { startServer } from "../src/server";
 import { testTargets } from "./support/test-database";
 import { usageEvent } from "./support/factories";
 
@@ -153,5 +155,32 @@ describe.each(testTargets())("case workflow on %s", (kind) => {
     const c = await caseFor("acct_w3");
     expect((await server.call("POST", `/v1/cases/${c.id}/transitions`, { body: { to: "investigating" }, key: reader })).status).toBe(403);
     expect((await server.call("POST", `/v1/cases/${c.id}/notes`, { body: { note: "x" }, key: reader })).status).toBe(403);
+  });
+  it("answers an enforcement at once in the process that made it, and within about a second in another process on the same database", async () => {
+    // A second API process on the same database, with its own in-memory enforcement snapshot.
+    const config = testConfig({ adminKey: server.adminKey });
+    const other = await startServer(config, createLogger("silent", false), { api: true, worker: false }, server.running.services.db);
+    try {
+      const ask = async (url: string) =>
+        (await (await fetch(`${url}/v1/accounts/acct_x1/enforcement`, { headers: { authorization: `Bearer ${server.adminKey}` } })).json()) as { status: string };
+      const within = async (url: string, status: string) => {
+        const t0 = Date.now();
+        while ((await ask(url)).status !== status && Date.now() - t0 < 5000) await new Promise((r) => setTimeout(r, 50));
+        return Date.now() - t0;
+      };
+      await server.call("POST", "/v1/events", { body: [synth("acct_x1")] });
+      await server.drain();
+      const c = await caseFor("acct_x1");
+      await move(c.id, "confirmed");
+      expect((await server.call("POST", `/v1/cases/${c.id}/enforce`, { body: { action: "suspend", note: "seen from two processes" } })).status).toBe(200);
+      expect((await ask(server.url)).status).toBe("suspended");
+      expect(await within(other.url!, "suspended")).toBeLessThan(2500);
+
+      expect((await move(c.id, "resolved", "lifted")).status).toBe(200);
+      expect((await ask(server.url)).status).toBe("active");
+      expect(await within(other.url!, "active")).toBeLessThan(2500);
+    } finally {
+      await other.stop();
+    }
   });
 });

@@ -7,7 +7,7 @@ import { PrismaPg } from "@prisma/adapter-pg";
 import pg from "pg";
 import { PrismaPGlite } from "pglite-prisma-adapter";
 import { PrismaClient } from "../generated/prisma/client";
-import { type EmbeddedHost, startEmbeddedHost } from "./embedded-host";
+import { startEmbeddedHost } from "./embedded-host";
 import type { SqlQuery } from "./sql";
 
 export type DatabaseTarget =
@@ -121,20 +121,24 @@ function isAlive(pid: number): boolean {
   }
 }
 
-async function openPglite(target: { dataDir?: string; loadDataDir?: Blob }): Promise<Database> {
-  let unlock = () => {};
-  if (target.dataDir) {
-    // PGlite does not create missing parent folders.
-    fs.mkdirSync(target.dataDir, { recursive: true });
-    unlock = lockDataDir(target.dataDir);
-  }
-  let pglite: PGlite;
+/** Creates and locks the data folder (none: in memory), then opens the database in it; unlocks again if that fails. */
+async function openLocked<T>(dataDir: string | undefined, open: () => Promise<T>): Promise<{ opened: T; unlock: () => void }> {
+  if (!dataDir) return { opened: await open(), unlock: () => {} };
+  // PGlite does not create missing parent folders.
+  fs.mkdirSync(dataDir, { recursive: true });
+  const unlock = lockDataDir(dataDir);
   try {
-    pglite = await PGlite.create(target.dataDir, target.loadDataDir ? { loadDataDir: target.loadDataDir } : {});
+    return { opened: await open(), unlock };
   } catch (err) {
     unlock();
     throw err;
   }
+}
+
+async function openPglite(target: { dataDir?: string; loadDataDir?: Blob }): Promise<Database> {
+  const { opened: pglite, unlock } = await openLocked(target.dataDir, () =>
+    PGlite.create(target.dataDir, target.loadDataDir ? { loadDataDir: target.loadDataDir } : {}),
+  );
   const prisma = new PrismaClient({ adapter: new PrismaPGlite(pglite) });
   const session: SqlSession = {
     exec: async (text) => {
@@ -174,18 +178,7 @@ async function openPglite(target: { dataDir?: string; loadDataDir?: Blob }): Pro
  * share PGlite's one session, where a name prepared by one would collide with another's.
  */
 async function openPgliteThread(target: { dataDir?: string; loadDataDir?: Blob }): Promise<Database> {
-  let unlock = () => {};
-  if (target.dataDir) {
-    fs.mkdirSync(target.dataDir, { recursive: true });
-    unlock = lockDataDir(target.dataDir);
-  }
-  let host: EmbeddedHost;
-  try {
-    host = await startEmbeddedHost(target);
-  } catch (err) {
-    unlock();
-    throw err;
-  }
+  const { opened: host, unlock } = await openLocked(target.dataDir, () => startEmbeddedHost(target));
   // Connections to the wire server are cheap and wait for the session in line; the pool is sized
   // well above the ingestion limit, so stored batches never starve reads, keys or the worker.
   const db = await openPostgres({ ...host.connection, max: 16 }, { unnamed: true });

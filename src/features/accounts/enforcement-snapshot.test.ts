@@ -1,5 +1,5 @@
 import { createLogger } from "../../logger";
-import { type EnforcementSource, type EnforcementStatus, createEnforcementSnapshot } from "./enforcement-snapshot";
+import { type EnforcementSnapshot, type EnforcementSource, type EnforcementStatus, createEnforcementSnapshot } from "./enforcement-snapshot";
 
 /** A fake store: the rows the database would return now; each load can be held open to test overlap. */
 function fakeSource() {
@@ -38,54 +38,50 @@ const suspended = (accountId: string, caseIds = ["case_1"]): EnforcementStatus =
 const logger = createLogger("silent", false);
 
 describe("enforcement snapshot", () => {
+  let snapshot: EnforcementSnapshot | undefined;
+  afterEach(async () => {
+    await snapshot?.stop();
+    snapshot = undefined;
+  });
+  const started = async (fake: ReturnType<typeof fakeSource>, refreshMs: number) => {
+    snapshot = createEnforcementSnapshot({ source: fake.source, refreshMs, logger });
+    await snapshot.start();
+    return snapshot;
+  };
+
   it("answers active for an account it does not hold, and the stored status for one it does", async () => {
     const fake = fakeSource();
     fake.rows.set("acct_b", suspended("acct_b"));
-    const snapshot = createEnforcementSnapshot({ source: fake.source, refreshMs: 60_000, logger });
-    await snapshot.start();
-    try {
-      expect(snapshot.status("acct_a")).toEqual({ accountId: "acct_a", status: "active", since: null, caseIds: [] });
-      expect(snapshot.status("acct_b")).toEqual(suspended("acct_b"));
-    } finally {
-      snapshot.stop();
-    }
+    const snapshot = await started(fake, 60_000);
+    expect(snapshot.status("acct_a")).toEqual({ accountId: "acct_a", status: "active", since: null, caseIds: [] });
+    expect(snapshot.status("acct_b")).toEqual(suspended("acct_b"));
   });
 
   it("a refresh asked for during a load waits for a load that began after it, so it sees a change committed before it", async () => {
     const fake = fakeSource();
-    const snapshot = createEnforcementSnapshot({ source: fake.source, refreshMs: 60_000, logger });
-    await snapshot.start();
-    try {
-      const open = fake.hold();
-      const first = snapshot.refresh(); // a periodic reload, started before the change
-      fake.rows.set("acct_c", suspended("acct_c")); // the enforcing transaction commits
-      const mine = snapshot.refresh(); // the enforcing request asks for a reload
-      open();
-      await Promise.all([first, mine]);
-      expect(snapshot.status("acct_c").status).toBe("suspended");
-      expect(fake.loads()).toBe(3); // start, the one in flight, one more for the late caller
-    } finally {
-      snapshot.stop();
-    }
+    const snapshot = await started(fake, 60_000);
+    const open = fake.hold();
+    const first = snapshot.refresh(); // a periodic reload, started before the change
+    fake.rows.set("acct_c", suspended("acct_c")); // the enforcing transaction commits
+    const mine = snapshot.refresh(); // the enforcing request asks for a reload
+    open();
+    await Promise.all([first, mine]);
+    expect(snapshot.status("acct_c").status).toBe("suspended");
+    expect(fake.loads()).toBe(3); // start, the one in flight, one more for the late caller
   });
 
   it("reloads on its own every refreshMs and keeps answering from the last snapshot while loads fail", async () => {
     const fake = fakeSource();
     fake.rows.set("acct_d", suspended("acct_d"));
-    const snapshot = createEnforcementSnapshot({ source: fake.source, refreshMs: 5, logger });
-    await snapshot.start();
-    try {
-      fake.failing(true);
-      fake.rows.delete("acct_d");
-      const before = fake.loads();
-      for (let i = 0; i < 100 && fake.loads() < before + 2; i++) await new Promise((r) => setTimeout(r, 5));
-      expect(fake.loads()).toBeGreaterThanOrEqual(before + 2);
-      expect(snapshot.status("acct_d").status).toBe("suspended");
-      fake.failing(false);
-      for (let i = 0; i < 100 && snapshot.status("acct_d").status !== "active"; i++) await new Promise((r) => setTimeout(r, 5));
-      expect(snapshot.status("acct_d").status).toBe("active");
-    } finally {
-      snapshot.stop();
-    }
+    const snapshot = await started(fake, 5);
+    fake.failing(true);
+    fake.rows.delete("acct_d");
+    const before = fake.loads();
+    for (let i = 0; i < 100 && fake.loads() < before + 2; i++) await new Promise((r) => setTimeout(r, 5));
+    expect(fake.loads()).toBeGreaterThanOrEqual(before + 2);
+    expect(snapshot.status("acct_d").status).toBe("suspended");
+    fake.failing(false);
+    for (let i = 0; i < 100 && snapshot.status("acct_d").status !== "active"; i++) await new Promise((r) => setTimeout(r, 5));
+    expect(snapshot.status("acct_d").status).toBe("active");
   });
 });

@@ -5,6 +5,7 @@
 // request that made it is answered, in the process that enforced or lifted.
 import { sql } from "../../db/sql";
 import type { Logger } from "../../logger";
+import { type RepeatingJob, repeatEvery } from "../../repeat-every";
 import type { Queryable } from "../facts/usage-rollups";
 
 export type EnforcementStatus = {
@@ -51,14 +52,13 @@ export function createEnforcementSnapshot(deps: { source: EnforcementSource; ref
   let loadedAt: number | undefined;
   let inFlight: Promise<void> | undefined;
   let again = false;
-  let timer: NodeJS.Timeout | undefined;
-  let running = false;
+  let reloading: RepeatingJob | undefined;
 
   /** Reloads; a call during a load waits for a further load that starts after it (so it sees every commit before it). */
   function refresh(): Promise<void> {
     if (inFlight) {
-      again = true;
-      return inFlight.then(() => inFlight ?? Promise.resolve());
+      again = true; // the load in flight loads once more before it resolves
+      return inFlight;
     }
     inFlight = (async () => {
       try {
@@ -74,24 +74,14 @@ export function createEnforcementSnapshot(deps: { source: EnforcementSource; ref
     return inFlight;
   }
 
-  const tick = () => {
-    refresh()
-      .catch((err: unknown) => deps.logger.warn({ err }, "enforcement snapshot could not be reloaded; answering from the last one"))
-      .finally(() => {
-        if (running) timer = setTimeout(tick, deps.refreshMs);
-      });
-  };
-
   return {
     /** Loads the snapshot (the caller waits: nothing is answered from an empty one), then reloads it every refreshMs. */
     async start(): Promise<void> {
       await refresh();
-      running = true;
-      timer = setTimeout(tick, deps.refreshMs);
+      reloading = repeatEvery(deps.refreshMs, refresh, (err) => deps.logger.warn({ err }, "enforcement snapshot could not be reloaded; answering from the last one"));
     },
-    stop(): void {
-      running = false;
-      clearTimeout(timer);
+    async stop(): Promise<void> {
+      await reloading?.stop();
     },
     refresh,
     /** An account the snapshot does not hold was never restricted or suspended: it is active. */

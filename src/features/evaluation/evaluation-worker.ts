@@ -1,6 +1,7 @@
 // The evaluation loop: drains the queue batch after batch, sleeps when it is empty, wakes early
 // when this process stored events, and stops cleanly after the batch in flight.
 import type { Logger } from "../../logger";
+import { type RepeatingJob, repeatEvery } from "../../repeat-every";
 import type { EvaluationService } from "./evaluation-service";
 
 export type WorkerStats = { batches: number; evaluated: number; hits: number; errors: number; failed: number; failures: number; lastLagMs: number };
@@ -20,24 +21,13 @@ export function createEvaluationWorker(deps: {
 }) {
   const stats: WorkerStats = { batches: 0, evaluated: 0, hits: 0, errors: 0, failed: 0, failures: 0, lastLagMs: 0 };
   let running = false;
-  const jobs: { timer?: NodeJS.Timeout; inFlight?: Promise<void> }[] = [];
+  let jobs: RepeatingJob[] = [];
 
-  /** Runs each job every `everyMs` after its previous run ended, so a slow pass never overlaps itself or delays evaluation. */
+  /** Each job on its own timer beside the evaluation loop (see repeat-every.ts). */
   function startMaintenance(): void {
-    for (const job of deps.maintenance ?? []) {
-      const slot: (typeof jobs)[number] = {};
-      const tick = () => {
-        slot.inFlight = job.run().then(
-          () => undefined,
-          (err: unknown) => deps.logger.error({ err, job: job.name }, "maintenance job failed; it runs again later"),
-        );
-        void slot.inFlight.then(() => {
-          if (running) slot.timer = setTimeout(tick, job.everyMs);
-        });
-      };
-      slot.timer = setTimeout(tick, job.everyMs);
-      jobs.push(slot);
-    }
+    jobs = (deps.maintenance ?? []).map((job) =>
+      repeatEvery(job.everyMs, job.run, (err) => deps.logger.error({ err, job: job.name }, "maintenance job failed; it runs again later")),
+    );
   }
   let loop: Promise<void> | undefined;
   let wake: (() => void) | undefined;
@@ -97,8 +87,7 @@ export function createEvaluationWorker(deps: {
     async stop(): Promise<void> {
       running = false;
       wake?.();
-      for (const j of jobs) clearTimeout(j.timer);
-      await Promise.all([loop, ...jobs.map((j) => j.inFlight)]);
+      await Promise.all([loop, ...jobs.map((j) => j.stop())]);
     },
   };
 }

@@ -3,6 +3,7 @@
 // line while they are, and is refused with 503 and Retry-After when the line is full, when it
 // waited `maxWaitMs`, or when the evaluation backlog is over `maxBacklog`. A refused request stored
 // nothing; the client sends the same batch again (event ids make that safe).
+import { type RepeatingJob, repeatEvery } from "../../repeat-every";
 
 export type AdmissionLimits = {
   /** Batches stored at once by this process. */
@@ -96,28 +97,21 @@ export const isRefusal = (x: Ticket | Refusal): x is Refusal => "reason" in x;
  */
 export function createBacklogSampler(read: () => Promise<number>, everyMs: number, onError: (err: unknown) => void) {
   let last: number | undefined;
-  let timer: NodeJS.Timeout | undefined;
-  let running = false;
-  const tick = () => {
-    read()
-      .then((n) => (last = n))
-      .catch((err: unknown) => {
-        last = undefined;
-        onError(err);
-      })
-      .finally(() => {
-        if (running) timer = setTimeout(tick, everyMs);
-      });
+  let reading: RepeatingJob | undefined;
+  const sample = async () => {
+    try {
+      last = await read();
+    } catch (err) {
+      last = undefined;
+      throw err;
+    }
   };
   return {
     start() {
-      if (running) return;
-      running = true;
-      tick();
+      reading ??= repeatEvery(everyMs, sample, onError, { now: true });
     },
-    stop() {
-      running = false;
-      clearTimeout(timer);
+    async stop() {
+      await reading?.stop();
     },
     current: () => last,
   };
