@@ -60,7 +60,7 @@ describe.each(testTargets())("vertical slice on %s", (kind) => {
     expect(all.body.items).toHaveLength(1);
   });
 
-  it("opens an account-scope case from the 24h output-token aggregate, once per burst", async () => {
+  it("opens an account-scope case from the 24h output-token aggregate, judged once per account-minute", async () => {
     // 6 events of 1,000,000 output tokens: the aggregate passes 5,000,000 only with the sixth.
     const events = Array.from({ length: 6 }, (_, i) =>
       usageEvent({ accountId: "acct_volume", outputTokens: 1_000_000, occurredAt: `2026-11-24T0${i}:00:00Z` }),
@@ -83,14 +83,19 @@ describe.each(testTargets())("vertical slice on %s", (kind) => {
     // The contributing events, newest first.
     expect(evidence.eventIds).toEqual(events.map((e) => e.eventId).reverse());
 
-    // Two more events in one batch: the account's window is judged once, so one more hit.
+    // Three more events in one batch, two of them in one minute: each account-minute is judged once,
+    // as of its last event, so two more hits, whatever the batch holds.
     await server.call("POST", "/v1/events", {
-      body: [usageEvent({ accountId: "acct_volume", outputTokens: 10, occurredAt: "2026-11-24T06:00:00Z" }), usageEvent({ accountId: "acct_volume", outputTokens: 10, occurredAt: "2026-11-24T06:30:00Z" })],
+      body: [
+        usageEvent({ accountId: "acct_volume", outputTokens: 10, occurredAt: "2026-11-24T06:00:00Z" }),
+        usageEvent({ accountId: "acct_volume", outputTokens: 10, occurredAt: "2026-11-24T06:30:00Z" }),
+        usageEvent({ accountId: "acct_volume", outputTokens: 10, occurredAt: "2026-11-24T06:30:30Z" }),
+      ],
     });
     await server.drain();
     const again = await server.call("GET", `/v1/cases/${list.body.items[0].id}`);
-    expect(again.body.hitCount).toBe(2);
-    expect(again.body.evidence[0].conditions[0].factValue).toBe(6_000_020);
+    expect(again.body.hitCount).toBe(3);
+    expect(again.body.evidence.map((e: { conditions: { factValue: number }[] }) => e.conditions[0]!.factValue)).toEqual([6_000_030, 6_000_010, 6_000_000]);
   });
 
   it("filters and paginates the case list, newest activity first", async () => {

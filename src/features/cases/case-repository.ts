@@ -129,8 +129,9 @@ async function addEvidence(tx: Db, caseId: string, hit: Hit): Promise<void> {
       eventIds: hit.eventIds,
     },
   });
-  // Keep the newest evidence only: the case's size must not grow with its hit count.
+  // Keep the newest evidence only (by the hit's time, so the same hits keep the same evidence in
+  // whatever order they were judged): the case's size must not grow with its hit count.
   await tx.$executeRaw`
-    DELETE FROM case_evidence WHERE case_id = ${caseId} AND id < (
-      SELECT min(id) FROM (SELECT id FROM case_evidence WHERE case_id = ${caseId} ORDER BY id DESC LIMIT ${maxEvidencePerCase}) newest)`;
+    DELETE FROM case_evidence WHERE case_id = ${caseId} AND id NOT IN (
+      SELECT id FROM case_evidence WHERE case_id = ${caseId} ORDER BY occurred_at DESC, id DESC LIMIT ${maxEvidencePerCase})`;
 }

@@ -7,6 +7,7 @@ import { raw, sql } from "../../db/sql";
 import type { Db } from "../../db/transaction";
 import type { StoredEvent } from "../events/event-service";
 import type { Queryable } from "../facts/usage-rollups";
+import type { MinuteGroup, MinuteState } from "./account-minutes";
 
 export type ClaimedEvent = { pk: bigint; accountId: string; occurredAtMs: number; receivedAtMs: number; event: StoredEvent };
 export type ClaimedBatch = { token: string; eventPks: bigint[]; events: ClaimedEvent[] };
@@ -52,6 +53,39 @@ export async function claimBatch(db: Queryable, size: number, leaseMs: number): 
     events.push({ pk: BigInt(r.pk), accountId: r.account_id, occurredAtMs: Number(r.occurred_ms), receivedAtMs: Number(r.received_ms), event: r.event });
   }
   return { token, eventPks: rows.map((r) => BigInt(r.pk)), events };
+}
+
+/**
+ * For each account-minute of a batch: whether an event of that minute with a higher key than the
+ * batch's is still queued (its batch judges the minute), and the minute's last stored event by
+ * (occurred_at, id). One statement; each lookup reads only that minute's events of the account
+ * through the (account_id, occurred_at) index.
+ */
+export async function minuteStates(db: Queryable, groups: MinuteGroup[]): Promise<MinuteState[]> {
+  if (groups.length === 0) return [];
+  const rows = await db.query<{ i: number; later: boolean; pk: string | null; occurred_ms: string | null; received_ms: string | null; event: StoredEvent | null }>(sql`
+    SELECT g.i,
+           EXISTS (SELECT 1 FROM usage_event q JOIN evaluation_task t ON t.event_pk = q.id
+                   WHERE q.account_id = g.account_id AND q.occurred_at >= g.m0 AND q.occurred_at < g.m0 + interval '1 minute'
+                     AND q.id > g.max_pk) AS later,
+           l.pk, l.occurred_ms, l.received_ms, l.event
+    FROM unnest(${groups.map((_, i) => i)}::int[], ${groups.map((g) => g.accountId)}::text[],
+                ${groups.map((g) => new Date(g.minuteMs).toISOString())}::timestamptz[], ${groups.map((g) => g.maxPk.toString())}::bigint[])
+         AS g(i, account_id, m0, max_pk)
+    LEFT JOIN LATERAL (
+      SELECT e.id::text AS pk, (extract(epoch FROM e.occurred_at) * 1000)::bigint::text AS occurred_ms,
+             (extract(epoch FROM e.received_at) * 1000)::bigint::text AS received_ms, ${raw(storedEventJson)} AS event
+      FROM usage_event e
+      WHERE e.account_id = g.account_id AND e.occurred_at >= g.m0 AND e.occurred_at < g.m0 + interval '1 minute'
+      ORDER BY e.occurred_at DESC, e.id DESC LIMIT 1
+    ) l ON true`);
+  const byIndex = new Map(rows.map((r) => [Number(r.i), r]));
+  return groups.map((g, i) => {
+    const r = byIndex.get(i);
+    const lastStored: ClaimedEvent | undefined =
+      r?.pk && r.event ? { pk: BigInt(r.pk), accountId: g.accountId, occurredAtMs: Number(r.occurred_ms), receivedAtMs: Number(r.received_ms), event: r.event } : undefined;
+    return { laterQueued: r?.later === true, lastStored };
+  });
 }
 
 /** The part of a batch made of the given events, under the same lease. */

@@ -1,5 +1,5 @@
 // Turns claimed events into hits and hits into cases: event-scope rules on every event,
-// account-scope rules once per account at its newest event in the batch (a burst is one evaluation).
+// account-scope rules once per account-minute, as of its last stored event (account-minutes.ts).
 import { type Database, isAbortedTransaction, isDatabaseUnavailable } from "../../db/database";
 import { inTransaction } from "../../db/transaction";
 import type { CompiledRule, EventFact } from "../../engine/rule-evaluator";
@@ -11,7 +11,8 @@ import { type Prefetched, createFactSource, linkedAccountIds, linkedAccountIdsMa
 import { signalHitsMany, usageTotalsMany, valueStatsMany } from "../facts/usage-rollups";
 import type { RuleRegistry } from "../rules/rule-registry";
 import type { WebhookOutbox } from "../webhooks/webhook-outbox";
-import { type ClaimedBatch, type ClaimedEvent, claimBatch, completeBatch, deadLetter, subBatch } from "./evaluation-queue";
+import { type MinuteGroup, accountMinutes, minutesToJudge } from "./account-minutes";
+import { type ClaimedBatch, type ClaimedEvent, claimBatch, completeBatch, deadLetter, minuteStates, subBatch } from "./evaluation-queue";
 
 export type BatchResult = {
   claimed: number;
@@ -26,6 +27,7 @@ export type BatchResult = {
 };
 
 type PendingHit = { hit: Hit; eventPk: bigint };
+type Judgement = { group: MinuteGroup; asOf: ClaimedEvent };
 
 /** Accounts of one batch judged at once; each rule keeps as many engines (see CompiledRule). */
 export const evaluationConcurrency = 8;
@@ -89,6 +91,12 @@ export function createEvaluationService(deps: { db: Database; rules: RuleRegistr
     }
   }
 
+  /** The account-minutes this batch judges (see account-minutes.ts), each with the event it is judged as of. */
+  async function minutesOf(batch: ClaimedBatch): Promise<Judgement[]> {
+    const groups = accountMinutes(batch.events);
+    return minutesToJudge(groups, await minuteStates(db, groups));
+  }
+
   async function evaluateBatch(batch: ClaimedBatch, now: () => Date): Promise<Omit<BatchResult, "claimed" | "lagMs" | "failed">> {
     const part = { evaluated: 0, hits: 0, errors: 0, outcomes: [] as HitOutcome[] };
     const rules = await deps.rules.current();
@@ -103,22 +111,27 @@ export function createEvaluationService(deps: { db: Database; rules: RuleRegistr
     }
 
     const pending: PendingHit[] = [];
-    // The own totals the account-scope rules read, for every account of the batch, in one statement
-    // (a fact read that is not prefetched is read when json-rules-engine asks for it).
+    // Account-scope rules judge each account-minute once, as of the minute's last stored event, in
+    // the batch that holds the minute's highest queued key (account-minutes.ts): batch size and
+    // worker count then change nothing of what is judged, and the backtest judges the same minutes.
+    const judged = accountRules.length ? await minutesOf(batch) : [];
+    // Judgements are keyed by account and minute: a backlog batch can judge several minutes of one account.
+    const keyOf = (j: Judgement) => `${j.asOf.accountId}\u0000${j.group.minuteMs}`;
+    const asOf = judged.map((j) => ({ key: keyOf(j), accountId: j.asOf.accountId, at: j.asOf.occurredAtMs }));
+    // The own totals the account-scope rules read, for every judgement of the batch, in one statement
+    // (a fact read that is not prefetched is read when the rule asks for it).
     const windows = [...new Set(accountRules.flatMap((r) => ownTotalsWindows(r.rule)))];
-    // Account-scope rules judge each account as of its newest event in the batch.
-    const newestAt = [...byAccount].map(([accountId, events]) => ({ accountId, at: events[events.length - 1]!.occurredAtMs }));
-    const asks = newestAt.flatMap(({ accountId, at }) => windows.map((w) => ({ accountId, windowMs: w, from: new Date(at - w), to: new Date(at) })));
+    const asks = asOf.flatMap(({ key, accountId, at }) => windows.map((w) => ({ key, accountId, windowMs: w, from: new Date(at - w), to: new Date(at) })));
     const prefetched = new Map<string, Prefetched>();
-    const entry = (accountId: string) => {
-      let p = prefetched.get(accountId);
-      if (!p) prefetched.set(accountId, (p = { totals: new Map(), values: new Map(), signalHits: new Map(), linked: new Map() }));
+    const entry = (key: string) => {
+      let p = prefetched.get(key);
+      if (!p) prefetched.set(key, (p = { totals: new Map(), values: new Map(), signalHits: new Map(), linked: new Map() }));
       return p;
     };
-    // The linked accounts every account-scope rule reads, for every account of the batch, in one statement too.
+    // The linked accounts every account-scope rule reads, for every judgement of the batch, in one statement too.
     const links = [...new Map(accountRules.flatMap((r) => linkNeeds(r.rule)).map((l) => [`${l.by}:${l.windowMs}`, l])).values()];
-    const linkAsks = newestAt.flatMap(({ accountId, at }) =>
-      links.map((l) => ({ accountId, by: l.by, key: `${l.by}:${l.windowMs}`, from: new Date(at - l.windowMs), to: new Date(at) })),
+    const linkAsks = asOf.flatMap(({ key, accountId, at }) =>
+      links.map((l) => ({ key, accountId, by: l.by, linkKey: `${l.by}:${l.windowMs}`, from: new Date(at - l.windowMs), to: new Date(at) })),
     );
     // And the account's own value stats and signal hits: one statement each for the batch, instead
     // of one per account (measured on the 10,000-account scenario, these per-account reads were
@@ -126,9 +139,9 @@ export function createEvaluationService(deps: { db: Database; rules: RuleRegistr
     const own = accountRules.map((r) => ownReadNeeds(r.rule));
     const valueWindows = [...new Set(own.flatMap((n) => n.valueWindows))];
     const signals = [...new Map(own.flatMap((n) => n.signals).map((x) => [signalKey(x.signal, x.threshold, x.windowMs), x])).values()];
-    const valueAsks = newestAt.flatMap(({ accountId, at }) => valueWindows.map((w) => ({ accountId, accountIds: [accountId], windowMs: w, from: new Date(at - w), to: new Date(at) })));
-    const signalAsks = newestAt.flatMap(({ accountId, at }) =>
-      signals.map((x) => ({ accountId, accountIds: [accountId], key: signalKey(x.signal, x.threshold, x.windowMs), signal: x.signal, threshold: x.threshold, from: new Date(at - x.windowMs), to: new Date(at) })),
+    const valueAsks = asOf.flatMap(({ key, accountId, at }) => valueWindows.map((w) => ({ key, accountIds: [accountId], windowMs: w, from: new Date(at - w), to: new Date(at) })));
+    const signalAsks = asOf.flatMap(({ key, accountId, at }) =>
+      signals.map((x) => ({ key, accountIds: [accountId], signalKey: signalKey(x.signal, x.threshold, x.windowMs), signal: x.signal, threshold: x.threshold, from: new Date(at - x.windowMs), to: new Date(at) })),
     );
     const [totals, linked, values, hits] = await Promise.all([
       usageTotalsMany(db, asks),
@@ -136,20 +149,27 @@ export function createEvaluationService(deps: { db: Database; rules: RuleRegistr
       valueStatsMany(db, valueAsks),
       signalHitsMany(db, signalAsks),
     ]);
-    totals.forEach((t, i) => entry(asks[i]!.accountId).totals!.set(asks[i]!.windowMs, t));
-    linked.forEach((ids, i) => entry(linkAsks[i]!.accountId).linked!.set(linkAsks[i]!.key, ids));
-    values.forEach((v, i) => entry(valueAsks[i]!.accountId).values!.set(valueAsks[i]!.windowMs, v));
-    hits.forEach((n, i) => entry(signalAsks[i]!.accountId).signalHits!.set(signalAsks[i]!.key, n));
+    totals.forEach((t, i) => entry(asks[i]!.key).totals!.set(asks[i]!.windowMs, t));
+    linked.forEach((ids, i) => entry(linkAsks[i]!.key).linked!.set(linkAsks[i]!.linkKey, ids));
+    values.forEach((v, i) => entry(valueAsks[i]!.key).values!.set(valueAsks[i]!.windowMs, v));
+    hits.forEach((n, i) => entry(signalAsks[i]!.key).signalHits!.set(signalAsks[i]!.signalKey, n));
 
+    const judgementsOf = new Map<string, Judgement[]>();
+    for (const j of judged) {
+      const list = judgementsOf.get(j.group.accountId);
+      if (list) list.push(j);
+      else judgementsOf.set(j.group.accountId, [j]);
+    }
     const evaluateAccount = async ([accountId, events]: [string, ClaimedEvent[]]) => {
       for (const e of events) {
         const source = createFactSource(db, e.event as unknown as EventFact);
         for (const rule of eventRules) await judge(rule, source, e.pk, accountId, pending, part);
       }
-      if (accountRules.length) {
-        const newest = events[events.length - 1]!;
-        const source = createFactSource(db, newest.event as unknown as EventFact, prefetched.get(accountId));
-        for (const rule of accountRules) await judge(rule, source, newest.pk, accountId, pending, part, prefetched.get(accountId)?.linked);
+      for (const j of judgementsOf.get(accountId) ?? []) {
+        const known = prefetched.get(keyOf(j));
+        const source = createFactSource(db, j.asOf.event as unknown as EventFact, known);
+        // The effect is owned through the batch's own event of the minute (the lease check in applyEffects).
+        for (const rule of accountRules) await judge(rule, source, j.group.maxPk, accountId, pending, part, known?.linked);
       }
     };
     // Accounts are judged concurrently: their fact reads overlap on the database.
