@@ -35,14 +35,30 @@ export function oneOf<const T extends string>(name: string, text: string | undef
 }
 
 /** --accounts, --days, --seed and --start of a generated scenario (generate, eval:policy), or exit 2 naming the bad one. */
-export function scenarioOptions(args: { accounts?: string; days?: string; seed?: string; start?: string }): ScenarioOptions {
+export function scenarioOptions(args: { accounts?: string; days?: string; seed?: string; start?: string; "ring-accounts"?: string; "ring-prefixes"?: string }): ScenarioOptions {
   const start = new Date(args.start ?? "");
   if (Number.isNaN(start.getTime()) || !/^\d{4}-\d{2}-\d{2}T/.test(args.start ?? "")) {
     console.error(`${scriptName}: --start must be an ISO 8601 date-time such as 2026-11-02T00:00:00Z, got '${args.start}'`);
     process.exit(2);
   }
-  return { accounts: wholeNumber("accounts", args.accounts, 100), days: wholeNumber("days", args.days, 2), seed: wholeNumber("seed", args.seed), start };
+  const ringAccounts = wholeNumber("ring-accounts", args["ring-accounts"] ?? "0", 0, 1_000_000);
+  const ringPrefixes = wholeNumber("ring-prefixes", args["ring-prefixes"] ?? "400", 1, 65_536);
+  return {
+    accounts: wholeNumber("accounts", args.accounts, 100),
+    days: wholeNumber("days", args.days, 2),
+    seed: wholeNumber("seed", args.seed),
+    start,
+    ...(ringAccounts > 0 ? { ring: { accounts: ringAccounts, prefixes: ringPrefixes } } : {}),
+  };
 }
+
+/** The options of scenarioOptions, for a script's option table. */
+export const scenarioOptionDefinitions = {
+  /** A proxy ring of this many lightly used accounts on top of the scenario's own (0: none). */
+  "ring-accounts": { type: "string", default: "0" },
+  /** The proxy /24s the ring's requests rotate over. */
+  "ring-prefixes": { type: "string", default: "400" },
+} as const;
 
 /** A whole-number option, or exit 2 naming it. */
 export function wholeNumber(name: string, text: string | undefined, min = 0, max = Number.MAX_SAFE_INTEGER): number {

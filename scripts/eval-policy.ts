@@ -1,5 +1,5 @@
 // npm run eval:policy -- [--accounts 10000] [--days 7] [--seed 1] [--db postgres|pglite] [--database-url URL]
-//                        [--wait-minutes 180] [--workers 0] [--batch-size 10000] [--resume-database-url URL [--so-far]]
+//                        [--wait-minutes 180] [--workers 0] [--batch-size 10000] [--ring-accounts 0 --ring-prefixes 400] [--resume-database-url URL [--so-far]]
 // Generates a scenario, starts ClauseGuard (API and worker) on a fresh database with the default
 // policy pack, plays the scenario through the HTTP API (banning the pre-banned accounts at its
 // start), waits for evaluation and prints, per rule and overall, precision, recall, the false
@@ -20,13 +20,14 @@ import { generateKey } from "../src/features/auth/api-key";
 import { distillationRules, formatScores, scorePolicy, supplementaryRules } from "../src/features/scenarios/policy-score";
 import { generateEvents, planScenario, truthOf } from "../src/features/scenarios/scenario-generator";
 import { type ScenarioRun, flaggedByRule, runScenario, waitForEvaluation } from "../src/features/scenarios/scenario-runner";
-import { freshPostgresDatabase, oneOf, repoRoot, scenarioOptions, scriptOptions, startServerProcess, wholeNumber } from "./bench-support";
+import { freshPostgresDatabase, oneOf, repoRoot, scenarioOptionDefinitions, scenarioOptions, scriptOptions, startServerProcess, wholeNumber } from "./bench-support";
 
 const args = scriptOptions("eval:policy", {
   accounts: { type: "string", default: "10000" },
   days: { type: "string", default: "7" },
   seed: { type: "string", default: "1" },
   start: { type: "string", default: "2026-11-02T00:00:00Z" },
+  ...scenarioOptionDefinitions,
   db: { type: "string", default: "postgres" },
   "database-url": { type: "string", default: "postgresql://postgres@127.0.0.1:5432/postgres" },
   "wait-minutes": { type: "string", default: "180" },

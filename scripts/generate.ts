@@ -1,17 +1,18 @@
-// npm run generate -- --accounts 10000 --days 7 --seed 1 --out scenario.ndjson [--truth file] [--start ISO] [--stats]
+// npm run generate -- --accounts 10000 --days 7 --seed 1 --out scenario.ndjson [--truth file] [--start ISO] [--stats] [--ring-accounts 20000 --ring-prefixes 400]
 // Writes a scenario's usage events (NDJSON, time order, streamed) and its ground truth (JSON, one
 // record per account: population, pattern or null). --stats prints, per population, the per-account
 // daily figures the policy pack's thresholds were chosen from.
 import fs from "node:fs";
 import { generateEvents, planScenario, truthOf } from "../src/features/scenarios/scenario-generator";
 import { DailyStats } from "../src/features/scenarios/scenario-stats";
-import { scenarioOptions, scriptOptions } from "./bench-support";
+import { scenarioOptionDefinitions, scenarioOptions, scriptOptions } from "./bench-support";
 
 const args = scriptOptions("generate", {
   accounts: { type: "string", default: "10000" },
   days: { type: "string", default: "7" },
   seed: { type: "string", default: "1" },
   start: { type: "string", default: "2026-11-02T00:00:00Z" },
+  ...scenarioOptionDefinitions,
   out: { type: "string" },
   truth: { type: "string" },
   stats: { type: "boolean", default: false },

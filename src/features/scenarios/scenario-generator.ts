@@ -21,6 +21,8 @@ export const populations = {
   "dataset-sweeper": "dataset-sweep",
   "hydra-reasoning": "hydra-reasoning",
   "hydra-synthetic": "hydra-synthetic",
+  /** One operation's many lightly used accounts behind a rotating proxy network (ScenarioOptions.ring). */
+  "proxy-ring": "hydra-reasoning",
   reseller: "account-sharing",
   "banned-extractor": "reasoning-extraction",
   "ban-evader": "ban-evasion",
@@ -42,7 +44,18 @@ export type TruthRecord = {
   suspendedBeforeStart?: boolean;
 };
 
-export type ScenarioOptions = { accounts: number; days: number; seed: number; start: Date };
+export type ScenarioOptions = {
+  accounts: number;
+  days: number;
+  seed: number;
+  start: Date;
+  /**
+   * A distillation operation at the scale published ones run: `accounts` more accounts (on top of
+   * the scenario's own), each lightly used, every request from one of `prefixes` proxy /24s at
+   * random, so every account is linked to thousands of others through the network.
+   */
+  ring?: { accounts: number; prefixes: number };
+};
 
 /** Countries the provider does not serve in the default pack (rules/access.unsupported-region.json). */
 export const unsupportedCountries = ["CN", "RU", "IR", "KP", "SY", "CU", "BY"];
@@ -213,6 +226,24 @@ export function planScenario(opts: ScenarioOptions): AccountPlan[] {
       add("ordinary", fresh ? { signupAt: undefined } : {});
     }
   }
+  // The ring last, on top of the scenario's own accounts: those stay exactly as without it.
+  if (opts.ring && opts.ring.accounts > 0) {
+    const ringCards = Math.max(1, Math.round(opts.ring.accounts / 100));
+    const firstCard = cards;
+    cards += ringCards;
+    const firstPrefix = prefixes;
+    prefixes += opts.ring.prefixes;
+    for (let k = 0; k < opts.ring.accounts; k++) {
+      add("proxy-ring", {
+        group: "proxy-ring",
+        signupAt: undefined,
+        ipType: "proxy",
+        ips: [], // each request draws its own address from the ring's prefixes (accountEvents)
+        paymentFingerprint: `pmfp_${seed}_${firstCard + (k % ringCards)}`,
+        params: { firstPrefix, prefixCount: opts.ring.prefixes },
+      });
+    }
+  }
   return plans;
 }
 
@@ -337,6 +368,20 @@ function* accountEvents(plan: AccountPlan, opts: ScenarioOptions): Generator<Usa
           ? { ...backgroundSignals(rng), reasoningTraceRequest: chance(rng, 0.8) ? round2(0.75 + rng() * 0.24) : round2(rng() * 0.6) }
           : { ...backgroundSignals(rng), syntheticDataRequest: chance(rng, 0.8) };
       yield* eachDay(1, () => perDay, tz, 10, () => extractionDraft(signals()), first, first + activeDays);
+      return;
+    }
+    case "proxy-ring": {
+      // A handful of requests over the period, each through another proxy of the ring, most asking
+      // for reasoning traces: nothing about one account stands out, the ring as a whole does.
+      const proxyIp = () => `${prefix24(7, plan.params.firstPrefix! + int(rng, 0, plan.params.prefixCount! - 1))}.${int(rng, 2, 250)}`;
+      const total = int(rng, 5, 14);
+      const moments = Array.from({ length: total }, () => start + Math.floor(rng() * days * dayMs)).sort((a, b) => a - b);
+      for (const at of moments) {
+        yield make(at, {
+          ...extractionDraft({ ...backgroundSignals(rng), reasoningTraceRequest: chance(rng, 0.8) ? round2(0.75 + rng() * 0.24) : round2(rng() * 0.6) }),
+          ip: proxyIp(),
+        });
+      }
       return;
     }
     case "reseller": {
