@@ -7,7 +7,7 @@ import { windowMs } from "../../engine/window";
 import type { Logger } from "../../logger";
 import { type Hit, type HitOutcome, openOrUpdateCase } from "../cases/case-repository";
 import { linkNeeds, ownReadNeeds, ownTotalsWindows } from "../../engine/window-needs";
-import { type Prefetched, createFactSource, linkedAccountIds, linkedAccountIdsMany, signalKey } from "../facts/fact-queries";
+import { type Prefetched, accountRowsMany, createFactSource, linkedAccountIds, linkedAccountIdsMany, signalKey, suspendedAmong } from "../facts/fact-queries";
 import { signalHitsMany, usageTotalsMany, valueStatsMany } from "../facts/usage-rollups";
 import type { RuleRegistry } from "../rules/rule-registry";
 import type { WebhookOutbox } from "../webhooks/webhook-outbox";
@@ -143,12 +143,17 @@ export function createEvaluationService(deps: { db: Database; rules: RuleRegistr
     const signalAsks = asOf.flatMap(({ key, accountId, at }) =>
       signals.map((x) => ({ key, accountIds: [accountId], signalKey: signalKey(x.signal, x.threshold, x.windowMs), signal: x.signal, threshold: x.threshold, from: new Date(at - x.windowMs), to: new Date(at) })),
     );
-    const [totals, linked, values, hits] = await Promise.all([
+    const judgedAccounts = [...new Set(judged.map((j) => j.group.accountId))];
+    const [totals, linked, values, hits, accountRows] = await Promise.all([
       usageTotalsMany(db, asks),
       linkedAccountIdsMany(db, linkAsks),
       valueStatsMany(db, valueAsks),
       signalHitsMany(db, signalAsks),
+      accountRowsMany(db, judgedAccounts),
     ]);
+    // Which of every linked account read are suspended: one statement for the batch, not one per judgement.
+    const suspended = await suspendedAmong(db, [...new Set(linked.flat())]);
+    for (const { key, accountId } of asOf) Object.assign(entry(key), { account: accountRows.get(accountId) ?? null, suspended });
     totals.forEach((t, i) => entry(asks[i]!.key).totals!.set(asks[i]!.windowMs, t));
     linked.forEach((ids, i) => entry(linkAsks[i]!.key).linked!.set(linkAsks[i]!.linkKey, ids));
     values.forEach((v, i) => entry(valueAsks[i]!.key).values!.set(valueAsks[i]!.windowMs, v));

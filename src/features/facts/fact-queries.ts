@@ -49,6 +49,10 @@ export async function linkedAccountIdsMany(db: Queryable, asks: { accountId: str
  * accounts by `${by}:${windowMs}`.
  */
 export type Prefetched = {
+  /** The account row as the batch began (the account fact is read as of now, not as of the event, live and in backtests alike). */
+  account?: AccountRow | null;
+  /** Which accounts, among every linked account the batch read, are suspended. */
+  suspended?: Set<string>;
   totals?: Map<number, UsageTotals>;
   values?: Map<number, ValueStats>;
   signalHits?: Map<string, number>;
@@ -58,6 +62,26 @@ export type Prefetched = {
 export const signalKey = (signal: string, threshold: number, windowMs: number) => `${signal}:${threshold}:${windowMs}`;
 
 const num = (v: unknown) => (v === null || v === undefined ? 0 : Number(v));
+
+type AccountRow = { status: string; first_seen_at: Date; confirmed: unknown };
+
+/** The account fact's rows of many accounts in one statement (a batch judges many account-minutes). */
+export async function accountRowsMany(db: Queryable, accountIds: string[]): Promise<Map<string, AccountRow>> {
+  if (accountIds.length === 0) return new Map();
+  const rows = await db.query<AccountRow & { id: string }>(prepared("cg_account_rows", sql`
+    SELECT a.id, a.status::text AS status, a.first_seen_at,
+           (SELECT count(*) FROM violation_case c WHERE c.account_id = a.id AND c.status IN ('confirmed', 'enforced')) AS confirmed
+    FROM account a WHERE a.id = ANY(${accountIds}::text[])`));
+  return new Map(rows.map((r) => [r.id, r]));
+}
+
+/** The suspended accounts among `accountIds`, in one statement. */
+export async function suspendedAmong(db: Queryable, accountIds: string[]): Promise<Set<string>> {
+  if (accountIds.length === 0) return new Set();
+  const rows = await db.query<{ id: string }>(prepared("cg_suspended_among", sql`
+    SELECT id FROM account WHERE id = ANY(${accountIds}::text[]) AND status = 'suspended'`));
+  return new Set(rows.map((r) => r.id));
+}
 
 /**
  * The facts of one event, computed lazily and memoized: rules that share a fact query it once.
@@ -107,11 +131,8 @@ export function createFactSource(db: Queryable, event: EventFact, prefetched: Pr
     event,
     account: () =>
       once("account", async (): Promise<AccountFact> => {
-        const [row] = await db.query<{ status: string; first_seen_at: Date; confirmed: unknown }>(prepared("cg_account_fact", sql`
-          SELECT a.status::text AS status, a.first_seen_at,
-                 (SELECT count(*) FROM violation_case c WHERE c.account_id = a.id AND c.status IN ('confirmed', 'enforced')) AS confirmed
-          FROM account a WHERE a.id = ${event.accountId}`));
-        const firstSeen = row?.first_seen_at ?? at;
+        const row = prefetched.account !== undefined ? prefetched.account : (await accountRowsMany(db, [event.accountId])).get(event.accountId);
+        const firstSeen = row?.first_seen_at ? new Date(row.first_seen_at) : at;
         return {
           status: row?.status ?? "active",
           firstSeenAt: firstSeen.toISOString(),
@@ -146,8 +167,11 @@ export function createFactSource(db: Queryable, event: EventFact, prefetched: Pr
       switch (name) {
         case "linkedAccounts":
           return others.length;
-        case "linkedSuspendedAccounts":
+        case "linkedSuspendedAccounts": {
+          const known = prefetched.suspended;
+          if (known && prefetched.linked?.has(`${q.by}:${q.windowMs}`)) return others.filter((id) => known.has(id)).length;
           return others.length ? countAccounts(others, sql`status = 'suspended'`) : 0;
+        }
         case "clusterRequestCount":
           return (await totals(cluster, q.windowMs)).requestCount;
         case "clusterOutputTokens":
