@@ -98,6 +98,22 @@ describe.each(testTargets())("vertical slice on %s", (kind) => {
     expect(again.body.evidence.map((e: { conditions: { factValue: number }[] }) => e.conditions[0]!.factValue)).toEqual([6_000_030, 6_000_010, 6_000_000]);
   });
 
+  it("opens a ban-evasion case for accounts linked to a suspended one, and none for the others of the batch", async () => {
+    const at = "2026-11-24T09:00:00Z";
+    await server.call("POST", "/v1/events", { body: [usageEvent({ accountId: "acct_banned", paymentFingerprint: "pmfp_slice_ban", occurredAt: at })] });
+    await server.drain();
+    await server.running.services.db.prisma.account.update({ where: { id: "acct_banned" }, data: { status: "suspended", statusSince: new Date(at) } });
+    // One batch: two accounts share the banned one's card, one shares nothing.
+    await server.call("POST", "/v1/events", {
+      body: ["acct_evader1", "acct_evader2", "acct_unrelated"].map((accountId) =>
+        usageEvent({ accountId, paymentFingerprint: accountId === "acct_unrelated" ? "pmfp_slice_own" : "pmfp_slice_ban", occurredAt: "2026-11-24T09:30:00Z" }),
+      ),
+    });
+    await server.drain();
+    const flagged = (await server.call("GET", "/v1/cases?ruleId=accounts.ban-evasion&limit=50")).body.items.map((c: { accountId: string }) => c.accountId).sort();
+    expect(flagged).toEqual(["acct_evader1", "acct_evader2"]);
+  });
+
   it("filters and paginates the case list, newest activity first", async () => {
     for (const account of ["acct_p1", "acct_p2", "acct_p3"]) {
       await server.call("POST", "/v1/events", { body: [usageEvent({ accountId: account, outputTokens: 5000, signals: { syntheticDataRequest: true } })] });
