@@ -1,4 +1,5 @@
-import { CompiledRule, type FactSource } from "./rule-evaluator";
+import type { FactSource } from "./evaluation";
+import { CompiledRule } from "./rule-evaluator";
 import { validateRule } from "./rule-schema";
 
 /** A fact source with only the event: what these operators are applied to. */

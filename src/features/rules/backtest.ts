@@ -4,7 +4,7 @@
 // time, as in live evaluation); the account and linked-account facts are read from the database.
 import type { Database } from "../../db/database";
 import type { WindowAggregateName } from "../../engine/fact-catalog";
-import { type CompiledRule, type ConditionExplanation, type EventFact, type FactSource, maxEvidenceEvents } from "../../engine/rule-evaluator";
+import { type ConditionExplanation, type EventFact, type FactSource, type RuleEvaluator, maxEvidenceEvents } from "../../engine/evaluation";
 import { windowNeeds } from "../../engine/window-needs";
 import { createFactSource } from "../facts/fact-queries";
 
@@ -163,7 +163,7 @@ function rowToEvent(r: Record<string, unknown>): StreamedEvent {
 
 export async function runBacktest(
   db: Database,
-  request: { compiled: CompiledRule; version: number | null; from: Date; to: Date },
+  request: { compiled: RuleEvaluator; version: number | null; from: Date; to: Date },
   options: { maxHits?: number; onProgress?: (p: BacktestProgress) => void; progressEveryMs?: number } = {},
 ): Promise<BacktestResult> {
   const started = Date.now();
