@@ -1,4 +1,4 @@
-// npm run bench:backtest -- [--db postgres|pglite] [--events 1000000] [--accounts 10000] [--days 7]
+// npm run bench:backtest -- [--db postgres|pglite] [--events 1000000] [--accounts 10000] [--days 7] [--evaluator compiled|json-rules-engine]
 // Stores a history of usage events on a fresh database (as ingestion stores them), then backtests
 // each rule of the policy pack over the whole range and prints how long each replay took.
 import fs from "node:fs";
@@ -6,7 +6,8 @@ import os from "node:os";
 import path from "node:path";
 import { type Database, openDatabase } from "../src/db/database";
 import { migrate } from "../src/db/migrator";
-import { CompiledRule } from "../src/engine/rule-evaluator";
+import { evaluatorKinds } from "../src/engine/evaluation";
+import { ruleCompiler } from "../src/engine/rule-compiler";
 import { insertEvents } from "../src/features/events/event-repository";
 import type { UsageEventInput } from "../src/features/events/event-schemas";
 import { createLinkKeyCache } from "../src/features/events/link-key-cache";
@@ -19,6 +20,7 @@ const args = scriptOptions("bench:backtest", {
   events: { type: "string", default: "1000000" },
   accounts: { type: "string", default: "10000" },
   days: { type: "string", default: "7" },
+  evaluator: { type: "string", default: "compiled" },
   "database-url": { type: "string", default: "postgresql://postgres@127.0.0.1:5432/postgres" },
 });
 
@@ -27,6 +29,7 @@ async function main(): Promise<void> {
   const total = wholeNumber("events", args.events, 1);
   const accounts = wholeNumber("accounts", args.accounts, 1);
   const spanMs = wholeNumber("days", args.days, 1) * 86_400_000;
+  const compile = ruleCompiler(oneOf("evaluator", args.evaluator, evaluatorKinds));
   const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), "cg-bench-"));
   const fresh = kind === "postgres" ? await freshPostgresDatabase(args["database-url"]!) : undefined;
   const db: Database = await openDatabase(fresh ? { kind: "postgres", url: fresh.url } : { kind: "pglite", dataDir });
@@ -41,10 +44,10 @@ async function main(): Promise<void> {
       const stored = await db.transaction((tx) => insertEvents(tx, batch, linkKeys));
       linkKeys.remember(stored.linkKeysWritten);
     }
-    console.log(`ClauseGuard backtest bench: ${kind}, ${total} events, ${accounts} accounts over ${args.days} days, ${os.cpus().length} cores; stored in ${((performance.now() - t0) / 1000).toFixed(1)} s`);
+    console.log(`ClauseGuard backtest bench: ${kind}, ${args.evaluator} evaluator, ${total} events, ${accounts} accounts over ${args.days} days, ${os.cpus().length} cores; stored in ${((performance.now() - t0) / 1000).toFixed(1)} s`);
     for (const { rule } of loadRuleFiles(path.resolve(__dirname, "../rules"))) {
       const s = performance.now();
-      const r = await runBacktest(db, { compiled: new CompiledRule(rule, 1), version: 1, from: new Date(start), to: new Date(start + spanMs) });
+      const r = await runBacktest(db, { compiled: compile(rule, 1), version: 1, from: new Date(start), to: new Date(start + spanMs) });
       const seconds = (performance.now() - s) / 1000;
       console.log(
         `backtest ${rule.id} (${rule.scope} scope): ${seconds.toFixed(1)} s, ${r.eventsEvaluated} evaluations, ${r.accountsEvaluated} accounts, ${r.accountsHit} hit, ${Math.round(total / seconds)} events/s`,

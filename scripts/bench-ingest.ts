@@ -8,7 +8,7 @@ import os from "node:os";
 import path from "node:path";
 import { openDatabase } from "../src/db/database";
 import { migrate } from "../src/db/migrator";
-import type { EventFact } from "../src/engine/rule-evaluator";
+import type { EventFact } from "../src/engine/evaluation";
 import { generateKey } from "../src/features/auth/api-key";
 import { insertEvents } from "../src/features/events/event-repository";
 import type { UsageEventInput } from "../src/features/events/event-schemas";

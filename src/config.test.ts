@@ -34,6 +34,12 @@ describe("loadConfig", () => {
     expect(() => loadConfig({ CLAUSEGUARD_CORS_ORIGINS: "https://a.example/path" }, emptyDir())).toThrow(/CLAUSEGUARD_CORS_ORIGINS/);
   });
 
+  it("evaluates with the compiled evaluator unless told json-rules-engine, and names a bad choice", () => {
+    expect(loadConfig({}, emptyDir()).evaluator).toBe("compiled");
+    expect(loadConfig({ CLAUSEGUARD_EVALUATOR: "json-rules-engine" }, emptyDir()).evaluator).toBe("json-rules-engine");
+    expect(() => loadConfig({ CLAUSEGUARD_EVALUATOR: "jre" }, emptyDir())).toThrow(/CLAUSEGUARD_EVALUATOR: must be one of compiled, json-rules-engine/);
+  });
+
   it("uses PostgreSQL when DATABASE_URL is set", () => {
     expect(loadConfig({ DATABASE_URL: "postgresql://u@h:5432/db" }, emptyDir()).database).toEqual({ kind: "postgres", url: "postgresql://u@h:5432/db" });
   });

@@ -3,6 +3,7 @@ import fs from "node:fs";
 import path from "node:path";
 import { parse as parseDotenv } from "dotenv";
 import { z } from "zod";
+import { type EvaluatorKind, evaluatorKinds } from "./engine/evaluation";
 
 const logLevels = ["fatal", "error", "warn", "info", "debug", "trace", "silent"] as const;
 
@@ -39,6 +40,8 @@ const envSchema = z.object({
   CLAUSEGUARD_EVAL_POLL_MS: z.coerce.number().int().min(10).max(60_000).default(250),
   /** How long a worker holds claimed events before another worker may take them over (a crashed worker's work waits this long). */
   CLAUSEGUARD_EVAL_LEASE_MS: z.coerce.number().int().min(1000).max(3_600_000).default(60_000),
+  /** compiled: rules run as closures; json-rules-engine: through the library, which the compiled evaluator is tested against. */
+  CLAUSEGUARD_EVALUATOR: z.enum(evaluatorKinds, { message: `must be one of ${evaluatorKinds.join(", ")}` }).default("compiled"),
   /** Events claimed per evaluation batch. */
   CLAUSEGUARD_EVAL_BATCH_SIZE: z.coerce.number().int().min(1).max(maxEvalBatchSize).default(2000),
   /** Batches of events one process stores at once (more wait in line). */
@@ -93,6 +96,8 @@ export type Config = {
   logLevel: (typeof logLevels)[number];
   bodyLimitBytes: number;
   evaluation: { pollMs: number; batchSize: number; leaseMs: number };
+  /** Which evaluator judges events and backtests (see src/engine/rule-compiler.ts). */
+  evaluator: EvaluatorKind;
   /** Admission control of POST /v1/events (see features/events/ingest-admission.ts). */
   ingest: { maxInFlight: number; maxWaiting: number; maxWaitMs: number; maxBacklog: number };
   shutdownTimeoutMs: number;
@@ -138,6 +143,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, cwd = process.c
     logLevel: e.LOG_LEVEL,
     bodyLimitBytes: e.CLAUSEGUARD_BODY_LIMIT_BYTES,
     evaluation: { pollMs: e.CLAUSEGUARD_EVAL_POLL_MS, batchSize: e.CLAUSEGUARD_EVAL_BATCH_SIZE, leaseMs: e.CLAUSEGUARD_EVAL_LEASE_MS },
+    evaluator: e.CLAUSEGUARD_EVALUATOR,
     ingest: {
       maxInFlight: e.CLAUSEGUARD_INGEST_MAX_INFLIGHT,
       maxWaiting: e.CLAUSEGUARD_INGEST_MAX_WAITING,

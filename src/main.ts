@@ -14,9 +14,9 @@ import { MigrationError } from "./db/migrator";
 import { BackupError, backupEmbedded, restoreEmbedded } from "./db/backup";
 import { type Scope, generateKey, scopes } from "./features/auth/api-key";
 import { createApiKeyService } from "./features/auth/api-key-service";
-import { runBacktest } from "./features/rules/backtest";
+import { createBacktestService } from "./features/rules/backtest";
 import { type RuleFile, RuleFileError, loadRules } from "./features/rules/rule-files";
-import { CompiledRule } from "./engine/rule-evaluator";
+import { ruleCompiler } from "./engine/rule-compiler";
 import { type Logger, createLogger } from "./logger";
 import { type Roles, openMigratedDatabase, startServer } from "./server";
 
@@ -316,7 +316,8 @@ export function buildCli(): Command {
       const config = configOrExit();
       const db = await openMigratedDatabase(config, createLogger("warn"));
       try {
-        const result = await runBacktest(db, { compiled: new CompiledRule(rule, 0), version: null, from: opts.from, to: opts.to }, {
+        // The configured evaluator, as the server's backtests and evaluation use.
+        const result = await createBacktestService(db, ruleCompiler(config.evaluator)).run({ rule, version: null, from: opts.from, to: opts.to }, {
           onProgress: (p) => process.stderr.write(`backtest: ${p.eventsRead} events read, ${p.accountsEvaluated} accounts, ${p.accountsHit} hit\n`),
         });
         process.stdout.write(`${JSON.stringify(result, null, 2)}\n`);

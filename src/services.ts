@@ -2,6 +2,7 @@
 import type { Config } from "./config";
 import type { Database } from "./db/database";
 import type { Logger } from "./logger";
+import { ruleCompiler } from "./engine/rule-compiler";
 import { createAccountService } from "./features/accounts/account-service";
 import { createEnforcementSnapshot, enforcementSourceOf } from "./features/accounts/enforcement-snapshot";
 import { createApiKeyService } from "./features/auth/api-key-service";
@@ -19,12 +20,14 @@ import { createRuleRegistry } from "./features/rules/rule-registry";
 import { createRuleService } from "./features/rules/rule-service";
 import { createWebhookDispatcher, createWebhookOutbox } from "./features/webhooks/webhook-outbox";
 
-export function createServices(db: Database, config: Pick<Config, "evaluation" | "webhooks" | "ingest"> & Partial<Pick<Config, "retentionDays">>, logger: Logger) {
+export function createServices(db: Database, config: Pick<Config, "evaluation" | "evaluator" | "webhooks" | "ingest"> & Partial<Pick<Config, "retentionDays">>, logger: Logger) {
   const { prisma } = db;
   const outbox = createWebhookOutbox(config.webhooks);
   const webhooks = createWebhookDispatcher(db, config.webhooks, logger);
   const ruleService = createRuleService(prisma);
-  const ruleRegistry = createRuleRegistry(ruleService, logger);
+  // One evaluator for the process: live evaluation and backtests judge alike.
+  const compile = ruleCompiler(config.evaluator);
+  const ruleRegistry = createRuleRegistry(ruleService, logger, compile);
   const evaluation = createEvaluationService({ db, rules: ruleRegistry, logger, leaseMs: config.evaluation.leaseMs, outbox });
   const worker = createEvaluationWorker({
     evaluation,
@@ -56,7 +59,7 @@ export function createServices(db: Database, config: Pick<Config, "evaluation" |
     ),
     webhooks,
     rules: ruleService,
-    backtests: createBacktestService(db),
+    backtests: createBacktestService(db, compile),
     ruleRegistry,
     evaluation,
     worker,

@@ -2,7 +2,7 @@
 // also checked against a brute-force reference over the same events at many random moments and
 // windows: edges, out-of-order arrival and duplicates included.
 import type { WindowAggregateName } from "../src/engine/fact-catalog";
-import type { EventFact } from "../src/engine/rule-evaluator";
+import type { EventFact } from "../src/engine/evaluation";
 import { insertEvents } from "../src/features/events/event-repository";
 import { ipPrefix } from "../src/features/events/link-key-cache";
 import type { UsageEventInput } from "../src/features/events/event-schemas";

@@ -34,6 +34,8 @@ describe("script arguments", () => {
     ["eval-policy", ["--start", "yesterday"], /^eval:policy: --start must be an ISO 8601 date-time such as 2026-11-02T00:00:00Z, got .yesterday.$/m],
     ["eval-policy", ["--db", "mysql"], /^eval:policy: --db must be one of postgres, pglite, got 'mysql'$/m],
     ["bench-eval", ["--eval-batch", "20000"], /^bench:eval: --eval-batch must be a whole number from 1 to 10000, got '20000'$/m],
+    ["bench-evaluator", ["--facts", "0"], /^bench:evaluator: --facts must be a whole number from 1 to 1000000, got '0'$/m],
+    ["bench-evaluator", ["--evaluator", "jre"], /^bench:evaluator: --evaluator must be one of both, compiled, json-rules-engine, got 'jre'$/m],
     ["bench-ingest", ["--accountMix", "zipf"], /^bench:ingest: --accountMix must be one of heavy, uniform, got 'zipf'$/m],
     ["generate", ["--out", "/nonexistent/x.ndjson", "--accounts", "10"], /^generate: --accounts must be a whole number from 100 up, got '10'$/m],
     ["generate", ["--accounts", "100", "stray"], /^generate: Unexpected argument 'stray'/m],

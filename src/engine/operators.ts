@@ -6,17 +6,37 @@ import { RE2JS } from "re2js";
 
 export type ValueKind = "any" | "number" | "array" | "scalar" | "string";
 
-export const builtinOperators: Record<string, ValueKind> = {
-  equal: "any",
-  notEqual: "any",
-  in: "array",
-  notIn: "array",
-  contains: "scalar",
-  doesNotContain: "scalar",
-  lessThan: "number",
-  lessThanInclusive: "number",
-  greaterThan: "number",
-  greaterThanInclusive: "number",
+/** How an operator compares a fact's value with a condition's value. */
+export type Comparison = (factValue: unknown, value: unknown) => boolean;
+
+type BuiltinOperator = {
+  valueKind: ValueKind;
+  /** json-rules-engine's factValueValidator: when it fails the condition is false without comparing. */
+  acceptsFact?: (factValue: unknown) => boolean;
+  compare: Comparison;
+};
+
+// The library's own test: a fact is a number when parseFloat reads one from it ("12abc" is 12).
+const numberLike = (factValue: unknown) => Number.parseFloat(factValue as string).toString() !== "NaN";
+type Listish = { indexOf(item: unknown): number };
+
+/**
+ * json-rules-engine 7.3's built-in operators (engine-default-operators.js) as the compiled
+ * evaluator runs them, the same expressions to the letter: `in` calls the value's indexOf (a string
+ * value matches substrings, a null one throws), `contains` holds only for an array fact, the
+ * comparisons check only that parseFloat reads a number. compiled-rule.test.ts holds them to the library.
+ */
+export const builtinOperators: Record<string, BuiltinOperator> = {
+  equal: { valueKind: "any", compare: (a, b) => a === b },
+  notEqual: { valueKind: "any", compare: (a, b) => a !== b },
+  in: { valueKind: "array", compare: (a, b) => (b as Listish).indexOf(a) > -1 },
+  notIn: { valueKind: "array", compare: (a, b) => (b as Listish).indexOf(a) === -1 },
+  contains: { valueKind: "scalar", acceptsFact: Array.isArray, compare: (a, b) => (a as Listish).indexOf(b) > -1 },
+  doesNotContain: { valueKind: "scalar", acceptsFact: Array.isArray, compare: (a, b) => (a as Listish).indexOf(b) === -1 },
+  lessThan: { valueKind: "number", acceptsFact: numberLike, compare: (a, b) => (a as number) < (b as number) },
+  lessThanInclusive: { valueKind: "number", acceptsFact: numberLike, compare: (a, b) => (a as number) <= (b as number) },
+  greaterThan: { valueKind: "number", acceptsFact: numberLike, compare: (a, b) => (a as number) > (b as number) },
+  greaterThanInclusive: { valueKind: "number", acceptsFact: numberLike, compare: (a, b) => (a as number) >= (b as number) },
 };
 
 export const maxPatternLength = 256;
@@ -135,6 +155,17 @@ export const customOperators: Record<string, CustomOperator> = {
 /** Decorators chain as prefixes (`everyFact:not:in`); json-rules-engine caches each distinct chain forever, so chains are capped. */
 export const operatorDecorators = ["someFact", "everyFact", "someValue", "everyValue", "not", "swap"] as const;
 export const maxDecorators = 2;
+type Decorator = (typeof operatorDecorators)[number];
+
+/** json-rules-engine 7.3's decorators (engine-default-operator-decorators.js): `next` is the operator they wrap. */
+const decorators: Record<Decorator, { acceptsFact?: (factValue: unknown) => boolean; apply(factValue: unknown, value: unknown, next: Comparison): boolean }> = {
+  someFact: { acceptsFact: Array.isArray, apply: (fv, v, next) => (fv as unknown[]).some((f) => next(f, v)) },
+  someValue: { apply: (fv, v, next) => (v as unknown[]).some((x) => next(fv, x)) },
+  everyFact: { acceptsFact: Array.isArray, apply: (fv, v, next) => (fv as unknown[]).every((f) => next(f, v)) },
+  everyValue: { apply: (fv, v, next) => (v as unknown[]).every((x) => next(fv, x)) },
+  swap: { apply: (fv, v, next) => next(v, fv) },
+  not: { apply: (fv, v, next) => !next(fv, v) },
+};
 
 export type ParsedOperator = { base: string; decorators: string[]; valueKind: ValueKind; custom?: CustomOperator };
 
@@ -153,6 +184,29 @@ export function parseOperator(name: string): { ok: true; op: ParsedOperator } | 
   }
   // A decorated operator changes what the value must be; only the value-side decorators are checked.
   const valueKind: ValueKind =
-    parts.some((d) => d === "someValue" || d === "everyValue") ? "array" : parts.length > 0 ? "any" : (custom?.valueKind ?? builtinOperators[base]!);
+    parts.some((d) => d === "someValue" || d === "everyValue") ? "array" : parts.length > 0 ? "any" : (custom?.valueKind ?? builtinOperators[base]!.valueKind);
   return { ok: true, op: { base, decorators: parts, valueKind, ...(custom && parts.length === 0 ? { custom } : {}) } };
+}
+
+/**
+ * A validated operator name as one function, built once per condition: the base operator (a
+ * custom one's `evaluate` as it is) wrapped by its decorators, the first one outermost, each
+ * checking the fact first as json-rules-engine's Operator.evaluate does.
+ */
+export function compileOperator(name: string): Comparison {
+  const parsed = parseOperator(name);
+  if (!parsed.ok) throw new Error(parsed.message);
+  const { base, decorators: chain } = parsed.op;
+  const builtin = Object.hasOwn(builtinOperators, base) ? builtinOperators[base]! : undefined;
+  let compare: Comparison = builtin ? guarded(builtin.acceptsFact, builtin.compare) : customOperators[base]!.evaluate;
+  for (const d of [...chain].reverse()) {
+    const next = compare;
+    const { acceptsFact, apply } = decorators[d as Decorator];
+    compare = guarded(acceptsFact, (fv, v) => apply(fv, v, next));
+  }
+  return compare;
+}
+
+function guarded(acceptsFact: ((factValue: unknown) => boolean) | undefined, compare: Comparison): Comparison {
+  return acceptsFact ? (fv, v) => acceptsFact(fv) && compare(fv, v) : compare;
 }

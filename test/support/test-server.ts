@@ -30,6 +30,8 @@ export function testConfig(overrides: Partial<Config> = {}): Config {
     logLevel: (process.env.TEST_LOG_LEVEL as Config["logLevel"]) ?? "silent",
     bodyLimitBytes: 10 * 1024 * 1024,
     evaluation: { pollMs: 50, batchSize: 500, leaseMs: 60_000 },
+    // TEST_EVALUATOR=json-rules-engine runs the end-to-end tests on the oracle instead.
+    evaluator: (process.env.TEST_EVALUATOR as Config["evaluator"] | undefined) ?? "compiled",
     ingest: { maxInFlight: 4, maxWaiting: 32, maxWaitMs: 10_000, maxBacklog: 0 },
     shutdownTimeoutMs: 5000,
     rateLimits: { perKeyPerMinute: 0, perAddressPerMinute: 0 },

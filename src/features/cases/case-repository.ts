@@ -3,7 +3,7 @@
 import { randomUUID } from "node:crypto";
 import type { Prisma } from "../../generated/prisma/client";
 import type { Db } from "../../db/transaction";
-import type { ConditionExplanation } from "../../engine/rule-evaluator";
+import type { ConditionExplanation } from "../../engine/evaluation";
 import type { RuleDocument } from "../../engine/rule-schema";
 import type { WebhookOutbox } from "../webhooks/webhook-outbox";
 

@@ -2,7 +2,7 @@
 // account-scope rules once per account-minute, as of its last stored event (account-minutes.ts).
 import { type Database, isAbortedTransaction, isDatabaseUnavailable } from "../../db/database";
 import { inTransaction } from "../../db/transaction";
-import type { CompiledRule, EventFact } from "../../engine/rule-evaluator";
+import type { EventFact, RuleEvaluator } from "../../engine/evaluation";
 import { windowMs } from "../../engine/window";
 import type { Logger } from "../../logger";
 import { type Hit, type HitOutcome, openOrUpdateCase } from "../cases/case-repository";
@@ -29,7 +29,7 @@ export type BatchResult = {
 type PendingHit = { hit: Hit; eventPk: bigint };
 type Judgement = { group: MinuteGroup; asOf: ClaimedEvent };
 
-/** Accounts of one batch judged at once; each rule keeps as many engines (see CompiledRule). */
+/** Accounts of one batch judged at once; the registry builds each rule for as many evaluations in flight (json-rules-engine: one engine each). */
 export const evaluationConcurrency = 8;
 
 /** Faults that pass by themselves: the database unreachable, an aborted transaction, a lock or statement timeout. */
@@ -190,7 +190,7 @@ export function createEvaluationService(deps: { db: Database; rules: RuleRegistr
   }
 
   async function judge(
-    rule: CompiledRule,
+    rule: RuleEvaluator,
     source: ReturnType<typeof createFactSource>,
     eventPk: bigint,
     accountId: string,

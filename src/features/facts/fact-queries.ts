@@ -4,7 +4,7 @@
 // Windows are [at - window, at], both ends included, relative to the evaluated event's time.
 import { prepared, sql } from "../../db/sql";
 import type { LinkBy, LinkedFactName, WindowAggregateName } from "../../engine/fact-catalog";
-import type { AccountFact, EventFact, FactSource, LinkedQuery, WindowQuery } from "../../engine/rule-evaluator";
+import type { AccountFact, EventFact, FactSource, LinkedQuery, WindowQuery } from "../../engine/evaluation";
 import { type Queryable, type UsageTotals, type ValueStats, signalHits, usageTotals, valueStats } from "./usage-rollups";
 
 const dayMs = 86_400_000;

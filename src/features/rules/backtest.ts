@@ -4,7 +4,8 @@
 // time, as in live evaluation); the account and linked-account facts are read from the database.
 import type { Database } from "../../db/database";
 import type { WindowAggregateName } from "../../engine/fact-catalog";
-import { type CompiledRule, type ConditionExplanation, type EventFact, type FactSource, maxEvidenceEvents } from "../../engine/rule-evaluator";
+import { type ConditionExplanation, type EventFact, type FactSource, type RuleCompiler, type RuleEvaluator, maxEvidenceEvents } from "../../engine/evaluation";
+import type { RuleDocument } from "../../engine/rule-schema";
 import { windowNeeds } from "../../engine/window-needs";
 import { createFactSource } from "../facts/fact-queries";
 
@@ -163,7 +164,7 @@ function rowToEvent(r: Record<string, unknown>): StreamedEvent {
 
 export async function runBacktest(
   db: Database,
-  request: { compiled: CompiledRule; version: number | null; from: Date; to: Date },
+  request: { compiled: RuleEvaluator; version: number | null; from: Date; to: Date },
   options: { maxHits?: number; onProgress?: (p: BacktestProgress) => void; progressEveryMs?: number } = {},
 ): Promise<BacktestResult> {
   const started = Date.now();
@@ -316,8 +317,15 @@ export async function runBacktest(
   };
 }
 
-export function createBacktestService(db: Database) {
-  return { run: (request: Parameters<typeof runBacktest>[1], options?: Parameters<typeof runBacktest>[2]) => runBacktest(db, request, options) };
+export type BacktestRequest = { rule: RuleDocument; version: number | null; from: Date; to: Date };
+
+/** `compile`: the same evaluator live evaluation uses (CLAUSEGUARD_EVALUATOR), so a backtest and the worker agree. */
+export function createBacktestService(db: Database, compile: RuleCompiler) {
+  return {
+    run: ({ rule, version, from, to }: BacktestRequest, options?: Parameters<typeof runBacktest>[2]) =>
+      // An unsaved document is version 0 to the evaluator; the result says null.
+      runBacktest(db, { compiled: compile(rule, version ?? 0), version, from, to }, options),
+  };
 }
 
 export type BacktestService = ReturnType<typeof createBacktestService>;

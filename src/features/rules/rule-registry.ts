@@ -1,14 +1,15 @@
 // The compiled, enabled rules one process evaluates with: reloaded when any process changes a rule.
 // The evaluation service asks before every batch it claims, so a change committed before an
 // event was stored is in effect when that event is evaluated (one small query per batch).
-import { CompiledRule } from "../../engine/rule-evaluator";
+import type { RuleCompiler, RuleEvaluator } from "../../engine/evaluation";
 import { validateRule } from "../../engine/rule-schema";
 import type { Logger } from "../../logger";
 import type { RuleService } from "./rule-service";
 import { evaluationConcurrency } from "../evaluation/evaluation-service";
 
-export function createRuleRegistry(rules: RuleService, logger: Logger, refreshMs = 0) {
-  let compiled: CompiledRule[] = [];
+/** `compile`: the process's evaluator (CLAUSEGUARD_EVALUATOR), chosen in the composition root. */
+export function createRuleRegistry(rules: RuleService, logger: Logger, compile: RuleCompiler, refreshMs = 0) {
+  let compiled: RuleEvaluator[] = [];
   let fingerprint: string | undefined;
   let checkedAt = 0;
 
@@ -17,7 +18,7 @@ export function createRuleRegistry(rules: RuleService, logger: Logger, refreshMs
     checkedAt = Date.now();
     if (fp === fingerprint) return;
     const byKey = new Map(compiled.map((c) => [`${c.rule.id}@${c.version}`, c]));
-    const next: CompiledRule[] = [];
+    const next: RuleEvaluator[] = [];
     for (const { rule, version } of await rules.activeRules()) {
       const kept = byKey.get(`${rule.id}@${version}`);
       if (kept) {
@@ -30,7 +31,7 @@ export function createRuleRegistry(rules: RuleService, logger: Logger, refreshMs
         logger.error({ ruleId: rule.id, version, errors: v.errors }, "stored rule version is invalid; not evaluated");
         continue;
       }
-      next.push(new CompiledRule(v.rule, version, evaluationConcurrency));
+      next.push(compile(v.rule, version, evaluationConcurrency));
     }
     compiled = next;
     fingerprint = fp;
@@ -40,7 +41,7 @@ export function createRuleRegistry(rules: RuleService, logger: Logger, refreshMs
   return {
     refresh,
     /** The current rules, re-read from the database when the last check is older than refreshMs. */
-    async current(now = Date.now()): Promise<CompiledRule[]> {
+    async current(now = Date.now()): Promise<RuleEvaluator[]> {
       if (fingerprint === undefined || now - checkedAt >= refreshMs) await refresh();
       return compiled;
     },

@@ -7,7 +7,6 @@ import { actorOf, requireScope } from "../../http/auth";
 import { paginationQuery } from "../../http/pagination";
 import { parseOrThrow } from "../../http/parse";
 import type { ApiKeyService } from "../auth/api-key-service";
-import { CompiledRule } from "../../engine/rule-evaluator";
 import type { BacktestService } from "./backtest";
 import type { RuleService } from "./rule-service";
 
@@ -67,15 +66,15 @@ export function createRulesRouter(deps: { rules: RuleService; apiKeys: ApiKeySer
     res.json(await deps.rules.updateRule(id, ruleFromBody(req.body), actorOf(res)));
   });
   /** Answers JSON, or with Accept: application/x-ndjson a progress line a second and the result last. */
-  const backtest = async (req: express.Request, res: express.Response, compiled: CompiledRule, version: number | null, from: Date, to: Date) => {
+  const backtest = async (req: express.Request, res: express.Response, rule: RuleDocument, version: number | null, from: Date, to: Date) => {
     const streaming = req.accepts(["application/json", "application/x-ndjson"]) === "application/x-ndjson";
     if (!streaming) {
-      res.json(await deps.backtests.run({ compiled, version, from, to }));
+      res.json(await deps.backtests.run({ rule, version, from, to }));
       return;
     }
     res.status(200).type("application/x-ndjson");
     res.flushHeaders();
-    const result = await deps.backtests.run({ compiled, version, from, to }, {
+    const result = await deps.backtests.run({ rule, version, from, to }, {
       onProgress: (p) => res.write(`${JSON.stringify({ type: "progress", ...p })}\n`),
     });
     res.end(`${JSON.stringify({ type: "result", ...result })}\n`);
@@ -84,13 +83,13 @@ export function createRulesRouter(deps: { rules: RuleService; apiKeys: ApiKeySer
     const body = parseOrThrow(backtestDocumentBody, req.body ?? {}, "body");
     const v = validateRule(body.rule);
     if (!v.ok) throw validationFailed(v.errors.map((e) => ({ ...e, path: e.path ? `body.rule.${e.path}` : "body.rule" })));
-    await backtest(req, res, new CompiledRule(v.rule, 0), null, new Date(body.from), new Date(body.to));
+    await backtest(req, res, v.rule, null, new Date(body.from), new Date(body.to));
   });
   router.post("/v1/rules/:id/backtest", read, json, async (req, res) => {
     const { id } = parseOrThrow(ruleIdParam, req.params, "params");
     const body = parseOrThrow(backtestBody, req.body ?? {}, "body");
     const { rule, version } = await deps.rules.ruleVersion(id, body.version);
-    await backtest(req, res, new CompiledRule(rule, version), version, new Date(body.from), new Date(body.to));
+    await backtest(req, res, rule, version, new Date(body.from), new Date(body.to));
   });
   for (const [action, enabled] of [["enable", true], ["disable", false]] as const) {
     router.post(`/v1/rules/:id/${action}`, write, async (req, res) => {
