@@ -40,6 +40,12 @@ describe("loadConfig", () => {
     expect(() => loadConfig({ CLAUSEGUARD_EVALUATOR: "jre" }, emptyDir())).toThrow(/CLAUSEGUARD_EVALUATOR: must be one of compiled, json-rules-engine/);
   });
 
+  it("judges account-scope rules per batch unless told per minute, and names a bad choice", () => {
+    expect(loadConfig({}, emptyDir()).evaluation.cadence).toBe("batch");
+    expect(loadConfig({ CLAUSEGUARD_EVAL_CADENCE: "minute" }, emptyDir()).evaluation.cadence).toBe("minute");
+    expect(() => loadConfig({ CLAUSEGUARD_EVAL_CADENCE: "hourly" }, emptyDir())).toThrow(/CLAUSEGUARD_EVAL_CADENCE: must be one of batch, minute/);
+  });
+
   it("uses PostgreSQL when DATABASE_URL is set", () => {
     expect(loadConfig({ DATABASE_URL: "postgresql://u@h:5432/db" }, emptyDir()).database).toEqual({ kind: "postgres", url: "postgresql://u@h:5432/db" });
   });

@@ -4,6 +4,7 @@ import path from "node:path";
 import { parse as parseDotenv } from "dotenv";
 import { z } from "zod";
 import { type EvaluatorKind, evaluatorKinds } from "./engine/evaluation";
+import { type EvaluationCadence, evaluationCadences } from "./features/evaluation/account-minutes";
 
 const logLevels = ["fatal", "error", "warn", "info", "debug", "trace", "silent"] as const;
 
@@ -42,6 +43,13 @@ const envSchema = z.object({
   CLAUSEGUARD_EVAL_LEASE_MS: z.coerce.number().int().min(1000).max(3_600_000).default(60_000),
   /** compiled: rules run as closures; json-rules-engine: through the library, which the compiled evaluator is tested against. */
   CLAUSEGUARD_EVALUATOR: z.enum(evaluatorKinds, { message: `must be one of ${evaluatorKinds.join(", ")}` }).default("compiled"),
+  /**
+   * When account-scope rules are judged: once per account-minute as of its last event (the same
+   * judgements whatever the batch size, and the backtest's), or once per account per claimed batch
+   * at its newest event (fewer judgements on a backlog, while cluster facts still cost a read per
+   * judgement). See docs/evaluation-data-plane.md.
+   */
+  CLAUSEGUARD_EVAL_CADENCE: z.enum(evaluationCadences, { message: `must be one of ${evaluationCadences.join(", ")}` }).default("batch"),
   /** Events claimed per evaluation batch. */
   CLAUSEGUARD_EVAL_BATCH_SIZE: z.coerce.number().int().min(1).max(maxEvalBatchSize).default(2000),
   /** Batches of events one process stores at once (more wait in line). */
@@ -95,7 +103,7 @@ export type Config = {
   rulesDir: string;
   logLevel: (typeof logLevels)[number];
   bodyLimitBytes: number;
-  evaluation: { pollMs: number; batchSize: number; leaseMs: number };
+  evaluation: { pollMs: number; batchSize: number; leaseMs: number; cadence?: EvaluationCadence };
   /** Which evaluator judges events and backtests (see src/engine/rule-compiler.ts). */
   evaluator: EvaluatorKind;
   /** Admission control of POST /v1/events (see features/events/ingest-admission.ts). */
@@ -142,7 +150,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, cwd = process.c
     rulesDir: path.resolve(cwd, e.CLAUSEGUARD_RULES_DIR),
     logLevel: e.LOG_LEVEL,
     bodyLimitBytes: e.CLAUSEGUARD_BODY_LIMIT_BYTES,
-    evaluation: { pollMs: e.CLAUSEGUARD_EVAL_POLL_MS, batchSize: e.CLAUSEGUARD_EVAL_BATCH_SIZE, leaseMs: e.CLAUSEGUARD_EVAL_LEASE_MS },
+    evaluation: { pollMs: e.CLAUSEGUARD_EVAL_POLL_MS, batchSize: e.CLAUSEGUARD_EVAL_BATCH_SIZE, leaseMs: e.CLAUSEGUARD_EVAL_LEASE_MS, cadence: e.CLAUSEGUARD_EVAL_CADENCE },
     evaluator: e.CLAUSEGUARD_EVALUATOR,
     ingest: {
       maxInFlight: e.CLAUSEGUARD_INGEST_MAX_INFLIGHT,

@@ -28,7 +28,7 @@ export function createServices(db: Database, config: Pick<Config, "evaluation" |
   // One evaluator for the process: live evaluation and backtests judge alike.
   const compile = ruleCompiler(config.evaluator);
   const ruleRegistry = createRuleRegistry(ruleService, logger, compile);
-  const evaluation = createEvaluationService({ db, rules: ruleRegistry, logger, leaseMs: config.evaluation.leaseMs, outbox });
+  const evaluation = createEvaluationService({ db, rules: ruleRegistry, logger, leaseMs: config.evaluation.leaseMs, cadence: config.evaluation.cadence, outbox });
   const worker = createEvaluationWorker({
     evaluation,
     logger,

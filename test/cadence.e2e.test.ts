@@ -1,7 +1,8 @@
-// One history, judged with evaluation batches of 1, 100 and 10,000 events on every test database,
-// gives the same cases, and the same hits as a backtest of each rule over it: account-scope rules
-// are judged once per account-minute, as of its last stored event, however the queue is cut.
-import { type TestServer, startTestServer } from "./support/test-server";
+// With CLAUSEGUARD_EVAL_CADENCE=minute, one history judged with evaluation batches of 1, 100 and
+// 10,000 events on every test database gives the same cases, and the same hits as a backtest of
+// each rule over it: account-scope rules are judged once per account-minute, as of its last stored
+// event, however the queue is cut. With the batch cadence (the default) it does not.
+import { type TestServer, startTestServer, testConfig } from "./support/test-server";
 import { testTargets } from "./support/test-database";
 import { ruleDocument, usageEvent } from "./support/factories";
 
@@ -53,36 +54,46 @@ describe.each(testTargets())("account-minute cadence on %s", (kind) => {
   const cases = new Map<number, CaseView[]>();
   const backtests: Record<string, { accountId: string; hitCount: number; firstHitAt: string; lastHitAt: string }[]> = {};
 
-  beforeAll(async () => {
-    for (const size of [1, 100, 10_000]) {
-      const server: TestServer = await startTestServer(kind);
-      try {
-        for (const rule of [flickerRule, volumeRule]) expect((await server.call("POST", "/v1/rules", { body: rule })).status).toBe(201);
-        // Stored first, in batches of 250 posted one after another, then evaluated.
-        for (let i = 0; i < events.length; i += 250) expect((await server.call("POST", "/v1/events", { body: events.slice(i, i + 250) })).status).toBe(202);
-        for (;;) {
-          const r = await server.running.services.evaluation.runBatch(size);
-          if (r.claimed === 0) break;
-        }
-        const views: CaseView[] = [];
-        const list = (await server.call("GET", "/v1/cases?limit=200")).body.items as { id: string }[];
-        for (const { id } of list) {
-          const c = (await server.call("GET", `/v1/cases/${id}`)).body;
-          views.push({ ruleId: c.ruleId, accountId: c.accountId, hitCount: c.hitCount, firstSeenAt: c.firstSeenAt, lastSeenAt: c.lastSeenAt, triggers: c.evidence.map((e: { triggerEventId: string }) => e.triggerEventId).sort() });
-        }
-        cases.set(size, views.sort((a, b) => `${a.ruleId}/${a.accountId}`.localeCompare(`${b.ruleId}/${b.accountId}`)));
-        if (size === 1) {
-          for (const ruleId of [flickerRule.id, volumeRule.id, "distillation.output-volume"] as string[]) {
-            const res = await server.call("POST", `/v1/rules/${ruleId}/backtest`, { body: { from: at(-3600), to: at(3600) } });
-            expect(res.status).toBe(200);
-            backtests[ruleId] = res.body.hits;
-          }
-        }
-      } finally {
-        await server.stop();
+  /** Stores the history on a fresh database, evaluates it in batches of `size`, returns the cases. */
+  async function replay(size: number, cadence: "minute" | "batch", withBacktests = false): Promise<CaseView[]> {
+    const server: TestServer = await startTestServer(kind, { config: { evaluation: { ...testConfig().evaluation, cadence } } });
+    try {
+      for (const rule of [flickerRule, volumeRule]) expect((await server.call("POST", "/v1/rules", { body: rule })).status).toBe(201);
+      // Stored first, in batches of 250 posted one after another, then evaluated.
+      for (let i = 0; i < events.length; i += 250) expect((await server.call("POST", "/v1/events", { body: events.slice(i, i + 250) })).status).toBe(202);
+      for (;;) {
+        const r = await server.running.services.evaluation.runBatch(size);
+        if (r.claimed === 0) break;
       }
+      const views: CaseView[] = [];
+      const list = (await server.call("GET", "/v1/cases?limit=200")).body.items as { id: string }[];
+      for (const { id } of list) {
+        const c = (await server.call("GET", `/v1/cases/${id}`)).body;
+        views.push({ ruleId: c.ruleId, accountId: c.accountId, hitCount: c.hitCount, firstSeenAt: c.firstSeenAt, lastSeenAt: c.lastSeenAt, triggers: c.evidence.map((e: { triggerEventId: string }) => e.triggerEventId).sort() });
+      }
+      if (withBacktests) {
+        for (const ruleId of [flickerRule.id, volumeRule.id, "distillation.output-volume"] as string[]) {
+          const res = await server.call("POST", `/v1/rules/${ruleId}/backtest`, { body: { from: at(-3600), to: at(3600) } });
+          expect(res.status).toBe(200);
+          backtests[ruleId] = res.body.hits;
+        }
+      }
+      return views.sort((a, b) => `${a.ruleId}/${a.accountId}`.localeCompare(`${b.ruleId}/${b.accountId}`));
+    } finally {
+      await server.stop();
     }
+  }
+
+  const batchCadence = new Map<number, CaseView[]>();
+  beforeAll(async () => {
+    for (const size of [1, 100, 10_000]) cases.set(size, await replay(size, "minute", size === 1));
+    for (const size of [1, 10_000]) batchCadence.set(size, await replay(size, "batch"));
   }, 300_000);
+
+  it("with the batch cadence, what is judged depends on the batch size (why the minute cadence exists)", () => {
+    const hits = (views: CaseView[]) => views.find((c) => c.ruleId === flickerRule.id && c.accountId === "acct_flicker")?.hitCount ?? 0;
+    expect(hits(batchCadence.get(1)!)).toBeGreaterThan(hits(batchCadence.get(10_000)!));
+  });
 
   it("opens the same cases, with the same hits and evidence, for batches of 1, 100 and 10,000", () => {
     const one = cases.get(1)!;

@@ -7,6 +7,10 @@ import type { ClaimedEvent } from "./evaluation-queue";
 
 const minuteMs = 60_000;
 
+/** minute: once per account-minute (this file); batch: once per account per claimed batch, at its newest event. */
+export const evaluationCadences = ["batch", "minute"] as const;
+export type EvaluationCadence = (typeof evaluationCadences)[number];
+
 /** The events of one account in one clock minute, within a batch. */
 export type MinuteGroup = {
   accountId: string;
@@ -35,6 +39,23 @@ export function accountMinutes(events: ClaimedEvent[]): MinuteGroup[] {
     if (e.pk > g.maxPk) g.maxPk = e.pk;
   }
   return [...groups.values()];
+}
+
+/**
+ * The batch cadence: one judgement per account of the batch, as of its newest event there (what is
+ * judged then depends on how the queue was cut into batches).
+ */
+export function newestPerAccount(events: ClaimedEvent[]): { group: MinuteGroup; asOf: ClaimedEvent }[] {
+  const newest = new Map<string, MinuteGroup>();
+  for (const e of events) {
+    const g = newest.get(e.accountId);
+    if (!g) newest.set(e.accountId, { accountId: e.accountId, minuteMs: minuteOf(e.occurredAtMs), last: e, maxPk: e.pk });
+    else {
+      if (e.occurredAtMs > g.last.occurredAtMs || (e.occurredAtMs === g.last.occurredAtMs && e.pk > g.last.pk)) Object.assign(g, { last: e, minuteMs: minuteOf(e.occurredAtMs) });
+      if (e.pk > g.maxPk) g.maxPk = e.pk;
+    }
+  }
+  return [...newest.values()].map((group) => ({ group, asOf: group.last }));
 }
 
 /** What the queue says of a minute group: whether a later-keyed event of it is still queued, and the minute's last stored event. */

@@ -1,5 +1,6 @@
 // Turns claimed events into hits and hits into cases: event-scope rules on every event,
-// account-scope rules once per account-minute, as of its last stored event (account-minutes.ts).
+// account-scope rules once per account-minute as of its last stored event, or once per account
+// per batch at its newest event, as configured (account-minutes.ts).
 import { type Database, isAbortedTransaction, isDatabaseUnavailable } from "../../db/database";
 import { inTransaction } from "../../db/transaction";
 import type { EventFact, RuleEvaluator } from "../../engine/evaluation";
@@ -11,7 +12,7 @@ import { type Prefetched, accountRowsMany, createFactSource, linkedAccountIds, l
 import { signalHitsMany, usageTotalsMany, valueStatsMany } from "../facts/usage-rollups";
 import type { RuleRegistry } from "../rules/rule-registry";
 import type { WebhookOutbox } from "../webhooks/webhook-outbox";
-import { type MinuteGroup, accountMinutes, minutesToJudge } from "./account-minutes";
+import { type EvaluationCadence, type MinuteGroup, accountMinutes, minutesToJudge, newestPerAccount } from "./account-minutes";
 import { type ClaimedBatch, type ClaimedEvent, claimBatch, completeBatch, deadLetter, minuteStates, subBatch } from "./evaluation-queue";
 
 export type BatchResult = {
@@ -37,10 +38,11 @@ const timeoutCodes = new Set(["55P03", "57014"]);
 const isTransient = (err: unknown) =>
   isDatabaseUnavailable(err) || isAbortedTransaction(err) || timeoutCodes.has((err as { code?: string })?.code ?? "");
 
-export function createEvaluationService(deps: { db: Database; rules: RuleRegistry; logger: Logger; leaseMs?: number; outbox?: WebhookOutbox }) {
+export function createEvaluationService(deps: { db: Database; rules: RuleRegistry; logger: Logger; leaseMs?: number; cadence?: EvaluationCadence; outbox?: WebhookOutbox }) {
   const { db, logger } = deps;
   const { prisma } = db;
   const leaseMs = deps.leaseMs ?? 60_000;
+  const cadence = deps.cadence ?? "batch";
   /** Outcomes per rule id since this process started (read by /metrics). */
   const ruleStats: RuleStats = new Map();
   const count = (ruleId: string, outcome: "hit" | "miss" | "error") => {
@@ -93,6 +95,7 @@ export function createEvaluationService(deps: { db: Database; rules: RuleRegistr
 
   /** The account-minutes this batch judges (see account-minutes.ts), each with the event it is judged as of. */
   async function minutesOf(batch: ClaimedBatch): Promise<Judgement[]> {
+    if (cadence === "batch") return newestPerAccount(batch.events);
     const groups = accountMinutes(batch.events);
     return minutesToJudge(groups, await minuteStates(db, groups));
   }
@@ -111,9 +114,10 @@ export function createEvaluationService(deps: { db: Database; rules: RuleRegistr
     }
 
     const pending: PendingHit[] = [];
-    // Account-scope rules judge each account-minute once, as of the minute's last stored event, in
-    // the batch that holds the minute's highest queued key (account-minutes.ts): batch size and
-    // worker count then change nothing of what is judged, and the backtest judges the same minutes.
+    // Minute cadence: account-scope rules judge each account-minute once, as of the minute's last
+    // stored event, in the batch that holds the minute's highest queued key (account-minutes.ts):
+    // batch size and worker count then change nothing of what is judged, and the backtest judges
+    // the same minutes. Batch cadence: each account once, at its newest event in the batch.
     const judged = accountRules.length ? await minutesOf(batch) : [];
     // Judgements are keyed by account and minute: a backlog batch can judge several minutes of one account.
     const keyOf = (j: Judgement) => `${j.asOf.accountId}\u0000${j.group.minuteMs}`;
