@@ -84,19 +84,21 @@ export type ValueStats = {
 
 const num = (v: unknown) => (v === null || v === undefined ? 0 : Number(v));
 
-/** The columns planArrays fills, in its order. */
-const planColumns = "rh0, rh1, rt0, rt1, f0, f1, mh0, mh1, mt0, mt1, h0, h1";
+/** The ranges of a window plan, in the order of planColumns. */
+const planRanges = ["rawHead", "rawTail", "future", "minutesHead", "minutesTail", "hoursHead", "hoursTail", "days"] as const;
+/** The columns planArrays fills, in its order: the start and end of each of planRanges. */
+const planColumns = "rh0, rh1, rt0, rt1, f0, f1, mh0, mh1, mt0, mt1, hh0, hh1, ht0, ht1, d0, d1";
 
-/** Window plans as twelve timestamptz[] parameters for unnest, one element per ask: see planColumns. */
+/** Window plans as sixteen timestamptz[] parameters for unnest, one element per ask: see planColumns. */
 function planArrays(plans: WindowPlan[]): SqlQuery {
-  const col = (f: (p: WindowPlan) => Date) => plans.map((p) => f(p).toISOString());
-  return sql`${col((p) => p.rawHead.start)}::timestamptz[], ${col((p) => p.rawHead.end)}::timestamptz[],
-    ${col((p) => p.rawTail.start)}::timestamptz[], ${col((p) => p.rawTail.end)}::timestamptz[],
-    ${col((p) => p.future.start)}::timestamptz[], ${col((p) => p.future.end)}::timestamptz[],
-    ${col((p) => p.minutesHead.start)}::timestamptz[], ${col((p) => p.minutesHead.end)}::timestamptz[],
-    ${col((p) => p.minutesTail.start)}::timestamptz[], ${col((p) => p.minutesTail.end)}::timestamptz[],
-    ${col((p) => p.hours.start)}::timestamptz[], ${col((p) => p.hours.end)}::timestamptz[]`;
+  const col = (f: (p: WindowPlan) => Date) => sql`${plans.map((p) => f(p).toISOString())}::timestamptz[]`;
+  const cols = planRanges.flatMap((name) => [col((p) => p[name].start), col((p) => p[name].end)]);
+  return cols.reduce((list, c) => sql`${list}, ${c}`);
 }
+
+/** Hour buckets of the window: its edge hours and, until there are day rows, its whole days too. */
+const hoursIn = (h: string, a = "m") =>
+  `((${h}.bucket >= ${a}.hh0 AND ${h}.bucket < ${a}.hh1) OR (${h}.bucket >= ${a}.ht0 AND ${h}.bucket < ${a}.ht1) OR (${h}.bucket >= ${a}.d0 AND ${h}.bucket < ${a}.d1))`;
 
 /**
  * Totals of each (account, window) asked for, in one statement: rollup rows plus at most two raw
@@ -135,7 +137,7 @@ export async function usageTotalsMany(db: Queryable, asks: { accountId: string; 
     CROSS JOIN LATERAL (
       SELECT coalesce(sum(h.requests), 0) AS n, coalesce(sum(h.input_tokens), 0) AS i, coalesce(sum(h.output_tokens), 0) AS o,
              max(h.peak_minute_requests) AS p
-      FROM usage_hour h WHERE h.account_id = r.account_id AND h.bucket >= r.h0 AND h.bucket < r.h1
+      FROM usage_hour h WHERE h.account_id = r.account_id AND ${raw(hoursIn("h", "r"))}
     ) hrs`));
   const byIndex = new Map(rows.map((r) => [Number(r.i), r]));
   return asks.map((_, i) => {
@@ -182,7 +184,6 @@ function askRows(asks: WindowAsk[]) {
 const rawIn = (e: string) => `((${e}.occurred_at >= m.rh0 AND ${e}.occurred_at < m.rh1) OR (${e}.occurred_at >= m.rt0 AND ${e}.occurred_at < m.rt1))`;
 const futureIn = (e: string) => `(${e}.occurred_at >= m.f0 AND ${e}.occurred_at < m.f1)`;
 const minutesIn = (u: string) => `((${u}.bucket >= m.mh0 AND ${u}.bucket < m.mh1) OR (${u}.bucket >= m.mt0 AND ${u}.bucket < m.mt1))`;
-const hoursIn = (h: string) => `(${h}.bucket >= m.h0 AND ${h}.bucket < m.h1)`;
 const valueKinds = (e: string) => `(VALUES ('model', ${e}.model), ('ip', ${e}.ip), ('country', ${e}.country), ('template', ${e}.prompt_template_hash)) AS v(kind, value)`;
 
 /**
