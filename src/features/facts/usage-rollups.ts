@@ -1,12 +1,13 @@
-// Per-account usage rollups: written for each batch of newly stored events (CTEs of the ingestion
-// statement), and read as window aggregates whose cost does not depend on the account's total
-// history (see window-plan.ts). A rollup row holds a bucket's totals and two maps: requests per
-// distinct value ("kind:value") and requests per signal bin ("signal:bin").
+// Per-account usage rollups: minute and hour rows written for each batch of newly stored events
+// (CTEs of the ingestion statement), day rows folded from hour rows by the compactor, and all of
+// them read as window aggregates whose cost depends neither on the account's total history nor on
+// the window's length (see window-plan.ts). A rollup row holds a bucket's totals and two maps:
+// requests per distinct value ("kind:value") and requests per signal bin ("signal:bin").
 import { type SqlQuery, prepared, raw, sql } from "../../db/sql";
 import { type WindowPlan, planWindow } from "./window-plan";
 
 export const bucketOrigin = "TIMESTAMPTZ '2000-01-01 00:00:00+00'";
-export const bucketOf = (unit: "minute" | "hour", column: string) => `date_bin('1 ${unit}', ${column}, ${bucketOrigin})`;
+export const bucketOf = (unit: "minute" | "hour" | "day", column: string) => `date_bin('1 ${unit}', ${column}, ${bucketOrigin})`;
 
 /**
  * The signal bin of a jsonb signal value: -1 for false, floor(value * 100) for a number, 100 for
@@ -25,6 +26,12 @@ export function thresholdBin(threshold: number): number {
  * output_tokens, model, ip, country, prompt_template_hash, signals) to the rollups. Append-only:
  * one row per account, bucket and batch, merged later by the compactor. An hour row's peak is this
  * batch's busiest minute in it; the compactor raises it to the minute's full total.
+ *
+ * No day rows here: the compactor derives them from the hour rows it merges (rollup-compactor.ts),
+ * and readers take the hour rows it has not merged yet beside them. A third CTE writing day rows
+ * like the hour rows made each 1,000-event batch about a fifth slower (+19% on PostgreSQL, +23%
+ * on PGlite, measured interleaved; see docs/performance.md), for rows the compactor builds from
+ * far fewer inputs: one row per merged hour key and pass instead of one per account and batch.
  */
 export function rollupStatements(source: string): string {
   const minute = bucketOf("minute", "s.occurred_at");
@@ -84,19 +91,36 @@ export type ValueStats = {
 
 const num = (v: unknown) => (v === null || v === undefined ? 0 : Number(v));
 
-/** The columns planArrays fills, in its order. */
-const planColumns = "rh0, rh1, rt0, rt1, f0, f1, mh0, mh1, mt0, mt1, h0, h1";
+/** The ranges of a window plan, in the order of planColumns. */
+const planRanges = ["rawHead", "rawTail", "future", "minutesHead", "minutesTail", "hoursHead", "hoursTail", "days"] as const;
+/** The columns planArrays fills, in its order: the start and end of each of planRanges. */
+const planColumns = "rh0, rh1, rt0, rt1, f0, f1, mh0, mh1, mt0, mt1, hh0, hh1, ht0, ht1, d0, d1";
 
-/** Window plans as twelve timestamptz[] parameters for unnest, one element per ask: see planColumns. */
+/** Window plans as sixteen timestamptz[] parameters for unnest, one element per ask: see planColumns. */
 function planArrays(plans: WindowPlan[]): SqlQuery {
-  const col = (f: (p: WindowPlan) => Date) => plans.map((p) => f(p).toISOString());
-  return sql`${col((p) => p.rawHead.start)}::timestamptz[], ${col((p) => p.rawHead.end)}::timestamptz[],
-    ${col((p) => p.rawTail.start)}::timestamptz[], ${col((p) => p.rawTail.end)}::timestamptz[],
-    ${col((p) => p.future.start)}::timestamptz[], ${col((p) => p.future.end)}::timestamptz[],
-    ${col((p) => p.minutesHead.start)}::timestamptz[], ${col((p) => p.minutesHead.end)}::timestamptz[],
-    ${col((p) => p.minutesTail.start)}::timestamptz[], ${col((p) => p.minutesTail.end)}::timestamptz[],
-    ${col((p) => p.hours.start)}::timestamptz[], ${col((p) => p.hours.end)}::timestamptz[]`;
+  const col = (f: (p: WindowPlan) => Date) => sql`${plans.map((p) => f(p).toISOString())}::timestamptz[]`;
+  const cols = planRanges.flatMap((name) => [col((p) => p[name].start), col((p) => p[name].end)]);
+  return cols.reduce((list, c) => sql`${list}, ${c}`);
 }
+
+/**
+ * The window's hour and day rows, as one row source for the ask row `a`, with the given columns:
+ * hour rows of the edge hours; day rows of the whole days; and the hour rows of those days that
+ * the compactor has not merged yet, which are not in any day row yet (a day row holds exactly its
+ * day's merged hour rows: see rollup-compactor.ts). All three are read in one statement, so in one
+ * snapshot, where each hour row is either merged and in its day row or not: never both, never
+ * neither. The third part is read through the index of unmerged rows, nearly always empty.
+ */
+const hoursAndDays = (a: string, columns: string) => `(
+        SELECT ${columns} FROM usage_hour h
+        WHERE h.account_id = ${a}.account_id AND ((h.bucket >= ${a}.hh0 AND h.bucket < ${a}.hh1) OR (h.bucket >= ${a}.ht0 AND h.bucket < ${a}.ht1))
+        UNION ALL
+        SELECT ${columns} FROM usage_hour h
+        WHERE h.account_id = ${a}.account_id AND NOT h.compacted AND h.bucket >= ${a}.d0 AND h.bucket < ${a}.d1
+        UNION ALL
+        SELECT ${columns} FROM usage_day h
+        WHERE h.account_id = ${a}.account_id AND h.bucket >= ${a}.d0 AND h.bucket < ${a}.d1
+      )`;
 
 /**
  * Totals of each (account, window) asked for, in one statement: rollup rows plus at most two raw
@@ -133,9 +157,9 @@ export async function usageTotalsMany(db: Queryable, asks: { accountId: string; 
             GROUP BY m.bucket) s
     ) mins
     CROSS JOIN LATERAL (
-      SELECT coalesce(sum(h.requests), 0) AS n, coalesce(sum(h.input_tokens), 0) AS i, coalesce(sum(h.output_tokens), 0) AS o,
-             max(h.peak_minute_requests) AS p
-      FROM usage_hour h WHERE h.account_id = r.account_id AND h.bucket >= r.h0 AND h.bucket < r.h1
+      SELECT coalesce(sum(x.requests), 0) AS n, coalesce(sum(x.input_tokens), 0) AS i, coalesce(sum(x.output_tokens), 0) AS o,
+             max(x.peak_minute_requests) AS p
+      FROM ${raw(hoursAndDays("r", "h.requests, h.input_tokens, h.output_tokens, h.peak_minute_requests"))} x
     ) hrs`));
   const byIndex = new Map(rows.map((r) => [Number(r.i), r]));
   return asks.map((_, i) => {
@@ -178,11 +202,10 @@ function askRows(asks: WindowAsk[]) {
     )`;
 }
 
-/** The raw-event, minute and hour conditions of a LATERAL read for the `m` row (alias `m`). */
+/** The raw-event and minute conditions of a LATERAL read for the `m` row (alias `m`); hours and days: hoursAndDays. */
 const rawIn = (e: string) => `((${e}.occurred_at >= m.rh0 AND ${e}.occurred_at < m.rh1) OR (${e}.occurred_at >= m.rt0 AND ${e}.occurred_at < m.rt1))`;
 const futureIn = (e: string) => `(${e}.occurred_at >= m.f0 AND ${e}.occurred_at < m.f1)`;
 const minutesIn = (u: string) => `((${u}.bucket >= m.mh0 AND ${u}.bucket < m.mh1) OR (${u}.bucket >= m.mt0 AND ${u}.bucket < m.mt1))`;
-const hoursIn = (h: string) => `(${h}.bucket >= m.h0 AND ${h}.bucket < m.h1)`;
 const valueKinds = (e: string) => `(VALUES ('model', ${e}.model), ('ip', ${e}.ip), ('country', ${e}.country), ('template', ${e}.prompt_template_hash)) AS v(kind, value)`;
 
 /**
@@ -205,8 +228,7 @@ export async function valueStatsMany(db: Queryable, asks: WindowAsk[]): Promise<
         SELECT x.key, sum(x.value::int) FROM usage_minute u, LATERAL jsonb_each(u."values") AS x
         WHERE u.account_id = m.account_id AND ${raw(minutesIn("u"))} GROUP BY 1
         UNION ALL
-        SELECT x.key, sum(x.value::int) FROM usage_hour h, LATERAL jsonb_each(h."values") AS x
-        WHERE h.account_id = m.account_id AND ${raw(hoursIn("h"))} GROUP BY 1
+        SELECT x.key, sum(x.value::bigint) FROM ${raw(hoursAndDays("m", 'h."values"'))} h, LATERAL jsonb_each(h."values") AS x GROUP BY 1
       ) p
     ), per_value AS (SELECT i, k, sum(n) AS n FROM parts GROUP BY 1, 2 HAVING sum(n) > 0)
     SELECT i, split_part(k, ':', 1) AS kind, count(*) AS distinct_values, max(n) AS top FROM per_value GROUP BY 1, 2`));
@@ -250,9 +272,8 @@ export async function signalHitsMany(db: Queryable, asks: SignalAsk[]): Promise<
       WHERE u.account_id = m.account_id AND ${raw(minutesIn("u"))}
         AND split_part(x.key, ':', 1) = m.sig AND split_part(x.key, ':', 2)::int >= m.bin
       UNION ALL
-      SELECT coalesce(sum(x.value::int), 0) FROM usage_hour h, LATERAL jsonb_each(h.signals) AS x
-      WHERE h.account_id = m.account_id AND ${raw(hoursIn("h"))}
-        AND split_part(x.key, ':', 1) = m.sig AND split_part(x.key, ':', 2)::int >= m.bin
+      SELECT coalesce(sum(x.value::bigint), 0) FROM ${raw(hoursAndDays("m", "h.signals"))} h, LATERAL jsonb_each(h.signals) AS x
+      WHERE split_part(x.key, ':', 1) = m.sig AND split_part(x.key, ':', 2)::int >= m.bin
     ) p GROUP BY m.i`));
   const byAsk = new Map(rows.map((r) => [Number(r.i), num(r.hits)]));
   return asks.map((_, i) => byAsk.get(i) ?? 0);
