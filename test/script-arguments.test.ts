@@ -39,7 +39,7 @@ describe("script arguments", () => {
     ["bench-ingest", ["--accountMix", "zipf"], /^bench:ingest: --accountMix must be one of heavy, uniform, got 'zipf'$/m],
     ["generate", ["--out", "/nonexistent/x.ndjson", "--accounts", "10"], /^generate: --accounts must be a whole number from 100 up, got '10'$/m],
     ["generate", ["--accounts", "100", "stray"], /^generate: Unexpected argument 'stray'/m],
-    ["generate", ["--out", "/nonexistent/x.ndjson", "--ring-accounts", "-5"], /^generate: --ring-accounts must be a whole number from 0 to 1000000, got '-5'$/m],
+    ["generate", ["--out", "/nonexistent/x.ndjson", "--ring-accounts", "1.5"], /^generate: --ring-accounts must be a whole number from 0 to 1000000, got '1.5'$/m],
     ["eval-policy", ["--ring-accounts", "20000", "--ring-prefixes", "0"], /^eval:policy: --ring-prefixes must be a whole number from 1 to 65536, got '0'$/m],
     ["bench-ingest", ["--sconds", "5"], /^bench:ingest: Unknown option '--sconds'/m],
     ["demo", ["--hours", "two"], /^demo: --hours must be a whole number from 1 up, got 'two'$/m],
