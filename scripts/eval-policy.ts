@@ -70,6 +70,9 @@ async function main(): Promise<void> {
     CLAUSEGUARD_RULES_DIR: path.join(repoRoot, "rules"),
     LOG_LEVEL: "info",
     CLAUSEGUARD_EVAL_BATCH_SIZE: String(batchSize),
+    // The run posts days of traffic in minutes, a backlog on purpose: admission control's backlog
+    // limit (503 + Retry-After past 200,000 queued events) would stop it part-way.
+    CLAUSEGUARD_EVAL_MAX_BACKLOG: "0",
     // A batch may take a while under a backlog: 30 ms an event, at least the default minute.
     CLAUSEGUARD_EVAL_LEASE_MS: String(Math.max(60_000, batchSize * 30)),
     ...(databaseUrl ? { DATABASE_URL: databaseUrl } : {}),
