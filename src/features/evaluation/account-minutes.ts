@@ -24,21 +24,24 @@ export type MinuteGroup = {
 
 export const minuteOf = (occurredAtMs: number) => Math.floor(occurredAtMs / minuteMs) * minuteMs;
 
-/** Groups a batch's events (any order) by account and clock minute. */
-export function accountMinutes(events: ClaimedEvent[]): MinuteGroup[] {
-  const groups = new Map<string, MinuteGroup>();
+/** The batch's events grouped by `keyOf` (all of one account), each group with its last event by (occurredAt, key) and its highest key. */
+function groupEvents(events: ClaimedEvent[], keyOf: (e: ClaimedEvent) => string): MinuteGroup[] {
+  const groups = new Map<string, { last: ClaimedEvent; maxPk: bigint }>();
   for (const e of events) {
-    const minute = minuteOf(e.occurredAtMs);
-    const key = `${e.accountId}\u0000${minute}`;
-    const g = groups.get(key);
+    const g = groups.get(keyOf(e));
     if (!g) {
-      groups.set(key, { accountId: e.accountId, minuteMs: minute, last: e, maxPk: e.pk });
+      groups.set(keyOf(e), { last: e, maxPk: e.pk });
       continue;
     }
     if (e.occurredAtMs > g.last.occurredAtMs || (e.occurredAtMs === g.last.occurredAtMs && e.pk > g.last.pk)) g.last = e;
     if (e.pk > g.maxPk) g.maxPk = e.pk;
   }
-  return [...groups.values()];
+  return [...groups.values()].map(({ last, maxPk }) => ({ accountId: last.accountId, minuteMs: minuteOf(last.occurredAtMs), last, maxPk }));
+}
+
+/** Groups a batch's events (any order) by account and clock minute. */
+export function accountMinutes(events: ClaimedEvent[]): MinuteGroup[] {
+  return groupEvents(events, (e) => `${e.accountId}\u0000${minuteOf(e.occurredAtMs)}`);
 }
 
 /**
@@ -46,16 +49,7 @@ export function accountMinutes(events: ClaimedEvent[]): MinuteGroup[] {
  * judged then depends on how the queue was cut into batches).
  */
 export function newestPerAccount(events: ClaimedEvent[]): { group: MinuteGroup; asOf: ClaimedEvent }[] {
-  const newest = new Map<string, MinuteGroup>();
-  for (const e of events) {
-    const g = newest.get(e.accountId);
-    if (!g) newest.set(e.accountId, { accountId: e.accountId, minuteMs: minuteOf(e.occurredAtMs), last: e, maxPk: e.pk });
-    else {
-      if (e.occurredAtMs > g.last.occurredAtMs || (e.occurredAtMs === g.last.occurredAtMs && e.pk > g.last.pk)) Object.assign(g, { last: e, minuteMs: minuteOf(e.occurredAtMs) });
-      if (e.pk > g.maxPk) g.maxPk = e.pk;
-    }
-  }
-  return [...newest.values()].map((group) => ({ group, asOf: group.last }));
+  return groupEvents(events, (e) => e.accountId).map((group) => ({ group, asOf: group.last }));
 }
 
 /** What the queue says of a minute group: whether a later-keyed event of it is still queued, and the minute's last stored event. */
