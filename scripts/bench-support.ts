@@ -128,6 +128,13 @@ export function pickAccount(i: number, accounts: number, mix: "heavy" | "uniform
 export const repoRoot = path.resolve(__dirname, "..");
 
 /**
+ * Switches that change how the server evaluates, passed on from the shell that runs a script to
+ * the servers it starts, so one script measures each arrangement (e.g.
+ * `CLAUSEGUARD_EVAL_CADENCE=minute npm run demo`). Nothing else of the shell's environment is.
+ */
+export const forwardedSwitches = ["CLAUSEGUARD_EVAL_CADENCE", "CLAUSEGUARD_EVALUATOR", "CLAUSEGUARD_EMBEDDED_THREAD"] as const;
+
+/**
  * Starts `clauseguard <args>` in a child process (one node process, tsx as its loader) with the
  * given environment and PORT=0, and resolves with its URL ("" for a worker) once it logs that it started.
  */
@@ -136,7 +143,7 @@ export async function startServerProcess(env: Record<string, string>, args: stri
   let out = "";
   const child = spawn(process.execPath, [...nodeFlags, "--import", loader, path.join(repoRoot, "src/main.ts"), ...args], {
     // info: the "started" line carries the URL; request logs go to a pipe nobody prints.
-    env: { PATH: process.env.PATH ?? "", PORT: "0", LOG_LEVEL: "info", ...env },
+    env: { PATH: process.env.PATH ?? "", PORT: "0", LOG_LEVEL: "info", ...forwarded(), ...env },
     stdio: ["ignore", "pipe", "pipe"],
   });
   child.stdout!.on("data", (d: Buffer) => {
@@ -168,6 +175,10 @@ export async function startServerProcess(env: Record<string, string>, args: stri
     if (Date.now() > until) throw new Error(`server did not start in 60 s:\n${out}`);
     await new Promise((r) => setTimeout(r, 100));
   }
+}
+
+function forwarded(): Record<string, string> {
+  return Object.fromEntries(forwardedSwitches.flatMap((k) => (process.env[k] === undefined ? [] : [[k, process.env[k]!]])));
 }
 
 export const quantile = (sorted: number[], q: number) => sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))] ?? 0;

@@ -6,9 +6,9 @@ import { inTransaction } from "../../db/transaction";
 import type { EventFact, RuleEvaluator } from "../../engine/evaluation";
 import { windowMs } from "../../engine/window";
 import type { Logger } from "../../logger";
-import { type Hit, type HitOutcome, openOrUpdateCase } from "../cases/case-repository";
+import { type Hit, type HitOutcome, recordHits } from "../cases/case-repository";
 import { linkNeeds, ownReadNeeds, ownTotalsWindows } from "../../engine/window-needs";
-import { type Prefetched, accountRowsMany, createFactSource, linkedAccountIds, linkedAccountIdsMany, signalKey, suspendedAmong } from "../facts/fact-queries";
+import { type Prefetched, accountRowsMany, createFactSource, linkedAccountIdsMany, signalKey, suspendedAmong } from "../facts/fact-queries";
 import { signalHitsMany, usageTotalsMany, valueStatsMany } from "../facts/usage-rollups";
 import type { RuleRegistry } from "../rules/rule-registry";
 import type { WebhookOutbox } from "../webhooks/webhook-outbox";
@@ -27,7 +27,8 @@ export type BatchResult = {
   lagMs: number;
 };
 
-type PendingHit = { hit: Hit; eventPk: bigint };
+/** A hit waiting for its effects; `linkWindowMs`: its linked accounts are still to be read, over that window as of the hit. */
+type PendingHit = { hit: Hit; eventPk: bigint; linkWindowMs?: number };
 type Judgement = { group: MinuteGroup; asOf: ClaimedEvent };
 
 /** Accounts of one batch judged at once; the registry builds each rule for as many evaluations in flight (json-rules-engine: one engine each). */
@@ -189,6 +190,13 @@ export function createEvaluationService(deps: { db: Database; rules: RuleRegistr
       }),
     );
     part.evaluated = batch.events.length;
+    // The linked accounts of the hits that were not read with the batch's facts: one statement for all of them.
+    const unread = pending.filter((p) => p.linkWindowMs !== undefined);
+    const unreadLinks = await linkedAccountIdsMany(
+      db,
+      unread.map((p) => ({ accountId: p.hit.accountId, by: "any" as const, from: new Date(p.hit.occurredAt.getTime() - p.linkWindowMs!), to: p.hit.occurredAt })),
+    );
+    unread.forEach((p, i) => (p.hit.linkedAccounts = unreadLinks[i]!));
     await applyEffects(batch, pending, now(), part);
     return part;
   }
@@ -213,9 +221,10 @@ export function createEvaluationService(deps: { db: Database; rules: RuleRegistr
     if (evaluation.outcome !== "hit") return;
     const at = new Date(source.event.occurredAt);
     const linkWindow = windowMs(rule.rule.window);
-    const linked = linkedAsOfEvent?.get(`any:${linkWindow}`) ?? (await linkedAccountIds(db, accountId, "any", new Date(at.getTime() - linkWindow), at));
+    const linked = linkedAsOfEvent?.get(`any:${linkWindow}`);
     pending.push({
       eventPk,
+      ...(linked ? {} : { linkWindowMs: linkWindow }),
       hit: {
         accountId,
         rule: rule.rule,
@@ -225,7 +234,7 @@ export function createEvaluationService(deps: { db: Database; rules: RuleRegistr
         window: evaluation.window,
         conditions: evaluation.conditions,
         eventIds: evaluation.eventIds,
-        linkedAccounts: linked,
+        linkedAccounts: linked ?? [],
       },
     });
   }
@@ -236,16 +245,16 @@ export function createEvaluationService(deps: { db: Database; rules: RuleRegistr
       if (owned.size < batch.eventPks.length) {
         logger.warn({ lost: batch.eventPks.length - owned.size }, "evaluation lease expired for part of a batch; another worker evaluates it");
       }
-      const accounts = [...new Set(pending.map((p) => p.hit.accountId))].sort();
-      for (const accountId of accounts) {
-        // Case writes for one account are serialized across workers; sorted order avoids deadlocks.
-        await tx.$executeRaw`SELECT pg_advisory_xact_lock(1, hashtext(${accountId}))`;
+      const accounts = [...new Set(pending.map((p) => p.hit.accountId))];
+      if (accounts.length) {
+        // Case writes for one account are serialized across workers; taking the locks in one order avoids deadlocks.
+        await tx.$queryRaw`
+          SELECT count(*)::int AS n FROM (
+            SELECT pg_advisory_xact_lock(1, hashtext(a)) FROM (SELECT a FROM unnest(${accounts}::text[]) a ORDER BY a) sorted) locked`;
       }
-      for (const p of pending) {
-        if (!owned.has(p.eventPk)) continue;
-        result.outcomes.push(await openOrUpdateCase(tx, p.hit, now, deps.outbox));
-        result.hits++;
-      }
+      const hits = pending.filter((p) => owned.has(p.eventPk)).map((p) => p.hit);
+      result.outcomes.push(...(await recordHits(tx, hits, now, deps.outbox)));
+      result.hits += hits.length;
     });
   }
 
