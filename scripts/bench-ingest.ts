@@ -12,7 +12,7 @@ import type { EventFact } from "../src/engine/evaluation";
 import { generateKey } from "../src/features/auth/api-key";
 import { insertEvents } from "../src/features/events/event-repository";
 import type { UsageEventInput } from "../src/features/events/event-schemas";
-import { createFactSource } from "../src/features/facts/fact-queries";
+import { createFactSource } from "../src/features/facts/fact-source";
 import { freshPostgresDatabase, makeEvent, oneOf, pickAccount, quantile, repoRoot, scriptOptions, startServerProcess, wholeNumber } from "./bench-support";
 import { compactAll } from "../src/features/facts/rollup-compactor";
 

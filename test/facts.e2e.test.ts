@@ -6,7 +6,7 @@ import type { EventFact } from "../src/engine/evaluation";
 import { insertEvents } from "../src/features/events/event-repository";
 import { ipPrefix } from "../src/features/events/link-key-cache";
 import type { UsageEventInput } from "../src/features/events/event-schemas";
-import { createFactSource } from "../src/features/facts/fact-queries";
+import { createFactSource } from "../src/features/facts/fact-source";
 import { compactAll } from "../src/features/facts/rollup-compactor";
 import { signalHitsMany, valueStatsMany } from "../src/features/facts/usage-rollups";
 import { type TestDatabase, createTestDatabase, testTargets } from "./support/test-database";

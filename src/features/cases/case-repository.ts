@@ -4,9 +4,9 @@
 // whole batch's decisions in a fixed number of statements, whatever the number of hits.
 import { randomUUID } from "node:crypto";
 import { type SqlQuery, sql } from "../../db/sql";
-import type { Db } from "../../db/transaction";
 import type { ConditionExplanation } from "../../engine/evaluation";
 import type { RuleDocument } from "../../engine/rule-schema";
+import type { Queryable } from "../facts/usage-rollups";
 import type { WebhookOutbox } from "../webhooks/webhook-outbox";
 
 export const activeStatuses = ["open", "investigating", "confirmed", "enforced"] as const;
@@ -75,7 +75,7 @@ export function planCaseWrites(hits: Hit[], existing: ExistingCases, newId: () =
 }
 
 type Query = <T>(query: SqlQuery) => Promise<T[]>;
-type Exec = (query: SqlQuery) => Promise<number>;
+type Exec = (query: SqlQuery) => Promise<void>;
 const json = (v: unknown) => JSON.stringify(v);
 
 /**
@@ -84,10 +84,10 @@ const json = (v: unknown) => JSON.stringify(v);
  * batch (plus a webhook row per case opened), and at most the 20 newest hits of each case are
  * written as evidence: the cost does not grow with how many hits a case gets.
  */
-export async function recordHits(tx: Db, hits: Hit[], now: Date, outbox?: WebhookOutbox): Promise<HitOutcome[]> {
+export async function recordHits(tx: Queryable, hits: Hit[], now: Date, outbox?: WebhookOutbox): Promise<HitOutcome[]> {
   if (hits.length === 0) return [];
-  const query: Query = (q) => tx.$queryRawUnsafe(q.text, ...q.values);
-  const exec: Exec = (q) => tx.$executeRawUnsafe(q.text, ...q.values);
+  const query: Query = (q) => tx.query(q);
+  const exec: Exec = async (q) => void (await tx.query(q));
   const groups = new Map<string, Hit[]>();
   for (const h of hits) {
     const key = `${h.accountId}\u0000${h.rule.id}`;

@@ -4,6 +4,7 @@
 // in the audit log, in the same transaction.
 import { randomUUID } from "node:crypto";
 import type { Database } from "../../db/database";
+import { queryableOf } from "../../db/transaction";
 import { AppError, notFound, validationFailed } from "../../errors";
 import type { LinkBy } from "../../engine/fact-catalog";
 import type { Prisma } from "../../generated/prisma/client";
@@ -107,7 +108,7 @@ export function createCaseWorkflow(db: Database, outbox?: WebhookOutbox, onEnfor
       await tx.violationCase.update({ where: { id: caseId }, data: { status: to, ...(to === "dismissed" ? { dismissedAt: now } : {}) } });
       await timeline(tx, caseId, { actor: who.actor, kind: "transition", from, to, note }, now);
       await appendAudit(tx, { ...who, action: "case.transition", targetType: "case", targetId: caseId, before: { status: from }, after: { status: to, note, accountsRestored: lifted } });
-      await outbox?.notify(tx, "case.status_changed", { caseId, accountId: c.accountId, ruleId: c.ruleId, from, to, actor: who.actor, note: note ?? null, accounts: lifted }, now);
+      await outbox?.notify(queryableOf(tx), "case.status_changed", { caseId, accountId: c.accountId, ruleId: c.ruleId, from, to, actor: who.actor, note: note ?? null, accounts: lifted }, now);
       return { caseId, from, to, accounts: lifted };
     });
   }
@@ -162,11 +163,11 @@ export function createCaseWorkflow(db: Database, outbox?: WebhookOutbox, onEnfor
         const settled = await settleAccount(tx, accountId, now);
         enforced.push({ ...settled, action: input.action, linked: accountId !== c.accountId });
         await appendAudit(tx, { ...who, action: "account.enforce", targetType: "account", targetId: accountId, after: { action: input.action, caseId, status: settled.status, note: input.note } });
-        await outbox?.notify(tx, "account.enforced", { accountId, action: input.action, status: settled.status, caseId, linked: accountId !== c.accountId, actor: who.actor }, now);
+        await outbox?.notify(queryableOf(tx), "account.enforced", { accountId, action: input.action, status: settled.status, caseId, linked: accountId !== c.accountId, actor: who.actor }, now);
       }
       if (from !== "enforced") {
         await tx.violationCase.update({ where: { id: caseId }, data: { status: "enforced" } });
-        await outbox?.notify(tx, "case.status_changed", { caseId, accountId: c.accountId, ruleId: c.ruleId, from, to: "enforced", actor: who.actor, note: input.note }, now);
+        await outbox?.notify(queryableOf(tx), "case.status_changed", { caseId, accountId: c.accountId, ruleId: c.ruleId, from, to: "enforced", actor: who.actor, note: input.note }, now);
       }
       await timeline(tx, caseId, { actor: who.actor, kind: "enforce", from, to: "enforced", note: input.note, detail: { action: input.action, accounts } }, now);
       await appendAudit(tx, { ...who, action: "case.enforce", targetType: "case", targetId: caseId, before: { status: from }, after: { status: "enforced", action: input.action, accounts } });

@@ -94,11 +94,11 @@ export function subBatch(batch: ClaimedBatch, events: ClaimedEvent[]): ClaimedBa
 }
 
 /** Deletes the tasks this lease still owns; returns them. Run in the effects' transaction. */
-export async function completeBatch(tx: Db, batch: ClaimedBatch): Promise<Set<bigint>> {
-  const rows = await tx.$queryRaw<{ event_pk: bigint }[]>`
-    DELETE FROM evaluation_task WHERE event_pk = ANY(${batch.eventPks}::bigint[]) AND lease_token = ${batch.token}
-    RETURNING event_pk`;
-  return new Set(rows.map((r) => r.event_pk));
+export async function completeBatch(tx: Queryable, batch: ClaimedBatch): Promise<Set<bigint>> {
+  const rows = await tx.query<{ event_pk: string }>(sql`
+    DELETE FROM evaluation_task WHERE event_pk = ANY(${batch.eventPks.map(String)}::bigint[]) AND lease_token = ${batch.token}
+    RETURNING event_pk::text`);
+  return new Set(rows.map((r) => BigInt(r.event_pk)));
 }
 
 /**

@@ -1,5 +1,5 @@
 import type { WindowAggregateName } from "../../engine/fact-catalog";
-import { ownTotalsWindows, windowNeeds } from "../../engine/window-needs";
+import { windowNeeds } from "../../engine/window-needs";
 import { SlidingWindow, type StreamedEvent } from "./backtest";
 
 const minute = 60_000;
@@ -87,26 +87,5 @@ describe("windowNeeds", () => {
     });
     expect(needs.windows).toEqual([3_600_000, 86_400_000, 7 * 86_400_000]);
     expect(needs.signals).toEqual([{ signal: "a", threshold: 0.5 }, { signal: "b", threshold: 0.9 }]);
-  });
-});
-
-describe("ownTotalsWindows", () => {
-  const rule = (window: string, conditions: unknown) =>
-    ({ id: "x", name: "x", description: "", clause: { ref: "1", text: "t" }, severity: "low", scope: "account", window, enabled: true, recommendedAction: "none", conditions }) as Parameters<typeof ownTotalsWindows>[0];
-
-  it("lists the windows of the account's own aggregates, not those that only scope linked-account facts", () => {
-    expect(ownTotalsWindows(rule("30d", { all: [{ fact: "linkedSuspendedAccounts", operator: "greaterThanInclusive", value: 1 }] }))).toEqual([]);
-    expect(
-      ownTotalsWindows(
-        rule("7d", {
-          all: [
-            { fact: "linkedAccounts", operator: "greaterThanInclusive", value: 10, params: { by: "any" } },
-            { fact: "clusterOutputTokens", operator: "greaterThanInclusive", value: 1, params: { by: "any" } },
-            { any: [{ fact: "signalRate", operator: "greaterThan", value: 0.5, params: { signal: "a", window: "24h" } }, { fact: "requestCount", operator: "greaterThan", value: 5, params: { window: "1h" } }] },
-            { fact: "outputTokens", operator: "greaterThan", value: 1 },
-          ],
-        }),
-      ),
-    ).toEqual([3_600_000, 86_400_000, 7 * 86_400_000]);
   });
 });

@@ -7,7 +7,7 @@ import type { WindowAggregateName } from "../../engine/fact-catalog";
 import { type ConditionExplanation, type EventFact, type FactSource, type RuleCompiler, type RuleEvaluator, maxEvidenceEvents } from "../../engine/evaluation";
 import type { RuleDocument } from "../../engine/rule-schema";
 import { windowNeeds } from "../../engine/window-needs";
-import { createFactSource } from "../facts/fact-queries";
+import { createFactSource } from "../facts/fact-source";
 
 export type BacktestHit = {
   accountId: string;

@@ -5,7 +5,12 @@ import type { RuleCompiler, RuleEvaluator } from "../../engine/evaluation";
 import { validateRule } from "../../engine/rule-schema";
 import type { Logger } from "../../logger";
 import type { RuleService } from "./rule-service";
-import { evaluationConcurrency } from "../evaluation/evaluation-service";
+
+/**
+ * json-rules-engine runs one evaluation per engine at a time: with that evaluator each rule gets
+ * this many engines, so this many evaluations of a rule overlap (the compiled evaluator has no limit).
+ */
+const jsonRulesEnginesPerRule = 8;
 
 /** `compile`: the process's evaluator (CLAUSEGUARD_EVALUATOR), chosen in the composition root. */
 export function createRuleRegistry(rules: RuleService, logger: Logger, compile: RuleCompiler, refreshMs = 0) {
@@ -31,7 +36,7 @@ export function createRuleRegistry(rules: RuleService, logger: Logger, compile: 
         logger.error({ ruleId: rule.id, version, errors: v.errors }, "stored rule version is invalid; not evaluated");
         continue;
       }
-      next.push(compile(v.rule, version, evaluationConcurrency));
+      next.push(compile(v.rule, version, jsonRulesEnginesPerRule));
     }
     compiled = next;
     fingerprint = fp;

@@ -3,8 +3,8 @@
 // caused it; the worker delivers them with an HMAC-SHA256 signature, retrying with backoff.
 import { createHmac, randomUUID } from "node:crypto";
 import type { Database } from "../../db/database";
-import type { Db } from "../../db/transaction";
-import type { Prisma } from "../../generated/prisma/client";
+import { sql } from "../../db/sql";
+import type { Queryable } from "../facts/usage-rollups";
 import type { Logger } from "../../logger";
 
 export type WebhookEventType = "case.opened" | "case.status_changed" | "account.enforced";
@@ -18,15 +18,18 @@ export function sign(secret: string, timestamp: string, body: string): string {
   return `sha256=${createHmac("sha256", secret).update(`${timestamp}.${body}`).digest("hex")}`;
 }
 
-export type WebhookOutbox = { notify(tx: Db, type: WebhookEventType, data: Record<string, unknown>, now: Date): Promise<void> };
+/** `tx`: the transaction of the change (a driver session, or a Prisma transaction through queryableOf). */
+export type WebhookOutbox = { notify(tx: Queryable, type: WebhookEventType, data: Record<string, unknown>, now: Date): Promise<void> };
 
 /** Writes one delivery per configured URL; with none configured it writes nothing. */
 export function createWebhookOutbox(config: Pick<WebhookConfig, "urls">): WebhookOutbox {
   return {
     async notify(tx, type, data, now) {
       if (config.urls.length === 0) return;
-      const payload = { id: `whe_${randomUUID().replace(/-/g, "")}`, type, at: now.toISOString(), data } as Prisma.InputJsonValue;
-      await tx.webhookDelivery.createMany({ data: config.urls.map((url) => ({ url, eventType: type, payload, nextAttemptAt: now })) });
+      const payload = { id: `whe_${randomUUID().replace(/-/g, "")}`, type, at: now.toISOString(), data };
+      await tx.query(sql`
+        INSERT INTO webhook_delivery (url, event_type, payload, next_attempt_at)
+        SELECT url, ${type}, ${JSON.stringify(payload)}::jsonb, ${now.toISOString()}::timestamptz FROM unnest(${config.urls}::text[]) AS url`);
     },
   };
 }
