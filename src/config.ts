@@ -28,7 +28,6 @@ const envSchema = z.object({
     .optional(),
   CLAUSEGUARD_DATA_DIR: z.string().min(1).default("./data"),
   /** true: the embedded database runs in a thread of its own (HTTP never waits on it); false: in the main thread, as before. */
-  CLAUSEGUARD_EMBEDDED_THREAD: z.enum(["true", "false"], { message: "must be true or false" }).default("true"),
   CLAUSEGUARD_ADMIN_KEY: z
     .string()
     .regex(/^cg_[a-z0-9]{12}_[A-Za-z0-9_-]{32,}$/, "must look like cg_<12 chars>_<secret of at least 32 chars> (make one with `npm run keys -- generate`)")
@@ -98,7 +97,7 @@ const checkedEnvSchema = envSchema.superRefine((e, ctx) => {
 export type Config = {
   port: number;
   host: string;
-  database: { kind: "pglite"; dataDir: string; ownThread?: boolean } | { kind: "postgres"; url: string };
+  database: { kind: "pglite"; dataDir: string } | { kind: "postgres"; url: string };
   adminKey: string | undefined;
   rulesDir: string;
   logLevel: (typeof logLevels)[number];
@@ -145,7 +144,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, cwd = process.c
     host: e.HOST,
     database: e.DATABASE_URL
       ? { kind: "postgres", url: e.DATABASE_URL }
-      : { kind: "pglite", dataDir: path.resolve(cwd, e.CLAUSEGUARD_DATA_DIR), ownThread: e.CLAUSEGUARD_EMBEDDED_THREAD === "true" },
+      : { kind: "pglite", dataDir: path.resolve(cwd, e.CLAUSEGUARD_DATA_DIR) },
     adminKey: e.CLAUSEGUARD_ADMIN_KEY,
     rulesDir: path.resolve(cwd, e.CLAUSEGUARD_RULES_DIR),
     logLevel: e.LOG_LEVEL,

@@ -27,7 +27,7 @@ export type RunningServer = {
  */
 export async function openMigratedDatabase(config: Pick<Config, "database">, logger: Logger, opts: { ownThread?: boolean } = {}): Promise<Database> {
   const db = await openDatabase(
-    config.database.kind === "pglite" ? { kind: "pglite", dataDir: config.database.dataDir, thread: opts.ownThread && config.database.ownThread !== false } : config.database,
+    config.database.kind === "pglite" ? { kind: "pglite", dataDir: config.database.dataDir, thread: opts.ownThread } : config.database,
   );
   try {
     const applied = await migrate(db);
