@@ -3,7 +3,7 @@
 import { notFound } from "../../errors";
 import { activeStatuses } from "../cases/case-repository";
 import { toCaseSummary } from "../cases/case-queries";
-import { linkedAccountIds } from "../facts/fact-queries";
+import { linkHubs, linkedAccountIds } from "../facts/fact-queries";
 import { seriesSignalThreshold, usageSeries as readUsageSeries, usageTotals, valueStats } from "../facts/usage-rollups";
 import type { Database } from "../../db/database";
 import type { EnforcementSnapshot, EnforcementStatus } from "./enforcement-snapshot";
@@ -28,7 +28,7 @@ export function createAccountService(db: Database, enforcement: EnforcementSnaps
     if (!account) throw notFound("account", accountId);
     const since = new Date(now.getTime() - dayMs);
     const linkFrom = new Date(now.getTime() - linkWindowMs);
-    const [totals, values, openCases, byPayment, byIp, byOrg, enforcements] = await Promise.all([
+    const [totals, values, openCases, byPayment, byIp, byOrg, hubs, enforcements] = await Promise.all([
       usageTotals(db, [accountId], since, now),
       valueStats(db, [accountId], since, now),
       prisma.violationCase.findMany({
@@ -38,6 +38,7 @@ export function createAccountService(db: Database, enforcement: EnforcementSnaps
       linkedAccountIds(db, accountId, "paymentFingerprint", linkFrom, now),
       linkedAccountIds(db, accountId, "ipPrefix", linkFrom, now),
       linkedAccountIds(db, accountId, "orgId", linkFrom, now),
+      linkHubs(db, accountId, "any", linkFrom, now),
       prisma.enforcement.findMany({ where: { accountId }, orderBy: { createdAt: "desc" }, take: 100 }),
     ]);
     const { topTemplateRequests, ...distinct } = values;
@@ -51,7 +52,8 @@ export function createAccountService(db: Database, enforcement: EnforcementSnaps
       lastSeenAt: account.lastSeenAt.toISOString(),
       usage24h,
       openCases: openCases.map(toCaseSummary),
-      linkedAccounts: { window: `${Math.round(linkWindowMs / dayMs)}d`, paymentFingerprint: byPayment, ipPrefix: byIp, orgId: byOrg },
+      // hubs: values this account used that more than linkHubLimit accounts used in the window; they link no one.
+      linkedAccounts: { window: `${Math.round(linkWindowMs / dayMs)}d`, paymentFingerprint: byPayment, ipPrefix: byIp, orgId: byOrg, hubs },
       /** Every enforcement placed on the account (newest first, at most 100), lifted or not. */
       enforcements: enforcements.map((e) => ({
         id: e.id,

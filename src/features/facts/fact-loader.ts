@@ -51,7 +51,8 @@ const sum = (each: UsageTotals[]): UsageTotals =>
     { requestCount: 0, inputTokens: 0, outputTokens: 0, peakRequestsPerMinute: 0 },
   );
 
-export function createFactLoader(db: Queryable): FactLoader {
+/** `hubLimit`: see fact-queries' linkHubLimit (tests use small ones). */
+export function createFactLoader(db: Queryable, opts: { hubLimit?: number } = {}): FactLoader {
   const spanKey = (k: SpanKey) => `${k.key}:${span(k)}`;
   const totals = (maxBatchSize: number) =>
     new DataLoader<SpanKey, UsageTotals, string>(
@@ -71,7 +72,7 @@ export function createFactLoader(db: Queryable): FactLoader {
     values: new DataLoader((keys) => valueStatsMany(db, [...keys]), { cacheKeyFn: spanKey, maxBatchSize: maxAsks }),
     signalHits: signalHits(maxAsks),
     clusterSignalHits: signalHits(maxClusterAsks),
-    linked: new DataLoader((keys) => linkedAccountIdsMany(db, [...keys]), { cacheKeyFn: (k) => `${k.accountId}:${k.by}:${span(k)}`, maxBatchSize: maxAsks }),
+    linked: new DataLoader((keys) => linkedAccountIdsMany(db, [...keys], opts.hubLimit), { cacheKeyFn: (k) => `${k.accountId}:${k.by}:${span(k)}`, maxBatchSize: maxAsks }),
     account: new DataLoader(
       async (ids) => {
         const rows = await accountRowsMany(db, [...ids]);

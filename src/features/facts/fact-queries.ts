@@ -1,11 +1,18 @@
 // The statements behind the linked-account facts and the account fact: linked accounts through
 // account_link_key, and account rows. Each takes many asks at once (fact-loader.ts batches them).
-import { prepared, sql } from "../../db/sql";
+import { prepared, raw, sql } from "../../db/sql";
 import type { LinkBy } from "../../engine/fact-catalog";
 import type { Queryable } from "./usage-rollups";
 
-/** A value shared by more accounts than this (a big NAT, a public template) links no one usefully: the cap bounds the work. */
+/** At most this many linked accounts are returned (the first by id): the cap bounds the work. */
 export const maxLinkedAccounts = 5000;
+
+/**
+ * A link value used by more accounts than this within the window is a hub (a campus or carrier-grade
+ * NAT, a shared office card): it links no one, and the account view lists it as a hub. Checking
+ * reads at most this many + 1 accounts of a value, so no linked read grows with a hub's size.
+ */
+export const linkHubLimit = 1000;
 
 export function linkKindsFor(by: LinkBy): string[] {
   return by === "any" ? ["paymentFingerprint", "ipPrefix", "orgId"] : [by];
@@ -16,10 +23,38 @@ export async function linkedAccountIds(db: Queryable, accountId: string, by: Lin
   return (await linkedAccountIdsMany(db, [{ accountId, by, from, to }]))[0]!;
 }
 
+/**
+ * The link values (of the kinds in `${a}.kinds`) that account `${a}.account_id` used within
+ * [`${a}.f`, `${a}.t`], each with how many accounts used it then, counted up to linkHubLimit + 1
+ * (in account order through the (kind, value, account_id) index, so a hub costs no more than that).
+ */
+const linkValuesOf = (a: string, hubLimit: number) => `(
+  SELECT DISTINCT ON (m.kind, m.value) m.kind, m.value, u.users
+  FROM account_link_key m
+  CROSS JOIN LATERAL (
+    SELECT count(*)::int AS users FROM (
+      SELECT DISTINCT h.account_id FROM account_link_key h
+      WHERE h.kind = m.kind AND h.value = m.value AND h.last_seen_at >= ${a}.f AND h.first_seen_at <= ${a}.t
+      ORDER BY h.account_id LIMIT ${Math.trunc(hubLimit) + 1}) d
+  ) u
+  WHERE m.account_id = ${a}.account_id AND m.kind = ANY(string_to_array(${a}.kinds, ','))
+    AND m.last_seen_at >= ${a}.f AND m.first_seen_at <= ${a}.t
+  ORDER BY m.kind, m.value)`;
+
+/** The hub values (see linkHubLimit) among those an account used within [from, to]: what it is not linked through. */
+export async function linkHubs(db: Queryable, accountId: string, by: LinkBy, from: Date, to: Date, hubLimit = linkHubLimit): Promise<{ kind: string; value: string }[]> {
+  return db.query<{ kind: string; value: string }>(sql`
+    SELECT v.kind, v.value
+    FROM (SELECT ${accountId}::text AS account_id, ${linkKindsFor(by).join(",")}::text AS kinds, ${from.toISOString()}::timestamptz AS f, ${to.toISOString()}::timestamptz AS t) r,
+         LATERAL ${raw(linkValuesOf("r", hubLimit))} v
+    WHERE v.users > ${hubLimit}::int
+    ORDER BY v.kind, v.value`);
+}
+
 /** linkedAccountIds for many (account, kinds, window) asks in one statement: evaluation asks for a whole batch. */
-export async function linkedAccountIdsMany(db: Queryable, asks: { accountId: string; by: LinkBy; from: Date; to: Date }[]): Promise<string[][]> {
+export async function linkedAccountIdsMany(db: Queryable, asks: { accountId: string; by: LinkBy; from: Date; to: Date }[], hubLimit = linkHubLimit): Promise<string[][]> {
   if (asks.length === 0) return [];
-  const rows = await db.query<{ i: number; ids: string[] | null }>(prepared("cg_linked_accounts_many", sql`
+  const rows = await db.query<{ i: number; ids: string[] | null }>(prepared(`cg_linked_accounts_many_${Math.trunc(hubLimit)}`, sql`
     SELECT r.i, l.ids
     FROM unnest(${asks.map((_, i) => i)}::int[], ${asks.map((a) => a.accountId)}::text[], ${asks.map((a) => linkKindsFor(a.by).join(","))}::text[],
                 ${asks.map((a) => a.from.toISOString())}::timestamptz[], ${asks.map((a) => a.to.toISOString())}::timestamptz[])
@@ -27,11 +62,9 @@ export async function linkedAccountIdsMany(db: Queryable, asks: { accountId: str
     CROSS JOIN LATERAL (
       SELECT array_agg(account_id ORDER BY account_id) AS ids FROM (
         SELECT DISTINCT o.account_id
-        FROM account_link_key m
-        JOIN account_link_key o ON o.kind = m.kind AND o.value = m.value AND o.account_id <> m.account_id
-        WHERE m.account_id = r.account_id AND m.kind = ANY(string_to_array(r.kinds, ','))
-          AND m.last_seen_at >= r.f AND m.first_seen_at <= r.t
-          AND o.last_seen_at >= r.f AND o.first_seen_at <= r.t
+        FROM ${raw(linkValuesOf("r", hubLimit))} v
+        JOIN account_link_key o ON o.kind = v.kind AND o.value = v.value AND o.account_id <> r.account_id
+        WHERE v.users <= ${hubLimit}::int AND o.last_seen_at >= r.f AND o.first_seen_at <= r.t
         ORDER BY o.account_id
         LIMIT ${maxLinkedAccounts}) x
     ) l`));

@@ -1,0 +1,167 @@
+// Linked-account and cluster facts against a brute-force reference on random link graphs, on
+// every test database: random accounts sharing payment fingerprints, /24 prefixes and orgs from
+// small pools over three days (so that some values are hubs within some windows), stored through
+// ingestion and compacted; then at random moments, windows and link kinds, every linked fact
+// must equal what a direct computation over the same events gives, with a small hub limit.
+import { insertEvents } from "../src/features/events/event-repository";
+import type { UsageEventInput } from "../src/features/events/event-schemas";
+import { ipPrefix } from "../src/features/events/link-key-cache";
+import type { EventFact } from "../src/engine/evaluation";
+import type { LinkBy } from "../src/engine/fact-catalog";
+import { createFactLoader } from "../src/features/facts/fact-loader";
+import { linkHubs, linkKindsFor, linkedAccountIdsMany } from "../src/features/facts/fact-queries";
+import { createFactSource } from "../src/features/facts/fact-source";
+import { compactAll } from "../src/features/facts/rollup-compactor";
+import { sql } from "../src/db/sql";
+import { type TestDatabase, createTestDatabase, testTargets } from "./support/test-database";
+
+const hour = 3_600_000;
+const day = 24 * hour;
+const base = Date.parse("2026-11-10T00:00:00Z");
+const hubLimit = 6;
+
+function rng(seed: number) {
+  let s = seed >>> 0;
+  return () => {
+    s = (s * 1664525 + 1013904223) >>> 0;
+    return s / 2 ** 32;
+  };
+}
+
+/** 60 accounts, 900 events over 3 days; values from small pools, so they are shared, some widely. */
+function history(seed: number): UsageEventInput[] {
+  const r = rng(seed);
+  const pick = <T>(xs: T[]) => xs[Math.floor(r() * xs.length)]!;
+  const accounts = Array.from({ length: 60 }, (_, i) => `lr_${seed}_${i}`);
+  return Array.from({ length: 900 }, (_, i) => ({
+    eventId: `lr_${seed}_e${i}`,
+    accountId: pick(accounts),
+    occurredAt: new Date(base + Math.floor(r() * 3 * day)).toISOString(),
+    model: "m1",
+    inputTokens: 10,
+    outputTokens: 1 + Math.floor(r() * 500),
+    ...(r() < 0.3 ? { paymentFingerprint: `pf_${Math.floor(r() * 10)}` } : {}),
+    ...(r() < 0.7 ? { ip: `10.${seed % 200}.${Math.floor(r() * 14)}.${1 + Math.floor(r() * 200)}` } : {}),
+    ...(r() < 0.2 ? { orgId: `org_${Math.floor(r() * 6)}` } : {}),
+  }));
+}
+
+type Value = { kind: string; value: string };
+const valuesOf = (e: UsageEventInput): Value[] => [
+  ...(e.paymentFingerprint ? [{ kind: "paymentFingerprint", value: e.paymentFingerprint }] : []),
+  ...(e.ip ? [{ kind: "ipPrefix", value: ipPrefix(e.ip) }] : []),
+  ...(e.orgId ? [{ kind: "orgId", value: e.orgId }] : []),
+];
+
+/**
+ * The reference. A compacted link key spans the whole hours from an account's first to its last
+ * use of a value; an account used a value within [from, to] when that span overlaps it. A value
+ * used by more than hubLimit accounts within the window links no one.
+ */
+function reference(events: UsageEventInput[]) {
+  const spans = new Map<string, { accountId: string; kind: string; value: string; first: number; last: number }>();
+  for (const e of events) {
+    const h = Math.floor(Date.parse(e.occurredAt) / hour) * hour;
+    for (const v of valuesOf(e)) {
+      const k = `${v.kind}|${v.value}|${e.accountId}`;
+      const s = spans.get(k);
+      if (!s) spans.set(k, { accountId: e.accountId, ...v, first: h, last: h + hour - 1 });
+      else Object.assign(s, { first: Math.min(s.first, h), last: Math.max(s.last, h + hour - 1) });
+    }
+  }
+  const within = (from: number, to: number) => [...spans.values()].filter((s) => s.first <= to && s.last >= from);
+  const users = (live: ReturnType<typeof within>, kind: string, value: string) => new Set(live.filter((s) => s.kind === kind && s.value === value).map((s) => s.accountId));
+  return {
+    linked(accountId: string, by: LinkBy, from: number, to: number): { linked: string[]; hubs: Value[] } {
+      const live = within(from, to);
+      const kinds = linkKindsFor(by);
+      const own = live.filter((s) => s.accountId === accountId && kinds.includes(s.kind));
+      const linked = new Set<string>();
+      const hubs: Value[] = [];
+      for (const s of own) {
+        const u = users(live, s.kind, s.value);
+        if (u.size > hubLimit) hubs.push({ kind: s.kind, value: s.value });
+        else u.forEach((id) => id !== accountId && linked.add(id));
+      }
+      return { linked: [...linked].sort(), hubs: hubs.sort((a, b) => `${a.kind}|${a.value}`.localeCompare(`${b.kind}|${b.value}`)) };
+    },
+    usage(accountIds: string[], from: number, to: number) {
+      const inWin = events.filter((e) => accountIds.includes(e.accountId) && Date.parse(e.occurredAt) >= from && Date.parse(e.occurredAt) <= to);
+      return { requestCount: inWin.length, outputTokens: inWin.reduce((a, e) => a + e.outputTokens, 0) };
+    },
+  };
+}
+
+describe.each(testTargets())("linked facts against a brute-force reference on %s", (kind) => {
+  let t: TestDatabase;
+  const seed = 7;
+  const events = history(seed);
+  const ref = reference(events);
+  const suspended = [`lr_${seed}_3`, `lr_${seed}_11`, `lr_${seed}_29`, `lr_${seed}_40`];
+  const r = rng(99);
+  const asks = Array.from({ length: 150 }, () => {
+    const e = events[Math.floor(r() * events.length)]!;
+    const by = (["any", "any", "paymentFingerprint", "ipPrefix", "orgId"] as LinkBy[])[Math.floor(r() * 5)]!;
+    const windowMs = [hour, 6 * hour, day, 3 * day][Math.floor(r() * 4)]!;
+    return { event: e, by, windowMs, at: Date.parse(e.occurredAt) };
+  });
+
+  beforeAll(async () => {
+    t = await createTestDatabase(kind);
+    // Stored in several batches, out of time order, then compacted.
+    for (let i = 0; i < events.length; i += 200) await t.db.transaction((tx) => insertEvents(tx, events.slice(i, i + 200)));
+    await compactAll(t.db);
+    await t.db.query(sql`UPDATE account SET status = 'suspended' WHERE id = ANY(${suspended}::text[])`);
+  }, 120_000);
+  afterAll(() => t.drop());
+
+  it("has hubs, linked accounts and lone accounts among the asks (the test covers each case)", () => {
+    const found = asks.map((a) => ref.linked(a.event.accountId, a.by, a.at - a.windowMs, a.at));
+    expect(found.filter((f) => f.hubs.length > 0).length).toBeGreaterThan(10);
+    expect(found.filter((f) => f.linked.length > 0).length).toBeGreaterThan(30);
+    expect(found.filter((f) => f.linked.length === 0).length).toBeGreaterThan(5);
+  });
+
+  it("links exactly the accounts that share a non-hub value within the window, in one statement for all asks", async () => {
+    const got = await linkedAccountIdsMany(
+      t.db,
+      asks.map((a) => ({ accountId: a.event.accountId, by: a.by, from: new Date(a.at - a.windowMs), to: new Date(a.at) })),
+      hubLimit,
+    );
+    asks.forEach((a, i) => expect({ i, linked: got[i] }).toEqual({ i, linked: ref.linked(a.event.accountId, a.by, a.at - a.windowMs, a.at).linked }));
+  });
+
+  it("lists the hubs an account is not linked through", async () => {
+    for (const a of asks.slice(0, 60)) {
+      const hubs = await linkHubs(t.db, a.event.accountId, a.by, new Date(a.at - a.windowMs), new Date(a.at), hubLimit);
+      expect(hubs).toEqual(ref.linked(a.event.accountId, a.by, a.at - a.windowMs, a.at).hubs);
+    }
+  });
+
+  it("computes every linked fact as the reference does, over one loader for all asks", async () => {
+    const loader = createFactLoader(t.db, { hubLimit });
+    const facts = await Promise.all(
+      asks.map(async (a) => {
+        const s = createFactSource(t.db, a.event as unknown as EventFact, loader);
+        const q = { by: a.by, windowMs: a.windowMs };
+        return {
+          linkedAccounts: await s.linkedFact("linkedAccounts", q),
+          linkedSuspendedAccounts: await s.linkedFact("linkedSuspendedAccounts", q),
+          clusterRequestCount: await s.linkedFact("clusterRequestCount", q),
+          clusterOutputTokens: await s.linkedFact("clusterOutputTokens", q),
+        };
+      }),
+    );
+    asks.forEach((a, i) => {
+      const { linked } = ref.linked(a.event.accountId, a.by, a.at - a.windowMs, a.at);
+      const usage = ref.usage([a.event.accountId, ...linked], a.at - a.windowMs, a.at);
+      expect({ i, ...facts[i] }).toEqual({
+        i,
+        linkedAccounts: linked.length,
+        linkedSuspendedAccounts: linked.filter((id) => suspended.includes(id)).length,
+        clusterRequestCount: usage.requestCount,
+        clusterOutputTokens: usage.outputTokens,
+      });
+    });
+  });
+});
