@@ -29,12 +29,7 @@ export function createFactSource(db: Queryable, event: EventFact, loader: FactLo
   const fromOf = (windowMs: number) => new Date(at.getTime() - windowMs);
   const self = (windowMs: number) => ({ key: event.accountId, accountIds: [event.accountId], from: fromOf(windowMs), to: at });
   /** The account and its linked accounts: named by the link query, whose answer its members are. */
-  const cluster = (by: LinkBy, windowMs: number, others: string[]) => ({
-    key: `${event.accountId}~${by}:${windowMs}`,
-    accountIds: [event.accountId, ...others],
-    from: fromOf(windowMs),
-    to: at,
-  });
+  const cluster = (by: LinkBy, windowMs: number, others: string[]) => ({ key: `${event.accountId}~${by}:${windowMs}`, accountId: event.accountId, others, from: fromOf(windowMs), to: at });
   const linked = (by: LinkBy, windowMs: number) => loader.linked.load({ accountId: event.accountId, by, from: fromOf(windowMs), to: at });
   const ownShare = (q: WindowQuery) =>
     once(`signal:${q.signal}:${q.threshold ?? 0.5}:${q.windowMs}`, async () => {
@@ -104,8 +99,8 @@ export function createFactSource(db: Queryable, event: EventFact, loader: FactLo
           });
         case "clusterNewAccountShare": {
           const since = at.getTime() - (q.maxAgeDays ?? 14) * dayMs;
-          const basics = await basicsOf(all.accountIds);
-          return basics.filter((b) => b !== null && b.firstSeenAt.getTime() > since).length / all.accountIds.length;
+          const basics = await basicsOf([event.accountId, ...others]);
+          return basics.filter((b) => b !== null && b.firstSeenAt.getTime() > since).length / basics.length;
         }
       }
     },
