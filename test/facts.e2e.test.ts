@@ -10,6 +10,7 @@ import { createFactSource } from "../src/features/facts/fact-source";
 import { compactAll } from "../src/features/facts/rollup-compactor";
 import { signalHitsMany, valueStatsMany } from "../src/features/facts/usage-rollups";
 import { type TestDatabase, createTestDatabase, testTargets } from "./support/test-database";
+import { rng } from "./support/seeded-random";
 
 const minute = 60_000;
 const hour = 60 * minute;
@@ -20,15 +21,6 @@ let n = 0;
 function ev(accountId: string, atMs: number, extra: Partial<UsageEventInput> = {}): UsageEventInput {
   n++;
   return { eventId: `f_${n}`, occurredAt: new Date(atMs).toISOString(), accountId, model: "m1", inputTokens: 10, outputTokens: 100, ...extra };
-}
-
-/** A seeded generator, so a failure can be replayed. */
-function rng(seed: number) {
-  let s = seed >>> 0;
-  return () => {
-    s = (s * 1664525 + 1013904223) >>> 0;
-    return s / 2 ** 32;
-  };
 }
 
 function reference(events: UsageEventInput[], accountIds: string[], from: number, to: number) {

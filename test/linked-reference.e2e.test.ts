@@ -14,19 +14,12 @@ import { createFactSource } from "../src/features/facts/fact-source";
 import { compactAll } from "../src/features/facts/rollup-compactor";
 import { sql } from "../src/db/sql";
 import { type TestDatabase, createTestDatabase, testTargets } from "./support/test-database";
+import { rng } from "./support/seeded-random";
 
 const hour = 3_600_000;
 const day = 24 * hour;
 const base = Date.parse("2026-11-10T00:00:00Z");
 const hubLimit = 6;
-
-function rng(seed: number) {
-  let s = seed >>> 0;
-  return () => {
-    s = (s * 1664525 + 1013904223) >>> 0;
-    return s / 2 ** 32;
-  };
-}
 
 /** 60 accounts, 900 events over 3 days; values from small pools, so they are shared, some widely. */
 function history(seed: number): UsageEventInput[] {

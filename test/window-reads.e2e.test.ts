@@ -15,6 +15,7 @@ import { compactAll, compactRollups } from "../src/features/facts/rollup-compact
 import { type SignalAsk, type WindowAsk, signalHitsMany, usageTotalsMany, valueStatsMany } from "../src/features/facts/usage-rollups";
 import { planWindow } from "../src/features/facts/window-plan";
 import { type TestDatabase, createTestDatabase, serverUrl, testTargets } from "./support/test-database";
+import { rng } from "./support/seeded-random";
 
 const minute = 60_000;
 const hour = 60 * minute;
@@ -22,15 +23,6 @@ const day = 24 * hour;
 /** The history's first midnight (UTC). */
 const base = Date.parse("2026-10-01T00:00:00Z");
 const historyEnd = base + 30 * day;
-
-/** A seeded generator, so a failure can be replayed. */
-function rng(seed: number) {
-  let s = seed >>> 0;
-  return () => {
-    s = (s * 1664525 + 1013904223) >>> 0;
-    return s / 2 ** 32;
-  };
-}
 
 let seq = 0;
 /**

@@ -9,7 +9,7 @@ import pLimit from "p-limit";
 import { prepared, sql } from "../../db/sql";
 import type { LinkBy } from "../../engine/fact-catalog";
 import { type AccountRow, accountRowsMany, linkedAccountIdsMany } from "./fact-queries";
-import { type Queryable, type UsageTotals, type ValueStats, signalHitsMany, usageTotalsMany, valueStatsMany } from "./usage-rollups";
+import { type Queryable, type UsageTotals, type ValueStats, signalHitsMany, sumTotals, usageTotalsMany, valueStatsMany } from "./usage-rollups";
 
 /** A read over one account or a cluster, in [from, to]. `key` names it (a cluster by its account and link query, not its members). */
 export type SpanKey = { key: string; accountIds: string[]; from: Date; to: Date };
@@ -48,18 +48,6 @@ const maxAsks = 5000;
 const maxClusterAsks = 20;
 const clusterStatementsAtOnce = 2;
 
-const sum = (each: UsageTotals[]): UsageTotals =>
-  each.reduce(
-    (s, t) => ({
-      requestCount: s.requestCount + t.requestCount,
-      inputTokens: s.inputTokens + t.inputTokens,
-      outputTokens: s.outputTokens + t.outputTokens,
-      // A cluster's busiest minute is its busiest account-minute.
-      peakRequestsPerMinute: Math.max(s.peakRequestsPerMinute, t.peakRequestsPerMinute),
-    }),
-    { requestCount: 0, inputTokens: 0, outputTokens: 0, peakRequestsPerMinute: 0 },
-  );
-
 /** `hubLimit`: see fact-queries' linkHubLimit (tests use small ones). */
 export function createFactLoader(db: Queryable, opts: { hubLimit?: number } = {}): FactLoader {
   const spanKey = (k: { key: string; from: Date; to: Date }) => `${k.key}:${span(k)}`;
@@ -68,7 +56,7 @@ export function createFactLoader(db: Queryable, opts: { hubLimit?: number } = {}
     const members = keys.flatMap((k) => k.accountIds.map((accountId) => ({ accountId, from: k.from, to: k.to })));
     const each = await usageTotalsMany(db, members);
     let at = 0;
-    return keys.map((k) => sum(each.slice(at, (at += k.accountIds.length))));
+    return keys.map((k) => sumTotals(each.slice(at, (at += k.accountIds.length))));
   };
   const clusterReads = pLimit(clusterStatementsAtOnce);
   const members = <K extends ClusterKey>(k: K) => ({ ...k, accountIds: [k.accountId, ...k.others] });

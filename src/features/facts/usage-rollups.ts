@@ -168,9 +168,8 @@ export async function usageTotalsMany(db: Queryable, asks: { accountId: string; 
   });
 }
 
-/** Totals over [from, to] (both included) for the given accounts together (a cluster's busiest minute is its busiest account-minute). */
-export async function usageTotals(db: Queryable, accountIds: string[], from: Date, to: Date): Promise<UsageTotals> {
-  const each = await usageTotalsMany(db, accountIds.map((accountId) => ({ accountId, from, to })));
+/** Several accounts' totals as one: a cluster's busiest minute is its busiest account-minute. */
+export function sumTotals(each: UsageTotals[]): UsageTotals {
   return each.reduce(
     (sum, t) => ({
       requestCount: sum.requestCount + t.requestCount,
@@ -180,6 +179,11 @@ export async function usageTotals(db: Queryable, accountIds: string[], from: Dat
     }),
     { requestCount: 0, inputTokens: 0, outputTokens: 0, peakRequestsPerMinute: 0 },
   );
+}
+
+/** Totals over [from, to] (both included) for the given accounts together (see sumTotals). */
+export async function usageTotals(db: Queryable, accountIds: string[], from: Date, to: Date): Promise<UsageTotals> {
+  return sumTotals(await usageTotalsMany(db, accountIds.map((accountId) => ({ accountId, from, to }))));
 }
 
 /** One read over a set of accounts (one, or a cluster) and a window [from, to]. */

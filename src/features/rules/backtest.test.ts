@@ -1,17 +1,9 @@
 import type { WindowAggregateName } from "../../engine/fact-catalog";
 import { windowNeeds } from "../../engine/window-needs";
 import { SlidingWindow, type StreamedEvent } from "./backtest";
+import { rng } from "../../../test/support/seeded-random";
 
 const minute = 60_000;
-
-/** A seeded generator, so a failure can be replayed. */
-function rng(seed: number) {
-  let s = seed >>> 0;
-  return () => {
-    s = (s * 1664525 + 1013904223) >>> 0;
-    return s / 2 ** 32;
-  };
-}
 
 describe("SlidingWindow", () => {
   it("gives the same aggregates as a count over the events in [at - size, at], at every event", () => {
