@@ -29,19 +29,17 @@ export async function linkedAccountIds(db: Queryable, accountId: string, by: Lin
  * (in account order through the (kind, value, account_id) index, so a hub costs no more than that).
  */
 const linkValuesOf = (a: string, hubLimit: number) => `(
-  SELECT m.kind, m.value, u.users
-  FROM (
-    -- Each value once, though ingestion appends a row per batch until the compactor merges them.
-    SELECT DISTINCT k.kind, k.value FROM account_link_key k
-    WHERE k.account_id = ${a}.account_id AND k.kind = ANY(string_to_array(${a}.kinds, ','))
-      AND k.last_seen_at >= ${a}.f AND k.first_seen_at <= ${a}.t
-  ) m
+  SELECT DISTINCT ON (m.kind, m.value) m.kind, m.value, u.users
+  FROM account_link_key m
   CROSS JOIN LATERAL (
     SELECT count(*)::int AS users FROM (
       SELECT DISTINCT h.account_id FROM account_link_key h
       WHERE h.kind = m.kind AND h.value = m.value AND h.last_seen_at >= ${a}.f AND h.first_seen_at <= ${a}.t
       ORDER BY h.account_id LIMIT ${Math.trunc(hubLimit) + 1}) d
-  ) u)`;
+  ) u
+  WHERE m.account_id = ${a}.account_id AND m.kind = ANY(string_to_array(${a}.kinds, ','))
+    AND m.last_seen_at >= ${a}.f AND m.first_seen_at <= ${a}.t
+  ORDER BY m.kind, m.value)`;
 
 /** The hub values (see linkHubLimit) among those an account used within [from, to]: what it is not linked through. */
 export async function linkHubs(db: Queryable, accountId: string, by: LinkBy, from: Date, to: Date, hubLimit = linkHubLimit): Promise<{ kind: string; value: string }[]> {
