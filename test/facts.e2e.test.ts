@@ -8,6 +8,7 @@ import { ipPrefix } from "../src/features/events/link-key-cache";
 import type { UsageEventInput } from "../src/features/events/event-schemas";
 import { createFactSource } from "../src/features/facts/fact-source";
 import { compactAll } from "../src/features/facts/rollup-compactor";
+import { uniteComponents } from "../src/features/facts/link-components";
 import { signalHitsMany, valueStatsMany } from "../src/features/facts/usage-rollups";
 import { type TestDatabase, createTestDatabase, testTargets } from "./support/test-database";
 import { rng } from "./support/seeded-random";
@@ -208,13 +209,13 @@ describe.each(testTargets())("facts on %s", (kind) => {
     expect(a).toEqual({ status: "active", firstSeenAt: new Date(base + 40 * day).toISOString(), ageDays: 3.5, confirmedCases: 0 });
   });
 
-  it("links accounts that share a payment fingerprint, a network prefix or an org within the window", async () => {
+  it("links accounts that share a payment fingerprint, a network prefix, an org or a template into clusters", async () => {
     const at = base + 50 * day;
     await store([
-      ev("hub", at - hour, { paymentFingerprint: "pm_1", ip: "203.0.113.7", orgId: "org_a", signals: { r: 1 } }),
+      ev("hub", at - hour, { paymentFingerprint: "pm_1", ip: "192.0.2.7", orgId: "org_a", signals: { r: 1 } }),
       ev("same_card", at - 2 * hour, { paymentFingerprint: "pm_1", outputTokens: 1000, signals: { r: 0 } }),
-      ev("same_net", at - 3 * hour, { ip: "203.0.113.250", outputTokens: 1000, signals: { r: 1 } }),
-      ev("other_net", at - 3 * hour, { ip: "203.0.114.1" }),
+      ev("same_net", at - 3 * hour, { ip: "192.0.2.250", outputTokens: 1000, signals: { r: 1 } }),
+      ev("other_net", at - 3 * hour, { ip: "192.0.3.1" }),
       ev("same_org", at - 4 * hour, { orgId: "org_a" }),
       ev("v6_a", at - hour, { ip: "2001:db8:abcd:1::1" }),
       ev("v6_b", at - hour, { ip: "2001:db8:abcd:ffff::2" }),
@@ -222,24 +223,60 @@ describe.each(testTargets())("facts on %s", (kind) => {
       ev("same_tpl", at - hour, { promptTemplateHash: "tpl_hub" }),
       ev("hub", at - 2 * hour, { promptTemplateHash: "tpl_hub" }),
     ]);
+    await uniteComponents(t.db);
     await t.db.prisma.account.update({ where: { id: "same_net" }, data: { status: "suspended" } });
     const s = source("hub", at);
     const q = (by: "any" | "paymentFingerprint" | "ipPrefix" | "orgId" | "promptTemplateHash", windowMs = day) => ({ windowMs, by });
-    expect(await s.linkedFact("linkedAccounts", q("paymentFingerprint"))).toBe(1);
+    // A cluster is the account's component: every account joined to it by a value, whenever the
+    // value was shared (old_card's five days ago too). The window bounds the usage counted.
+    expect(await s.linkedFact("linkedAccounts", q("paymentFingerprint"))).toBe(2);
+    expect(await s.linkedFact("linkedAccounts", q("paymentFingerprint", 7 * day))).toBe(2);
     expect(await s.linkedFact("linkedAccounts", q("ipPrefix"))).toBe(1);
     expect(await s.linkedFact("linkedAccounts", q("orgId"))).toBe(1);
     expect(await s.linkedFact("linkedAccounts", q("promptTemplateHash"))).toBe(1);
-    expect(await s.linkedFact("linkedAccounts", q("any"))).toBe(3);
-    expect(await s.linkedFact("linkedAccounts", q("paymentFingerprint", 7 * day))).toBe(2);
+    expect(await s.linkedFact("linkedAccounts", q("any"))).toBe(4);
     expect(await s.linkedFact("linkedSuspendedAccounts", q("any"))).toBe(1);
+    // Within the last day: hub's 2 events, same_card, same_net and same_org (old_card's is older).
     expect(await s.linkedFact("clusterRequestCount", q("any"))).toBe(5);
     expect(await s.linkedFact("clusterOutputTokens", q("any"))).toBe(100 + 100 + 1000 + 1000 + 100);
+    expect(await s.linkedFact("clusterRequestCount", q("any", 7 * day))).toBe(6);
     expect(await s.linkedFact("clusterSignalRate", { ...q("any"), signal: "r" })).toBeCloseTo(2 / 5, 12);
     // Every account in this cluster was first seen within the last 14 days.
     expect(await s.linkedFact("clusterNewAccountShare", q("any"))).toBe(1);
-    // 0.1 days = 2.4 hours: hub and same_card (first seen 2 hours before) are young, same_net and same_org are not.
-    expect(await s.linkedFact("clusterNewAccountShare", { ...q("any"), maxAgeDays: 0.1 })).toBe(2 / 4);
+    // 0.1 days = 2.4 hours: hub and same_card (first seen 2 hours before) are young; same_net, same_org and old_card are not.
+    expect(await s.linkedFact("clusterNewAccountShare", { ...q("any"), maxAgeDays: 0.1 })).toBe(2 / 5);
     expect(await source("v6_a", at).linkedFact("linkedAccounts", q("ipPrefix"))).toBe(1);
+    // Alone: the cluster is the account itself.
+    const alone = source("other_net", at);
+    expect(await alone.linkedFact("linkedAccounts", q("any"))).toBe(0);
+    expect(await alone.linkedFact("clusterRequestCount", q("any"))).toBe(1);
+    expect(await alone.linkedFact("clusterNewAccountShare", q("any"))).toBe(1);
+  });
+
+  it("joins accounts through others, and keeps a component's usage whole when components merge", async () => {
+    const at = base + 60 * day;
+    // Two chains built apart, then joined by one shared card: a-b by card, b-c by org; x-y by network; then c and y share a card.
+    await store([ev("ch_a", at - 3 * hour, { paymentFingerprint: "pm_ch1" }), ev("ch_b", at - 3 * hour, { paymentFingerprint: "pm_ch1", orgId: "org_ch" })]);
+    await uniteComponents(t.db);
+    await store([ev("ch_c", at - 2 * hour, { orgId: "org_ch" }), ev("ch_x", at - 2 * hour, { ip: "203.0.120.1" }), ev("ch_y", at - 2 * hour, { ip: "203.0.120.2" })]);
+    await uniteComponents(t.db);
+    await compactAll(t.db);
+    expect(await source("ch_a", at).linkedFact("linkedAccounts", { by: "any", windowMs: day })).toBe(2);
+    expect(await source("ch_x", at).linkedFact("clusterRequestCount", { by: "any", windowMs: day })).toBe(2);
+    await store([ev("ch_c", at - hour, { paymentFingerprint: "pm_ch2" }), ev("ch_y", at - hour, { paymentFingerprint: "pm_ch2" })]);
+    await uniteComponents(t.db);
+    // Ingestion goes on writing into the merged component.
+    await store([ev("ch_x", at - 30 * minute, { outputTokens: 7 })]);
+    for (const id of ["ch_a", "ch_b", "ch_c", "ch_x", "ch_y"]) {
+      const s = source(id, at);
+      expect({ id, linked: await s.linkedFact("linkedAccounts", { by: "any", windowMs: day }) }).toEqual({ id, linked: 4 });
+      expect({ id, requests: await s.linkedFact("clusterRequestCount", { by: "any", windowMs: day }) }).toEqual({ id, requests: 8 });
+    }
+    await compactAll(t.db);
+    expect(await source("ch_b", at).linkedFact("clusterOutputTokens", { by: "any", windowMs: day })).toBe(7 * 100 + 7);
+    // By card alone: a-b and c-y are two components.
+    expect(await source("ch_a", at).linkedFact("linkedAccounts", { by: "paymentFingerprint", windowMs: day })).toBe(1);
+    expect(await source("ch_y", at).linkedFact("clusterRequestCount", { by: "paymentFingerprint", windowMs: day })).toBe(4);
   });
 
   it("computes /24 and /48 prefixes", () => {

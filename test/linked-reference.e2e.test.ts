@@ -1,8 +1,10 @@
 // Linked-account and cluster facts against a brute-force reference on random link graphs, on
 // every test database: random accounts sharing payment fingerprints, /24 prefixes and orgs from
-// small pools over three days (so that some values are hubs within some windows), stored through
-// ingestion and compacted; then at random moments, windows and link kinds, every linked fact
-// must equal what a direct computation over the same events gives, with a small hub limit.
+// small pools over three days (so that some values are hubs), stored through ingestion in
+// batches, each followed by a uniting pass (link-components.ts) and some by compaction; then at
+// random moments, windows and link kinds, every linked fact must equal what a direct computation
+// over the same events gives, with a small hub limit: the one-hop reads (a hit's evidence, the
+// account view) per window, the cluster facts over connected components.
 import { insertEvents } from "../src/features/events/event-repository";
 import type { UsageEventInput } from "../src/features/events/event-schemas";
 import { ipPrefix } from "../src/features/events/link-key-cache";
@@ -12,6 +14,7 @@ import { createFactLoader } from "../src/features/facts/fact-loader";
 import { linkHubs, linkKindsFor, linkedAccountIdsMany } from "../src/features/facts/fact-queries";
 import { createFactSource } from "../src/features/facts/fact-source";
 import { compactAll } from "../src/features/facts/rollup-compactor";
+import { uniteComponents } from "../src/features/facts/link-components";
 import { sql } from "../src/db/sql";
 import { type TestDatabase, createTestDatabase, testTargets } from "./support/test-database";
 import { rng } from "./support/seeded-random";
@@ -21,11 +24,11 @@ const day = 24 * hour;
 const base = Date.parse("2026-11-10T00:00:00Z");
 const hubLimit = 6;
 
-/** 60 accounts, 900 events over 3 days; values from small pools, so they are shared, some widely. */
+/** 120 accounts, 900 events over 3 days; values from small pools, so they are shared, some by more than the hub limit. */
 function history(seed: number): UsageEventInput[] {
   const r = rng(seed);
   const pick = <T>(xs: T[]) => xs[Math.floor(r() * xs.length)]!;
-  const accounts = Array.from({ length: 60 }, (_, i) => `lr_${seed}_${i}`);
+  const accounts = Array.from({ length: 120 }, (_, i) => `lr_${seed}_${i}`);
   return Array.from({ length: 900 }, (_, i) => ({
     eventId: `lr_${seed}_e${i}`,
     accountId: pick(accounts),
@@ -33,9 +36,9 @@ function history(seed: number): UsageEventInput[] {
     model: "m1",
     inputTokens: 10,
     outputTokens: 1 + Math.floor(r() * 500),
-    ...(r() < 0.3 ? { paymentFingerprint: `pf_${Math.floor(r() * 10)}` } : {}),
-    ...(r() < 0.7 ? { ip: `10.${seed % 200}.${Math.floor(r() * 14)}.${1 + Math.floor(r() * 200)}` } : {}),
-    ...(r() < 0.2 ? { orgId: `org_${Math.floor(r() * 6)}` } : {}),
+    ...(r() < 0.3 ? { paymentFingerprint: `pf_${Math.floor(r() * 60)}` } : {}),
+    ...(r() < 0.7 ? { ip: `10.${seed % 200}.${Math.floor(r() * 80)}.${1 + Math.floor(r() * 200)}` } : {}),
+    ...(r() < 0.2 ? { orgId: `org_${Math.floor(r() * 25)}` } : {}),
   }));
 }
 
@@ -78,6 +81,34 @@ function reference(events: UsageEventInput[]) {
       }
       return { linked: [...linked].sort(), hubs: hubs.sort((a, b) => `${a.kind}|${a.value}`.localeCompare(`${b.kind}|${b.value}`)) };
     },
+    /**
+     * The other accounts of this one's component: joined by values used by at most hubLimit
+     * accounts over all time, transitively (plain graph search).
+     */
+    component(accountId: string, by: LinkBy): string[] {
+      const all = [...spans.values()].filter((s) => linkKindsFor(by).includes(s.kind));
+      const usersOf = new Map<string, Set<string>>();
+      for (const s of all) {
+        const k = `${s.kind}|${s.value}`;
+        usersOf.set(k, (usersOf.get(k) ?? new Set()).add(s.accountId));
+      }
+      const seen = new Set([accountId]);
+      for (const queue = [accountId]; queue.length; ) {
+        const at = queue.pop()!;
+        for (const s of all) {
+          if (s.accountId !== at) continue;
+          const u = usersOf.get(`${s.kind}|${s.value}`)!;
+          if (u.size > hubLimit) continue;
+          for (const id of u) {
+            if (seen.has(id)) continue;
+            seen.add(id);
+            queue.push(id);
+          }
+        }
+      }
+      seen.delete(accountId);
+      return [...seen].sort();
+    },
     usage(accountIds: string[], from: number, to: number) {
       const inWin = events.filter((e) => accountIds.includes(e.accountId) && Date.parse(e.occurredAt) >= from && Date.parse(e.occurredAt) <= to);
       return { requestCount: inWin.length, outputTokens: inWin.reduce((a, e) => a + e.outputTokens, 0) };
@@ -92,17 +123,27 @@ describe.each(testTargets())("linked facts against a brute-force reference on %s
   const ref = reference(events);
   const suspended = [`lr_${seed}_3`, `lr_${seed}_11`, `lr_${seed}_29`, `lr_${seed}_40`];
   const r = rng(99);
-  const asks = Array.from({ length: 150 }, () => {
+  const asks = Array.from({ length: 200 }, () => {
     const e = events[Math.floor(r() * events.length)]!;
     const by = (["any", "any", "paymentFingerprint", "ipPrefix", "orgId"] as LinkBy[])[Math.floor(r() * 5)]!;
     const windowMs = [hour, 6 * hour, day, 3 * day][Math.floor(r() * 4)]!;
     return { event: e, by, windowMs, at: Date.parse(e.occurredAt) };
   });
 
+  const passes = { moved: 0, hubs: 0, rebuilt: 0 };
+
   beforeAll(async () => {
     t = await createTestDatabase(kind);
-    // Stored in several batches, out of time order, then compacted.
-    for (let i = 0; i < events.length; i += 200) await t.db.transaction((tx) => insertEvents(tx, events.slice(i, i + 200)));
+    // Stored in several batches, out of time order, each followed by a uniting pass (so that values
+    // join and then turn into hubs as the batches come), every other one by compaction.
+    for (let i = 0; i < events.length; i += 100) {
+      await t.db.transaction((tx) => insertEvents(tx, events.slice(i, i + 100)));
+      const pass = await uniteComponents(t.db, { hubLimit });
+      passes.moved += pass.moved;
+      passes.hubs += pass.hubs;
+      passes.rebuilt += pass.rebuilt;
+      if (i % 200 === 0) await compactAll(t.db);
+    }
     await compactAll(t.db);
     await t.db.query(sql`UPDATE account SET status = 'suspended' WHERE id = ANY(${suspended}::text[])`);
   }, 120_000);
@@ -131,7 +172,18 @@ describe.each(testTargets())("linked facts against a brute-force reference on %s
     }
   });
 
-  it("computes every linked fact as the reference does, over one loader for all asks", async () => {
+  it("has clusters of every size among the asks, some joined through others, some split by a value turned hub", () => {
+    expect(passes.moved).toBeGreaterThan(20);
+    expect(passes.hubs).toBeGreaterThan(5);
+    expect(passes.rebuilt).toBeGreaterThan(0);
+    const sizes = asks.map((a) => ref.component(a.event.accountId, a.by).length);
+    expect(sizes.filter((n) => n === 0).length).toBeGreaterThan(5);
+    expect(sizes.filter((n) => n > 0).length).toBeGreaterThan(30);
+    // Transitive: more accounts in the component than linked in one hop over all time.
+    expect(asks.filter((a) => ref.component(a.event.accountId, a.by).length > ref.linked(a.event.accountId, a.by, 0, Date.now()).linked.length).length).toBeGreaterThan(5);
+  });
+
+  it("computes every cluster fact over the account's component, as the reference does, over one loader for all asks", async () => {
     const loader = createFactLoader(t.db, { hubLimit });
     const facts = await Promise.all(
       asks.map(async (a) => {
@@ -145,9 +197,14 @@ describe.each(testTargets())("linked facts against a brute-force reference on %s
         };
       }),
     );
+    const minute = 60_000;
     asks.forEach((a, i) => {
-      const { linked } = ref.linked(a.event.accountId, a.by, a.at - a.windowMs, a.at);
-      const usage = ref.usage([a.event.accountId, ...linked], a.at - a.windowMs, a.at);
+      const linked = ref.component(a.event.accountId, a.by);
+      // A component's usage is counted by whole minutes: those that start within the window, up to
+      // the end of the evaluated moment's minute. An account alone counts its own window exactly.
+      const usage = linked.length
+        ? ref.usage([a.event.accountId, ...linked], Math.ceil((a.at - a.windowMs) / minute) * minute, Math.floor(a.at / minute) * minute + minute - 1)
+        : ref.usage([a.event.accountId], a.at - a.windowMs, a.at);
       expect({ i, ...facts[i] }).toEqual({
         i,
         linkedAccounts: linked.length,

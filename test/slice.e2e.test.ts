@@ -94,7 +94,7 @@ describe.each(testTargets())("vertical slice on %s", (kind) => {
     expect(again.body.evidence[0].conditions[0].factValue).toBe(6_000_020);
   });
 
-  it("opens a ban-evasion case for accounts linked to a suspended one, and none for the others of the batch", async () => {
+  it("opens a ban-evasion case for accounts linked to a suspended one, directly or through others, and none for the others", async () => {
     const at = "2026-11-24T09:00:00Z";
     await server.call("POST", "/v1/events", { body: [usageEvent({ accountId: "acct_banned", paymentFingerprint: "pmfp_slice_ban", occurredAt: at })] });
     await server.drain();
@@ -108,6 +108,19 @@ describe.each(testTargets())("vertical slice on %s", (kind) => {
     await server.drain();
     const flagged = (await server.call("GET", "/v1/cases?ruleId=accounts.ban-evasion&limit=50")).body.items.map((c: { accountId: string }) => c.accountId).sort();
     expect(flagged).toEqual(["acct_evader1", "acct_evader2"]);
+
+    // A later account shares only a network with acct_evader2 (and evader2 that network with no
+    // one else): it is in the banned account's cluster through evader2, and its case lists the cluster.
+    await server.call("POST", "/v1/events", { body: [usageEvent({ accountId: "acct_evader2", ip: "198.18.7.10", occurredAt: "2026-11-24T09:40:00Z" })] });
+    await server.call("POST", "/v1/events", { body: [usageEvent({ accountId: "acct_evader3", ip: "198.18.7.99", occurredAt: "2026-11-24T09:45:00Z" })] });
+    await server.drain();
+    const cases = (await server.call("GET", "/v1/cases?ruleId=accounts.ban-evasion&limit=50")).body.items;
+    const of = (id: string) => cases.find((c: { accountId: string }) => c.accountId === id);
+    expect(cases.map((c: { accountId: string }) => c.accountId).sort()).toEqual(["acct_evader1", "acct_evader2", "acct_evader3"]);
+    const third = (await server.call("GET", `/v1/cases/${of("acct_evader3").id}`)).body;
+    expect(third.linkedAccounts).toEqual(["acct_banned", "acct_evader1", "acct_evader2"]);
+    const first = (await server.call("GET", `/v1/cases/${of("acct_evader1").id}`)).body;
+    expect(first.linkedAccounts).toEqual(["acct_banned", "acct_evader2"]);
   });
 
   it("filters and paginates the case list, newest activity first", async () => {

@@ -8,7 +8,7 @@
 import pg from "pg";
 import { type Database, openDatabase } from "../src/db/database";
 import { migrate, readMigrations } from "../src/db/migrator";
-import { sql } from "../src/db/sql";
+import { raw, sql } from "../src/db/sql";
 import { insertEvents } from "../src/features/events/event-repository";
 import type { UsageEventInput } from "../src/features/events/event-schemas";
 import { compactAll, compactRollups } from "../src/features/facts/rollup-compactor";
@@ -258,8 +258,15 @@ describe.each(testTargets())("the usage_day migration on %s", (kind) => {
       const dayMigration = all.findIndex((m) => /_usage_day$/.test(m.name));
       expect(dayMigration).toBeGreaterThan(0);
       await migrate(db, all.slice(0, dayMigration));
+      // This version's ingestion also writes the tables of later migrations (linked-account
+      // components): stand-ins for them while the old schema is in place, dropped before upgrading.
+      const standIns = ["link_component", "component_minute", "component_hour"];
+      await db.query(sql`CREATE TABLE link_component (account_id text, scope text, component text)`);
+      await db.query(sql`CREATE TABLE component_minute (LIKE usage_minute INCLUDING DEFAULTS)`);
+      await db.query(sql`CREATE TABLE component_hour (LIKE usage_hour INCLUDING DEFAULTS)`);
       const events = history("acct_upgrade", 5, 1500);
       for (let i = 0; i < events.length; i += 100) await db.transaction((tx) => insertEvents(tx, events.slice(i, i + 100)));
+      for (const table of standIns) await db.query(sql`DROP TABLE ${raw(table)}`);
       // What the previous version's compactor left: some hour rows merged (a merged row needs only be
       // marked; its key's other rows are merged with it later), the rest not.
       await db.query(sql`UPDATE usage_hour SET compacted = true WHERE id % 3 <> 0`);

@@ -4,11 +4,11 @@
 import { type Database, isAbortedTransaction, isDatabaseUnavailable } from "../../db/database";
 import { sql } from "../../db/sql";
 import type { EventFact, FactSource, RuleEvaluator } from "../../engine/evaluation";
-import { windowMs } from "../../engine/window";
 import type { Logger } from "../../logger";
 import { type Hit, type HitOutcome, recordHits } from "../cases/case-repository";
 import { createFactLoader } from "../facts/fact-loader";
 import { createFactSource } from "../facts/fact-source";
+import { uniteComponents } from "../facts/link-components";
 import type { RuleRegistry } from "../rules/rule-registry";
 import type { WebhookOutbox } from "../webhooks/webhook-outbox";
 import { type EvaluationCadence, type MinuteGroup, accountMinutes, minutesToJudge, newestPerAccount } from "./account-minutes";
@@ -26,8 +26,11 @@ export type BatchResult = {
   lagMs: number;
 };
 
-/** A hit waiting for its effects; it stores the accounts linked to it over `linkWindowMs` (the rule's window) as of the hit. */
-type PendingHit = { hit: Hit; eventPk: bigint; linkWindowMs: number };
+/** A hit waiting for its effects. */
+type PendingHit = { hit: Hit; eventPk: bigint };
+
+/** At most this many accounts of its cluster are stored with a hit (the first by id); the account view lists the rest. */
+export const hitLinkedAccounts = 100;
 type Judgement = { group: MinuteGroup; asOf: ClaimedEvent };
 
 /** Faults that pass by themselves: the database unreachable, an aborted transaction, a lock or statement timeout. */
@@ -99,6 +102,8 @@ export function createEvaluationService(deps: { db: Database; rules: RuleRegistr
   async function evaluateBatch(batch: ClaimedBatch, now: () => Date): Promise<Omit<BatchResult, "claimed" | "lagMs" | "failed">> {
     const part = { evaluated: 0, hits: 0, errors: 0, outcomes: [] as HitOutcome[] };
     const rules = await deps.rules.current();
+    // The links stored before this batch was claimed join their components first (link-components.ts).
+    await uniteComponents(db);
     const eventRules = rules.filter((r) => r.rule.scope === "event");
     const accountRules = rules.filter((r) => r.rule.scope === "account");
 
@@ -125,11 +130,13 @@ export function createEvaluationService(deps: { db: Database; rules: RuleRegistr
       }),
     ]);
     part.evaluated = batch.events.length;
-    // The linked accounts each hit stores (read already when a rule asked for them): one statement for the rest.
+    // The linked accounts each hit stores: its cluster (the "any" component, read already when a
+    // rule asked for it), the first hitLinkedAccounts by id, whatever the cluster's size.
     await Promise.all(
       pending.map(async (p) => {
-        const to = p.hit.occurredAt;
-        p.hit.linkedAccounts = await loader.linked.load({ accountId: p.hit.accountId, by: "any", from: new Date(to.getTime() - p.linkWindowMs), to });
+        const component = await loader.component.load({ accountId: p.hit.accountId, scope: "any" });
+        const members = component === null ? [] : (await loader.componentView.load(component)).members;
+        p.hit.linkedAccounts = members.slice(0, hitLinkedAccounts + 1).filter((id) => id !== p.hit.accountId).slice(0, hitLinkedAccounts);
       }),
     );
     await applyEffects(batch, pending, now(), part);
@@ -147,7 +154,6 @@ export function createEvaluationService(deps: { db: Database; rules: RuleRegistr
     if (evaluation.outcome !== "hit") return;
     pending.push({
       eventPk,
-      linkWindowMs: windowMs(rule.rule.window),
       hit: {
         accountId,
         rule: rule.rule,

@@ -2,7 +2,8 @@
 // event. Runs inside the caller's transaction.
 import type { SqlSession } from "../../db/database";
 import { raw, sql } from "../../db/sql";
-import { rollupStatements } from "../facts/usage-rollups";
+import { ingestionLock } from "../facts/link-components";
+import { componentTables, rollupStatements } from "../facts/usage-rollups";
 import type { UsageEventInput } from "./event-schemas";
 import { type LinkKeyCache, type LinkKeyRow, ipPrefix, linkKeyRecords, linkKeyRows, noLinkKeyCache } from "./link-key-cache";
 
@@ -41,7 +42,11 @@ export async function insertEvents(
       RETURNING id, account_id, occurred_at, input_tokens, output_tokens, model, ip, country, prompt_template_hash, signals
     ), queued AS (
       INSERT INTO evaluation_task (event_pk, account_id) SELECT id, account_id FROM ins
-    )${raw(rollupStatements("ins"))}, link_keys AS (
+    )${raw(rollupStatements("ins"))}, component_events AS (
+      -- The events of linked accounts, once more under each component they are in (link-components.ts).
+      SELECT c.component AS account_id, s.occurred_at, s.input_tokens, s.output_tokens, s.signals
+      FROM ins s JOIN link_component c ON c.account_id = s.account_id
+    )${raw(rollupStatements("component_events", componentTables))}, link_keys AS (
       INSERT INTO account_link_key (kind, value, account_id, first_seen_at, last_seen_at)
       SELECT kind, value, "accountId", "firstSeenAt", "lastSeenAt"
       FROM jsonb_to_recordset(${linkKeyRecords(newLinkKeys)}::jsonb)
@@ -76,10 +81,14 @@ function accountSightings(events: UsageEventInput[]): Sighting[] {
  * concurrent batches for the same accounts do not queue behind each other here.
  */
 async function createAccounts(tx: SqlSession, rows: Sighting[]): Promise<void> {
+  // First, the shared side of the components' lock (link-components.ts): the next statement's
+  // snapshot then sees the components of every uniting pass before it, and no pass moves a
+  // component's rows until this transaction has committed.
   await tx.query(sql`
     INSERT INTO account (id, org_id, first_seen_at, last_seen_at)
-    SELECT * FROM unnest(${rows.map((r) => r.id)}::text[], ${rows.map((r) => r.orgId)}::text[],
-                         ${rows.map((r) => r.first)}::timestamptz[], ${rows.map((r) => r.last)}::timestamptz[])
+    SELECT u.* FROM unnest(${rows.map((r) => r.id)}::text[], ${rows.map((r) => r.orgId)}::text[],
+                           ${rows.map((r) => r.first)}::timestamptz[], ${rows.map((r) => r.last)}::timestamptz[]) AS u(id, org_id, f, l),
+                    (SELECT pg_advisory_xact_lock_shared(${raw(ingestionLock)})) AS lock
     ON CONFLICT (id) DO NOTHING`);
 }
 

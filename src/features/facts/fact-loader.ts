@@ -5,29 +5,35 @@
 // round of reads, not one per account or per judgement. One loader per claimed batch: its cache
 // is the batch's consistent view of the data.
 import DataLoader from "dataloader";
-import pLimit from "p-limit";
 import { prepared, sql } from "../../db/sql";
 import type { LinkBy } from "../../engine/fact-catalog";
 import { type AccountRow, accountRowsMany, linkedAccountIdsMany } from "./fact-queries";
-import { type Queryable, type UsageTotals, type ValueStats, signalHitsMany, sumTotals, usageTotalsMany, valueStatsMany } from "./usage-rollups";
+import { type Queryable, type UsageTotals, type ValueStats, componentTables, signalHitsMany, sumTotals, usageTotalsMany, valueStatsMany } from "./usage-rollups";
 
-/** A read over one account or a cluster, in [from, to]. `key` names it (a cluster by its account and link query, not its members). */
+/** A read over one account or several, in [from, to]. `key` names it. */
 export type SpanKey = { key: string; accountIds: string[]; from: Date; to: Date };
 export type SignalKey = SpanKey & { signal: string; threshold: number };
-/** An account and its linked accounts (`others`, as the linked read returned them: not copied per key). */
-export type ClusterKey = { key: string; accountId: string; others: string[]; from: Date; to: Date };
-export type ClusterSignalKey = ClusterKey & { signal: string; threshold: number };
+/** A read of one component's rollups (link-components.ts), by its key. */
+export type ComponentSpan = { component: string; from: Date; to: Date };
+export type ComponentSignalSpan = ComponentSpan & { signal: string; threshold: number };
+/** A component's members as the cluster facts need them: how many, which are suspended, their first sights in order. */
+export type ComponentView = { size: number; members: string[]; suspended: Set<string>; firstSeenMs: number[] };
 export type LinkKey = { accountId: string; by: LinkBy; from: Date; to: Date };
 export type EvidenceKey = { accountId: string; from: Date; to: Date; limit: number };
 export type AccountBasics = { status: string; firstSeenAt: Date };
 
 export type FactLoader = {
-  /** Reads over one account; the cluster loaders read over an account and its linked accounts (fewer per statement). */
+  /** Reads over one account. */
   totals: DataLoader<SpanKey, UsageTotals, string>;
-  clusterTotals: DataLoader<ClusterKey, UsageTotals, string>;
   values: DataLoader<SpanKey, ValueStats, string>;
   signalHits: DataLoader<SignalKey, number, string>;
-  clusterSignalHits: DataLoader<ClusterSignalKey, number, string>;
+  /** The component an account is in, in a link scope; null when it is alone there. */
+  component: DataLoader<{ accountId: string; scope: LinkBy }, string | null, string>;
+  componentView: DataLoader<string, ComponentView, string>;
+  /** Reads of a component's rollups: the same whatever its size. */
+  componentTotals: DataLoader<ComponentSpan, UsageTotals, string>;
+  componentSignalHits: DataLoader<ComponentSignalSpan, number, string>;
+  /** The accounts that share a value with one (one hop, within a window: a hit's evidence, the account view). */
   linked: DataLoader<LinkKey, string[], string>;
   /** The account fact's row (status, first seen, confirmed cases) of a judged account. */
   account: DataLoader<string, AccountRow | null, string>;
@@ -40,13 +46,6 @@ export type FactLoader = {
 const span = (k: { from: Date; to: Date }) => `${k.from.getTime()}:${k.to.getTime()}`;
 /** Reads per statement: bounded so that a round of a huge batch still goes out as statements of sane size. */
 const maxAsks = 5000;
-/**
- * Cluster reads carry up to 5,000 members each: fewer per statement, and at most two such
- * statements at a time per batch, their member lists built only when they run. (A round of a
- * 10,000-event batch of a 20,000-account ring asked for 25 million members at once, 3 GB.)
- */
-const maxClusterAsks = 20;
-const clusterStatementsAtOnce = 2;
 
 /** `hubLimit`: see fact-queries' linkHubLimit (tests use small ones). */
 export function createFactLoader(db: Queryable, opts: { hubLimit?: number } = {}): FactLoader {
@@ -58,14 +57,58 @@ export function createFactLoader(db: Queryable, opts: { hubLimit?: number } = {}
     let at = 0;
     return keys.map((k) => sumTotals(each.slice(at, (at += k.accountIds.length))));
   };
-  const clusterReads = pLimit(clusterStatementsAtOnce);
-  const members = <K extends ClusterKey>(k: K) => ({ ...k, accountIds: [k.accountId, ...k.others] });
+  const basics: FactLoader["basics"] = new DataLoader(
+    async (ids) => {
+      const rows = await db.query<{ id: string; status: string; first_seen_at: Date }>(prepared("cg_account_basics", sql`
+        SELECT id, status::text AS status, first_seen_at FROM account WHERE id = ANY(${[...ids]}::text[])`));
+      const byId = new Map(rows.map((r) => [r.id, { status: r.status, firstSeenAt: new Date(r.first_seen_at) }]));
+      return ids.map((id) => byId.get(id) ?? null);
+    },
+    { maxBatchSize: 50_000 },
+  );
+  const componentKey = (k: ComponentSpan) => `${k.component}:${span(k)}`;
   return {
     totals: new DataLoader<SpanKey, UsageTotals, string>(totalsOf, { cacheKeyFn: spanKey, maxBatchSize: maxAsks }),
-    clusterTotals: new DataLoader<ClusterKey, UsageTotals, string>((keys) => clusterReads(() => totalsOf(keys.map(members))), { cacheKeyFn: spanKey, maxBatchSize: maxClusterAsks }),
     values: new DataLoader<SpanKey, ValueStats, string>((keys) => valueStatsMany(db, [...keys]), { cacheKeyFn: spanKey, maxBatchSize: maxAsks }),
     signalHits: new DataLoader<SignalKey, number, string>((keys) => signalHitsMany(db, [...keys]), { cacheKeyFn: signalCacheKey, maxBatchSize: maxAsks }),
-    clusterSignalHits: new DataLoader<ClusterSignalKey, number, string>((keys) => clusterReads(() => signalHitsMany(db, keys.map(members))), { cacheKeyFn: signalCacheKey, maxBatchSize: maxClusterAsks }),
+    component: new DataLoader(
+      async (keys) => {
+        const rows = await db.query<{ account_id: string; scope: string; component: string }>(prepared("cg_link_components", sql`
+          SELECT c.account_id, c.scope, c.component
+          FROM unnest(${keys.map((k) => k.accountId)}::text[], ${keys.map((k) => k.scope)}::text[]) AS r(account_id, scope)
+          JOIN link_component c ON c.account_id = r.account_id AND c.scope = r.scope`));
+        const of = new Map(rows.map((r) => [`${r.scope}:${r.account_id}`, r.component]));
+        return keys.map((k) => of.get(`${k.scope}:${k.accountId}`) ?? null);
+      },
+      { cacheKeyFn: (k) => `${k.scope}:${k.accountId}`, maxBatchSize: maxAsks },
+    ),
+    componentView: new DataLoader(
+      async (components) => {
+        const rows = await db.query<{ component: string; ids: string[] }>(prepared("cg_component_members", sql`
+          SELECT component, array_agg(account_id) AS ids FROM link_component WHERE component = ANY(${[...components]}::text[]) GROUP BY 1`));
+        const ids = new Map(rows.map((r) => [r.component, r.ids]));
+        const all = [...new Set(rows.flatMap((r) => r.ids))];
+        const found = await basics.loadMany(all);
+        const failed = found.find((b): b is Error => b instanceof Error);
+        if (failed) throw failed;
+        const basicsOf = new Map(all.map((id, i) => [id, found[i] as AccountBasics | null]));
+        return components.map((c) => {
+          const members = (ids.get(c) ?? []).sort();
+          const suspended = new Set(members.filter((id) => basicsOf.get(id)?.status === "suspended"));
+          const firstSeenMs = members.map((id) => basicsOf.get(id)?.firstSeenAt.getTime() ?? Number.NEGATIVE_INFINITY).sort((a, b) => a - b);
+          return { size: members.length, members, suspended, firstSeenMs };
+        });
+      },
+      { maxBatchSize: maxAsks },
+    ),
+    componentTotals: new DataLoader(
+      (keys) => usageTotalsMany(db, keys.map((k) => ({ accountId: k.component, from: k.from, to: k.to })), componentTables),
+      { cacheKeyFn: componentKey, maxBatchSize: maxAsks },
+    ),
+    componentSignalHits: new DataLoader(
+      (keys) => signalHitsMany(db, keys.map((k) => ({ ...k, accountIds: [k.component] })), componentTables),
+      { cacheKeyFn: (k) => `${componentKey(k)}:${k.signal}:${k.threshold}`, maxBatchSize: maxAsks },
+    ),
     linked: new DataLoader((keys) => linkedAccountIdsMany(db, [...keys], opts.hubLimit), { cacheKeyFn: (k) => `${k.accountId}:${k.by}:${span(k)}`, maxBatchSize: maxAsks }),
     account: new DataLoader(
       async (ids) => {
@@ -74,15 +117,7 @@ export function createFactLoader(db: Queryable, opts: { hubLimit?: number } = {}
       },
       { maxBatchSize: maxAsks },
     ),
-    basics: new DataLoader(
-      async (ids) => {
-        const rows = await db.query<{ id: string; status: string; first_seen_at: Date }>(prepared("cg_account_basics", sql`
-          SELECT id, status::text AS status, first_seen_at FROM account WHERE id = ANY(${[...ids]}::text[])`));
-        const byId = new Map(rows.map((r) => [r.id, { status: r.status, firstSeenAt: new Date(r.first_seen_at) }]));
-        return ids.map((id) => byId.get(id) ?? null);
-      },
-      { maxBatchSize: 50_000 },
-    ),
+    basics,
     evidence: new DataLoader(
       async (keys) => {
         const rows = await db.query<{ i: number; ids: string[] | null }>(prepared("cg_contributing_events_many", sql`

@@ -1,14 +1,27 @@
 // The facts of one evaluated event or account-minute, as the rules read them: window aggregates
-// from the usage rollups, linked accounts through account_link_key, and the cluster they form.
+// from the usage rollups, and the linked-account facts from the account's component of linked
+// accounts (link-components.ts) and that component's rollups, whatever its size.
 // Every read goes through a FactLoader (fact-loader.ts), so the evaluations of one batch share
 // statements; each value is computed once per source. Windows are [at - window, at], both ends
 // included, relative to the evaluated event's time.
 import type { LinkBy, LinkedFactName, WindowAggregateName } from "../../engine/fact-catalog";
 import type { AccountFact, EventFact, FactSource, LinkedQuery, WindowQuery } from "../../engine/evaluation";
-import { type AccountBasics, type FactLoader, createFactLoader } from "./fact-loader";
+import { type FactLoader, createFactLoader } from "./fact-loader";
 import type { Queryable } from "./usage-rollups";
 
 const dayMs = 86_400_000;
+/** The index of the first value above `t` in ascending `sorted` (its length when none is). */
+function firstAbove(sorted: number[], t: number): number {
+  let lo = 0;
+  let hi = sorted.length;
+  while (lo < hi) {
+    const mid = (lo + hi) >> 1;
+    if (sorted[mid]! > t) hi = mid;
+    else lo = mid + 1;
+  }
+  return lo;
+}
+
 const num = (v: unknown) => (v === null || v === undefined ? 0 : Number(v));
 
 /**
@@ -28,22 +41,21 @@ export function createFactSource(db: Queryable, event: EventFact, loader: FactLo
   };
   const fromOf = (windowMs: number) => new Date(at.getTime() - windowMs);
   const self = (windowMs: number) => ({ key: event.accountId, accountIds: [event.accountId], from: fromOf(windowMs), to: at });
-  /** The account and its linked accounts: named by the link query, whose answer its members are. */
-  const cluster = (by: LinkBy, windowMs: number, others: string[]) => ({ key: `${event.accountId}~${by}:${windowMs}`, accountId: event.accountId, others, from: fromOf(windowMs), to: at });
-  const linked = (by: LinkBy, windowMs: number) => loader.linked.load({ accountId: event.accountId, by, from: fromOf(windowMs), to: at });
+  const componentOf = (by: LinkBy) => loader.component.load({ accountId: event.accountId, scope: by });
   const ownShare = (q: WindowQuery) =>
     once(`signal:${q.signal}:${q.threshold ?? 0.5}:${q.windowMs}`, async () => {
       const { requestCount } = await loader.totals.load(self(q.windowMs));
       if (!requestCount) return 0;
       return (await loader.signalHits.load({ ...self(q.windowMs), signal: q.signal!, threshold: q.threshold ?? 0.5 })) / requestCount;
     });
-  /** loadMany answers a failed read with an Error in its place: a fact must fail with it, not count around it. */
-  const basicsOf = async (ids: string[]) => {
-    const rows = await loader.basics.loadMany(ids);
-    const failed = rows.find((r): r is Error => r instanceof Error);
-    if (failed) throw failed;
-    return rows as (AccountBasics | null)[];
-  };
+  /** A share of a component's requests over the window whose signal is raised. */
+  const componentShare = (component: string, q: LinkedQuery) =>
+    once(`cluster-signal:${q.by}:${q.signal}:${q.threshold ?? 0.5}:${q.windowMs}`, async () => {
+      const span = { component, from: fromOf(q.windowMs), to: at };
+      const { requestCount } = await loader.componentTotals.load(span);
+      if (!requestCount) return 0;
+      return (await loader.componentSignalHits.load({ ...span, signal: q.signal!, threshold: q.threshold ?? 0.5 })) / requestCount;
+    });
 
   return {
     event,
@@ -80,27 +92,43 @@ export function createFactSource(db: Queryable, event: EventFact, loader: FactLo
       }
     },
     async linkedFact(name: LinkedFactName, q: LinkedQuery): Promise<number> {
-      const others = await linked(q.by, q.windowMs);
-      const all = cluster(q.by, q.windowMs, others);
+      const component = await componentOf(q.by);
+      const since = at.getTime() - (q.maxAgeDays ?? 14) * dayMs;
+      if (component === null) {
+        // Alone in this scope: the cluster is the account itself.
+        switch (name) {
+          case "linkedAccounts":
+          case "linkedSuspendedAccounts":
+            return 0;
+          case "clusterRequestCount":
+            return (await loader.totals.load(self(q.windowMs))).requestCount;
+          case "clusterOutputTokens":
+            return (await loader.totals.load(self(q.windowMs))).outputTokens;
+          case "clusterSignalRate":
+            return ownShare(q);
+          case "clusterNewAccountShare": {
+            const own = await loader.basics.load(event.accountId);
+            return own !== null && own.firstSeenAt.getTime() > since ? 1 : 0;
+          }
+        }
+      }
+      const span = { component, from: fromOf(q.windowMs), to: at };
       switch (name) {
         case "linkedAccounts":
-          return others.length;
-        case "linkedSuspendedAccounts":
-          return (await basicsOf(others)).filter((b) => b?.status === "suspended").length;
+          return (await loader.componentView.load(component)).size - 1;
+        case "linkedSuspendedAccounts": {
+          const { suspended } = await loader.componentView.load(component);
+          return suspended.size - (suspended.has(event.accountId) ? 1 : 0);
+        }
         case "clusterRequestCount":
-          return (await loader.clusterTotals.load(all)).requestCount;
+          return (await loader.componentTotals.load(span)).requestCount;
         case "clusterOutputTokens":
-          return (await loader.clusterTotals.load(all)).outputTokens;
+          return (await loader.componentTotals.load(span)).outputTokens;
         case "clusterSignalRate":
-          return once(`cluster-signal:${q.by}:${q.signal}:${q.threshold ?? 0.5}:${q.windowMs}`, async () => {
-            const { requestCount } = await loader.clusterTotals.load(all);
-            if (!requestCount) return 0;
-            return (await loader.clusterSignalHits.load({ ...all, signal: q.signal!, threshold: q.threshold ?? 0.5 })) / requestCount;
-          });
+          return componentShare(component, q);
         case "clusterNewAccountShare": {
-          const since = at.getTime() - (q.maxAgeDays ?? 14) * dayMs;
-          const basics = await basicsOf([event.accountId, ...others]);
-          return basics.filter((b) => b !== null && b.firstSeenAt.getTime() > since).length / basics.length;
+          const { size, firstSeenMs } = await loader.componentView.load(component);
+          return size ? (size - firstAbove(firstSeenMs, since)) / size : 0;
         }
       }
     },

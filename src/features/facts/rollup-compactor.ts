@@ -10,10 +10,10 @@
 // are derived here rather than written at ingestion, where a third tier made every batch about a
 // fifth slower (see rollupStatements); here it is one row per merged hour key and pass.
 import type { Database, SqlSession } from "../../db/database";
-import { bucketOf } from "./usage-rollups";
+import { type RollupTables, accountTables, bucketOf, componentTables } from "./usage-rollups";
 
 /** Lock key shared by every process that compacts. */
-const compactionLock = "4236936583016097351";
+export const compactionLock = "4236936583016097351";
 
 /** Sums the counts of a map column over the rows of `rows` (CTE or subquery), per account and `bucket` (an expression of its bucket). */
 const mergedMap = (column: string, rows = "gone", bucket = "g.bucket") => `
@@ -26,8 +26,8 @@ const mergedMap = (column: string, rows = "gone", bucket = "g.bucket") => `
  * day rows: totals, maps and the busiest minute. (The migration that created usage_day ran this
  * statement's text over the hour rows merged before it.)
  */
-export function foldIntoDays(rows: string): string {
-  return `INSERT INTO usage_day (account_id, bucket, requests, input_tokens, output_tokens, "values", signals, peak_minute_requests)
+export function foldIntoDays(rows: string, tables: RollupTables = accountTables): string {
+  return `INSERT INTO ${tables.day} (account_id, bucket, requests, input_tokens, output_tokens, "values", signals, peak_minute_requests)
       SELECT t.account_id, t.bucket, t.requests, t.input_tokens, t.output_tokens, coalesce(v.m, '{}'), coalesce(s.m, '{}'), t.peak
       FROM (SELECT account_id, ${bucketOf("day", "bucket")} AS bucket, sum(requests) AS requests, sum(input_tokens) AS input_tokens,
                    sum(output_tokens) AS output_tokens, max(peak_minute_requests) AS peak
@@ -36,10 +36,11 @@ export function foldIntoDays(rows: string): string {
       LEFT JOIN (${mergedMap("signals", rows, bucketOf("day", "g.bucket"))}) s USING (account_id, bucket)`;
 }
 
-function mergeRollup(table: "usage_minute" | "usage_hour" | "usage_day", limit: number): string {
-  const minute = table === "usage_minute";
-  const hour = table === "usage_hour";
-  const sumRequests = table === "usage_day" ? "sum(requests)" : "sum(requests)::int";
+function mergeRollup(tables: RollupTables, tier: "minute" | "hour" | "day", limit: number): string {
+  const table = tables[tier];
+  const minute = tier === "minute";
+  const hour = tier === "hour";
+  const sumRequests = tier === "day" ? "sum(requests)" : "sum(requests)::int";
   return `
     WITH keys AS (
       SELECT DISTINCT account_id, bucket FROM ${table} WHERE NOT compacted LIMIT ${limit}
@@ -62,28 +63,29 @@ function mergeRollup(table: "usage_minute" | "usage_hour" | "usage_day", limit: 
         ? `, peaks AS (
       -- A merged minute's full total is a candidate for its hour's busiest minute (and, once that
       -- hour row is merged and folded, its day's).
-      INSERT INTO usage_hour (account_id, bucket, requests, input_tokens, output_tokens, "values", signals, peak_minute_requests)
+      INSERT INTO ${tables.hour} (account_id, bucket, requests, input_tokens, output_tokens, "values", signals, peak_minute_requests)
       SELECT account_id, ${bucketOf("hour", "bucket")}, 0, 0, 0, '{}', '{}', max(requests) FROM merged GROUP BY 1, 2)`
         : hour
           ? `, folded AS (
       -- The hour rows merged for the first time (the key's earlier merged row is in its day already)
       -- go into their day, in this statement: no snapshot sees them both merged and not folded.
-      ${foldIntoDays("(SELECT * FROM gone WHERE NOT compacted)")})`
+      ${foldIntoDays("(SELECT * FROM gone WHERE NOT compacted)", tables)})`
           : ""
     }
     SELECT (SELECT count(*) FROM gone)::int AS removed, (SELECT count(*) FROM merged)::int AS kept`;
 }
 
+/** A merged link key is united when any of its rows was: its (value, account) is known to the components (link-components.ts). */
 function mergeLinkKeys(limit: number): string {
   return `
     WITH keys AS (
       SELECT DISTINCT kind, value, account_id FROM account_link_key WHERE NOT compacted LIMIT ${limit}
     ), gone AS (
       DELETE FROM account_link_key t USING keys k WHERE t.kind = k.kind AND t.value = k.value AND t.account_id = k.account_id
-      RETURNING t.kind, t.value, t.account_id, t.first_seen_at, t.last_seen_at
+      RETURNING t.kind, t.value, t.account_id, t.first_seen_at, t.last_seen_at, t.united
     ), merged AS (
-      INSERT INTO account_link_key (kind, value, account_id, first_seen_at, last_seen_at, compacted)
-      SELECT kind, value, account_id, min(first_seen_at), max(last_seen_at), true FROM gone GROUP BY 1, 2, 3
+      INSERT INTO account_link_key (kind, value, account_id, first_seen_at, last_seen_at, compacted, united)
+      SELECT kind, value, account_id, min(first_seen_at), max(last_seen_at), true, bool_or(united) FROM gone GROUP BY 1, 2, 3
       RETURNING 1
     )
     SELECT (SELECT count(*) FROM gone)::int AS removed, (SELECT count(*) FROM merged)::int AS kept`;
@@ -100,7 +102,9 @@ export async function compactRollups(db: Database, limit = 5000): Promise<Compac
     let kept = 0;
     // Minutes first: merging them adds the peak rows the hour pass then merges in; hours before
     // days: merging them adds the day rows the day pass then merges.
-    const statements = [mergeRollup("usage_minute", limit), mergeRollup("usage_hour", limit), mergeRollup("usage_day", limit), mergeLinkKeys(limit)];
+    // Components' rollups (link-components.ts) the same way, by the same statements.
+    const statements = [accountTables, componentTables].flatMap((t) => (["minute", "hour", "day"] as const).map((tier) => mergeRollup(t, tier, limit)));
+    statements.push(mergeLinkKeys(limit));
     for (const statement of statements) {
       const [r] = await s.query<{ removed: number; kept: number }>(statement);
       removed += Number(r?.removed ?? 0);

@@ -22,6 +22,15 @@ export function thresholdBin(threshold: number): number {
 }
 
 /**
+ * The three tiers of a set of rollups: the accounts' (usage_*), or the linked-account components'
+ * (component_*, see link-components.ts), whose `account_id` holds a component's key. Both are
+ * written, merged and read by the same statements. `cte` prefixes CTE and statement names.
+ */
+export type RollupTables = { minute: string; hour: string; day: string; cte: string };
+export const accountTables: RollupTables = { minute: "usage_minute", hour: "usage_hour", day: "usage_day", cte: "" };
+export const componentTables: RollupTables = { minute: "component_minute", hour: "component_hour", day: "component_day", cte: "c_" };
+
+/**
  * CTEs that add the events of CTE `source` (columns account_id, occurred_at, input_tokens,
  * output_tokens, model, ip, country, prompt_template_hash, signals) to the rollups. Append-only:
  * one row per account, bucket and batch, merged later by the compactor. An hour row's peak is this
@@ -33,38 +42,41 @@ export function thresholdBin(threshold: number): number {
  * on PGlite, measured interleaved; see docs/performance.md), for rows the compactor builds from
  * far fewer inputs: one row per merged hour key and pass instead of one per account and batch.
  */
-export function rollupStatements(source: string): string {
+export function rollupStatements(source: string, tables: RollupTables = accountTables): string {
   const minute = bucketOf("minute", "s.occurred_at");
-  return `, value_counts AS (
+  // Component rows keep no values map (cluster facts read totals and signals only).
+  const values = tables === accountTables;
+  const p = tables.cte;
+  return `${values ? `, ${p}value_counts AS (
       SELECT s.account_id, ${minute} AS minute, v.kind || ':' || v.value AS k, count(*) AS n
       FROM ${source} s, LATERAL (VALUES ('model', s.model), ('ip', s.ip), ('country', s.country), ('template', s.prompt_template_hash)) AS v(kind, value)
       WHERE v.value IS NOT NULL GROUP BY 1, 2, 3
-    ), signal_counts AS (
+    )` : `, ${p}value_counts AS (SELECT NULL::text AS account_id, NULL::timestamptz AS minute, NULL::text AS k, 0::bigint AS n WHERE false)`}, ${p}signal_counts AS (
       SELECT s.account_id, ${minute} AS minute, j.key || ':' || (${signalBinSql("j.value")}) AS k, count(*) AS n
       FROM ${source} s, LATERAL jsonb_each(s.signals) AS j
       WHERE jsonb_typeof(s.signals) = 'object' GROUP BY 1, 2, 3
-    ), minute_totals AS (
+    ), ${p}minute_totals AS (
       SELECT s.account_id, ${minute} AS minute, count(*)::int AS requests, sum(s.input_tokens) AS input_tokens, sum(s.output_tokens) AS output_tokens
       FROM ${source} s GROUP BY 1, 2
-    ), minute_rows AS (
-      INSERT INTO usage_minute (account_id, bucket, requests, input_tokens, output_tokens, "values", signals)
+    ), ${p}minute_rows AS (
+      INSERT INTO ${tables.minute} (account_id, bucket, requests, input_tokens, output_tokens, "values", signals)
       SELECT t.account_id, t.minute, t.requests, t.input_tokens, t.output_tokens, coalesce(v.m, '{}'), coalesce(g.m, '{}')
-      FROM minute_totals t
-      LEFT JOIN (SELECT account_id, minute, jsonb_object_agg(k, n) AS m FROM value_counts GROUP BY 1, 2) v USING (account_id, minute)
-      LEFT JOIN (SELECT account_id, minute, jsonb_object_agg(k, n) AS m FROM signal_counts GROUP BY 1, 2) g USING (account_id, minute)
-    ), hour_totals AS (
+      FROM ${p}minute_totals t
+      LEFT JOIN (SELECT account_id, minute, jsonb_object_agg(k, n) AS m FROM ${p}value_counts GROUP BY 1, 2) v USING (account_id, minute)
+      LEFT JOIN (SELECT account_id, minute, jsonb_object_agg(k, n) AS m FROM ${p}signal_counts GROUP BY 1, 2) g USING (account_id, minute)
+    ), ${p}hour_totals AS (
       SELECT account_id, ${bucketOf("hour", "minute")} AS hour, sum(requests)::int AS requests, sum(input_tokens) AS input_tokens,
              sum(output_tokens) AS output_tokens, max(requests) AS peak
-      FROM minute_totals GROUP BY 1, 2
-    ), hour_rows AS (
-      INSERT INTO usage_hour (account_id, bucket, requests, input_tokens, output_tokens, "values", signals, peak_minute_requests)
+      FROM ${p}minute_totals GROUP BY 1, 2
+    ), ${p}hour_rows AS (
+      INSERT INTO ${tables.hour} (account_id, bucket, requests, input_tokens, output_tokens, "values", signals, peak_minute_requests)
       SELECT t.account_id, t.hour, t.requests, t.input_tokens, t.output_tokens, coalesce(v.m, '{}'), coalesce(g.m, '{}'), t.peak
-      FROM hour_totals t
+      FROM ${p}hour_totals t
       LEFT JOIN (SELECT account_id, hour, jsonb_object_agg(k, n) AS m FROM
-                   (SELECT account_id, ${bucketOf("hour", "minute")} AS hour, k, sum(n) AS n FROM value_counts GROUP BY 1, 2, 3) x
+                   (SELECT account_id, ${bucketOf("hour", "minute")} AS hour, k, sum(n) AS n FROM ${p}value_counts GROUP BY 1, 2, 3) x
                  GROUP BY 1, 2) v USING (account_id, hour)
       LEFT JOIN (SELECT account_id, hour, jsonb_object_agg(k, n) AS m FROM
-                   (SELECT account_id, ${bucketOf("hour", "minute")} AS hour, k, sum(n) AS n FROM signal_counts GROUP BY 1, 2, 3) x
+                   (SELECT account_id, ${bucketOf("hour", "minute")} AS hour, k, sum(n) AS n FROM ${p}signal_counts GROUP BY 1, 2, 3) x
                  GROUP BY 1, 2) g USING (account_id, hour)
     )`;
 }
@@ -111,14 +123,14 @@ function planArrays(plans: WindowPlan[]): SqlQuery {
  * snapshot, where each hour row is either merged and in its day row or not: never both, never
  * neither. The third part is read through the index of unmerged rows, nearly always empty.
  */
-const hoursAndDays = (a: string, columns: string) => `(
-        SELECT ${columns} FROM usage_hour h
+const hoursAndDays = (a: string, columns: string, tables: RollupTables = accountTables) => `(
+        SELECT ${columns} FROM ${tables.hour} h
         WHERE h.account_id = ${a}.account_id AND ((h.bucket >= ${a}.hh0 AND h.bucket < ${a}.hh1) OR (h.bucket >= ${a}.ht0 AND h.bucket < ${a}.ht1))
         UNION ALL
-        SELECT ${columns} FROM usage_hour h
+        SELECT ${columns} FROM ${tables.hour} h
         WHERE h.account_id = ${a}.account_id AND NOT h.compacted AND h.bucket >= ${a}.d0 AND h.bucket < ${a}.d1
         UNION ALL
-        SELECT ${columns} FROM usage_day h
+        SELECT ${columns} FROM ${tables.day} h
         WHERE h.account_id = ${a}.account_id AND h.bucket >= ${a}.d0 AND h.bucket < ${a}.d1
       )`;
 
@@ -126,10 +138,10 @@ const hoursAndDays = (a: string, columns: string) => `(
  * Totals of each (account, window) asked for, in one statement: rollup rows plus at most two raw
  * minutes per window. Evaluation asks for a whole batch's accounts at once.
  */
-export async function usageTotalsMany(db: Queryable, asks: { accountId: string; from: Date; to: Date }[]): Promise<UsageTotals[]> {
+export async function usageTotalsMany(db: Queryable, asks: { accountId: string; from: Date; to: Date }[], tables = accountTables): Promise<UsageTotals[]> {
   if (asks.length === 0) return [];
   const plans = asks.map((a) => planWindow(a.from, a.to));
-  const rows = await db.query<{ i: number; requests: unknown; input: unknown; output: unknown; peak: unknown }>(prepared("cg_usage_totals", sql`
+  const rows = await db.query<{ i: number; requests: unknown; input: unknown; output: unknown; peak: unknown }>(prepared(`cg_${tables.cte}usage_totals`, sql`
     SELECT r.i, raw.n + mins.n + hrs.n AS requests, raw.i + mins.i + hrs.i AS input, raw.o + mins.o + hrs.o AS output,
            GREATEST(raw.n, mins.p, hrs.p) AS peak
     FROM unnest(${asks.map((_, i) => i)}::int[], ${asks.map((a) => a.accountId)}::text[], ${planArrays(plans)})
@@ -151,7 +163,7 @@ export async function usageTotalsMany(db: Queryable, asks: { accountId: string; 
       FROM (SELECT sum(m.requests) - CASE WHEN m.bucket = r.f1 - interval '1 minute' THEN fut.n ELSE 0 END AS n,
                    sum(m.input_tokens) - CASE WHEN m.bucket = r.f1 - interval '1 minute' THEN fut.i ELSE 0 END AS i,
                    sum(m.output_tokens) - CASE WHEN m.bucket = r.f1 - interval '1 minute' THEN fut.o ELSE 0 END AS o
-            FROM usage_minute m
+            FROM ${raw(tables.minute)} m
             WHERE m.account_id = r.account_id
               AND ((m.bucket >= r.mh0 AND m.bucket < r.mh1) OR (m.bucket >= r.mt0 AND m.bucket < r.mt1))
             GROUP BY m.bucket) s
@@ -159,7 +171,7 @@ export async function usageTotalsMany(db: Queryable, asks: { accountId: string; 
     CROSS JOIN LATERAL (
       SELECT coalesce(sum(x.requests), 0) AS n, coalesce(sum(x.input_tokens), 0) AS i, coalesce(sum(x.output_tokens), 0) AS o,
              max(x.peak_minute_requests) AS p
-      FROM ${raw(hoursAndDays("r", "h.requests, h.input_tokens, h.output_tokens, h.peak_minute_requests"))} x
+      FROM ${raw(hoursAndDays("r", "h.requests, h.input_tokens, h.output_tokens, h.peak_minute_requests", tables))} x
     ) hrs`));
   const byIndex = new Map(rows.map((r) => [Number(r.i), r]));
   return asks.map((_, i) => {
@@ -254,9 +266,9 @@ export async function valueStats(db: Queryable, accountIds: string[], from: Date
 export type SignalAsk = WindowAsk & { signal: string; threshold: number };
 
 /** Requests whose signal is true or a number >= threshold (a multiple of 0.01), for each ask, in one statement. */
-export async function signalHitsMany(db: Queryable, asks: SignalAsk[]): Promise<number[]> {
+export async function signalHitsMany(db: Queryable, asks: SignalAsk[], tables = accountTables): Promise<number[]> {
   if (asks.length === 0) return [];
-  const rows = await db.query<{ i: number; hits: unknown }>(prepared("cg_signal_hits_many", sql`
+  const rows = await db.query<{ i: number; hits: unknown }>(prepared(`cg_${tables.cte}signal_hits_many`, sql`
     WITH ${askRows(asks)}, s AS (
       SELECT * FROM unnest(${asks.map((_, i) => i)}::int[], ${asks.map((a) => a.signal)}::text[],
                            ${asks.map((a) => a.threshold)}::float8[], ${asks.map((a) => thresholdBin(a.threshold))}::int[])
@@ -272,11 +284,11 @@ export async function signalHitsMany(db: Queryable, asks: SignalAsk[]): Promise<
       WHERE f.account_id = m.account_id AND ${raw(futureIn("f"))} AND jsonb_typeof(f.signals) = 'object'
         AND j.key = m.sig AND ${raw(signalBinSql("j.value"))} >= m.bin
       UNION ALL
-      SELECT coalesce(sum(x.value::int), 0) FROM usage_minute u, LATERAL jsonb_each(u.signals) AS x
+      SELECT coalesce(sum(x.value::int), 0) FROM ${raw(tables.minute)} u, LATERAL jsonb_each(u.signals) AS x
       WHERE u.account_id = m.account_id AND ${raw(minutesIn("u"))}
         AND split_part(x.key, ':', 1) = m.sig AND split_part(x.key, ':', 2)::int >= m.bin
       UNION ALL
-      SELECT coalesce(sum(x.value::bigint), 0) FROM ${raw(hoursAndDays("m", "h.signals"))} h, LATERAL jsonb_each(h.signals) AS x
+      SELECT coalesce(sum(x.value::bigint), 0) FROM ${raw(hoursAndDays("m", "h.signals", tables))} h, LATERAL jsonb_each(h.signals) AS x
       WHERE split_part(x.key, ':', 1) = m.sig AND split_part(x.key, ':', 2)::int >= m.bin
     ) p GROUP BY m.i`));
   const byAsk = new Map(rows.map((r) => [Number(r.i), num(r.hits)]));

@@ -8,6 +8,7 @@ import { type ConditionExplanation, type EventFact, type FactSource, type RuleCo
 import type { RuleDocument } from "../../engine/rule-schema";
 import { windowNeeds } from "../../engine/window-needs";
 import { createFactSource } from "../facts/fact-source";
+import { uniteComponents } from "../facts/link-components";
 
 export type BacktestHit = {
   accountId: string;
@@ -168,6 +169,8 @@ export async function runBacktest(
   options: { maxHits?: number; onProgress?: (p: BacktestProgress) => void; progressEveryMs?: number } = {},
 ): Promise<BacktestResult> {
   const started = Date.now();
+  // Linked facts read components as of now, with every stored link in them (link-components.ts).
+  await uniteComponents(db);
   const { compiled, from, to } = request;
   const rule = compiled.rule;
   const needs = windowNeeds(rule);
