@@ -5,13 +5,14 @@
 // shared card), which joins no one.
 //
 // State: link_component (account, scope) -> component key, for accounts that are not alone (an
-// account without a row is its own component); link_value, how many accounts each value has
-// joined and whether it is a hub; and the
+// account without a row is its own component); link_member and link_value, which and how many
+// accounts each value has joined and whether it is a hub; and the
 // component rollups (component_minute/hour/day), which hold each component's usage as the account
 // rollups hold an account's. Ingestion adds each event to its account's components in the same
 // statement that adds it to the account's rollups (event-repository.ts).
 //
-// A uniting pass (uniteComponents) takes the link keys ingestion has stored since the last pass,
+// A uniting pass (uniteComponents) takes the link keys ingestion has stored since the last pass
+// (past a mark on account_link_key's ids),
 // finds the values they share, and joins components: the smaller into the larger (union by size,
 // so an account is moved O(log n) times over its life), moving the smaller's link_component rows
 // and rollup rows to the larger's key, or, for an account that was alone, copying its account
@@ -109,25 +110,37 @@ export function componentsAmong(links: { value: string; accountId: string }[]): 
 export type UniteResult = { linkKeys: number; values: number; hubs: number; moved: number; rebuilt: number };
 
 /**
- * One uniting pass (see the top of this file): every link key stored since the last pass is
- * united, in one transaction. `hubLimit`: see fact-queries' linkHubLimit (tests use small ones).
+ * One uniting pass (see the top of this file): every link key stored since the last pass (past
+ * link_progress's mark) is united, in one transaction. `hubLimit`: see fact-queries' linkHubLimit (tests use small ones).
  */
 export async function uniteComponents(db: Database, opts: { hubLimit?: number } = {}): Promise<UniteResult> {
   const hubLimit = Math.trunc(opts.hubLimit ?? linkHubLimit);
+  // Nothing new (the usual case once caught up): no lock to wait for behind a compaction pass.
+  const [waiting] = await db.query<{ any: boolean }>(sql`
+    SELECT EXISTS (SELECT 1 FROM account_link_key WHERE id > (SELECT last_key FROM link_progress WHERE id = 1) AND NOT compacted) AS any`);
+  if (!waiting?.any) return { linkKeys: 0, values: 0, hubs: 0, moved: 0, rebuilt: 0 };
   return db.transaction(async (s) => {
     await s.query(`SELECT pg_advisory_xact_lock(${compactionLock})`);
-    const fresh = await s.query<{ id: string }>(`SELECT id::text AS id FROM account_link_key WHERE NOT united`);
-    const result: UniteResult = { linkKeys: fresh.length, values: 0, hubs: 0, moved: 0, rebuilt: 0 };
-    if (fresh.length === 0) return result;
-    // Only an account new to a value changes anything: it is counted on the value, and joins the
-    // value's other accounts, which are all in one component already (each joined one of them, and
-    // so all), unless the value has become a hub with it.
-    const added = await s.query<{ kind: string; value: string; ids: string[] }>(`
-      SELECT kind, value, array_agg(account_id ORDER BY account_id) AS ids FROM (
-        SELECT DISTINCT n.kind, n.value, n.account_id FROM account_link_key n
-        WHERE NOT n.united
-          AND NOT EXISTS (SELECT 1 FROM account_link_key o WHERE o.kind = n.kind AND o.value = n.value AND o.account_id = n.account_id AND o.united)
-      ) t GROUP BY 1, 2`);
+    // The new mark, taken while no ingestion transaction is in flight: every id up to it is committed.
+    await s.query(`SELECT pg_advisory_lock(${ingestionLock})`);
+    const [mark] = await s.query<{ from: string; to: string }>(`
+      SELECT (SELECT last_key FROM link_progress WHERE id = 1)::text AS from, coalesce((SELECT max(id) FROM account_link_key), 0)::text AS to`);
+    await s.query(`SELECT pg_advisory_unlock(${ingestionLock})`);
+    const range = sql`k.id > ${mark!.from}::bigint AND k.id <= ${mark!.to}::bigint AND NOT k.compacted`;
+    // Merged rows (compacted, with new ids) only repeat keys the passes have read.
+    const [count] = await s.query<{ n: number }>(sql`SELECT count(*)::int AS n FROM account_link_key k WHERE ${range}`);
+    const result: UniteResult = { linkKeys: Number(count?.n ?? 0), values: 0, hubs: 0, moved: 0, rebuilt: 0 };
+    // Only an account new to a value changes anything (link_member says which are): it is counted
+    // on the value, and joins the value's other accounts, which are all in one component already
+    // (each joined one of them, and so all), unless the value has become a hub with it.
+    const added = await s.query<{ kind: string; value: string; ids: string[] }>(sql`
+      WITH new AS (
+        INSERT INTO link_member (kind, value, account_id)
+        SELECT DISTINCT k.kind, k.value, k.account_id FROM account_link_key k WHERE ${range}
+        ON CONFLICT DO NOTHING
+        RETURNING kind, value, account_id
+      )
+      SELECT kind, value, array_agg(account_id ORDER BY account_id) AS ids FROM new GROUP BY 1, 2`);
     result.values = added.length;
     const tallies = added.length
       ? await s.query<{ kind: string; value: string; users: number; hub: boolean }>(sql`
@@ -148,13 +161,22 @@ export async function uniteComponents(db: Database, opts: { hubLimit?: number } 
     result.hubs = hubs.length;
     // One account the value joined before, for each value that had any.
     const earlier = joining.filter((j) => j.before > 0);
-    const before = earlier.length
-      ? await s.query<{ kind: string; value: string; account_id: string }>(sql`
-          SELECT v.kind, v.value, o.account_id
-          FROM unnest(${earlier.map((j) => j.kind)}::text[], ${earlier.map((j) => j.value)}::text[]) AS v(kind, value)
-          CROSS JOIN LATERAL (SELECT k.account_id FROM account_link_key k WHERE k.kind = v.kind AND k.value = v.value AND k.united LIMIT 1) o`)
+    // The first (new + 1) members of the value hold at least one it joined before.
+    const firstMembers = earlier.length
+      ? await s.query<{ kind: string; value: string; ids: string[] }>(sql`
+          SELECT v.kind, v.value, o.ids
+          FROM unnest(${earlier.map((j) => j.kind)}::text[], ${earlier.map((j) => j.value)}::text[], ${earlier.map((j) => j.ids.length + 1)}::int[]) AS v(kind, value, n)
+          CROSS JOIN LATERAL (
+            SELECT array_agg(account_id) AS ids FROM (
+              SELECT m.account_id FROM link_member m WHERE m.kind = v.kind AND m.value = v.value ORDER BY m.account_id LIMIT v.n) x) o`)
       : [];
-    const beforeOf = new Map(before.map((b) => [`${b.kind}\u0000${b.value}`, b.account_id]));
+    const newIds = new Map(earlier.map((j) => [`${j.kind}\u0000${j.value}`, new Set(j.ids)]));
+    const beforeOf = new Map(
+      firstMembers.map((f) => {
+        const fresh = newIds.get(`${f.kind}\u0000${f.value}`)!;
+        return [`${f.kind}\u0000${f.value}`, f.ids.find((id) => !fresh.has(id))];
+      }),
+    );
     const groups = joining.map((j) => {
       const prior = beforeOf.get(`${j.kind}\u0000${j.value}`);
       return { kind: j.kind, ids: prior ? [prior, ...j.ids] : j.ids };
@@ -171,7 +193,7 @@ export async function uniteComponents(db: Database, opts: { hubLimit?: number } 
       const touched = await s.query<{ component: string }>(sql`
         SELECT DISTINCT c.component
         FROM unnest(${hubs.map((h) => h.kind)}::text[], ${hubs.map((h) => h.value)}::text[]) AS h(kind, value)
-        JOIN account_link_key k ON k.kind = h.kind AND k.value = h.value
+        JOIN link_member k ON k.kind = h.kind AND k.value = h.value
         JOIN link_component c ON c.account_id = k.account_id AND c.scope IN ('any', h.kind)`);
       result.rebuilt = await rebuild(s, touched.map((t) => t.component));
     }
@@ -180,8 +202,7 @@ export async function uniteComponents(db: Database, opts: { hubLimit?: number } 
       const scoped = groups.filter((g) => kinds.includes(g.kind) && g.ids.length > 1).map((g) => g.ids);
       if (scoped.length) result.moved += await unite(s, scope, scoped);
     }
-    // Joined to the list (not "= ANY" of it: with hundreds of thousands of ids the planner may test each row against the whole array).
-    await s.query(sql`UPDATE account_link_key k SET united = true FROM unnest(${fresh.map((k) => k.id)}::bigint[]) AS u(id) WHERE k.id = u.id`);
+    await s.query(sql`UPDATE link_progress SET last_key = ${mark!.to}::bigint WHERE id = 1`);
     return result;
   });
 }

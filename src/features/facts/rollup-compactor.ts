@@ -75,17 +75,22 @@ function mergeRollup(tables: RollupTables, tier: "minute" | "hour" | "day", limi
     SELECT (SELECT count(*) FROM gone)::int AS removed, (SELECT count(*) FROM merged)::int AS kept`;
 }
 
-/** A merged link key is united when any of its rows was: its (value, account) is known to the components (link-components.ts). */
+/**
+ * Only keys whose rows the uniting passes have all read (link-components.ts): a merged row gets a
+ * new id, past their mark, and is compacted, which the passes skip.
+ */
 function mergeLinkKeys(limit: number): string {
   return `
     WITH keys AS (
-      SELECT DISTINCT kind, value, account_id FROM account_link_key WHERE NOT compacted LIMIT ${limit}
+      SELECT DISTINCT kind, value, account_id FROM account_link_key
+      WHERE NOT compacted AND id <= (SELECT last_key FROM link_progress WHERE id = 1)
+      LIMIT ${limit}
     ), gone AS (
       DELETE FROM account_link_key t USING keys k WHERE t.kind = k.kind AND t.value = k.value AND t.account_id = k.account_id
-      RETURNING t.kind, t.value, t.account_id, t.first_seen_at, t.last_seen_at, t.united
+      RETURNING t.kind, t.value, t.account_id, t.first_seen_at, t.last_seen_at
     ), merged AS (
-      INSERT INTO account_link_key (kind, value, account_id, first_seen_at, last_seen_at, compacted, united)
-      SELECT kind, value, account_id, min(first_seen_at), max(last_seen_at), true, bool_or(united) FROM gone GROUP BY 1, 2, 3
+      INSERT INTO account_link_key (kind, value, account_id, first_seen_at, last_seen_at, compacted)
+      SELECT kind, value, account_id, min(first_seen_at), max(last_seen_at), true FROM gone GROUP BY 1, 2, 3
       RETURNING 1
     )
     SELECT (SELECT count(*) FROM gone)::int AS removed, (SELECT count(*) FROM merged)::int AS kept`;
