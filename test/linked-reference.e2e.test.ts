@@ -184,7 +184,7 @@ describe.each(testTargets())("linked facts against a brute-force reference on %s
   });
 
   it("computes every cluster fact over the account's component, as the reference does, over one loader for all asks", async () => {
-    const loader = createFactLoader(t.db, { hubLimit });
+    const loader = createFactLoader(t.db);
     const facts = await Promise.all(
       asks.map(async (a) => {
         const s = createFactSource(t.db, a.event as unknown as EventFact, loader);

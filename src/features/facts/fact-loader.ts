@@ -7,7 +7,7 @@
 import DataLoader from "dataloader";
 import { prepared, sql } from "../../db/sql";
 import type { LinkBy } from "../../engine/fact-catalog";
-import { type AccountRow, accountRowsMany, linkedAccountIdsMany } from "./fact-queries";
+import { type AccountRow, accountRowsMany } from "./fact-queries";
 import { type Queryable, type UsageTotals, type ValueStats, componentTables, signalHitsMany, sumTotals, usageTotalsMany, valueStatsMany } from "./usage-rollups";
 
 /** A read over one account or several, in [from, to]. `key` names it. */
@@ -18,7 +18,6 @@ export type ComponentSpan = { component: string; from: Date; to: Date };
 export type ComponentSignalSpan = ComponentSpan & { signal: string; threshold: number };
 /** A component's members as the cluster facts need them: how many, which are suspended, their first sights in order. */
 export type ComponentView = { size: number; members: string[]; suspended: Set<string>; firstSeenMs: number[] };
-export type LinkKey = { accountId: string; by: LinkBy; from: Date; to: Date };
 export type EvidenceKey = { accountId: string; from: Date; to: Date; limit: number };
 export type AccountBasics = { status: string; firstSeenAt: Date };
 
@@ -33,8 +32,6 @@ export type FactLoader = {
   /** Reads of a component's rollups: the same whatever its size. */
   componentTotals: DataLoader<ComponentSpan, UsageTotals, string>;
   componentSignalHits: DataLoader<ComponentSignalSpan, number, string>;
-  /** The accounts that share a value with one (one hop, within a window: a hit's evidence, the account view). */
-  linked: DataLoader<LinkKey, string[], string>;
   /** The account fact's row (status, first seen, confirmed cases) of a judged account. */
   account: DataLoader<string, AccountRow | null, string>;
   /** Status and first sight of any account (linked ones: suspended count, new-account share). */
@@ -47,8 +44,7 @@ const span = (k: { from: Date; to: Date }) => `${k.from.getTime()}:${k.to.getTim
 /** Reads per statement: bounded so that a round of a huge batch still goes out as statements of sane size. */
 const maxAsks = 5000;
 
-/** `hubLimit`: see fact-queries' linkHubLimit (tests use small ones). */
-export function createFactLoader(db: Queryable, opts: { hubLimit?: number } = {}): FactLoader {
+export function createFactLoader(db: Queryable): FactLoader {
   const spanKey = (k: { key: string; from: Date; to: Date }) => `${k.key}:${span(k)}`;
   const signalCacheKey = (k: { key: string; from: Date; to: Date; signal: string; threshold: number }) => `${spanKey(k)}:${k.signal}:${k.threshold}`;
   const totalsOf = async (keys: readonly SpanKey[]) => {
@@ -109,7 +105,6 @@ export function createFactLoader(db: Queryable, opts: { hubLimit?: number } = {}
       (keys) => signalHitsMany(db, keys.map((k) => ({ ...k, accountIds: [k.component] })), componentTables),
       { cacheKeyFn: (k) => `${componentKey(k)}:${k.signal}:${k.threshold}`, maxBatchSize: maxAsks },
     ),
-    linked: new DataLoader((keys) => linkedAccountIdsMany(db, [...keys], opts.hubLimit), { cacheKeyFn: (k) => `${k.accountId}:${k.by}:${span(k)}`, maxBatchSize: maxAsks }),
     account: new DataLoader(
       async (ids) => {
         const rows = await accountRowsMany(db, [...ids]);
