@@ -10,6 +10,7 @@ import { type FactLoader, createFactLoader } from "./fact-loader";
 import type { Queryable } from "./usage-rollups";
 
 const dayMs = 86_400_000;
+const minuteMs = 60_000;
 /** The index of the first value above `t` in ascending `sorted` (its length when none is). */
 function firstAbove(sorted: number[], t: number): number {
   let lo = 0;
@@ -42,6 +43,15 @@ export function createFactSource(db: Queryable, event: EventFact, loader: FactLo
   const fromOf = (windowMs: number) => new Date(at.getTime() - windowMs);
   const self = (windowMs: number) => ({ key: event.accountId, accountIds: [event.accountId], from: fromOf(windowMs), to: at });
   const componentOf = (by: LinkBy) => loader.component.load({ accountId: event.accountId, scope: by });
+  // A component's rollups are read by whole minutes (no raw event carries a component's key): the
+  // minutes that start within the window, through the end of the evaluated event's minute. So the
+  // span is named by those minutes, and every judgement of one component within the same minute
+  // shares one read (the ring's 20,000 accounts: one read per window and minute, not per account).
+  const componentSpan = (component: string, windowMs: number) => ({
+    component,
+    from: new Date(Math.ceil((at.getTime() - windowMs) / minuteMs) * minuteMs),
+    to: new Date(Math.floor(at.getTime() / minuteMs) * minuteMs),
+  });
   const ownShare = (q: WindowQuery) =>
     once(`signal:${q.signal}:${q.threshold ?? 0.5}:${q.windowMs}`, async () => {
       const { requestCount } = await loader.totals.load(self(q.windowMs));
@@ -51,7 +61,7 @@ export function createFactSource(db: Queryable, event: EventFact, loader: FactLo
   /** A share of a component's requests over the window whose signal is raised. */
   const componentShare = (component: string, q: LinkedQuery) =>
     once(`cluster-signal:${q.by}:${q.signal}:${q.threshold ?? 0.5}:${q.windowMs}`, async () => {
-      const span = { component, from: fromOf(q.windowMs), to: at };
+      const span = componentSpan(component, q.windowMs);
       const { requestCount } = await loader.componentTotals.load(span);
       if (!requestCount) return 0;
       return (await loader.componentSignalHits.load({ ...span, signal: q.signal!, threshold: q.threshold ?? 0.5 })) / requestCount;
@@ -112,7 +122,7 @@ export function createFactSource(db: Queryable, event: EventFact, loader: FactLo
           }
         }
       }
-      const span = { component, from: fromOf(q.windowMs), to: at };
+      const span = componentSpan(component, q.windowMs);
       switch (name) {
         case "linkedAccounts":
           return (await loader.componentView.load(component)).size - 1;
