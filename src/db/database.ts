@@ -80,7 +80,7 @@ function once(fn: () => Promise<void>): () => Promise<void> {
 }
 
 export async function openDatabase(target: DatabaseTarget): Promise<Database> {
-  if (target.kind === "postgres") return openPostgres({ connectionString: target.url, max: target.poolSize ?? 10 });
+  if (target.kind === "postgres") return openPostgres({ connectionString: target.url, max: target.poolSize ?? 10, options: "-c jit=off" });
   return target.thread ? openPgliteThread(target) : openPglite(target);
 }
 
