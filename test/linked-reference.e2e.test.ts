@@ -130,7 +130,7 @@ describe.each(testTargets())("linked facts against a brute-force reference on %s
     return { event: e, by, windowMs, at: Date.parse(e.occurredAt) };
   });
 
-  const passes = { moved: 0, hubs: 0, rebuilt: 0 };
+  const passes = { moved: 0, hubs: 0, rebuilt: 0, keptBefore: [] as string[], built: [] as string[] };
 
   beforeAll(async () => {
     t = await createTestDatabase(kind);
@@ -138,12 +138,15 @@ describe.each(testTargets())("linked facts against a brute-force reference on %s
     // join and then turn into hubs as the batches come), every other one by compaction.
     for (let i = 0; i < events.length; i += 100) {
       await t.db.transaction((tx) => insertEvents(tx, events.slice(i, i + 100)));
-      const pass = await uniteComponents(t.db, { hubLimit });
+      // Two scopes kept as the links come; the others are built at the end, from every value's members.
+      const pass = await uniteComponents(t.db, { hubLimit, scopes: ["any", "paymentFingerprint"] });
       passes.moved += pass.moved;
       passes.hubs += pass.hubs;
       passes.rebuilt += pass.rebuilt;
       if (i % 200 === 0) await compactAll(t.db);
     }
+    passes.keptBefore = (await t.db.query<{ scope: string }>(sql`SELECT DISTINCT scope FROM link_component ORDER BY 1`)).map((r) => r.scope);
+    passes.built = (await uniteComponents(t.db, { hubLimit })).built;
     await compactAll(t.db);
     await t.db.query(sql`UPDATE account SET status = 'suspended' WHERE id = ANY(${suspended}::text[])`);
   }, 120_000);
@@ -176,6 +179,9 @@ describe.each(testTargets())("linked facts against a brute-force reference on %s
     expect(passes.moved).toBeGreaterThan(20);
     expect(passes.hubs).toBeGreaterThan(5);
     expect(passes.rebuilt).toBeGreaterThan(0);
+    // Only the scopes asked for were kept during the batches; the last pass built the rest.
+    expect(passes.keptBefore).toEqual(["any", "paymentFingerprint"]);
+    expect(passes.built).toEqual(["ipPrefix", "orgId", "promptTemplateHash"]);
     const sizes = asks.map((a) => ref.component(a.event.accountId, a.by).length);
     expect(sizes.filter((n) => n === 0).length).toBeGreaterThan(5);
     expect(sizes.filter((n) => n > 0).length).toBeGreaterThan(30);

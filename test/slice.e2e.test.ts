@@ -2,7 +2,7 @@
 // evidence, a further hit on the same case, the case list and detail, the enforcement answer.
 import { type TestServer, startTestServer } from "./support/test-server";
 import { testTargets } from "./support/test-database";
-import { usageEvent } from "./support/factories";
+import { ruleDocument, usageEvent } from "./support/factories";
 
 describe.each(testTargets())("vertical slice on %s", (kind) => {
   let server: TestServer;
@@ -121,6 +121,28 @@ describe.each(testTargets())("vertical slice on %s", (kind) => {
     expect(third.linkedAccounts).toEqual(["acct_banned", "acct_evader1", "acct_evader2"]);
     const first = (await server.call("GET", `/v1/cases/${of("acct_evader1").id}`)).body;
     expect(first.linkedAccounts).toEqual(["acct_banned", "acct_evader2"]);
+  });
+
+  it("builds the components of a link scope when a rule first names it, from the links stored before", async () => {
+    // Three accounts on one /24, stored while no rule reads the network scope: only "any" is kept.
+    await server.call("POST", "/v1/events", {
+      body: ["acct_net1", "acct_net2", "acct_net3"].map((accountId, i) => usageEvent({ accountId, ip: `198.51.77.${i + 1}`, occurredAt: "2026-11-24T12:00:00Z" })),
+    });
+    await server.drain();
+    const kept = async () => (await server.running.services.db.query<{ scope: string }>({ text: "SELECT scope FROM link_scope ORDER BY 1", values: [] })).map((r) => r.scope);
+    expect(await kept()).not.toContain("ipPrefix");
+    const rule = ruleDocument({
+      id: "test.network-cluster",
+      conditions: { all: [{ fact: "linkedAccounts", operator: "greaterThanInclusive", value: 2, params: { by: "ipPrefix" } }] },
+    });
+    expect((await server.call("POST", "/v1/rules", { body: rule })).status).toBe(201);
+    await server.call("POST", "/v1/events", { body: [usageEvent({ accountId: "acct_net1", ip: "198.51.77.1", occurredAt: "2026-11-24T12:05:00Z" })] });
+    await server.drain();
+    expect(await kept()).toContain("ipPrefix");
+    const cases = (await server.call("GET", "/v1/cases?ruleId=test.network-cluster")).body.items;
+    expect(cases.map((c: { accountId: string }) => c.accountId)).toEqual(["acct_net1"]);
+    const detail = (await server.call("GET", `/v1/cases/${cases[0].id}`)).body;
+    expect(detail.evidence[0].conditions[0]).toMatchObject({ fact: "linkedAccounts", factValue: 2, result: true });
   });
 
   it("filters and paginates the case list, newest activity first", async () => {

@@ -8,7 +8,7 @@ import type { Logger } from "../../logger";
 import { type Hit, type HitOutcome, recordHits } from "../cases/case-repository";
 import { createFactLoader } from "../facts/fact-loader";
 import { createFactSource } from "../facts/fact-source";
-import { uniteComponents } from "../facts/link-components";
+import { scopesFor, uniteComponents } from "../facts/link-components";
 import type { RuleRegistry } from "../rules/rule-registry";
 import type { WebhookOutbox } from "../webhooks/webhook-outbox";
 import { type EvaluationCadence, type MinuteGroup, accountMinutes, minutesToJudge, newestPerAccount } from "./account-minutes";
@@ -102,8 +102,9 @@ export function createEvaluationService(deps: { db: Database; rules: RuleRegistr
   async function evaluateBatch(batch: ClaimedBatch, now: () => Date): Promise<Omit<BatchResult, "claimed" | "lagMs" | "failed">> {
     const part = { evaluated: 0, hits: 0, errors: 0, outcomes: [] as HitOutcome[] };
     const rules = await deps.rules.current();
-    // The links stored before this batch was claimed join their components first (link-components.ts).
-    await uniteComponents(db);
+    // The links stored before this batch was claimed join their components first, in the link
+    // scopes these rules read (link-components.ts).
+    await uniteComponents(db, { scopes: scopesFor(rules.map((r) => r.rule)) });
     const eventRules = rules.filter((r) => r.rule.scope === "event");
     const accountRules = rules.filter((r) => r.rule.scope === "account");
 

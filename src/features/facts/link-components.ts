@@ -11,6 +11,9 @@
 // rollups hold an account's. Ingestion adds each event to its account's components in the same
 // statement that adds it to the account's rollups (event-repository.ts).
 //
+// Components are kept for the scopes in link_scope: "any" and those the rules name; a pass
+// asked for a scope not kept builds it from link_member first.
+//
 // A uniting pass (uniteComponents) takes the link keys ingestion has stored since the last pass
 // (past a mark on account_link_key's ids),
 // finds the values they share, and joins components: the smaller into the larger (union by size,
@@ -25,7 +28,7 @@
 // batch, so a batch sees the links stored before it was claimed.
 import type { Database, SqlSession } from "../../db/database";
 import { raw, sql } from "../../db/sql";
-import type { LinkBy } from "../../engine/fact-catalog";
+import { type LinkBy, linkScopesOf } from "../../engine/fact-catalog";
 import { linkHubLimit, linkKindsFor } from "./fact-queries";
 import { compactionLock } from "./rollup-compactor";
 import { accountTables, componentTables } from "./usage-rollups";
@@ -107,20 +110,30 @@ export function componentsAmong(links: { value: string; accountId: string }[]): 
   return [...sets.values()].map((s) => s.sort());
 }
 
-export type UniteResult = { linkKeys: number; values: number; hubs: number; moved: number; rebuilt: number };
+export type UniteResult = { linkKeys: number; values: number; hubs: number; moved: number; rebuilt: number; built: LinkBy[] };
+
+/** The scopes a uniting pass keeps for these rules: "any" (every hit stores its cluster from it) and those they read. */
+export function scopesFor(rules: readonly { conditions: unknown }[]): LinkBy[] {
+  return [...new Set<LinkBy>(["any", ...rules.flatMap((r) => linkScopesOf(r.conditions))])].sort();
+}
 
 /**
  * One uniting pass (see the top of this file): every link key stored since the last pass (past
- * link_progress's mark) is united, in one transaction. `hubLimit`: see fact-queries' linkHubLimit (tests use small ones).
+ * link_progress's mark) is united, in one transaction, in the scopes kept (link_scope); a scope of
+ * `scopes` not kept yet is built first from every value's members. `scopes` defaults to all of
+ * them; evaluation asks for scopesFor(its rules). `hubLimit`: see fact-queries' linkHubLimit (tests use small ones).
  */
-export async function uniteComponents(db: Database, opts: { hubLimit?: number } = {}): Promise<UniteResult> {
+export async function uniteComponents(db: Database, opts: { hubLimit?: number; scopes?: readonly LinkBy[] } = {}): Promise<UniteResult> {
   const hubLimit = Math.trunc(opts.hubLimit ?? linkHubLimit);
-  // Nothing new (the usual case once caught up): no lock to wait for behind a compaction pass.
-  const [waiting] = await db.query<{ any: boolean }>(sql`
-    SELECT EXISTS (SELECT 1 FROM account_link_key WHERE id > (SELECT last_key FROM link_progress WHERE id = 1) AND NOT compacted) AS any`);
-  if (!waiting?.any) return { linkKeys: 0, values: 0, hubs: 0, moved: 0, rebuilt: 0 };
+  const wanted = opts.scopes ?? linkScopes;
+  // Nothing new and every scope kept (the usual case once caught up): no lock to wait for behind a compaction pass.
+  const [waiting] = await db.query<{ any: boolean; kept: string[] }>(sql`
+    SELECT EXISTS (SELECT 1 FROM account_link_key WHERE id > (SELECT last_key FROM link_progress WHERE id = 1) AND NOT compacted) AS any,
+           array(SELECT scope FROM link_scope) AS kept`);
+  if (!waiting?.any && wanted.every((w) => waiting?.kept.includes(w))) return { linkKeys: 0, values: 0, hubs: 0, moved: 0, rebuilt: 0, built: [] };
   return db.transaction(async (s) => {
     await s.query(`SELECT pg_advisory_xact_lock(${compactionLock})`);
+    const kept = new Set((await s.query<{ scope: LinkBy }>(`SELECT scope FROM link_scope`)).map((r) => r.scope));
     // The new mark, taken while no ingestion transaction is in flight: every id up to it is committed.
     await s.query(`SELECT pg_advisory_lock(${ingestionLock})`);
     const [mark] = await s.query<{ from: string; to: string }>(`
@@ -129,7 +142,7 @@ export async function uniteComponents(db: Database, opts: { hubLimit?: number } 
     const range = sql`k.id > ${mark!.from}::bigint AND k.id <= ${mark!.to}::bigint AND NOT k.compacted`;
     // Merged rows (compacted, with new ids) only repeat keys the passes have read.
     const [count] = await s.query<{ n: number }>(sql`SELECT count(*)::int AS n FROM account_link_key k WHERE ${range}`);
-    const result: UniteResult = { linkKeys: Number(count?.n ?? 0), values: 0, hubs: 0, moved: 0, rebuilt: 0 };
+    const result: UniteResult = { linkKeys: Number(count?.n ?? 0), values: 0, hubs: 0, moved: 0, rebuilt: 0, built: [] };
     // Only an account new to a value changes anything (link_member says which are): it is counted
     // on the value, and joins the value's other accounts, which are all in one component already
     // (each joined one of them, and so all), unless the value has become a hub with it.
@@ -197,12 +210,17 @@ export async function uniteComponents(db: Database, opts: { hubLimit?: number } 
         JOIN link_component c ON c.account_id = k.account_id AND c.scope IN ('any', h.kind)`);
       result.rebuilt = await rebuild(s, touched.map((t) => t.component));
     }
-    for (const scope of linkScopes) {
+    for (const scope of linkScopes.filter((k) => kept.has(k))) {
       const kinds = linkKindsFor(scope);
       const scoped = groups.filter((g) => kinds.includes(g.kind) && g.ids.length > 1).map((g) => g.ids);
       if (scoped.length) result.moved += await unite(s, scope, scoped);
     }
     await s.query(sql`UPDATE link_progress SET last_key = ${mark!.to}::bigint WHERE id = 1`);
+    // Scopes asked for and not kept yet: built from every value's members, this pass's included.
+    for (const scope of linkScopes.filter((k) => wanted.includes(k) && !kept.has(k))) {
+      await build(s, scope);
+      result.built.push(scope);
+    }
     return result;
   });
 }
@@ -275,6 +293,16 @@ async function addMembers(s: SqlSession, scope: string, members: { accountId: st
       SELECT t.account_id, t.bucket, t.requests, t.input_tokens, t.output_tokens, '{}', coalesce(g.m, '{}')${raw(peak ? ", t.peak" : "")}, t.compacted
       FROM totals t LEFT JOIN sig g USING (account_id, bucket, compacted)`);
   }
+}
+
+/** Starts keeping a scope: its components from the members of every value of its kinds that joins accounts (more than one, not a hub). */
+async function build(s: SqlSession, scope: LinkBy): Promise<void> {
+  const links = await s.query<{ kind: string; value: string; account_id: string }>(sql`
+    SELECT m.kind, m.value, m.account_id FROM link_member m JOIN link_value v ON v.kind = m.kind AND v.value = m.value
+    WHERE m.kind = ANY(${linkKindsFor(scope)}::text[]) AND NOT v.hub AND v.users > 1`);
+  const sets = componentsAmong(links.map((l) => ({ value: `${l.kind}\u0000${l.value}`, accountId: l.account_id })));
+  await addMembers(s, scope, sets.flatMap((set) => set.map((accountId) => ({ accountId, key: componentKey(scope, set[0]!) }))));
+  await s.query(sql`INSERT INTO link_scope (scope) VALUES (${scope})`);
 }
 
 /**

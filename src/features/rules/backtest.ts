@@ -8,7 +8,7 @@ import { type ConditionExplanation, type EventFact, type FactSource, type RuleCo
 import type { RuleDocument } from "../../engine/rule-schema";
 import { windowNeeds } from "../../engine/window-needs";
 import { createFactSource } from "../facts/fact-source";
-import { uniteComponents } from "../facts/link-components";
+import { scopesFor, uniteComponents } from "../facts/link-components";
 
 export type BacktestHit = {
   accountId: string;
@@ -170,7 +170,7 @@ export async function runBacktest(
 ): Promise<BacktestResult> {
   const started = Date.now();
   // Linked facts read components as of now, with every stored link in them (link-components.ts).
-  await uniteComponents(db);
+  await uniteComponents(db, { scopes: scopesFor([request.compiled.rule]) });
   const { compiled, from, to } = request;
   const rule = compiled.rule;
   const needs = windowNeeds(rule);
