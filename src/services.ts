@@ -10,6 +10,7 @@ import { createCaseQueries } from "./features/cases/case-queries";
 import { createCaseWorkflow } from "./features/cases/case-workflow";
 import { createEvaluationService } from "./features/evaluation/evaluation-service";
 import { createEvaluationWorker } from "./features/evaluation/evaluation-worker";
+import { createPartitionLeases, sqlPartitionStore } from "./features/evaluation/partitions";
 import { deleteExpiredEvents } from "./features/events/event-retention";
 import { createEventService } from "./features/events/event-service";
 import { createBacklogSampler, createIngestAdmission } from "./features/events/ingest-admission";
@@ -34,6 +35,11 @@ export function createServices(db: Database, config: Pick<Config, "evaluation" |
     logger,
     pollMs: config.evaluation.pollMs,
     batchSize: config.evaluation.batchSize,
+    // The embedded database is one process's: it takes every partition at once, even after a crash.
+    partitions: {
+      leases: createPartitionLeases(sqlPartitionStore(db), { leaseMs: config.evaluation.leaseMs, exclusive: db.kind === "pglite" }),
+      renewMs: Math.max(100, Math.floor(config.evaluation.leaseMs / 3)),
+    },
     maintenance: [
       { name: "compact-rollups", everyMs: 2000, run: () => compactRollups(db) },
       { name: "deliver-webhooks", everyMs: 1000, run: () => webhooks.deliverDue() },

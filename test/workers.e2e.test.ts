@@ -7,7 +7,8 @@ import { pathToFileURL } from "node:url";
 import { generateKey } from "../src/features/auth/api-key";
 import { insertEvents } from "../src/features/events/event-repository";
 import type { UsageEventInput } from "../src/features/events/event-schemas";
-import { type TestDatabase, createTestDatabase, serverUrl } from "./support/test-database";
+import { createPartitionLeases, partitionCount, partitionOf, sqlPartitionStore } from "../src/features/evaluation/partitions";
+import { type TestDatabase, createTestDatabase, serverUrl, testTargets } from "./support/test-database";
 import { repoRulesDir } from "./support/test-server";
 
 const root = path.resolve(__dirname, "..");
@@ -32,6 +33,54 @@ if (!process.env.TEST_DATABASE_URL) {
     });
   });
 }
+
+describe.each(testTargets())("evaluation partitions on %s", (kind) => {
+  let t: TestDatabase;
+  beforeAll(async () => {
+    t = await createTestDatabase(kind);
+  });
+  afterAll(() => t.drop());
+
+  it("puts each account's tasks in the partition partitionOf names", async () => {
+    const events = Array.from({ length: 40 }, (_, i) => ({
+      eventId: `part_${i}`, occurredAt: "2026-11-24T10:00:00Z", accountId: `acct_part${i % 20}`, model: "m", inputTokens: 1, outputTokens: 1,
+    }));
+    await t.db.transaction((tx) => insertEvents(tx, events));
+    const rows = await t.db.query<{ account_id: string; partition: number }>({ text: "SELECT DISTINCT account_id, partition FROM evaluation_task", values: [] });
+    expect(rows).toHaveLength(20);
+    for (const r of rows) expect({ account: r.account_id, partition: Number(r.partition) }).toEqual({ account: r.account_id, partition: partitionOf(r.account_id) });
+  });
+
+  it("shares partitions between workers, fences a commit of a lost partition, and hands partitions over when a lease expires", async () => {
+    const store = sqlPartitionStore(t.db);
+    const leaseMs = 400;
+    const a = createPartitionLeases(store, { leaseMs, workerId: "worker-a" });
+    const b = createPartitionLeases(store, { leaseMs, workerId: "worker-b" });
+    await a.rebalance();
+    expect(a.owned()).toHaveLength(partitionCount);
+    await b.rebalance();
+    await a.rebalance();
+    await b.rebalance();
+    expect([a.owned().length, b.owned().length]).toEqual([32, 32]);
+    expect(new Set([...a.owned(), ...b.owned()]).size).toBe(partitionCount);
+    // In a commit's transaction each holds only its own.
+    const held = await t.db.transaction((tx) => a.hold(tx, [...a.owned().slice(0, 3), ...b.owned().slice(0, 3)]));
+    expect([...held].sort((x, y) => x - y)).toEqual(a.owned().slice(0, 3));
+
+    // b stops renewing: once its leases expire, a takes its partitions, and b's commit holds none.
+    const bs = b.owned();
+    await new Promise((r) => setTimeout(r, leaseMs + 100));
+    await a.rebalance();
+    await a.rebalance();
+    expect(a.owned()).toHaveLength(partitionCount);
+    expect(await t.db.transaction((tx) => b.hold(tx, bs))).toEqual(new Set());
+    const owners = await t.db.query<{ owner: string; n: number }>({ text: "SELECT owner, count(*)::int AS n FROM evaluation_partition GROUP BY 1", values: [] });
+    expect(owners.map((o) => ({ owner: o.owner, n: Number(o.n) }))).toEqual([{ owner: "worker-a", n: partitionCount }]);
+    await a.leave();
+    const free = await t.db.query<{ n: number }>({ text: "SELECT count(*)::int AS n FROM evaluation_partition WHERE owner IS NULL", values: [] });
+    expect(Number(free[0]!.n)).toBe(partitionCount);
+  });
+});
 
 // Defined only with PostgreSQL: nothing here is skipped, it is a test of the server's scale-out.
 if (process.env.TEST_DATABASE_URL) describe("three evaluation workers on PostgreSQL, one killed midway", () => {
@@ -79,11 +128,19 @@ if (process.env.TEST_DATABASE_URL) describe("three evaluation workers on Postgre
       batches.push(batch.slice(0, 100), batch.slice(100));
     }
     const casesNow = () => t.db.prisma.violationCase.count();
+    /** Partitions per live owner. */
+    const owners = async () =>
+      (await t.db.query<{ owner: string; n: number }>({ text: "SELECT owner, count(*)::int AS n FROM evaluation_partition WHERE lease_until >= now() GROUP BY 1", values: [] })).map((o) => ({
+        owner: o.owner,
+        n: Number(o.n),
+      }));
     for (let i = 0; i < batches.length; i += 4) {
       await Promise.all(batches.slice(i, i + 4).map((b) => t.db.transaction((tx) => insertEvents(tx, b))));
       if (i === 8) {
-        // Kill a worker once evaluation is under way.
-        for (let k = 0; k < 100 && (await casesNow()) === 0; k++) await new Promise((r) => setTimeout(r, 50));
+        // Kill a worker once evaluation is under way and the partitions are shared by all three.
+        const shares = async () => (await owners()).map((o) => o.n).sort((x, y) => x - y);
+        for (let k = 0; k < 200 && ((await casesNow()) === 0 || (await shares()).join() !== "20,22,22"); k++) await new Promise((r) => setTimeout(r, 50));
+        expect(await shares()).toEqual([20, 22, 22]);
         workers[0]!.kill("SIGKILL");
       }
     }
@@ -94,6 +151,9 @@ if (process.env.TEST_DATABASE_URL) describe("three evaluation workers on Postgre
       await new Promise((r) => setTimeout(r, 200));
     }
     expect(workers[0]!.exitCode === null && workers[0]!.signalCode === null).toBe(false);
+    // The killed worker's partitions went to the two others, half each.
+    for (let k = 0; k < 100 && (await owners()).length !== 2; k++) await new Promise((r) => setTimeout(r, 100));
+    expect((await owners()).map((o) => o.n)).toEqual([32, 32]);
 
     const cases = await t.db.prisma.violationCase.findMany({ where: { ruleId: "extraction.synthetic-data-request" } });
     expect(cases).toHaveLength(accounts.length);

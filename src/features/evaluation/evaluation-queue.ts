@@ -10,7 +10,8 @@ import type { Queryable } from "../facts/usage-rollups";
 import type { MinuteGroup, MinuteState } from "./account-minutes";
 
 export type ClaimedEvent = { pk: bigint; accountId: string; occurredAtMs: number; receivedAtMs: number; event: StoredEvent };
-export type ClaimedBatch = { token: string; eventPks: bigint[]; events: ClaimedEvent[] };
+/** `partitions`: those of the claimed tasks (partitions.ts). */
+export type ClaimedBatch = { token: string; eventPks: bigint[]; events: ClaimedEvent[]; partitions: number[] };
 
 const isoMs = (column: string) => `to_char(${column} AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"')`;
 
@@ -23,13 +24,14 @@ export const storedEventJson = `jsonb_strip_nulls(jsonb_build_object(
     'promptTemplateHash', e.prompt_template_hash, 'signals', e.signals, 'attributes', e.attributes,
     'receivedAt', ${isoMs("e.received_at")}))`;
 
-type ClaimRow = { pk: string; account_id: string; occurred_ms: string; received_ms: string; event: StoredEvent };
+type ClaimRow = { pk: string; partition: number; account_id: string; occurred_ms: string; received_ms: string; event: StoredEvent };
 
 /**
  * Leases up to `size` due tasks (oldest first) and returns their events ordered by time. Tasks
  * whose event is gone (deleted by retention) are leased too and completed with the batch.
+ * `partitions`: only tasks of these (a worker's, partitions.ts); all when absent.
  */
-export async function claimBatch(db: Queryable, size: number, leaseMs: number): Promise<ClaimedBatch> {
+export async function claimBatch(db: Queryable, size: number, leaseMs: number, partitions?: readonly number[]): Promise<ClaimedBatch> {
   const token = randomUUID();
   const rows = await db.query<ClaimRow>(sql`
     WITH claimed AS (
@@ -37,11 +39,12 @@ export async function claimBatch(db: Queryable, size: number, leaseMs: number): 
                                  lease_token = ${token}, attempts = attempts + 1
       WHERE event_pk IN (
         SELECT event_pk FROM evaluation_task
-        WHERE leased_until IS NULL OR leased_until < now()
+        WHERE (leased_until IS NULL OR leased_until < now())
+          AND (${partitions === undefined}::boolean OR partition = ANY(${partitions ?? []}::smallint[]))
         ORDER BY event_pk LIMIT ${size}::int
         FOR UPDATE SKIP LOCKED)
-      RETURNING event_pk)
-    SELECT c.event_pk::text AS pk, e.account_id,
+      RETURNING event_pk, partition)
+    SELECT c.event_pk::text AS pk, c.partition, e.account_id,
            (extract(epoch FROM e.occurred_at) * 1000)::bigint::text AS occurred_ms,
            (extract(epoch FROM e.received_at) * 1000)::bigint::text AS received_ms,
            ${raw(storedEventJson)} AS event
@@ -52,7 +55,7 @@ export async function claimBatch(db: Queryable, size: number, leaseMs: number): 
     if (r.account_id === null) continue;
     events.push({ pk: BigInt(r.pk), accountId: r.account_id, occurredAtMs: Number(r.occurred_ms), receivedAtMs: Number(r.received_ms), event: r.event });
   }
-  return { token, eventPks: rows.map((r) => BigInt(r.pk)), events };
+  return { token, eventPks: rows.map((r) => BigInt(r.pk)), events, partitions: [...new Set(rows.map((r) => Number(r.partition)))].sort((a, b) => a - b) };
 }
 
 /**
@@ -90,13 +93,17 @@ export async function minuteStates(db: Queryable, groups: MinuteGroup[]): Promis
 
 /** The part of a batch made of the given events, under the same lease. */
 export function subBatch(batch: ClaimedBatch, events: ClaimedEvent[]): ClaimedBatch {
-  return { token: batch.token, eventPks: events.map((e) => e.pk), events };
+  return { token: batch.token, eventPks: events.map((e) => e.pk), events, partitions: batch.partitions };
 }
 
-/** Deletes the tasks this lease still owns; returns them. Run in the effects' transaction. */
-export async function completeBatch(tx: Queryable, batch: ClaimedBatch): Promise<Set<bigint>> {
+/**
+ * Deletes the tasks this lease still owns (and, given `held`, only those of these partitions: the
+ * worker's, locked by its commit); returns them. Run in the effects' transaction.
+ */
+export async function completeBatch(tx: Queryable, batch: ClaimedBatch, held?: ReadonlySet<number>): Promise<Set<bigint>> {
   const rows = await tx.query<{ event_pk: string }>(sql`
     DELETE FROM evaluation_task WHERE event_pk = ANY(${batch.eventPks.map(String)}::bigint[]) AND lease_token = ${batch.token}
+      AND (${held === undefined}::boolean OR partition = ANY(${held ? [...held] : []}::smallint[]))
     RETURNING event_pk::text`);
   return new Set(rows.map((r) => BigInt(r.event_pk)));
 }

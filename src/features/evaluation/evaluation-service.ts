@@ -12,6 +12,7 @@ import { scopesFor, uniteComponents } from "../facts/link-components";
 import type { RuleRegistry } from "../rules/rule-registry";
 import type { WebhookOutbox } from "../webhooks/webhook-outbox";
 import { type EvaluationCadence, type MinuteGroup, accountMinutes, minutesToJudge, newestPerAccount } from "./account-minutes";
+import type { PartitionLeases } from "./partitions";
 import { type ClaimedBatch, type ClaimedEvent, claimBatch, completeBatch, deadLetter, minuteStates, subBatch } from "./evaluation-queue";
 
 export type BatchResult = {
@@ -50,12 +51,20 @@ export function createEvaluationService(deps: { db: Database; rules: RuleRegistr
     s[outcome]++;
   };
 
-  /** Claims up to `size` queued events, evaluates them, commits the effects. Returns what it did. */
-  async function runBatch(size: number, now: () => Date = () => new Date()): Promise<BatchResult> {
-    const batch = await claimBatch(db, size, leaseMs);
-    const result: BatchResult = { claimed: batch.eventPks.length, evaluated: 0, hits: 0, errors: 0, failed: 0, outcomes: [], lagMs: 0 };
+  /**
+   * Claims up to `size` queued events, evaluates them, commits the effects. Returns what it did.
+   * `leases`: a worker's partitions (partitions.ts): it claims only their tasks and commits only
+   * for those it still holds. Without, every partition (tests, a single caller).
+   */
+  async function runBatch(size: number, opts: { now?: () => Date; leases?: PartitionLeases } = {}): Promise<BatchResult> {
+    const now = opts.now ?? (() => new Date());
+    const owned = opts.leases?.owned();
+    const empty: BatchResult = { claimed: 0, evaluated: 0, hits: 0, errors: 0, failed: 0, outcomes: [], lagMs: 0 };
+    if (owned && owned.length === 0) return empty;
+    const batch = await claimBatch(db, size, leaseMs, owned);
+    const result: BatchResult = { ...empty, claimed: batch.eventPks.length };
     if (batch.eventPks.length === 0) return result;
-    await evaluateIsolating(batch, now, result);
+    await evaluateIsolating(batch, now, result, opts.leases);
     const committedAt = now().getTime();
     result.lagMs = Math.max(0, ...batch.events.map((e) => committedAt - e.receivedAtMs));
     return result;
@@ -67,9 +76,9 @@ export function createEvaluationService(deps: { db: Database; rules: RuleRegistr
    * dead-lettered so that it cannot hold back the events behind it. Database faults are rethrown:
    * the lease expires and the whole batch is tried again later.
    */
-  async function evaluateIsolating(batch: ClaimedBatch, now: () => Date, result: BatchResult): Promise<void> {
+  async function evaluateIsolating(batch: ClaimedBatch, now: () => Date, result: BatchResult, leases?: PartitionLeases): Promise<void> {
     try {
-      const part = await evaluateBatch(batch, now);
+      const part = await evaluateBatch(batch, now, leases);
       result.evaluated += part.evaluated;
       result.hits += part.hits;
       result.errors += part.errors;
@@ -87,8 +96,8 @@ export function createEvaluationService(deps: { db: Database; rules: RuleRegistr
       }
       logger.warn({ err, events: batch.events.length }, "evaluation batch failed; evaluating its halves apart to find the cause");
       const mid = Math.ceil(batch.events.length / 2);
-      await evaluateIsolating(subBatch(batch, batch.events.slice(0, mid)), now, result);
-      await evaluateIsolating(subBatch(batch, batch.events.slice(mid)), now, result);
+      await evaluateIsolating(subBatch(batch, batch.events.slice(0, mid)), now, result, leases);
+      await evaluateIsolating(subBatch(batch, batch.events.slice(mid)), now, result, leases);
     }
   }
 
@@ -99,7 +108,7 @@ export function createEvaluationService(deps: { db: Database; rules: RuleRegistr
     return minutesToJudge(groups, await minuteStates(db, groups));
   }
 
-  async function evaluateBatch(batch: ClaimedBatch, now: () => Date): Promise<Omit<BatchResult, "claimed" | "lagMs" | "failed">> {
+  async function evaluateBatch(batch: ClaimedBatch, now: () => Date, leases?: PartitionLeases): Promise<Omit<BatchResult, "claimed" | "lagMs" | "failed">> {
     const part = { evaluated: 0, hits: 0, errors: 0, outcomes: [] as HitOutcome[] };
     const rules = await deps.rules.current();
     // The links stored before this batch was claimed join their components first, in the link
@@ -140,7 +149,7 @@ export function createEvaluationService(deps: { db: Database; rules: RuleRegistr
         p.hit.linkedAccounts = members.slice(0, hitLinkedAccounts + 1).filter((id) => id !== p.hit.accountId).slice(0, hitLinkedAccounts);
       }),
     );
-    await applyEffects(batch, pending, now(), part);
+    await applyEffects(batch, pending, now(), part, leases);
     return part;
   }
 
@@ -169,12 +178,14 @@ export function createEvaluationService(deps: { db: Database; rules: RuleRegistr
     });
   }
 
-  async function applyEffects(batch: ClaimedBatch, pending: PendingHit[], now: Date, result: { hits: number; outcomes: HitOutcome[] }): Promise<void> {
+  async function applyEffects(batch: ClaimedBatch, pending: PendingHit[], now: Date, result: { hits: number; outcomes: HitOutcome[] }, leases?: PartitionLeases): Promise<void> {
     // On the driver, as ingestion: a fixed number of statements whatever the batch holds.
     await db.transaction(async (tx) => {
-      const owned = await completeBatch(tx, batch);
+      // The worker's partitions, locked until this commits: a take-over waits for it, or came first and wins.
+      const held = leases ? await leases.hold(tx, batch.partitions) : undefined;
+      const owned = await completeBatch(tx, batch, held);
       if (owned.size < batch.eventPks.length) {
-        logger.warn({ lost: batch.eventPks.length - owned.size }, "evaluation lease expired for part of a batch; another worker evaluates it");
+        logger.warn({ lost: batch.eventPks.length - owned.size }, "evaluation lease or partition lost for part of a batch; another worker evaluates it");
       }
       const accounts = [...new Set(pending.map((p) => p.hit.accountId))];
       if (accounts.length) {

@@ -3,6 +3,7 @@
 import type { Logger } from "../../logger";
 import { type RepeatingJob, repeatEvery } from "../../repeat-every";
 import type { EvaluationService } from "./evaluation-service";
+import type { PartitionLeases } from "./partitions";
 
 export type WorkerStats = { batches: number; evaluated: number; hits: number; errors: number; failed: number; failures: number; lastLagMs: number };
 
@@ -18,6 +19,11 @@ export function createEvaluationWorker(deps: {
   batchSize: number;
   /** Periodic jobs (rollup compaction, webhook delivery), each on its own timer beside the evaluation loop. */
   maintenance?: Maintenance[];
+  /**
+   * This worker's evaluation partitions (partitions.ts) and how often it renews them (a third of
+   * their lease): rebalanced between batches at that pace, renewed on a timer while a batch runs.
+   */
+  partitions?: { leases: PartitionLeases; renewMs: number };
 }) {
   const stats: WorkerStats = { batches: 0, evaluated: 0, hits: 0, errors: 0, failed: 0, failures: 0, lastLagMs: 0 };
   let running = false;
@@ -25,7 +31,8 @@ export function createEvaluationWorker(deps: {
 
   /** Each job on its own timer beside the evaluation loop (see repeat-every.ts). */
   function startMaintenance(): void {
-    jobs = (deps.maintenance ?? []).map((job) =>
+    const renewal: Maintenance[] = deps.partitions ? [{ name: "renew-partitions", everyMs: deps.partitions.renewMs, run: () => deps.partitions!.leases.renew() }] : [];
+    jobs = [...renewal, ...(deps.maintenance ?? [])].map((job) =>
       repeatEvery(job.everyMs, job.run, (err) => deps.logger.error({ err, job: job.name }, "maintenance job failed; it runs again later")),
     );
   }
@@ -47,9 +54,17 @@ export function createEvaluationWorker(deps: {
     // Failures in a row (the database is down, say) back the loop off up to maxBackoffMs, so an
     // outage costs a log line every few seconds rather than one per poll.
     let failuresInARow = 0;
+    let rebalancedAt = 0;
+    const leases = deps.partitions?.leases;
     while (running) {
       try {
-        const r = await deps.evaluation.runBatch(deps.batchSize);
+        if (leases && (Date.now() - rebalancedAt >= deps.partitions!.renewMs || leases.owned().length === 0)) {
+          const before = leases.owned().length;
+          const owned = await leases.rebalance();
+          rebalancedAt = Date.now();
+          if (owned.length !== before) deps.logger.info({ workerId: leases.workerId, partitions: owned.length }, "evaluation partitions rebalanced");
+        }
+        const r = await deps.evaluation.runBatch(deps.batchSize, { leases });
         if (failuresInARow > 0) deps.logger.info({ failuresInARow }, "evaluation resumed");
         failuresInARow = 0;
         if (r.claimed > 0) {
@@ -88,6 +103,8 @@ export function createEvaluationWorker(deps: {
       running = false;
       wake?.();
       await Promise.all([loop, ...jobs.map((j) => j.stop())]);
+      // The others take this worker's partitions at once instead of waiting for the leases to expire.
+      await deps.partitions?.leases.leave().catch((err: unknown) => deps.logger.warn({ err }, "evaluation partitions not released; they pass on when their leases expire"));
     },
   };
 }
