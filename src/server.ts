@@ -5,6 +5,7 @@ import type { AddressInfo } from "node:net";
 import { createApp } from "./app";
 import type { Config } from "./config";
 import { type Database, openDatabase } from "./db/database";
+import { type EvaluationThread, startEvaluationThread } from "./evaluation-thread";
 import { migrate } from "./db/migrator";
 import { loadRuleFiles } from "./features/rules/rule-files";
 import type { Logger } from "./logger";
@@ -44,7 +45,11 @@ export async function startServer(config: Config, logger: Logger, roles: Roles, 
   // Rule files are read before the database is touched: a broken policy pack stops the start at once.
   const ruleFiles = loadRuleFiles(config.rulesDir);
   const database = db ?? (await openMigratedDatabase(config, logger, { ownThread: true }));
-  const services = createServices(database, config, logger);
+  // Both roles on a database this server opened: evaluation runs in a thread of its own
+  // (evaluation-thread.ts), so that its work and its garbage collection never hold up HTTP.
+  const threaded = roles.api && roles.worker && !db && database.connection !== undefined;
+  let evaluationThread: EvaluationThread | undefined;
+  const services = createServices(database, config, logger, threaded ? { onStored: () => evaluationThread?.nudge() } : {});
   let server: Server | undefined;
   let generatedAdminKey: string | undefined;
   let stopping: Promise<void> | undefined;
@@ -53,7 +58,13 @@ export async function startServer(config: Config, logger: Logger, roles: Roles, 
     logger.info({ dir: config.rulesDir, ...sync }, "policy pack synchronized");
     generatedAdminKey = (await services.apiKeys.bootstrapAdminKey(config.adminKey)).generatedKey;
     await services.ruleRegistry.refresh();
-    if (roles.worker) services.worker.start();
+    if (threaded) {
+      evaluationThread = await startEvaluationThread(
+        { config, connection: database.connection!, pretty: process.stdout.isTTY === true },
+        { worker: services.worker.stats, rules: services.evaluation.ruleStats, webhooks: services.webhooks.stats },
+        logger,
+      );
+    } else if (roles.worker) services.worker.start();
     if (roles.api) {
       await services.enforcement.start();
       if (config.ingest.maxBacklog > 0) services.backlog.start();
@@ -76,6 +87,7 @@ export async function startServer(config: Config, logger: Logger, roles: Roles, 
   } catch (err) {
     await services.enforcement.stop();
     await services.backlog.stop();
+    await evaluationThread?.stop();
     await services.worker.stop();
     if (!db) await database.close();
     throw err;
@@ -94,6 +106,7 @@ export async function startServer(config: Config, logger: Logger, roles: Roles, 
         }
         await services.enforcement.stop();
         await services.backlog.stop();
+        await evaluationThread?.stop();
         await services.worker.stop();
         if (!db) await database.close();
       })();

@@ -10,7 +10,7 @@ import { createCaseQueries } from "./features/cases/case-queries";
 import { createCaseWorkflow } from "./features/cases/case-workflow";
 import { createEvaluationService } from "./features/evaluation/evaluation-service";
 import { createEvaluationWorker } from "./features/evaluation/evaluation-worker";
-import { createPartitionLeases, sqlPartitionStore } from "./features/evaluation/partitions";
+import { createPartitionLeases, partitionLeaseMs, sqlPartitionStore } from "./features/evaluation/partitions";
 import { deleteExpiredEvents } from "./features/events/event-retention";
 import { createEventService } from "./features/events/event-service";
 import { createBacklogSampler, createIngestAdmission } from "./features/events/ingest-admission";
@@ -21,7 +21,13 @@ import { createRuleRegistry } from "./features/rules/rule-registry";
 import { createRuleService } from "./features/rules/rule-service";
 import { createWebhookDispatcher, createWebhookOutbox } from "./features/webhooks/webhook-outbox";
 
-export function createServices(db: Database, config: Pick<Config, "evaluation" | "evaluator" | "webhooks" | "ingest"> & Partial<Pick<Config, "retentionDays">>, logger: Logger) {
+/** `onStored`: what ingestion calls once events are stored; by default it wakes this process's worker. */
+export function createServices(
+  db: Database,
+  config: Pick<Config, "evaluation" | "evaluator" | "webhooks" | "ingest"> & Partial<Pick<Config, "retentionDays">>,
+  logger: Logger,
+  opts: { onStored?: () => void } = {},
+) {
   const { prisma } = db;
   const outbox = createWebhookOutbox(config.webhooks);
   const webhooks = createWebhookDispatcher(db, config.webhooks, logger);
@@ -35,10 +41,12 @@ export function createServices(db: Database, config: Pick<Config, "evaluation" |
     logger,
     pollMs: config.evaluation.pollMs,
     batchSize: config.evaluation.batchSize,
-    // The embedded database is one process's: it takes every partition at once, even after a crash.
+    // Partitions are renewed on a timer, whatever a batch takes, so their lease can be shorter than
+    // a task's: a crashed worker's partitions pass on within 10 s. The embedded database is one
+    // process's: it takes every partition at once, even after a crash.
     partitions: {
-      leases: createPartitionLeases(sqlPartitionStore(db), { leaseMs: config.evaluation.leaseMs, exclusive: db.kind === "pglite" }),
-      renewMs: Math.max(100, Math.floor(config.evaluation.leaseMs / 3)),
+      leases: createPartitionLeases(sqlPartitionStore(db), { leaseMs: partitionLeaseMs(config.evaluation.leaseMs), exclusive: db.kind === "pglite" }),
+      renewMs: Math.max(100, Math.floor(partitionLeaseMs(config.evaluation.leaseMs) / 3)),
     },
     maintenance: [
       { name: "compact-rollups", everyMs: 2000, run: () => compactRollups(db) },
@@ -52,7 +60,7 @@ export function createServices(db: Database, config: Pick<Config, "evaluation" |
     db,
     logger,
     apiKeys: createApiKeyService(prisma, logger),
-    events: createEventService(db, () => worker.nudge()),
+    events: createEventService(db, opts.onStored ?? (() => worker.nudge())),
     enforcement,
     backlog,
     admission: createIngestAdmission(config.ingest, backlog.current),

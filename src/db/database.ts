@@ -36,7 +36,18 @@ export type Database = {
   close(): Promise<void>;
   /** PGlite only: the whole data folder as a tarball (test templates are made with it). */
   dumpDataDir?: () => Promise<Blob>;
+  /** How another thread of this process reaches the same database (the driver's settings); absent for PGlite in the calling thread. */
+  connection?: DatabaseConnection;
 };
+
+/** A database as another thread opens it again (attachDatabase): plain data, so it passes to a worker thread. */
+export type DatabaseConnection = { kind: DatabaseTarget["kind"]; pool: pg.PoolConfig; unnamed: boolean };
+
+/** Opens a database another thread of this process has opened (its `connection`), with a pool of its own. */
+export async function attachDatabase(c: DatabaseConnection, max = 8): Promise<Database> {
+  const db = await openPostgres({ ...c.pool, max }, { unnamed: c.unnamed });
+  return { ...db, kind: c.kind, connection: c };
+}
 
 const unavailableCodes = new Set(["ECONNREFUSED", "ECONNRESET", "ETIMEDOUT", "57P01", "57P03", "08006", "08001", "08003"]);
 
@@ -80,7 +91,10 @@ function once(fn: () => Promise<void>): () => Promise<void> {
 }
 
 export async function openDatabase(target: DatabaseTarget): Promise<Database> {
-  if (target.kind === "postgres") return openPostgres({ connectionString: target.url, max: target.poolSize ?? 10, options: "-c jit=off" });
+  if (target.kind === "postgres") {
+    const pool = { connectionString: target.url, options: "-c jit=off" };
+    return { ...(await openPostgres({ ...pool, max: target.poolSize ?? 10 })), connection: { kind: "postgres", pool, unnamed: false } };
+  }
   return target.thread ? openPgliteThread(target) : openPglite(target);
 }
 
@@ -185,6 +199,7 @@ async function openPgliteThread(target: { dataDir?: string; loadDataDir?: Blob }
   return {
     ...db,
     kind: "pglite",
+    connection: { kind: "pglite", pool: { ...host.connection }, unnamed: true },
     dumpDataDir: () => host.dumpDataDir(),
     close: once(async () => {
       await db.close();

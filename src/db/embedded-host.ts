@@ -6,6 +6,7 @@ import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { Worker } from "node:worker_threads";
+import { threadScript } from "../thread-script";
 
 export type EmbeddedHostSetup = { dataDir?: string; loadDataDir?: Uint8Array; socketPath: string };
 export type EmbeddedHostRequest = { id: number; type: "dump" | "close" | "stats" };
@@ -20,14 +21,6 @@ export type EmbeddedHost = {
   stats(): Promise<{ connections: number; queued: number }>;
   close(): Promise<void>;
 };
-
-/** The thread's entry: the compiled .js beside this file, or the .ts source through tsx. */
-function threadScript(): string {
-  const ext = path.extname(__filename);
-  const entry = path.join(__dirname, `embedded-host-thread${ext}`);
-  const register = ext === ".ts" ? `require(${JSON.stringify(require.resolve("tsx/cjs/api"))}).register();` : "";
-  return `${register} require(${JSON.stringify(entry)});`;
-}
 
 /** Socket folders of processes that died without cleaning up (kill -9) are removed by the next start. */
 function removeStaleSocketDirs(): void {
@@ -63,7 +56,7 @@ export async function startEmbeddedHost(
     loadDataDir: target.loadDataDir ? new Uint8Array(await target.loadDataDir.arrayBuffer()) : undefined,
     socketPath: path.join(socketDir, `.s.PGSQL.${port}`),
   };
-  const worker = new Worker(threadScript(), { eval: true, workerData: setup });
+  const worker = new Worker(threadScript(__filename, "embedded-host-thread"), { eval: true, workerData: setup });
   const pending = new Map<number, { resolve: (r: Reply) => void; reject: (e: Error) => void }>();
   let nextId = 1;
   let exited: Error | undefined;

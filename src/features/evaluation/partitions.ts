@@ -16,6 +16,9 @@ import type { Queryable } from "../facts/usage-rollups";
 
 export const partitionCount = 64;
 
+/** A partition's lease: the task lease (CLAUSEGUARD_EVAL_LEASE_MS), at most 10 s (renewed every third of it). */
+export const partitionLeaseMs = (taskLeaseMs: number) => Math.min(taskLeaseMs, 10_000);
+
 /** The partition of an account, as the generated column computes it. */
 export function partitionOf(accountId: string): number {
   return createHash("md5").update(accountId).digest()[0]! & (partitionCount - 1);

@@ -1,0 +1,45 @@
+// The evaluation thread's entry (see evaluation-thread.ts): the database opened again, the
+// services built as in a worker process, the evaluation worker started.
+import { parentPort, workerData } from "node:worker_threads";
+import { attachDatabase } from "./db/database";
+import type { EvaluationThreadMessage, EvaluationThreadRequest, EvaluationThreadSetup } from "./evaluation-thread";
+import { createLogger } from "./logger";
+import { createServices } from "./services";
+
+async function main(): Promise<void> {
+  const port = parentPort!;
+  const { config, connection, pretty } = workerData as EvaluationThreadSetup;
+  const logger = createLogger(config.logLevel, pretty).child({ thread: "evaluation" });
+  const db = await attachDatabase(connection);
+  const services = createServices(db, config, logger);
+  const post = (m: EvaluationThreadMessage) => port.postMessage(m);
+  const report = () => post({ type: "stats", worker: { ...services.worker.stats }, rules: [...services.evaluation.ruleStats], webhooks: { ...services.webhooks.stats } });
+  try {
+    await services.ruleRegistry.refresh();
+  } catch (err) {
+    await db.close();
+    throw err;
+  }
+  services.worker.start();
+  const timer = setInterval(report, 1000);
+  port.on("message", (m: EvaluationThreadRequest) => {
+    if (m.type === "nudge") services.worker.nudge();
+    else if (m.type === "stop") {
+      clearInterval(timer);
+      void (async () => {
+        try {
+          await services.worker.stop();
+          report();
+          await db.close();
+        } catch (err) {
+          logger.error({ err }, "the evaluation thread did not stop cleanly");
+        } finally {
+          post({ type: "stopped" });
+        }
+      })();
+    }
+  });
+  post({ type: "ready" });
+}
+
+main().catch((err: unknown) => parentPort!.postMessage({ type: "failed", message: err instanceof Error ? (err.stack ?? err.message) : String(err) } satisfies EvaluationThreadMessage));
