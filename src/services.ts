@@ -44,10 +44,7 @@ export function createServices(
     // Partitions are renewed on a timer, whatever a batch takes, so their lease can be shorter than
     // a task's: a crashed worker's partitions pass on within 10 s. The embedded database is one
     // process's: it takes every partition at once, even after a crash.
-    partitions: {
-      leases: createPartitionLeases(sqlPartitionStore(db), { leaseMs: partitionLeaseMs(config.evaluation.leaseMs), exclusive: db.kind === "pglite" }),
-      renewMs: Math.max(100, Math.floor(partitionLeaseMs(config.evaluation.leaseMs) / 3)),
-    },
+    partitions: createPartitionLeases(sqlPartitionStore(db), { leaseMs: partitionLeaseMs(config.evaluation.leaseMs), exclusive: db.kind === "pglite" }),
     maintenance: [
       { name: "compact-rollups", everyMs: 2000, run: () => compactRollups(db) },
       { name: "deliver-webhooks", everyMs: 1000, run: () => webhooks.deliverDue() },

@@ -7,6 +7,7 @@ import { pathToFileURL } from "node:url";
 import { generateKey } from "../src/features/auth/api-key";
 import { insertEvents } from "../src/features/events/event-repository";
 import type { UsageEventInput } from "../src/features/events/event-schemas";
+import { claimBatch, completeBatch } from "../src/features/evaluation/evaluation-queue";
 import { createPartitionLeases, partitionCount, partitionOf, sqlPartitionStore } from "../src/features/evaluation/partitions";
 import { type TestDatabase, createTestDatabase, serverUrl, testTargets } from "./support/test-database";
 import { repoRulesDir } from "./support/test-server";
@@ -51,6 +52,23 @@ describe.each(testTargets())("evaluation partitions on %s", (kind) => {
     for (const r of rows) expect({ account: r.account_id, partition: Number(r.partition) }).toEqual({ account: r.account_id, partition: partitionOf(r.account_id) });
   });
 
+  it("completes a batch's tasks only in the partitions its worker still holds", async () => {
+    const events = Array.from({ length: 30 }, (_, i) => ({
+      eventId: `fence_${i}`, occurredAt: "2026-11-24T11:00:00Z", accountId: `acct_fence${i}`, model: "m", inputTokens: 1, outputTokens: 1,
+    }));
+    await t.db.transaction((tx) => insertEvents(tx, events));
+    const batch = await claimBatch(t.db, 1000, 60_000);
+    expect(batch.partitions.length).toBeGreaterThan(1);
+    const kept = batch.partitions[0]!;
+    const done = await t.db.transaction((tx) => completeBatch(tx, batch, new Set([kept])));
+    const inKept = batch.events.filter((e) => partitionOf(e.accountId) === kept).map((e) => e.pk);
+    expect([...done].sort()).toEqual(inKept.sort());
+    // The others stay queued, under this lease, for the partitions' owners.
+    const left = await t.db.query<{ n: number }>({ text: "SELECT count(*)::int AS n FROM evaluation_task", values: [] });
+    expect(Number(left[0]!.n)).toBe(batch.eventPks.length - inKept.length);
+    await t.db.transaction((tx) => completeBatch(tx, batch));
+  });
+
   it("shares partitions between workers, fences a commit of a lost partition, and hands partitions over when a lease expires", async () => {
     const store = sqlPartitionStore(t.db);
     const leaseMs = 400;
@@ -79,6 +97,18 @@ describe.each(testTargets())("evaluation partitions on %s", (kind) => {
     await a.leave();
     const free = await t.db.query<{ n: number }>({ text: "SELECT count(*)::int AS n FROM evaluation_partition WHERE owner IS NULL", values: [] });
     expect(Number(free[0]!.n)).toBe(partitionCount);
+  });
+});
+
+// Defined only with PostgreSQL: JIT exists there alone.
+if (process.env.TEST_DATABASE_URL) describe("PostgreSQL connections", () => {
+  it("run without JIT compilation (it compiled batch-sized statements for ~450 ms each)", async () => {
+    const t = await createTestDatabase("postgres");
+    try {
+      expect(await t.db.query<{ jit: string }>({ text: "SHOW jit", values: [] })).toEqual([{ jit: "off" }]);
+    } finally {
+      await t.drop();
+    }
   });
 });
 

@@ -14,7 +14,7 @@ const thresholdParam = z
   .min(0)
   .max(1)
   .refine((t) => Math.abs(t * 100 - Math.round(t * 100)) < 1e-9, "must be a multiple of 0.01 (e.g. 0.5, 0.93)");
-const linkByParam = z.enum(["paymentFingerprint", "ipPrefix", "orgId", "promptTemplateHash", "any"]);
+export const linkByParam = z.enum(["paymentFingerprint", "ipPrefix", "orgId", "promptTemplateHash", "any"]);
 
 export type LinkBy = z.infer<typeof linkByParam>;
 
@@ -136,22 +136,3 @@ export function factPriority(fact: unknown): number {
   return typeof fact === "string" && Object.hasOwn(factPriorities, fact) ? factPriorities[fact]! : 1;
 }
 
-/**
- * The link scopes (`by`, default "any") that a rule's conditions read linked facts in, whether as
- * a condition's fact or as a fact its value refers to. The uniting pass keeps components for these.
- */
-export function linkScopesOf(conditions: unknown): LinkBy[] {
-  const found = new Set<LinkBy>();
-  const visit = (node: unknown): void => {
-    if (node === null || typeof node !== "object") return;
-    if (Array.isArray(node)) return node.forEach(visit);
-    const n = node as Record<string, unknown>;
-    for (const key of ["all", "any", "not", "value"]) if (key in n) visit(n[key]);
-    if (typeof n.fact === "string" && isFactName(n.fact) && factCatalog[n.fact]!.kind === "linked") {
-      const by = linkByParam.safeParse((n.params as { by?: unknown } | undefined)?.by ?? "any");
-      if (by.success) found.add(by.data);
-    }
-  };
-  visit(conditions);
-  return [...found].sort();
-}

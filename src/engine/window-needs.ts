@@ -1,4 +1,6 @@
-// Which windows and signal thresholds a rule's conditions read: what a backtest's sliding windows keep.
+// Which windows, signal thresholds and link scopes a rule's conditions read: what a backtest's
+// sliding windows keep, and which linked-account components the uniting pass keeps.
+import { type LinkBy, factCatalog, isFactName, linkByParam } from "./fact-catalog";
 import type { RuleDocument } from "./rule-schema";
 import { windowMs } from "./window";
 
@@ -27,4 +29,18 @@ export function windowNeeds(rule: RuleDocument): { windows: number[]; signals: {
     }
   }
   return { windows: [...windows].sort((a, b) => a - b), signals: [...signals.values()] };
+}
+
+/**
+ * The link scopes (`by`, default "any") a condition tree reads linked facts in, whether as a
+ * condition's fact or as a fact its value refers to.
+ */
+export function linkScopesOf(conditions: unknown): LinkBy[] {
+  const found = new Set<LinkBy>();
+  for (const { fact, params } of leaves(conditions)) {
+    if (!isFactName(fact) || factCatalog[fact]!.kind !== "linked") continue;
+    const by = linkByParam.safeParse(params.by ?? "any");
+    if (by.success) found.add(by.data);
+  }
+  return [...found].sort();
 }

@@ -20,10 +20,10 @@ export function createEvaluationWorker(deps: {
   /** Periodic jobs (rollup compaction, webhook delivery), each on its own timer beside the evaluation loop. */
   maintenance?: Maintenance[];
   /**
-   * This worker's evaluation partitions (partitions.ts) and how often it renews them (a third of
-   * their lease): rebalanced between batches at that pace, renewed on a timer while a batch runs.
+   * This worker's evaluation partitions (partitions.ts): rebalanced between batches every
+   * `renewMs`, renewed on a timer at that pace while a batch runs.
    */
-  partitions?: { leases: PartitionLeases; renewMs: number };
+  partitions?: PartitionLeases;
 }) {
   const stats: WorkerStats = { batches: 0, evaluated: 0, hits: 0, errors: 0, failed: 0, failures: 0, lastLagMs: 0 };
   let running = false;
@@ -31,7 +31,8 @@ export function createEvaluationWorker(deps: {
 
   /** Each job on its own timer beside the evaluation loop (see repeat-every.ts). */
   function startMaintenance(): void {
-    const renewal: Maintenance[] = deps.partitions ? [{ name: "renew-partitions", everyMs: deps.partitions.renewMs, run: () => deps.partitions!.leases.renew() }] : [];
+    const leases = deps.partitions;
+    const renewal: Maintenance[] = leases ? [{ name: "renew-partitions", everyMs: leases.renewMs, run: () => leases.renew() }] : [];
     jobs = [...renewal, ...(deps.maintenance ?? [])].map((job) =>
       repeatEvery(job.everyMs, job.run, (err) => deps.logger.error({ err, job: job.name }, "maintenance job failed; it runs again later")),
     );
@@ -55,10 +56,10 @@ export function createEvaluationWorker(deps: {
     // outage costs a log line every few seconds rather than one per poll.
     let failuresInARow = 0;
     let rebalancedAt = 0;
-    const leases = deps.partitions?.leases;
+    const leases = deps.partitions;
     while (running) {
       try {
-        if (leases && (Date.now() - rebalancedAt >= deps.partitions!.renewMs || leases.owned().length === 0)) {
+        if (leases && (Date.now() - rebalancedAt >= leases.renewMs || leases.owned().length === 0)) {
           const before = leases.owned().length;
           const owned = await leases.rebalance();
           rebalancedAt = Date.now();
@@ -100,11 +101,13 @@ export function createEvaluationWorker(deps: {
     },
     /** Finishes the batch in flight, then stops. */
     async stop(): Promise<void> {
+      const started = loop !== undefined;
       running = false;
       wake?.();
       await Promise.all([loop, ...jobs.map((j) => j.stop())]);
-      // The others take this worker's partitions at once instead of waiting for the leases to expire.
-      await deps.partitions?.leases.leave().catch((err: unknown) => deps.logger.warn({ err }, "evaluation partitions not released; they pass on when their leases expire"));
+      // The others take this worker's partitions at once instead of waiting for the leases to expire
+      // (a worker never started, as the HTTP thread's when evaluation runs in a thread, holds none).
+      if (started) await deps.partitions?.leave().catch((err: unknown) => deps.logger.warn({ err }, "evaluation partitions not released; they pass on when their leases expire"));
     },
   };
 }

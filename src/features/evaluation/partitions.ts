@@ -55,6 +55,8 @@ export interface PartitionStore {
 
 export type PartitionLeases = {
   readonly workerId: string;
+  /** How often to renew (and, between batches, rebalance): a third of the lease. */
+  readonly renewMs: number;
   /** The partitions this worker holds as of its last heartbeat. */
   owned(): number[];
   /** Heartbeat, then take or give up partitions to hold this worker's share. Between batches. */
@@ -77,6 +79,7 @@ export function createPartitionLeases(store: PartitionStore, opts: { leaseMs: nu
   let first = true;
   return {
     workerId,
+    renewMs: Math.max(100, Math.floor(opts.leaseMs / 3)),
     owned: () => owned,
     async rebalance() {
       owned = await store.heartbeat(workerId, opts.leaseMs);

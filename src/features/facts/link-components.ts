@@ -28,7 +28,8 @@
 // batch, so a batch sees the links stored before it was claimed.
 import type { Database, SqlSession } from "../../db/database";
 import { raw, sql } from "../../db/sql";
-import { type LinkBy, linkScopesOf } from "../../engine/fact-catalog";
+import type { LinkBy } from "../../engine/fact-catalog";
+import { linkScopesOf } from "../../engine/window-needs";
 import { linkHubLimit, linkKindsFor } from "./fact-queries";
 import { compactionLock } from "./rollup-compactor";
 import { accountTables, componentTables } from "./usage-rollups";
@@ -130,7 +131,8 @@ export async function uniteComponents(db: Database, opts: { hubLimit?: number; s
   const [waiting] = await db.query<{ any: boolean; kept: string[] }>(sql`
     SELECT EXISTS (SELECT 1 FROM account_link_key WHERE id > (SELECT last_key FROM link_progress WHERE id = 1) AND NOT compacted) AS any,
            array(SELECT scope FROM link_scope) AS kept`);
-  if (!waiting?.any && wanted.every((w) => waiting?.kept.includes(w))) return { linkKeys: 0, values: 0, hubs: 0, moved: 0, rebuilt: 0, built: [] };
+  const nothing = (linkKeys: number): UniteResult => ({ linkKeys, values: 0, hubs: 0, moved: 0, rebuilt: 0, built: [] });
+  if (!waiting?.any && wanted.every((w) => waiting?.kept.includes(w))) return nothing(0);
   return db.transaction(async (s) => {
     await s.query(`SELECT pg_advisory_xact_lock(${compactionLock})`);
     const kept = new Set((await s.query<{ scope: LinkBy }>(`SELECT scope FROM link_scope`)).map((r) => r.scope));
@@ -142,7 +144,7 @@ export async function uniteComponents(db: Database, opts: { hubLimit?: number; s
     const range = sql`k.id > ${mark!.from}::bigint AND k.id <= ${mark!.to}::bigint AND NOT k.compacted`;
     // Merged rows (compacted, with new ids) only repeat keys the passes have read.
     const [count] = await s.query<{ n: number }>(sql`SELECT count(*)::int AS n FROM account_link_key k WHERE ${range}`);
-    const result: UniteResult = { linkKeys: Number(count?.n ?? 0), values: 0, hubs: 0, moved: 0, rebuilt: 0, built: [] };
+    const result = nothing(Number(count?.n ?? 0));
     // Only an account new to a value changes anything (link_member says which are): it is counted
     // on the value, and joins the value's other accounts, which are all in one component already
     // (each joined one of them, and so all), unless the value has become a hub with it.

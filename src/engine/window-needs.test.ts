@@ -1,4 +1,4 @@
-import { linkScopesOf } from "./fact-catalog";
+import { linkScopesOf } from "./window-needs";
 
 describe("linkScopesOf", () => {
   it("finds the scopes of linked facts in conditions and in the facts their values refer to, any by default", () => {
