@@ -1,4 +1,4 @@
-// npm run bench:eval -- [--db postgres|pglite] [--rate 5000] [--seconds 30] [--accounts 5000] [--cases 100000] [--eval-batch 2000]
+// npm run bench:eval -- [--db postgres|pglite] [--rate 5000] [--seconds 30] [--accounts 5000] [--cases 100000] [--eval-batch 2000] [--rules dir]
 // Starts ClauseGuard (API and in-process worker) on a fresh database, posts a steady stream of
 // events at --rate for --seconds, samples the evaluation queue's depth and age from /readyz, and
 // reports evaluation throughput and lag. Then fills the database to --cases cases and times the
@@ -21,6 +21,8 @@ const args = scriptOptions("bench:eval", {
   /** CLAUSEGUARD_EVAL_BATCH_SIZE of the server under test. */
   "eval-batch": { type: "string", default: "2000" },
   "database-url": { type: "string", default: "postgresql://postgres@127.0.0.1:5432/postgres" },
+  /** The rules folder of the server under test (default: the policy pack); an empty folder measures the pipeline without judging. */
+  rules: { type: "string" },
   /** Write a V8 CPU profile of the server to this folder (node --cpu-prof). */
   profile: { type: "string" },
 });
@@ -40,7 +42,7 @@ async function main(): Promise<void> {
   const env = {
     CLAUSEGUARD_ADMIN_KEY: adminKey,
     CLAUSEGUARD_DATA_DIR: dataDir,
-    CLAUSEGUARD_RULES_DIR: path.join(repoRoot, "rules"),
+    CLAUSEGUARD_RULES_DIR: args.rules ? path.resolve(args.rules) : path.join(repoRoot, "rules"),
     LOG_LEVEL: "info",
     CLAUSEGUARD_EVAL_BATCH_SIZE: String(evalBatch),
     ...(fresh ? { DATABASE_URL: fresh.url } : {}),
@@ -78,6 +80,11 @@ async function main(): Promise<void> {
       r = await ready();
     }
     const totalSeconds = (Date.now() - start) / 1000;
+    // The evaluation thread's counters reach /readyz once a second: wait for the last of them.
+    for (let i = 0; i < 30 && (r.evaluation.worker?.evaluated ?? 0) < sent; i++) {
+      await new Promise((res) => setTimeout(res, 100));
+      r = await ready();
+    }
     const worker = r.evaluation.worker!;
     ages.sort((a, b) => a - b);
     console.log(`ingest: ${sent} events in ${ingestSeconds.toFixed(1)} s (${Math.round(sent / ingestSeconds)} events/s offered; ${late} of ${seconds * 5} ticks sent late)`);
