@@ -24,6 +24,10 @@ describe("clauseguard serve (embedded database)", () => {
       body: JSON.stringify([{ eventId: "p1", occurredAt: "2026-11-24T10:00:00Z", accountId: "a", model: "m", inputTokens: 1, outputTokens: 1 }]),
     });
     expect(post.status).toBe(202);
+    // Evaluation runs in a thread of its own; its counters reach the HTTP thread's /metrics each second.
+    const evaluated = async () => Number(/^clauseguard_evaluated_events (\d+)$/m.exec(await (await fetch(`${url}/metrics`)).text())?.[1] ?? -1);
+    for (let i = 0; i < 100 && (await evaluated()) < 1; i++) await new Promise((r) => setTimeout(r, 100));
+    expect(await evaluated()).toBe(1);
     // The key is never written to the logs.
     const logLines = first.stdout().split("\n").filter((l) => l.startsWith("{"));
     expect(logLines.join("\n")).not.toContain(key!);
