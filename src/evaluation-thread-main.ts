@@ -2,7 +2,6 @@
 // services built as in a worker process, the evaluation worker started.
 import { parentPort, workerData } from "node:worker_threads";
 import { attachDatabase } from "./db/database";
-import { backgroundApplicationName } from "./db/session-share";
 import type { EvaluationThreadMessage, EvaluationThreadRequest, EvaluationThreadSetup } from "./evaluation-thread";
 import { createLogger } from "./logger";
 import { createServices } from "./services";
@@ -11,8 +10,7 @@ async function main(): Promise<void> {
   const port = parentPort!;
   const { config, connection, pretty } = workerData as EvaluationThreadSetup;
   const logger = createLogger(config.logLevel, pretty).child({ thread: "evaluation" });
-  // Its connections are background work: on the embedded database, HTTP's statements go first (session-share.ts).
-  const db = await attachDatabase(connection, { applicationName: backgroundApplicationName });
+  const db = await attachDatabase(connection);
   const services = createServices(db, config, logger);
   const post = (m: EvaluationThreadMessage) => port.postMessage(m);
   const report = () => post({ type: "stats", worker: { ...services.worker.stats }, rules: [...services.evaluation.ruleStats], webhooks: { ...services.webhooks.stats } });

@@ -43,14 +43,9 @@ export type Database = {
 /** A database as another thread opens it again (attachDatabase): plain data, so it passes to a worker thread. */
 export type DatabaseConnection = { kind: DatabaseTarget["kind"]; pool: pg.PoolConfig; unnamed: boolean };
 
-/**
- * Opens a database another thread of this process has opened (its `connection`), with a pool of
- * its own. `applicationName` names its connections (the evaluation thread's are served as
- * background work on the embedded database: session-share.ts).
- */
-export async function attachDatabase(c: DatabaseConnection, opts: { max?: number; applicationName?: string } = {}): Promise<Database> {
-  const pool = { ...c.pool, max: opts.max ?? 8, ...(opts.applicationName ? { application_name: opts.applicationName } : {}) };
-  const db = await openPostgres(pool, { unnamed: c.unnamed });
+/** Opens a database another thread of this process has opened (its `connection`), with a pool of its own. */
+export async function attachDatabase(c: DatabaseConnection, max = 8): Promise<Database> {
+  const db = await openPostgres({ ...c.pool, max }, { unnamed: c.unnamed });
   return { ...db, kind: c.kind, connection: c };
 }
 

@@ -10,15 +10,15 @@ import { threadScript } from "../thread-script";
 
 export type EmbeddedHostSetup = { dataDir?: string; loadDataDir?: Uint8Array; socketPath: string };
 export type EmbeddedHostRequest = { id: number; type: "dump" | "close" | "stats" };
-type Reply = { type: "reply"; id: number; error?: string; bytes?: Uint8Array; stats?: { connections: number; queued: number; backgroundUse: number } };
+type Reply = { type: "reply"; id: number; error?: string; bytes?: Uint8Array; stats?: { connections: number; queued: number } };
 type HostMessage = { type: "ready" } | { type: "failed"; message: string } | Reply;
 
 export type EmbeddedHost = {
   /** node-postgres connection settings for the socket. */
   connection: { host: string; port: number; user: string; database: string };
   dumpDataDir(): Promise<Blob>;
-  /** Connections to the database, how many wait for its one session, and the share of its recent time that background work had. */
-  stats(): Promise<{ connections: number; queued: number; backgroundUse: number }>;
+  /** Connections to the database and how many wait for its one session. */
+  stats(): Promise<{ connections: number; queued: number }>;
   close(): Promise<void>;
 };
 

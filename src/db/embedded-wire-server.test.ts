@@ -8,7 +8,6 @@ import path from "node:path";
 import { PGlite } from "@electric-sql/pglite";
 import pg from "pg";
 import { type WireServer, serveOverWire } from "./embedded-wire-server";
-import { backgroundApplicationName } from "./session-share";
 
 describe("embedded wire server", () => {
   let db: PGlite;
@@ -108,22 +107,6 @@ describe("embedded wire server", () => {
     const execute = Buffer.from([0, 0, 0, 0, 0]); // unnamed portal, no row limit
     await leaveMidExchange([message(0x50, insert), message(0x42, bind), message(0x45, execute)], false);
     expect((await pool.query<{ n: number }>("SELECT count(*)::int AS n FROM t WHERE owner = 77")).rows[0]!.n).toBe(0);
-  });
-
-  it("serves the evaluation thread's connections (by their application_name) as background work", async () => {
-    // Every connection so far was foreground.
-    expect(server.stats().backgroundUse).toBe(0);
-    const background = new pg.Pool({ host: dir, port: 5432, user: "postgres", database: "postgres", max: 1, application_name: backgroundApplicationName });
-    try {
-      await background.query("SELECT pg_sleep(0.05)");
-      await pool.query("SELECT pg_sleep(0.05)");
-    } finally {
-      await background.end();
-    }
-    // 50 ms of background beside the foreground time of the tests before, decayed (session-share.ts).
-    const use = server.stats().backgroundUse;
-    expect(use).toBeGreaterThan(0.05);
-    expect(use).toBeLessThan(0.9);
   });
 });
 

@@ -9,7 +9,6 @@
 // transactions, which mixes two clients' unnamed statements; hence this small server.)
 import net from "node:net";
 import type { PGlite } from "@electric-sql/pglite";
-import { type SessionClass, SessionShare, type SessionShareOptions, backgroundApplicationName, defaultSessionShare } from "./session-share";
 
 const sslRequestCode = 80877103;
 const cancelRequestCode = 80877102;
@@ -17,12 +16,40 @@ const protocolV3 = 196608;
 /** A Sync message ('S', length 4). */
 const syncMessage = new Uint8Array([0x53, 0, 0, 0, 4]);
 
-/** The start-up message's parameters (user, database, application_name, ...): null-terminated pairs after its 8 bytes. */
-export function startupParameters(message: Buffer): Record<string, string> {
-  const parts = message.subarray(8).toString("utf8").split("\0");
-  const params: Record<string, string> = {};
-  for (let i = 0; i + 1 < parts.length && parts[i] !== ""; i += 2) params[parts[i]!] = parts[i + 1]!;
-  return params;
+/** A FIFO lock on the one session: whoever holds it has PGlite to itself until it is idle again. */
+class SessionLock {
+  private owner: object | undefined;
+  private readonly waiting: { who: object; go: () => void }[] = [];
+
+  async acquire(who: object): Promise<void> {
+    if (this.owner === who) return;
+    if (!this.owner) {
+      this.owner = who;
+      return;
+    }
+    await new Promise<void>((go) => this.waiting.push({ who, go }));
+  }
+
+  release(who: object): void {
+    if (this.owner !== who) return;
+    const next = this.waiting.shift();
+    this.owner = next?.who;
+    next?.go();
+  }
+
+  /** Drops a connection that went away while waiting. */
+  forget(who: object): void {
+    const i = this.waiting.findIndex((w) => w.who === who);
+    if (i >= 0) this.waiting.splice(i, 1);
+  }
+
+  holds(who: object): boolean {
+    return this.owner === who;
+  }
+
+  get queued(): number {
+    return this.waiting.length;
+  }
 }
 
 /**
@@ -62,19 +89,11 @@ class ReadyForQueryTracker {
   }
 }
 
-export type WireServer = { close(): Promise<void>; stats(): { connections: number; queued: number; backgroundUse: number } };
+export type WireServer = { close(): Promise<void>; stats(): { connections: number; queued: number } };
 
-/**
- * Listens on `listen` (a Unix socket path or a TCP port on 127.0.0.1) and serves `db` to every
- * connection. A connection whose application_name is `backgroundApplicationName` (the evaluation
- * thread's) is served as background work: session-share.ts says who goes next.
- */
-export async function serveOverWire(
-  db: PGlite,
-  listen: { path: string } | { port: number },
-  share: SessionShareOptions = defaultSessionShare,
-): Promise<WireServer & { port?: number }> {
-  const lock = new SessionShare(share);
+/** Listens on `listen` (a Unix socket path or a TCP port on 127.0.0.1) and serves `db` to every connection. */
+export async function serveOverWire(db: PGlite, listen: { path: string } | { port: number }): Promise<WireServer & { port?: number }> {
+  const lock = new SessionLock();
   const connections = new Set<net.Socket>();
 
   const server = net.createServer((socket) => {
@@ -85,7 +104,6 @@ export async function serveOverWire(
     let started = false;
     let chain = Promise.resolve();
     let closed = false;
-    let cls: SessionClass = "foreground";
 
     let idle = true;
     /** Follows this connection's answers across its messages (whether one errored since the last ReadyForQuery). */
@@ -104,7 +122,7 @@ export async function serveOverWire(
     };
 
     const run = async (message: Buffer): Promise<void> => {
-      await lock.acquire(me, cls);
+      await lock.acquire(me);
       if (closed || socket.destroyed) return void (await release());
       idle = false;
       tracker.status = undefined;
@@ -144,7 +162,6 @@ export async function serveOverWire(
             return;
           }
           started = true;
-          if (startupParameters(message).application_name === backgroundApplicationName) cls = "background";
           chain = chain.then(() => run(Buffer.from(message))).catch(fail);
           continue;
         }
@@ -178,7 +195,7 @@ export async function serveOverWire(
   const address = server.address();
   return {
     port: typeof address === "object" && address ? address.port : undefined,
-    stats: () => ({ connections: connections.size, queued: lock.queued, backgroundUse: lock.backgroundUse }),
+    stats: () => ({ connections: connections.size, queued: lock.queued }),
     close: () =>
       new Promise<void>((resolve) => {
         for (const s of connections) s.destroy();
