@@ -10,7 +10,7 @@ import { maxEvalBatchSize } from "../src/config";
 import { openDatabase } from "../src/db/database";
 import { generateKey } from "../src/features/auth/api-key";
 import type { UsageEventInput } from "../src/features/events/event-schemas";
-import { freshPostgresDatabase, makeEvent, oneOf, pickAccount, quantile, repoRoot, scriptOptions, startServerProcess, wholeNumber } from "./bench-support";
+import { existingFolder, freshPostgresDatabase, makeEvent, oneOf, pickAccount, quantile, repoRoot, scriptOptions, startServerProcess, wholeNumber } from "./bench-support";
 
 const args = scriptOptions("bench:eval", {
   db: { type: "string", default: "postgres" },
@@ -42,7 +42,7 @@ async function main(): Promise<void> {
   const env = {
     CLAUSEGUARD_ADMIN_KEY: adminKey,
     CLAUSEGUARD_DATA_DIR: dataDir,
-    CLAUSEGUARD_RULES_DIR: args.rules ? path.resolve(args.rules) : path.join(repoRoot, "rules"),
+    CLAUSEGUARD_RULES_DIR: args.rules ? existingFolder("rules", args.rules) : path.join(repoRoot, "rules"),
     LOG_LEVEL: "info",
     CLAUSEGUARD_EVAL_BATCH_SIZE: String(evalBatch),
     ...(fresh ? { DATABASE_URL: fresh.url } : {}),

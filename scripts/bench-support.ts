@@ -70,6 +70,16 @@ export function wholeNumber(name: string, text: string | undefined, min = 0, max
   return n;
 }
 
+/** A folder that exists, resolved, or exit 2 naming the option. */
+export function existingFolder(name: string, text: string): string {
+  const dir = path.resolve(text);
+  if (!fs.statSync(dir, { throwIfNoEntry: false })?.isDirectory()) {
+    console.error(`${scriptName}: --${name} must be an existing folder, got '${text}'`);
+    process.exit(2);
+  }
+  return dir;
+}
+
 /** Creates an empty database next to `adminUrl`'s; drop() removes it. */
 export async function freshPostgresDatabase(adminUrl: string): Promise<{ url: string; drop(): Promise<void> }> {
   const name = `clauseguard_bench_${randomBytes(4).toString("hex")}`;

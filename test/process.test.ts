@@ -26,7 +26,7 @@ describe("clauseguard serve (embedded database)", () => {
     expect(post.status).toBe(202);
     // Evaluation runs in a thread of its own; its counters reach the HTTP thread's /metrics each second.
     const evaluated = async () => Number(/^clauseguard_evaluated_events (\d+)$/m.exec(await (await fetch(`${url}/metrics`)).text())?.[1] ?? -1);
-    for (let i = 0; i < 100 && (await evaluated()) < 1; i++) await new Promise((r) => setTimeout(r, 100));
+    await waitFor(async () => ((await evaluated()) >= 1 ? true : undefined), 10_000);
     expect(await evaluated()).toBe(1);
     // The key is never written to the logs.
     const logLines = first.stdout().split("\n").filter((l) => l.startsWith("{"));
