@@ -80,15 +80,43 @@ describe("embedded wire server", () => {
     expect(server.stats().queued).toBe(0);
   });
 
+  /** A raw client that sends `bytes` (after a startup exchange when `startup`); resolves once the server has closed it. */
+  async function closedAfter(bytes: Buffer, startup: boolean): Promise<void> {
+    const socket = net.connect(path.join(dir, ".s.PGSQL.5432"));
+    const closed = new Promise<void>((resolve) => socket.on("close", () => resolve()));
+    socket.on("error", () => {});
+    if (startup) {
+      const received: Buffer[] = [];
+      socket.on("data", (d) => received.push(d));
+      socket.write(startupPacket());
+      await waitFor(() => Buffer.concat(received).includes(0x5a)); // ReadyForQuery
+    }
+    socket.write(bytes);
+    await closed;
+  }
+
+  it.each([
+    ["a startup length of 0 with the SSL request code", Buffer.from([0, 0, 0, 0, 0x04, 0xd2, 0x16, 0x2f])],
+    ["a startup length under its header", Buffer.from([0, 0, 0, 4, 0, 3, 0, 0])],
+    ["a startup length over 10,000 bytes", Buffer.from([0, 0, 0x40, 0, 0, 3, 0, 0])],
+  ])("closes a client that sends %s, and goes on serving", async (_, bytes) => {
+    await closedAfter(bytes, false);
+    expect((await pool.query("SELECT 8 AS a")).rows).toEqual([{ a: 8 }]);
+  });
+
+  it("closes a client whose message length is under 4 without taking the session, and goes on serving", async () => {
+    await closedAfter(Buffer.from([0x51, 0, 0, 0, 0]), true);
+    expect((await pool.query("SELECT 9 AS a")).rows).toEqual([{ a: 9 }]);
+    expect(server.stats().queued).toBe(0);
+  });
+
   /** A raw client: the startup exchange, then the given protocol messages, then gone without a Sync. */
   async function leaveMidExchange(messages: Buffer[], expectError: boolean): Promise<void> {
     const socket = net.connect(path.join(dir, ".s.PGSQL.5432"));
     const received: Buffer[] = [];
     socket.on("data", (d) => received.push(d));
     const seen = (byte: number) => Buffer.concat(received).includes(byte);
-    const startup = Buffer.concat([Buffer.from([0, 0, 0, 0, 0, 3, 0, 0]), Buffer.from("user\0postgres\0database\0postgres\0\0")]);
-    startup.writeInt32BE(startup.length, 0);
-    socket.write(startup);
+    socket.write(startupPacket());
     await waitFor(() => seen(0x5a)); // ReadyForQuery
     received.length = 0;
     socket.write(Buffer.concat([...messages, message(0x48, Buffer.alloc(0))])); // ... then Flush, no Sync
@@ -109,6 +137,13 @@ describe("embedded wire server", () => {
     expect((await pool.query<{ n: number }>("SELECT count(*)::int AS n FROM t WHERE owner = 77")).rows[0]!.n).toBe(0);
   });
 });
+
+/** A protocol 3.0 startup packet for user and database postgres. */
+function startupPacket(): Buffer {
+  const startup = Buffer.concat([Buffer.from([0, 0, 0, 0, 0, 3, 0, 0]), Buffer.from("user\0postgres\0database\0postgres\0\0")]);
+  startup.writeInt32BE(startup.length, 0);
+  return startup;
+}
 
 /** A typed protocol message: its type byte, its length, its body. */
 function message(type: number, body: Buffer): Buffer {
