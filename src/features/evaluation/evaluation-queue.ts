@@ -37,12 +37,15 @@ export async function claimBatch(db: Queryable, size: number, leaseMs: number, p
     WITH claimed AS (
       UPDATE evaluation_task SET leased_until = now() + ${leaseMs}::int * interval '1 millisecond',
                                  lease_token = ${token}, attempts = attempts + 1
-      WHERE event_pk IN (
+      -- ARRAY(...) is run once, before the update: with IN (...) the planner could choose a nested
+      -- loop that runs the locking subquery per queued task, when the table's statistics were taken
+      -- with the queue empty and a backlog then arrived (measured: one claim ran over 5 minutes).
+      WHERE event_pk = ANY(ARRAY(
         SELECT event_pk FROM evaluation_task
         WHERE (leased_until IS NULL OR leased_until < now())
           AND (${partitions === undefined}::boolean OR partition = ANY(${partitions ?? []}::smallint[]))
         ORDER BY event_pk LIMIT ${size}::int
-        FOR UPDATE SKIP LOCKED)
+        FOR UPDATE SKIP LOCKED))
       RETURNING event_pk, partition)
     SELECT c.event_pk::text AS pk, c.partition, e.account_id,
            (extract(epoch FROM e.occurred_at) * 1000)::bigint::text AS occurred_ms,

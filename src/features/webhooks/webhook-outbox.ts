@@ -51,11 +51,12 @@ export function createWebhookDispatcher(db: Database, config: WebhookConfig, log
     // Claim by pushing the next attempt past the request timeout: another worker leaves these alone meanwhile.
     const claimed = await db.prisma.$queryRaw<Claimed[]>`
       UPDATE webhook_delivery SET next_attempt_at = ${new Date(now.getTime() + config.timeoutMs * 2)}
-      WHERE id IN (
+      -- Run once, before the update, whatever the statistics (see claimBatch in evaluation-queue.ts).
+      WHERE id = ANY(ARRAY(
         SELECT id FROM webhook_delivery
         WHERE delivered_at IS NULL AND failed_at IS NULL AND next_attempt_at <= ${now}
         ORDER BY next_attempt_at LIMIT ${limit}
-        FOR UPDATE SKIP LOCKED)
+        FOR UPDATE SKIP LOCKED))
       RETURNING id, url, payload, attempts`;
     let delivered = 0;
     await Promise.all(
