@@ -1,5 +1,9 @@
 // npm run bench:eval -- [--db postgres|pglite] [--rate 5000] [--seconds 30] [--accounts 5000] [--cases 100000] [--eval-batch 2000] [--rules dir]
-// Starts ClauseGuard (API and in-process worker) on a fresh database, posts a steady stream of
+//   [--history-days 0] [--history-per-day 4]
+// With --history-days, first stores that many days of history for every account (--history-per-day
+// events each per day, through the ingestion statement, compacted and united as the worker would have
+// done, not judged), so that the run's windows are full: day 30 of a scenario against day 1 without it.
+// Then starts ClauseGuard (API and in-process worker) on the database, posts a steady stream of
 // events at --rate for --seconds, samples the evaluation queue's depth and age from /readyz, and
 // reports evaluation throughput and lag. Then fills the database to --cases cases and times the
 // case list with filters.
@@ -7,9 +11,15 @@ import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { maxEvalBatchSize } from "../src/config";
-import { openDatabase } from "../src/db/database";
+import { type DatabaseTarget, openDatabase } from "../src/db/database";
+import { migrate } from "../src/db/migrator";
+import { sql } from "../src/db/sql";
 import { generateKey } from "../src/features/auth/api-key";
+import { insertEvents } from "../src/features/events/event-repository";
 import type { UsageEventInput } from "../src/features/events/event-schemas";
+import { scopesFor, uniteComponents } from "../src/features/facts/link-components";
+import { compactAll } from "../src/features/facts/rollup-compactor";
+import { loadRuleFiles } from "../src/features/rules/rule-files";
 import { existingFolder, freshPostgresDatabase, makeEvent, oneOf, pickAccount, quantile, repoRoot, scriptOptions, startServerProcess, wholeNumber } from "./bench-support";
 
 const args = scriptOptions("bench:eval", {
@@ -23,6 +33,10 @@ const args = scriptOptions("bench:eval", {
   "database-url": { type: "string", default: "postgresql://postgres@127.0.0.1:5432/postgres" },
   /** The rules folder of the server under test (default: the policy pack); an empty folder measures the pipeline without judging. */
   rules: { type: "string" },
+  /** Days of stored history before the run (0: none, the windows fill as the run goes). */
+  "history-days": { type: "string", default: "0" },
+  /** History events per account and day. */
+  "history-per-day": { type: "string", default: "4" },
   /** Write a V8 CPU profile of the server to this folder (node --cpu-prof). */
   profile: { type: "string" },
 });
@@ -36,22 +50,27 @@ async function main(): Promise<void> {
   const accounts = wholeNumber("accounts", args.accounts, 1);
   const caseTarget = wholeNumber("cases", args.cases);
   const evalBatch = wholeNumber("eval-batch", args["eval-batch"], 1, maxEvalBatchSize);
+  const historyDays = wholeNumber("history-days", args["history-days"], 0, 90);
+  const historyPerDay = wholeNumber("history-per-day", args["history-per-day"], 1, 1440);
+  const rulesDir = args.rules ? existingFolder("rules", args.rules) : path.join(repoRoot, "rules");
   const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), "cg-bench-"));
   const fresh = kind === "postgres" ? await freshPostgresDatabase(args["database-url"]!) : undefined;
   const adminKey = generateKey().key;
   const env = {
     CLAUSEGUARD_ADMIN_KEY: adminKey,
     CLAUSEGUARD_DATA_DIR: dataDir,
-    CLAUSEGUARD_RULES_DIR: args.rules ? existingFolder("rules", args.rules) : path.join(repoRoot, "rules"),
+    CLAUSEGUARD_RULES_DIR: rulesDir,
     LOG_LEVEL: "info",
     CLAUSEGUARD_EVAL_BATCH_SIZE: String(evalBatch),
     ...(fresh ? { DATABASE_URL: fresh.url } : {}),
   };
+  const target = fresh ? ({ kind: "postgres", url: fresh.url } as const) : ({ kind: "pglite", dataDir } as const);
+  if (historyDays > 0) await storeHistory(target, { accounts, days: historyDays, perDay: historyPerDay, rules: loadRuleFiles(rulesDir).map((f) => f.rule) });
   const server = await startServerProcess(env, ["serve"], args.profile ? ["--cpu-prof", `--cpu-prof-dir=${path.resolve(args.profile)}`] : []);
   const headers = { authorization: `Bearer ${adminKey}`, "content-type": "application/json" };
   const ready = async () => (await (await fetch(`${server.url}/readyz`)).json()) as Ready;
   try {
-    console.log(`ClauseGuard evaluation bench: ${kind}, ${rate} events/s for ${seconds} s, ${accounts} accounts, ${os.cpus().length} cores`);
+    console.log(`ClauseGuard evaluation bench: ${kind}, ${rate} events/s for ${seconds} s, ${accounts} accounts, ${historyDays} days of history, ${os.cpus().length} cores (${os.cpus()[0]?.model ?? "?"})`);
     // One batch every 200 ms, sized to the rate; events are timestamped as they are sent.
     const perTick = Math.max(1, Math.round(rate / 5));
     const ages: number[] = [];
@@ -96,7 +115,7 @@ async function main(): Promise<void> {
 
   if (caseTarget > 0) {
     // Fill to the target with synthetic cases (set-based), then time the list with filters over HTTP.
-    const db = await openDatabase(fresh ? { kind: "postgres", url: fresh.url } : { kind: "pglite", dataDir });
+    const db = await openDatabase(target);
     // Each synthetic case has an account of its own: no two are active for one account and rule.
     await db.withSession(async (s) => {
       await s.query(
@@ -134,6 +153,40 @@ async function main(): Promise<void> {
   }
   await fresh?.drop();
   fs.rmSync(dataDir, { recursive: true, force: true });
+}
+
+/**
+ * Stores `days` of history before now for accounts acct_0.. (perDay events each per day, spread
+ * over the day), as ingestion stores it, then does what the worker would have done with it by now
+ * (compaction, uniting its link keys) except judging it: its evaluation tasks are removed.
+ */
+async function storeHistory(target: DatabaseTarget, h: { accounts: number; days: number; perDay: number; rules: readonly { conditions: unknown }[] }): Promise<void> {
+  const t0 = performance.now();
+  const db = await openDatabase(target);
+  try {
+    await migrate(db);
+    const step = 86_400_000 / h.perDay;
+    const from = Date.now() - h.days * 86_400_000 - 60_000;
+    const total = h.accounts * h.days * h.perDay;
+    for (let i = 0; i < total; i += 5000) {
+      const batch: UsageEventInput[] = [];
+      for (let j = i; j < Math.min(total, i + 5000); j++) {
+        const a = j % h.accounts;
+        batch.push(makeEvent(10_000_000 + j, `acct_${a}`, from + Math.floor(j / h.accounts) * step + ((a * 7919) % step)));
+      }
+      await db.transaction((tx) => insertEvents(tx, batch));
+    }
+    await db.query(sql`DELETE FROM evaluation_task`);
+    // Merged rows first (the uniting pass copies fewer), then the link keys united, then those and
+    // the component rows merged: what the worker's compactor and uniting passes would have done by now.
+    await compactAll(db, 50_000);
+    await uniteComponents(db, { scopes: scopesFor(h.rules) });
+    await compactAll(db, 50_000);
+    await db.query(sql`ANALYZE`);
+    console.log(`history: ${total} events over ${h.days} days for ${h.accounts} accounts stored, compacted and united in ${((performance.now() - t0) / 1000).toFixed(1)} s`);
+  } finally {
+    await db.close();
+  }
 }
 
 main().catch((err: unknown) => {
