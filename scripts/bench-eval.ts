@@ -109,6 +109,15 @@ async function main(): Promise<void> {
     console.log(`ingest: ${sent} events in ${ingestSeconds.toFixed(1)} s (${Math.round(sent / ingestSeconds)} events/s offered; ${late} of ${seconds * 5} ticks sent late)`);
     console.log(`evaluation: ${worker.evaluated} events in ${worker.batches} batches, done ${(totalSeconds - ingestSeconds).toFixed(1)} s after the last post: ${Math.round(worker.evaluated / totalSeconds)} events/s, ${worker.hits} hits`);
     console.log(`lag (age of the oldest unevaluated event, sampled each second): p50 ${quantile(ages, 0.5)} ms, p95 ${quantile(ages, 0.95)} ms, max ${ages[ages.length - 1] ?? 0} ms`);
+    if (fresh) {
+      // Rows the compactor has not merged yet: readers sum them, so a growing count is a read growing.
+      const db = await openDatabase(target);
+      const [left] = await db.query<Record<string, number>>(sql`
+        SELECT (SELECT count(*)::int FROM usage_minute WHERE NOT compacted) AS minute, (SELECT count(*)::int FROM usage_hour WHERE NOT compacted) AS hour,
+               (SELECT count(*)::int FROM component_minute WHERE NOT compacted) AS component_minute, (SELECT count(*)::int FROM account_link_key WHERE NOT compacted) AS link_keys`);
+      await db.close();
+      console.log(`rows not merged yet at the end: ${Object.entries(left ?? {}).map(([k, v]) => `${k} ${v}`).join(", ")}`);
+    }
   } finally {
     await server.stop();
   }

@@ -142,7 +142,7 @@ export const repoRoot = path.resolve(__dirname, "..");
  * the servers it starts, so one script measures each arrangement (e.g.
  * `CLAUSEGUARD_EVAL_CADENCE=minute npm run demo`). Nothing else of the shell's environment is.
  */
-export const forwardedSwitches = ["CLAUSEGUARD_EVAL_CADENCE", "CLAUSEGUARD_EVALUATOR"] as const;
+export const forwardedSwitches = ["CLAUSEGUARD_EVAL_CADENCE", "CLAUSEGUARD_EVALUATOR", "CLAUSEGUARD_EVAL_NICE"] as const;
 
 /**
  * Starts `clauseguard <args>` in a child process (one node process, tsx as its loader) with the

@@ -46,6 +46,12 @@ describe("loadConfig", () => {
     expect(() => loadConfig({ CLAUSEGUARD_EVAL_CADENCE: "hourly" }, emptyDir())).toThrow(/CLAUSEGUARD_EVAL_CADENCE: must be one of batch, minute/);
   });
 
+  it("takes the evaluation thread's nice value from 0 to 19, and names a bad one", () => {
+    expect(loadConfig({}, emptyDir()).evaluation.nice).toBe(10);
+    expect(loadConfig({ CLAUSEGUARD_EVAL_NICE: "0" }, emptyDir()).evaluation.nice).toBe(0);
+    expect(() => loadConfig({ CLAUSEGUARD_EVAL_NICE: "20" }, emptyDir())).toThrow(/CLAUSEGUARD_EVAL_NICE/);
+  });
+
   it("uses PostgreSQL when DATABASE_URL is set", () => {
     expect(loadConfig({ DATABASE_URL: "postgresql://u@h:5432/db" }, emptyDir()).database).toEqual({ kind: "postgres", url: "postgresql://u@h:5432/db" });
   });

@@ -5,6 +5,7 @@ import { attachDatabase } from "./db/database";
 import type { EvaluationThreadMessage, EvaluationThreadRequest, EvaluationThreadSetup } from "./evaluation-thread";
 import { createLogger } from "./logger";
 import { createServices } from "./services";
+import { lowerThreadPriority } from "./thread-priority";
 
 async function main(): Promise<void> {
   const port = parentPort!;
@@ -20,6 +21,7 @@ async function main(): Promise<void> {
     await db.close();
     throw err;
   }
+  lowerThreadPriority(config.evaluation.nice ?? 0, logger);
   services.worker.start();
   const timer = setInterval(report, 1000);
   port.on("message", (m: EvaluationThreadRequest) => {

@@ -10,6 +10,7 @@ import { migrate } from "./db/migrator";
 import { loadRuleFiles } from "./features/rules/rule-files";
 import type { Logger } from "./logger";
 import { type Services, createServices } from "./services";
+import { lowerThreadPriority } from "./thread-priority";
 
 export type Roles = { api: boolean; worker: boolean };
 
@@ -64,7 +65,12 @@ export async function startServer(config: Config, logger: Logger, roles: Roles, 
         { worker: services.worker.stats, rules: services.evaluation.ruleStats, webhooks: services.webhooks.stats },
         logger,
       );
-    } else if (roles.worker) services.worker.start();
+    } else if (roles.worker) {
+      // A worker-only process evaluates on its main thread; with the API in the same thread
+      // (tests' unthreaded mode) lowering it would slow HTTP too.
+      if (!roles.api) lowerThreadPriority(config.evaluation.nice ?? 0, logger);
+      services.worker.start();
+    }
     if (roles.api) {
       await services.enforcement.start();
       if (config.ingest.maxBacklog > 0) services.backlog.start();

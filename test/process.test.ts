@@ -37,9 +37,16 @@ describe("clauseguard serve (embedded database)", () => {
     expect(first.stdout()).toContain('"msg":"stopped"');
     expect(fs.existsSync(path.join(dataDir, "clauseguard.lock"))).toBe(false);
 
-    const second = run(["serve"], env);
+    const second = run(["serve"], { ...env, CLAUSEGUARD_EVAL_NICE: "7" });
     const url2 = await waitFor(() => startedUrl(second));
     expect(second.stdout()).not.toMatch(/created an admin API key/);
+    // CLAUSEGUARD_EVAL_NICE lowers the evaluation thread alone: the main (HTTP) thread keeps its priority.
+    if (process.platform === "linux") {
+      const niceOf = (task: string) => Number(fs.readFileSync(`/proc/${second.child.pid}/task/${task}/stat`, "utf8").split(") ")[1]!.split(" ")[16]);
+      const tasks = fs.readdirSync(`/proc/${second.child.pid}/task`);
+      expect(niceOf(String(second.child.pid))).toBe(0);
+      expect(tasks.filter((t) => niceOf(t) === 7)).toHaveLength(1);
+    }
     const list = await fetch(`${url2}/v1/events?accountId=a`, { headers: { authorization: `Bearer ${key}` } });
     expect(((await list.json()) as { items: { eventId: string }[] }).items.map((e) => e.eventId)).toEqual(["p1"]);
     second.child.kill("SIGINT");
