@@ -16,6 +16,7 @@ import { migrate } from "../src/db/migrator";
 import { sql } from "../src/db/sql";
 import { generateKey } from "../src/features/auth/api-key";
 import { insertEvents } from "../src/features/events/event-repository";
+import { createLinkKeyCache } from "../src/features/events/link-key-cache";
 import type { UsageEventInput } from "../src/features/events/event-schemas";
 import { scopesFor, uniteComponents } from "../src/features/facts/link-components";
 import { compactAll } from "../src/features/facts/rollup-compactor";
@@ -110,6 +111,7 @@ async function main(): Promise<void> {
     console.log(`evaluation: ${worker.evaluated} events in ${worker.batches} batches, done ${(totalSeconds - ingestSeconds).toFixed(1)} s after the last post: ${Math.round(worker.evaluated / totalSeconds)} events/s, ${worker.hits} hits`);
     console.log(`lag (age of the oldest unevaluated event, sampled each second): p50 ${quantile(ages, 0.5)} ms, p95 ${quantile(ages, 0.95)} ms, max ${ages[ages.length - 1] ?? 0} ms`);
     if (fresh) {
+      // (PostgreSQL only: the embedded database is the server's until it stops.)
       // Rows the compactor has not merged yet: readers sum them, so a growing count is a read growing.
       const db = await openDatabase(target);
       const [left] = await db.query<Record<string, number>>(sql`
@@ -177,13 +179,16 @@ async function storeHistory(target: DatabaseTarget, h: { accounts: number; days:
     const step = 86_400_000 / h.perDay;
     const from = Date.now() - h.days * 86_400_000 - 60_000;
     const total = h.accounts * h.days * h.perDay;
+    const linkKeys = createLinkKeyCache();
     for (let i = 0; i < total; i += 5000) {
       const batch: UsageEventInput[] = [];
       for (let j = i; j < Math.min(total, i + 5000); j++) {
         const a = j % h.accounts;
         batch.push(makeEvent(10_000_000 + j, `acct_${a}`, from + Math.floor(j / h.accounts) * step + ((a * 7919) % step)));
       }
-      await db.transaction((tx) => insertEvents(tx, batch));
+      // With the link keys cached as the server caches them (one row per key and hour).
+      const { linkKeysWritten } = await db.transaction((tx) => insertEvents(tx, batch, linkKeys));
+      linkKeys.remember(linkKeysWritten);
     }
     await db.query(sql`DELETE FROM evaluation_task`);
     // Merged rows first (the uniting pass copies fewer), then the link keys united, then those and

@@ -49,7 +49,7 @@ describe("loadConfig", () => {
   it("takes the evaluation thread's nice value from 0 to 19, and names a bad one", () => {
     expect(loadConfig({}, emptyDir()).evaluation.nice).toBe(10);
     expect(loadConfig({ CLAUSEGUARD_EVAL_NICE: "0" }, emptyDir()).evaluation.nice).toBe(0);
-    expect(() => loadConfig({ CLAUSEGUARD_EVAL_NICE: "20" }, emptyDir())).toThrow(/CLAUSEGUARD_EVAL_NICE/);
+    for (const bad of ["20", "-1", "1.5", "low"]) expect(() => loadConfig({ CLAUSEGUARD_EVAL_NICE: bad }, emptyDir())).toThrow(/CLAUSEGUARD_EVAL_NICE/);
   });
 
   it("uses PostgreSQL when DATABASE_URL is set", () => {

@@ -50,7 +50,7 @@ const envSchema = z.object({
    */
   CLAUSEGUARD_EVAL_CADENCE: z.enum(evaluationCadences, { message: `must be one of ${evaluationCadences.join(", ")}` }).default("batch"),
   /**
-   * The nice value (0-19) of the thread that evaluates, on Linux: evaluation yields the CPU to the
+   * Nice steps (0-19) the thread that evaluates runs below the process, on Linux: it yields the CPU to the
    * HTTP thread and the embedded database's thread, which answer the gateway. 0 leaves it as is.
    * 10: on PostgreSQL with both roles in one process, /healthz p99 110 -> 69 ms under saturation
    * (docs/performance.md).
@@ -109,7 +109,7 @@ export type Config = {
   rulesDir: string;
   logLevel: (typeof logLevels)[number];
   bodyLimitBytes: number;
-  /** nice: the evaluating thread's nice value on Linux (0: unchanged; see src/thread-priority.ts). */
+  /** nice: nice steps the evaluating thread runs below the process, on Linux (0: unchanged; see src/thread-priority.ts). */
   evaluation: { pollMs: number; batchSize: number; leaseMs: number; cadence?: EvaluationCadence; nice?: number };
   /** Which evaluator judges events and backtests (see src/engine/rule-compiler.ts). */
   evaluator: EvaluatorKind;

@@ -6,18 +6,26 @@
 import os from "node:os";
 import type { Logger } from "./logger";
 
-/** Raises the calling thread's nice value to `nice` (0: leave it). Returns whether it was applied. */
-export function lowerThreadPriority(nice: number, logger: Logger, platform: NodeJS.Platform = process.platform): boolean {
-  if (nice === 0) return false;
+export type Priorities = { get(): number; set(nice: number): void };
+const threadPriorities: Priorities = { get: () => os.getPriority(), set: (nice) => os.setPriority(nice) };
+
+/**
+ * Raises the calling thread's nice value by `increment` (at most to 19), so that it stays below the
+ * process's other threads however the process was started (`nice -n 5 npm start` gives 15 with 10).
+ * 0 leaves it. Returns the thread's nice value afterwards, or undefined when it was left.
+ */
+export function lowerThreadPriority(increment: number, logger: Logger, platform: NodeJS.Platform = process.platform, priorities: Priorities = threadPriorities): number | undefined {
+  if (increment === 0) return undefined;
   if (platform !== "linux") {
-    logger.warn({ nice, platform }, "CLAUSEGUARD_EVAL_NICE is not applied: on this platform a nice value is the whole process's, HTTP included");
-    return false;
+    logger.info({ increment, platform }, "CLAUSEGUARD_EVAL_NICE is not applied: on this platform a nice value is the whole process's, HTTP included");
+    return undefined;
   }
   try {
-    os.setPriority(nice);
-    return true;
+    const nice = Math.min(19, priorities.get() + increment);
+    priorities.set(nice);
+    return nice;
   } catch (err) {
-    logger.warn({ err, nice }, "could not lower the evaluation thread's priority");
-    return false;
+    logger.warn({ err, increment }, "could not lower the evaluation thread's priority");
+    return undefined;
   }
 }

@@ -81,7 +81,7 @@ describe("embedded wire server", () => {
   });
 
   /** A raw client that sends `bytes` (after a startup exchange when `startup`); resolves once the server has closed it. */
-  async function closedAfter(bytes: Buffer, startup: boolean): Promise<void> {
+  async function closedAfter(bytes: Buffer | Buffer[], startup: boolean): Promise<void> {
     const socket = net.connect(path.join(dir, ".s.PGSQL.5432"));
     const closed = new Promise<void>((resolve) => socket.on("close", () => resolve()));
     socket.on("error", () => {});
@@ -91,21 +91,28 @@ describe("embedded wire server", () => {
       socket.write(startupPacket());
       await waitFor(() => Buffer.concat(received).includes(0x5a)); // ReadyForQuery
     }
-    socket.write(bytes);
+    for (const part of Array.isArray(bytes) ? bytes : [bytes]) {
+      socket.write(part);
+      await new Promise((r) => setTimeout(r, 10)); // separate reads on the server's side
+    }
     await closed;
   }
 
   it.each([
     ["a startup length of 0 with the SSL request code", Buffer.from([0, 0, 0, 0, 0x04, 0xd2, 0x16, 0x2f])],
     ["a startup length under its header", Buffer.from([0, 0, 0, 4, 0, 3, 0, 0])],
-    ["a startup length over 10,000 bytes", Buffer.from([0, 0, 0x40, 0, 0, 3, 0, 0])],
+    ["a startup length over 10,000 bytes", Buffer.from([0, 0, 0x27, 0x15, 0, 3, 0, 0])], // 10,005: a body of 10,001
   ])("closes a client that sends %s, and goes on serving", async (_, bytes) => {
     await closedAfter(bytes, false);
     expect((await pool.query("SELECT 8 AS a")).rows).toEqual([{ a: 8 }]);
   });
 
-  it("closes a client whose message length is under 4 without taking the session, and goes on serving", async () => {
-    await closedAfter(Buffer.from([0x51, 0, 0, 0, 0]), true);
+  it.each([
+    ["0", [Buffer.from([0x51, 0, 0, 0, 0])]],
+    ["-1, its header split over two writes", [Buffer.from([0x51, 0xff]), Buffer.from([0xff, 0xff, 0xff])]],
+    ["over 1 GiB", [Buffer.from([0x51, 0x40, 0, 0, 0])]],
+  ])("closes a client whose message length is %s without taking the session, and goes on serving", async (_, parts) => {
+    await closedAfter(parts, true);
     expect((await pool.query("SELECT 9 AS a")).rows).toEqual([{ a: 9 }]);
     expect(server.stats().queued).toBe(0);
   });

@@ -13,7 +13,10 @@ import type { PGlite } from "@electric-sql/pglite";
 const sslRequestCode = 80877103;
 const cancelRequestCode = 80877102;
 const protocolV3 = 196608;
-const maxStartupPacket = 10_000;
+/** PostgreSQL's MAX_STARTUP_PACKET_LENGTH. */
+const maxStartupBody = 10_000;
+/** PostgreSQL's PQ_LARGE_MESSAGE_LIMIT: the largest message a backend reads. */
+const maxMessageLength = 0x3fffffff;
 /** A Sync message ('S', length 4). */
 const syncMessage = new Uint8Array([0x53, 0, 0, 0, 4]);
 
@@ -147,9 +150,9 @@ export async function serveOverWire(db: PGlite, listen: { path: string } | { por
           if (buffered.length < 8) return;
           const len = buffered.readInt32BE(0);
           const code = buffered.readInt32BE(4);
-          // A length under its own header would never consume the buffer; PostgreSQL refuses
-          // startup packets over 10,000 bytes for the same reason (MAX_STARTUP_PACKET_LENGTH).
-          if (len < 8 || len > maxStartupPacket) return void socket.destroy();
+          // A length under its own header would never consume the buffer; PostgreSQL refuses a
+          // startup packet whose body (the length word excluded) is over 10,000 bytes.
+          if (len < 8 || len - 4 > maxStartupBody) return void socket.destroy();
           if (buffered.length < len) return;
           const message = buffered.subarray(0, len);
           buffered = buffered.subarray(len);
@@ -171,7 +174,9 @@ export async function serveOverWire(db: PGlite, listen: { path: string } | { por
         }
         if (buffered.length < 5) return;
         const declared = buffered.readInt32BE(1);
-        if (declared < 4) return void socket.destroy(); // the length counts itself: less is a broken client
+        // The length counts itself: less is a broken client (-1 would never consume the buffer). Over
+        // PostgreSQL's own limit for a message it would buffer without end.
+        if (declared < 4 || declared > maxMessageLength) return void socket.destroy();
         const len = 1 + declared;
         if (buffered.length < len) return;
         const message = Buffer.from(buffered.subarray(0, len));

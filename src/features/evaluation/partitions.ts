@@ -135,7 +135,8 @@ export function sqlPartitionStore(db: Queryable): PartitionStore {
       return { liveWorkers: Number(row?.live ?? 0), free: (row?.free ?? []).map(Number) };
     },
     async take(workerId, ids, leaseMs, force = false) {
-      // SKIP LOCKED: a partition whose owner is committing a batch (hold) is not free anyway.
+      // SKIP LOCKED: a partition whose owner is committing a batch (hold) is not free anyway. IN (...)
+      // is safe here (unlike the task claim, evaluation-queue.ts): the table has 64 rows, always.
       const rows = await db.query<{ id: number }>(sql`
         UPDATE evaluation_partition p SET owner = ${workerId}, lease_until = ${until(leaseMs)}, epoch = p.epoch + 1
         WHERE p.id IN (
