@@ -83,10 +83,12 @@ export const factCatalog: Record<string, FactDefinition> = {
   topTemplateShare: windowFact("Share (0..1) of the account's requests in the window that used its most used prompt template."),
   peakRequestsPerMinute: windowFact("Most requests of the account in one clock minute of the window."),
   signalRate: windowFact("Share (0..1) of the account's requests in the window whose `signal` is true or >= `threshold` (default 0.5).", signalParams),
-  linkedAccounts: linkedFact("Other accounts sharing a value (`by`, default any) with this one within the window."),
+  linkedAccounts: linkedFact(
+    "Other accounts in this one's component of linked accounts (`by`, default any): joined to it by shared values that are not hubs, directly or through others, over all stored link keys.",
+  ),
   linkedSuspendedAccounts: linkedFact("Linked accounts whose status is suspended."),
-  clusterRequestCount: linkedFact("Requests in the window of the account plus its linked accounts."),
-  clusterOutputTokens: linkedFact("Output tokens in the window of the account plus its linked accounts."),
+  clusterRequestCount: linkedFact("Requests in the window (by whole minutes) of the account's component of linked accounts, the account included."),
+  clusterOutputTokens: linkedFact("Output tokens in the window (by whole minutes) of the account's component of linked accounts, the account included."),
   clusterSignalRate: linkedFact(
     "signalRate over the account plus its linked accounts.",
     z.strictObject({ window: windowParam.optional(), by: linkByParam.optional(), signal: signalParam, threshold: thresholdParam.optional() }),
