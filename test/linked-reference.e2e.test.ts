@@ -189,6 +189,37 @@ describe.each(testTargets())("linked facts against a brute-force reference on %s
     expect(asks.filter((a) => ref.component(a.event.accountId, a.by).length > ref.linked(a.event.accountId, a.by, 0, Date.now()).linked.length).length).toBeGreaterThan(5);
   });
 
+  it("computes every linked fact with reach direct over the one-hop set within the window, exactly, as the reference does", async () => {
+    const loader = createFactLoader(t.db, { hubLimit });
+    const facts = await Promise.all(
+      asks.map(async (a) => {
+        const s = createFactSource(t.db, a.event as unknown as EventFact, loader);
+        const q = { by: a.by, windowMs: a.windowMs, reach: "direct" as const };
+        return {
+          linkedAccounts: await s.linkedFact("linkedAccounts", q),
+          linkedSuspendedAccounts: await s.linkedFact("linkedSuspendedAccounts", q),
+          clusterRequestCount: await s.linkedFact("clusterRequestCount", q),
+          clusterOutputTokens: await s.linkedFact("clusterOutputTokens", q),
+        };
+      }),
+    );
+    let differs = 0;
+    asks.forEach((a, i) => {
+      const { linked } = ref.linked(a.event.accountId, a.by, a.at - a.windowMs, a.at);
+      if (linked.length !== ref.component(a.event.accountId, a.by).length) differs++;
+      const usage = ref.usage([a.event.accountId, ...linked], a.at - a.windowMs, a.at);
+      expect({ i, ...facts[i] }).toEqual({
+        i,
+        linkedAccounts: linked.length,
+        linkedSuspendedAccounts: linked.filter((id) => suspended.includes(id)).length,
+        clusterRequestCount: usage.requestCount,
+        clusterOutputTokens: usage.outputTokens,
+      });
+    });
+    // The asks tell the two reaches apart: many one-hop sets are smaller than the component.
+    expect(differs).toBeGreaterThan(30);
+  });
+
   it("computes every cluster fact over the account's component, as the reference does, over one loader for all asks", async () => {
     const loader = createFactLoader(t.db);
     const facts = await Promise.all(

@@ -116,6 +116,7 @@ const paramValues: Record<string, fc.Arbitrary<unknown>> = {
   threshold: fc.constantFrom(0, 0.5, 0.8, 0.93, 1),
   by: fc.constantFrom("paymentFingerprint", "ipPrefix", "orgId", "promptTemplateHash", "any"),
   maxAgeDays: fc.constantFrom(1, 14, 30.5),
+  reach: fc.constantFrom("component", "direct"),
 };
 const paths: Record<string, string[]> = {
   event: ["$.country", "$.model", "$.ip", "$.userAgent", "$.outputTokens", "$.inputTokens", "$.tags", "$.tags[0]", "$.tags[1]", "$.signals", "$.signals.syntheticDataRequest", "$.signals.jailbreakAttempt", "$.items[0].k", "$.items[1].n", "$.nested.x.y", "$.nested.x.list", "$.nested.x.list[0]", "$.missing.deep", "$.constructor", "$", "$.eventId"],

@@ -1,11 +1,12 @@
 // The contract both evaluators keep: the fact source they read, the evaluation they return, and what they share of json-rules-engine's rules.
-import { type LinkBy, type LinkedFactName, type WindowAggregateName, factPriority } from "./fact-catalog";
+import { type LinkBy, type LinkReach, type LinkedFactName, type WindowAggregateName, factPriority } from "./fact-catalog";
 import type { RuleDocument } from "./rule-schema";
 
 export type EventFact = { eventId: string; accountId: string; occurredAt: string } & Record<string, unknown>;
 export type AccountFact = { status: string; firstSeenAt: string; ageDays: number; confirmedCases: number };
 export type WindowQuery = { windowMs: number; signal?: string; threshold?: number };
-export type LinkedQuery = WindowQuery & { by: LinkBy; maxAgeDays?: number };
+/** reach: absent or "component" reads the account's component; "direct" its one-hop set within the window. */
+export type LinkedQuery = WindowQuery & { by: LinkBy; maxAgeDays?: number; reach?: LinkReach };
 
 /** Where fact values come from for one evaluated event. Times are relative to `event.occurredAt`. */
 export interface FactSource {

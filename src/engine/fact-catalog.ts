@@ -55,7 +55,15 @@ export type FactDefinition = {
 const noParams = z.strictObject({});
 const windowOnly = z.strictObject({ window: windowParam.optional() });
 const signalParams = z.strictObject({ window: windowParam.optional(), signal: signalParam, threshold: thresholdParam.optional() });
-const linkParams = z.strictObject({ window: windowParam.optional(), by: linkByParam.optional() });
+/**
+ * What a linked fact reads: the account's component (the default: every account joined to it by
+ * non-hub values over all stored link keys, transitively; the same cost at any size), or `direct`:
+ * the accounts that shared a non-hub value with it within the rule's window, one hop (at most
+ * 5,000; for short windows, where shared cloud ranges must not chain unrelated customers together).
+ */
+export const linkReachParam = z.enum(["component", "direct"]);
+export type LinkReach = z.infer<typeof linkReachParam>;
+const linkParams = z.strictObject({ window: windowParam.optional(), by: linkByParam.optional(), reach: linkReachParam.optional() });
 
 const windowFact = (description: string, params: z.ZodType<Record<string, unknown>> = windowOnly): FactDefinition => ({
   kind: "window",
@@ -84,18 +92,18 @@ export const factCatalog: Record<string, FactDefinition> = {
   peakRequestsPerMinute: windowFact("Most requests of the account in one clock minute of the window."),
   signalRate: windowFact("Share (0..1) of the account's requests in the window whose `signal` is true or >= `threshold` (default 0.5).", signalParams),
   linkedAccounts: linkedFact(
-    "Other accounts in this one's component of linked accounts (`by`, default any): joined to it by shared values that are not hubs, directly or through others, over all stored link keys.",
+    "Other accounts in this one's component of linked accounts (`by`, default any): joined to it by shared values that are not hubs, directly or through others, over all stored link keys. With `reach: direct`: the accounts that shared such a value with it within the window (one hop), as for every linked fact.",
   ),
   linkedSuspendedAccounts: linkedFact("Linked accounts whose status is suspended."),
   clusterRequestCount: linkedFact("Requests in the window (by whole minutes) of the account's component of linked accounts, the account included."),
   clusterOutputTokens: linkedFact("Output tokens in the window (by whole minutes) of the account's component of linked accounts, the account included."),
   clusterSignalRate: linkedFact(
     "signalRate over the account plus its linked accounts.",
-    z.strictObject({ window: windowParam.optional(), by: linkByParam.optional(), signal: signalParam, threshold: thresholdParam.optional() }),
+    z.strictObject({ window: windowParam.optional(), by: linkByParam.optional(), reach: linkReachParam.optional(), signal: signalParam, threshold: thresholdParam.optional() }),
   ),
   clusterNewAccountShare: linkedFact(
     "Share of the cluster's accounts first seen less than `maxAgeDays` (default 14) days before the event.",
-    z.strictObject({ window: windowParam.optional(), by: linkByParam.optional(), maxAgeDays: z.number().positive().max(3650).optional() }),
+    z.strictObject({ window: windowParam.optional(), by: linkByParam.optional(), reach: linkReachParam.optional(), maxAgeDays: z.number().positive().max(3650).optional() }),
   ),
 };
 

@@ -25,7 +25,8 @@ export function factReader(fact: string, params: Record<string, unknown>, ruleWi
     return { window, read: (source) => source.windowAggregate(fact as WindowAggregateName, query) };
   }
   const by = (params.by as LinkBy | undefined) ?? "any";
-  const query = Object.freeze({ windowMs: window.ms, by, signal, threshold, maxAgeDays: params.maxAgeDays as number | undefined });
+  const reach = params.reach === "direct" ? ("direct" as const) : undefined;
+  const query = Object.freeze({ windowMs: window.ms, by, signal, threshold, maxAgeDays: params.maxAgeDays as number | undefined, ...(reach ? { reach } : {}) });
   return { window, read: (source) => source.linkedFact(fact as LinkedFactName, query) };
 }
 

@@ -38,7 +38,8 @@ export function windowNeeds(rule: RuleDocument): { windows: number[]; signals: {
 export function linkScopesOf(conditions: unknown): LinkBy[] {
   const found = new Set<LinkBy>();
   for (const { fact, params } of leaves(conditions)) {
-    if (!isFactName(fact) || factCatalog[fact]!.kind !== "linked") continue;
+    // A one-hop read needs no component of its scope.
+    if (!isFactName(fact) || factCatalog[fact]!.kind !== "linked" || params.reach === "direct") continue;
     const by = linkByParam.safeParse(params.by ?? "any");
     if (by.success) found.add(by.data);
   }

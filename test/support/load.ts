@@ -4,6 +4,8 @@
 import { setTimeout as sleep } from "node:timers/promises";
 
 export type SentBatch = {
+  /** When the request was sent (Date.now()). */
+  startedAt: number;
   ids: string[];
   /** The request body, for a retry. */
   body: string;
@@ -62,9 +64,9 @@ export function sustainLoad(opts: { url: () => string; key: string; prefix: stri
           signal: AbortSignal.timeout(30_000),
         });
         await res.arrayBuffer();
-        batch = { ids, body, outcome: res.status === 202 ? "acked" : "refused", status: res.status, contentType: res.headers.get("content-type") ?? undefined, ms: Date.now() - started };
+        batch = { startedAt: started, ids, body, outcome: res.status === 202 ? "acked" : "refused", status: res.status, contentType: res.headers.get("content-type") ?? undefined, ms: Date.now() - started };
       } catch {
-        batch = { ids, body, outcome: "unanswered", ms: Date.now() - started };
+        batch = { startedAt: started, ids, body, outcome: "unanswered", ms: Date.now() - started };
       }
       batches.push(batch);
       sent++;

@@ -7,7 +7,7 @@
 import DataLoader from "dataloader";
 import { prepared, sql } from "../../db/sql";
 import type { LinkBy } from "../../engine/fact-catalog";
-import { type AccountRow, accountRowsMany } from "./fact-queries";
+import { type AccountRow, accountRowsMany, linkedAccountIdsMany } from "./fact-queries";
 import { type Queryable, type UsageTotals, type ValueStats, componentTables, signalHitsMany, sumTotals, usageTotalsMany, valueStatsMany } from "./usage-rollups";
 
 /** A read over one account or several, in [from, to]. `key` names it. */
@@ -19,6 +19,7 @@ export type ComponentSignalSpan = ComponentSpan & { signal: string; threshold: n
 /** A component's members as the cluster facts need them: how many, which are suspended, their first sights in order. */
 export type ComponentView = { size: number; members: string[]; suspended: Set<string>; firstSeenMs: number[] };
 export type EvidenceKey = { accountId: string; from: Date; to: Date; limit: number };
+export type DirectKey = { accountId: string; by: LinkBy; from: Date; to: Date };
 export type AccountBasics = { status: string; firstSeenAt: Date };
 
 export type FactLoader = {
@@ -36,6 +37,8 @@ export type FactLoader = {
   account: DataLoader<string, AccountRow | null, string>;
   /** Status and first sight of any account (linked ones: suspended count, new-account share). */
   basics: DataLoader<string, AccountBasics | null, string>;
+  /** The accounts that shared a non-hub value with an account within a window (one hop; linked facts with reach "direct"). */
+  direct: DataLoader<DirectKey, string[], string>;
   /** The newest event ids of an account in a window (a hit's evidence). */
   evidence: DataLoader<EvidenceKey, string[], string>;
 };
@@ -44,7 +47,8 @@ const span = (k: { from: Date; to: Date }) => `${k.from.getTime()}:${k.to.getTim
 /** Reads per statement: bounded so that a round of a huge batch still goes out as statements of sane size. */
 const maxAsks = 5000;
 
-export function createFactLoader(db: Queryable): FactLoader {
+/** `hubLimit`: the one-hop reads' (fact-queries' linkHubLimit; tests use small ones, as the uniting passes do). */
+export function createFactLoader(db: Queryable, opts: { hubLimit?: number } = {}): FactLoader {
   const spanKey = (k: { key: string; from: Date; to: Date }) => `${k.key}:${span(k)}`;
   const signalCacheKey = (k: { key: string; from: Date; to: Date; signal: string; threshold: number }) => `${spanKey(k)}:${k.signal}:${k.threshold}`;
   const totalsOf = async (keys: readonly SpanKey[]) => {
@@ -113,6 +117,7 @@ export function createFactLoader(db: Queryable): FactLoader {
       { maxBatchSize: maxAsks },
     ),
     basics,
+    direct: new DataLoader((keys) => linkedAccountIdsMany(db, [...keys], opts.hubLimit), { cacheKeyFn: (k) => `${k.by}:${k.accountId}:${span(k)}`, maxBatchSize: maxAsks }),
     evidence: new DataLoader(
       async (keys) => {
         const rows = await db.query<{ i: number; ids: string[] | null }>(prepared("cg_contributing_events_many", sql`

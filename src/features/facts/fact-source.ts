@@ -6,7 +6,7 @@
 // included, relative to the evaluated event's time.
 import type { LinkBy, LinkedFactName, WindowAggregateName } from "../../engine/fact-catalog";
 import type { AccountFact, EventFact, FactSource, LinkedQuery, WindowQuery } from "../../engine/evaluation";
-import { type FactLoader, createFactLoader } from "./fact-loader";
+import { type AccountBasics, type FactLoader, createFactLoader } from "./fact-loader";
 import type { Queryable } from "./usage-rollups";
 
 const dayMs = 86_400_000;
@@ -67,6 +67,37 @@ export function createFactSource(db: Queryable, event: EventFact, loader: FactLo
       return (await loader.componentSignalHits.load({ ...span, signal: q.signal!, threshold: q.threshold ?? 0.5 })) / requestCount;
     });
 
+  /** A linked fact over the account and its one-hop set within the window (reach "direct"), read exactly. */
+  const directFact = async (name: LinkedFactName, q: LinkedQuery, since: number): Promise<number> => {
+    const linked = await loader.direct.load({ accountId: event.accountId, by: q.by, from: fromOf(q.windowMs), to: at });
+    const group = { key: `direct:${q.by}:${event.accountId}`, accountIds: [event.accountId, ...linked], from: fromOf(q.windowMs), to: at };
+    const basicsOf = async (ids: string[]) => {
+      const found = await loader.basics.loadMany(ids);
+      const failed = found.find((b): b is Error => b instanceof Error);
+      if (failed) throw failed;
+      return found as (AccountBasics | null)[];
+    };
+    switch (name) {
+      case "linkedAccounts":
+        return linked.length;
+      case "linkedSuspendedAccounts":
+        return (await basicsOf(linked)).filter((b) => b?.status === "suspended").length;
+      case "clusterRequestCount":
+        return (await loader.totals.load(group)).requestCount;
+      case "clusterOutputTokens":
+        return (await loader.totals.load(group)).outputTokens;
+      case "clusterSignalRate": {
+        const { requestCount } = await loader.totals.load(group);
+        if (!requestCount) return 0;
+        return (await loader.signalHits.load({ ...group, signal: q.signal!, threshold: q.threshold ?? 0.5 })) / requestCount;
+      }
+      case "clusterNewAccountShare": {
+        const all = await basicsOf(group.accountIds);
+        return all.filter((b) => b !== null && b.firstSeenAt.getTime() > since).length / all.length;
+      }
+    }
+  };
+
   return {
     event,
     account: () =>
@@ -102,8 +133,9 @@ export function createFactSource(db: Queryable, event: EventFact, loader: FactLo
       }
     },
     async linkedFact(name: LinkedFactName, q: LinkedQuery): Promise<number> {
-      const component = await componentOf(q.by);
       const since = at.getTime() - (q.maxAgeDays ?? 14) * dayMs;
+      if (q.reach === "direct") return directFact(name, q, since);
+      const component = await componentOf(q.by);
       if (component === null) {
         // Alone in this scope: the cluster is the account itself.
         switch (name) {
