@@ -130,6 +130,21 @@ describe.each(testTargets())("linked facts against a brute-force reference on %s
     return { event: e, by, windowMs, at: Date.parse(e.occurredAt) };
   });
 
+  /** The four linked facts of every ask, through one loader (so in one statement per kind of read). */
+  const linkedFactsOfAsks = (loader: ReturnType<typeof createFactLoader>, reach: "component" | "direct") =>
+    Promise.all(
+      asks.map(async (a) => {
+        const s = createFactSource(t.db, a.event as unknown as EventFact, loader);
+        const q = { by: a.by, windowMs: a.windowMs, reach };
+        return {
+          linkedAccounts: await s.linkedFact("linkedAccounts", q),
+          linkedSuspendedAccounts: await s.linkedFact("linkedSuspendedAccounts", q),
+          clusterRequestCount: await s.linkedFact("clusterRequestCount", q),
+          clusterOutputTokens: await s.linkedFact("clusterOutputTokens", q),
+        };
+      }),
+    );
+
   const passes = { moved: 0, hubs: 0, rebuilt: 0, keptBefore: [] as string[], built: [] as string[] };
 
   beforeAll(async () => {
@@ -190,19 +205,7 @@ describe.each(testTargets())("linked facts against a brute-force reference on %s
   });
 
   it("computes every linked fact with reach direct over the one-hop set within the window, exactly, as the reference does", async () => {
-    const loader = createFactLoader(t.db, { hubLimit });
-    const facts = await Promise.all(
-      asks.map(async (a) => {
-        const s = createFactSource(t.db, a.event as unknown as EventFact, loader);
-        const q = { by: a.by, windowMs: a.windowMs, reach: "direct" as const };
-        return {
-          linkedAccounts: await s.linkedFact("linkedAccounts", q),
-          linkedSuspendedAccounts: await s.linkedFact("linkedSuspendedAccounts", q),
-          clusterRequestCount: await s.linkedFact("clusterRequestCount", q),
-          clusterOutputTokens: await s.linkedFact("clusterOutputTokens", q),
-        };
-      }),
-    );
+    const facts = await linkedFactsOfAsks(createFactLoader(t.db, { hubLimit }), "direct");
     let differs = 0;
     asks.forEach((a, i) => {
       const { linked } = ref.linked(a.event.accountId, a.by, a.at - a.windowMs, a.at);
@@ -221,19 +224,7 @@ describe.each(testTargets())("linked facts against a brute-force reference on %s
   });
 
   it("computes every cluster fact over the account's component, as the reference does, over one loader for all asks", async () => {
-    const loader = createFactLoader(t.db);
-    const facts = await Promise.all(
-      asks.map(async (a) => {
-        const s = createFactSource(t.db, a.event as unknown as EventFact, loader);
-        const q = { by: a.by, windowMs: a.windowMs };
-        return {
-          linkedAccounts: await s.linkedFact("linkedAccounts", q),
-          linkedSuspendedAccounts: await s.linkedFact("linkedSuspendedAccounts", q),
-          clusterRequestCount: await s.linkedFact("clusterRequestCount", q),
-          clusterOutputTokens: await s.linkedFact("clusterOutputTokens", q),
-        };
-      }),
-    );
+    const facts = await linkedFactsOfAsks(createFactLoader(t.db), "component");
     const minute = 60_000;
     asks.forEach((a, i) => {
       const linked = ref.component(a.event.accountId, a.by);

@@ -43,6 +43,14 @@ export type FactLoader = {
   evidence: DataLoader<EvidenceKey, string[], string>;
 };
 
+/** DataLoader.loadMany whose first failure is thrown, not returned among the values. */
+export async function loadAll<K, V>(loader: DataLoader<K, V, string>, keys: readonly K[]): Promise<V[]> {
+  const found = await loader.loadMany(keys);
+  const failed = found.find((v): v is Error => v instanceof Error);
+  if (failed) throw failed;
+  return found as V[];
+}
+
 const span = (k: { from: Date; to: Date }) => `${k.from.getTime()}:${k.to.getTime()}`;
 /** Reads per statement: bounded so that a round of a huge batch still goes out as statements of sane size. */
 const maxAsks = 5000;
@@ -88,10 +96,8 @@ export function createFactLoader(db: Queryable, opts: { hubLimit?: number } = {}
           SELECT component, array_agg(account_id) AS ids FROM link_component WHERE component = ANY(${[...components]}::text[]) GROUP BY 1`));
         const ids = new Map(rows.map((r) => [r.component, r.ids]));
         const all = [...new Set(rows.flatMap((r) => r.ids))];
-        const found = await basics.loadMany(all);
-        const failed = found.find((b): b is Error => b instanceof Error);
-        if (failed) throw failed;
-        const basicsOf = new Map(all.map((id, i) => [id, found[i] as AccountBasics | null]));
+        const found = await loadAll(basics, all);
+        const basicsOf = new Map(all.map((id, i) => [id, found[i]]));
         return components.map((c) => {
           const members = (ids.get(c) ?? []).sort();
           const suspended = new Set(members.filter((id) => basicsOf.get(id)?.status === "suspended"));

@@ -6,7 +6,7 @@
 // included, relative to the evaluated event's time.
 import type { LinkBy, LinkedFactName, WindowAggregateName } from "../../engine/fact-catalog";
 import type { AccountFact, EventFact, FactSource, LinkedQuery, WindowQuery } from "../../engine/evaluation";
-import { type AccountBasics, type FactLoader, createFactLoader } from "./fact-loader";
+import { type FactLoader, type SpanKey, createFactLoader, loadAll } from "./fact-loader";
 import type { Queryable } from "./usage-rollups";
 
 const dayMs = 86_400_000;
@@ -52,12 +52,13 @@ export function createFactSource(db: Queryable, event: EventFact, loader: FactLo
     from: new Date(Math.ceil((at.getTime() - windowMs) / minuteMs) * minuteMs),
     to: new Date(Math.floor(at.getTime() / minuteMs) * minuteMs),
   });
-  const ownShare = (q: WindowQuery) =>
-    once(`signal:${q.signal}:${q.threshold ?? 0.5}:${q.windowMs}`, async () => {
-      const { requestCount } = await loader.totals.load(self(q.windowMs));
-      if (!requestCount) return 0;
-      return (await loader.signalHits.load({ ...self(q.windowMs), signal: q.signal!, threshold: q.threshold ?? 0.5 })) / requestCount;
-    });
+  /** The share of a span's requests whose signal is raised (0 without requests). */
+  const spanShare = async (span: SpanKey, q: WindowQuery) => {
+    const { requestCount } = await loader.totals.load(span);
+    if (!requestCount) return 0;
+    return (await loader.signalHits.load({ ...span, signal: q.signal!, threshold: q.threshold ?? 0.5 })) / requestCount;
+  };
+  const ownShare = (q: WindowQuery) => once(`signal:${q.signal}:${q.threshold ?? 0.5}:${q.windowMs}`, () => spanShare(self(q.windowMs), q));
   /** A share of a component's requests over the window whose signal is raised. */
   const componentShare = (component: string, q: LinkedQuery) =>
     once(`cluster-signal:${q.by}:${q.signal}:${q.threshold ?? 0.5}:${q.windowMs}`, async () => {
@@ -71,28 +72,19 @@ export function createFactSource(db: Queryable, event: EventFact, loader: FactLo
   const directFact = async (name: LinkedFactName, q: LinkedQuery, since: number): Promise<number> => {
     const linked = await loader.direct.load({ accountId: event.accountId, by: q.by, from: fromOf(q.windowMs), to: at });
     const group = { key: `direct:${q.by}:${event.accountId}`, accountIds: [event.accountId, ...linked], from: fromOf(q.windowMs), to: at };
-    const basicsOf = async (ids: string[]) => {
-      const found = await loader.basics.loadMany(ids);
-      const failed = found.find((b): b is Error => b instanceof Error);
-      if (failed) throw failed;
-      return found as (AccountBasics | null)[];
-    };
     switch (name) {
       case "linkedAccounts":
         return linked.length;
       case "linkedSuspendedAccounts":
-        return (await basicsOf(linked)).filter((b) => b?.status === "suspended").length;
+        return (await loadAll(loader.basics, linked)).filter((b) => b?.status === "suspended").length;
       case "clusterRequestCount":
         return (await loader.totals.load(group)).requestCount;
       case "clusterOutputTokens":
         return (await loader.totals.load(group)).outputTokens;
-      case "clusterSignalRate": {
-        const { requestCount } = await loader.totals.load(group);
-        if (!requestCount) return 0;
-        return (await loader.signalHits.load({ ...group, signal: q.signal!, threshold: q.threshold ?? 0.5 })) / requestCount;
-      }
+      case "clusterSignalRate":
+        return spanShare(group, q);
       case "clusterNewAccountShare": {
-        const all = await basicsOf(group.accountIds);
+        const all = await loadAll(loader.basics, group.accountIds);
         return all.filter((b) => b !== null && b.firstSeenAt.getTime() > since).length / all.length;
       }
     }
