@@ -47,7 +47,8 @@ describe("loadConfig", () => {
   });
 
   it("takes the evaluation thread's nice value from 0 to 19, and names a bad one", () => {
-    expect(loadConfig({}, emptyDir()).evaluation.nice).toBe(10);
+    expect(loadConfig({}, emptyDir()).evaluation.nice).toBe(0);
+    expect(loadConfig({ DATABASE_URL: "postgresql://127.0.0.1/x" }, emptyDir()).evaluation.nice).toBe(10);
     expect(loadConfig({ CLAUSEGUARD_EVAL_NICE: "0" }, emptyDir()).evaluation.nice).toBe(0);
     for (const bad of ["20", "-1", "1.5", "low"]) expect(() => loadConfig({ CLAUSEGUARD_EVAL_NICE: bad }, emptyDir())).toThrow(/CLAUSEGUARD_EVAL_NICE/);
   });

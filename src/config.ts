@@ -52,10 +52,11 @@ const envSchema = z.object({
   /**
    * Nice steps (0-19) the thread that evaluates runs below the process, on Linux: it yields the CPU to the
    * HTTP thread and the embedded database's thread, which answer the gateway. 0 leaves it as is.
-   * 10: on PostgreSQL with both roles in one process, /healthz p99 110 -> 69 ms under saturation
+   * Default 10 on PostgreSQL (with both roles in one process, /healthz p99 110 -> 69 ms under
+   * saturation), 0 on the embedded database, where it measured no gain and delayed detection
    * (docs/performance.md).
    */
-  CLAUSEGUARD_EVAL_NICE: z.coerce.number().int().min(0).max(19).default(10),
+  CLAUSEGUARD_EVAL_NICE: z.coerce.number().int().min(0).max(19).optional(),
   /** Events claimed per evaluation batch. */
   CLAUSEGUARD_EVAL_BATCH_SIZE: z.coerce.number().int().min(1).max(maxEvalBatchSize).default(2000),
   /** Batches of events one process stores at once (more wait in line). */
@@ -157,7 +158,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, cwd = process.c
     rulesDir: path.resolve(cwd, e.CLAUSEGUARD_RULES_DIR),
     logLevel: e.LOG_LEVEL,
     bodyLimitBytes: e.CLAUSEGUARD_BODY_LIMIT_BYTES,
-    evaluation: { pollMs: e.CLAUSEGUARD_EVAL_POLL_MS, batchSize: e.CLAUSEGUARD_EVAL_BATCH_SIZE, leaseMs: e.CLAUSEGUARD_EVAL_LEASE_MS, cadence: e.CLAUSEGUARD_EVAL_CADENCE, nice: e.CLAUSEGUARD_EVAL_NICE },
+    evaluation: { pollMs: e.CLAUSEGUARD_EVAL_POLL_MS, batchSize: e.CLAUSEGUARD_EVAL_BATCH_SIZE, leaseMs: e.CLAUSEGUARD_EVAL_LEASE_MS, cadence: e.CLAUSEGUARD_EVAL_CADENCE, nice: e.CLAUSEGUARD_EVAL_NICE ?? (e.DATABASE_URL ? 10 : 0) },
     evaluator: e.CLAUSEGUARD_EVALUATOR,
     ingest: {
       maxInFlight: e.CLAUSEGUARD_INGEST_MAX_INFLIGHT,
