@@ -4,7 +4,7 @@
 // prints evaluations/s for each, and their hits, which must be equal.
 import os from "node:os";
 import path from "node:path";
-import { type EvaluatorKind, type FactSource, evaluatorKinds } from "../src/engine/evaluation";
+import { type AccountFact, type EvaluatorKind, type FactSource, evaluatorKinds } from "../src/engine/evaluation";
 import { factCatalog, factNames } from "../src/engine/fact-catalog";
 import { ruleCompiler } from "../src/engine/rule-compiler";
 import { loadRuleFiles } from "../src/features/rules/rule-files";
@@ -43,7 +43,17 @@ function factSource(i: number, start: number): FactSource {
   }
   const input = makeEvent(i, pickAccount(i, 1000), start + i * 1000);
   const event = { ...input, eventId: `e${i}` };
-  const account = { status: random() < 0.1 ? "suspended" : "active", firstSeenAt: "2026-10-01T00:00:00Z", ageDays: Math.floor(random() * 60), confirmedCases: 0 };
+  const account: AccountFact = {
+    status: random() < 0.1 ? "suspended" : "active",
+    firstSeenAt: "2026-10-01T00:00:00Z",
+    createdAt: null,
+    ageDays: Math.floor(random() * 60),
+    ageSource: "firstSeen",
+    ageKnown: false,
+    verification: null,
+    plan: null,
+    confirmedCases: 0,
+  };
   const ids = [event.eventId];
   return {
     event,

@@ -35,7 +35,16 @@ export function oneOf<const T extends string>(name: string, text: string | undef
 }
 
 /** --accounts, --days, --seed and --start of a generated scenario (generate, eval:policy), or exit 2 naming the bad one. */
-export function scenarioOptions(args: { accounts?: string; days?: string; seed?: string; start?: string; "ring-accounts"?: string; "ring-prefixes"?: string }): ScenarioOptions {
+export function scenarioOptions(args: {
+  accounts?: string;
+  days?: string;
+  seed?: string;
+  start?: string;
+  "ring-accounts"?: string;
+  "ring-prefixes"?: string;
+  "fresh-install"?: boolean;
+  "provider-ages"?: boolean;
+}): ScenarioOptions {
   const start = new Date(args.start ?? "");
   if (Number.isNaN(start.getTime()) || !/^\d{4}-\d{2}-\d{2}T/.test(args.start ?? "")) {
     console.error(`${scriptName}: --start must be an ISO 8601 date-time such as 2026-11-02T00:00:00Z, got '${args.start}'`);
@@ -49,6 +58,8 @@ export function scenarioOptions(args: { accounts?: string; days?: string; seed?:
     seed: wholeNumber("seed", args.seed),
     start,
     ...(ringAccounts > 0 ? { ring: { accounts: ringAccounts, prefixes: ringPrefixes } } : {}),
+    ...(args["fresh-install"] ? { freshInstall: true } : {}),
+    ...(args["provider-ages"] ? { providerAges: true } : {}),
   };
 }
 
@@ -58,6 +69,10 @@ export const scenarioOptionDefinitions = {
   "ring-accounts": { type: "string", default: "0" },
   /** The proxy /24s the ring's requests rotate over. */
   "ring-prefixes": { type: "string", default: "400" },
+  /** No history before the scenario: every account is first seen in it (a fresh installation). */
+  "fresh-install": { type: "boolean", default: false },
+  /** Each account's first event carries the provider's creation time (accountCreatedAt). */
+  "provider-ages": { type: "boolean", default: false },
 } as const;
 
 /** A whole-number option, or exit 2 naming it. */

@@ -9,7 +9,8 @@ import os from "node:os";
 import path from "node:path";
 import { createApiClient } from "../src/cli/api-client";
 import { generateKey } from "../src/features/auth/api-key";
-import { generateEvents, planScenario, truthOf } from "../src/features/scenarios/scenario-generator";
+import { generateEvents, planScenario, scenarioNetworks, truthOf } from "../src/features/scenarios/scenario-generator";
+import { writeScenarioPack } from "../src/features/scenarios/scenario-runner";
 import { runScenario } from "../src/features/scenarios/scenario-runner";
 import { repoRoot, scriptOptions, startServerProcess, wholeNumber } from "./bench-support";
 
@@ -65,7 +66,7 @@ async function main(): Promise<void> {
 
   const dataDir = args.url ? undefined : fs.mkdtempSync(path.join(os.tmpdir(), "clauseguard-demo-"));
   const server = dataDir
-    ? await startServerProcess({ CLAUSEGUARD_ADMIN_KEY: key, CLAUSEGUARD_DATA_DIR: dataDir, CLAUSEGUARD_RULES_DIR: path.join(repoRoot, "rules"), LOG_LEVEL: "info" }, ["serve"])
+    ? await startServerProcess({ CLAUSEGUARD_ADMIN_KEY: key, CLAUSEGUARD_DATA_DIR: dataDir, CLAUSEGUARD_RULES_DIR: writeScenarioPack(path.join(repoRoot, "rules"), path.join(dataDir, "rules"), scenarioNetworks(opts)), LOG_LEVEL: "info" }, ["serve"])
     : undefined;
   const url = (args.url ?? server!.url).replace(/\/+$/, "");
   const client = createApiClient(url, key);

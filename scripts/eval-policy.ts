@@ -1,5 +1,6 @@
 // npm run eval:policy -- [--accounts 10000] [--days 7] [--seed 1] [--db postgres|pglite] [--database-url URL]
 //                        [--wait-minutes 180] [--workers 0] [--batch-size 10000] [--ring-accounts 0 --ring-prefixes 400] [--resume-database-url URL [--so-far]]
+//                        [--link-policy FILE] [--no-network-lists] [--fresh-install] [--provider-ages]
 // Generates a scenario, starts ClauseGuard (API and worker) on a fresh database with the default
 // policy pack, plays the scenario through the HTTP API (banning the pre-banned accounts at its
 // start), waits for evaluation and prints, per rule and overall, precision, recall, the false
@@ -10,7 +11,9 @@
 // section); the lease grows with it. --resume-database-url picks up a run that was stopped after ingestion
 // (its database keeps the queue): the same --accounts/--days/--seed, no ingestion, the rest as usual;
 // with --so-far it does not wait either: it scores the cases opened so far and says how far
-// evaluation got (the scenario time of the oldest event still queued).
+// evaluation got (the scenario time of the oldest event still queued). --link-policy FILE runs with
+// FILE as the pack's links/policy.json (docs/linking.md), --no-network-lists without the
+// scenario's network lists (its campus ranges): what another link policy would flag.
 import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
@@ -18,8 +21,8 @@ import pg from "pg";
 import { maxEvalBatchSize } from "../src/config";
 import { generateKey } from "../src/features/auth/api-key";
 import { distillationRules, formatScores, scorePolicy, supplementaryRules } from "../src/features/scenarios/policy-score";
-import { generateEvents, planScenario, truthOf } from "../src/features/scenarios/scenario-generator";
-import { type ScenarioRun, flaggedByRule, runScenario, waitForEvaluation } from "../src/features/scenarios/scenario-runner";
+import { generateEvents, planScenario, scenarioNetworks, truthOf } from "../src/features/scenarios/scenario-generator";
+import { type ScenarioRun, flaggedByRule, runScenario, waitForEvaluation, writeScenarioPack } from "../src/features/scenarios/scenario-runner";
 import { freshPostgresDatabase, oneOf, repoRoot, scenarioOptionDefinitions, scenarioOptions, scriptOptions, startServerProcess, wholeNumber } from "./bench-support";
 
 const args = scriptOptions("eval:policy", {
@@ -35,6 +38,8 @@ const args = scriptOptions("eval:policy", {
   "batch-size": { type: "string", default: "10000" },
   "resume-database-url": { type: "string" },
   "so-far": { type: "boolean", default: false },
+  "link-policy": { type: "string" },
+  "no-network-lists": { type: "boolean", default: false },
 });
 
 /** Every argument checked before any work: a bad one exits 2 naming it, leaving nothing behind. */
@@ -53,21 +58,33 @@ function options() {
   }
   const batchSize = wholeNumber("batch-size", args["batch-size"], 1, maxEvalBatchSize);
   const evaluationTimeoutMs = wholeNumber("wait-minutes", args["wait-minutes"], 1) * 60_000;
-  return { db, scenario, workers, resumeUrl, batchSize, evaluationTimeoutMs };
+  const linkPolicy = args["link-policy"];
+  if (linkPolicy !== undefined) {
+    try {
+      JSON.parse(fs.readFileSync(linkPolicy, "utf8"));
+    } catch (err) {
+      console.error(`eval:policy: --link-policy ${linkPolicy}: ${(err as Error).message}`);
+      process.exit(2);
+    }
+  }
+  return { db, scenario, workers, resumeUrl, batchSize, evaluationTimeoutMs, linkPolicy };
 }
 
 async function main(): Promise<void> {
-  const { db, scenario: opts, workers, resumeUrl, batchSize, evaluationTimeoutMs } = options();
+  const { db, scenario: opts, workers, resumeUrl, batchSize, evaluationTimeoutMs, linkPolicy } = options();
   const plans = planScenario(opts);
   const truth = truthOf(plans);
   const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), "cg-policy-"));
   const fresh = db === "postgres" && !resumeUrl ? await freshPostgresDatabase(args["database-url"]!) : undefined;
   const databaseUrl = resumeUrl ?? fresh?.url;
   const key = generateKey().key;
+  // The default pack, with the network lists this scenario's provider imports (its campus), or as told.
+  const rulesDir = writeScenarioPack(path.join(repoRoot, "rules"), path.join(dataDir, "rules"), args["no-network-lists"] ? {} : scenarioNetworks(opts));
+  if (linkPolicy !== undefined) fs.copyFileSync(linkPolicy, path.join(rulesDir, "links", "policy.json"));
   const env = {
     CLAUSEGUARD_ADMIN_KEY: key,
     CLAUSEGUARD_DATA_DIR: dataDir,
-    CLAUSEGUARD_RULES_DIR: path.join(repoRoot, "rules"),
+    CLAUSEGUARD_RULES_DIR: rulesDir,
     LOG_LEVEL: "info",
     CLAUSEGUARD_EVAL_BATCH_SIZE: String(batchSize),
     // The run posts days of traffic in minutes, a backlog on purpose: admission control's backlog

@@ -1,9 +1,9 @@
-// npm run generate -- --accounts 10000 --days 7 --seed 1 --out scenario.ndjson [--truth file] [--start ISO] [--stats] [--ring-accounts 20000 --ring-prefixes 400]
+// npm run generate -- --accounts 10000 --days 7 --seed 1 --out scenario.ndjson [--truth file] [--start ISO] [--stats] [--ring-accounts 20000 --ring-prefixes 400] [--fresh-install] [--provider-ages]
 // Writes a scenario's usage events (NDJSON, time order, streamed) and its ground truth (JSON, one
 // record per account: population, pattern or null). --stats prints, per population, the per-account
 // daily figures the policy pack's thresholds were chosen from.
 import fs from "node:fs";
-import { generateEvents, planScenario, truthOf } from "../src/features/scenarios/scenario-generator";
+import { generateEvents, planScenario, scenarioNetworks, truthOf } from "../src/features/scenarios/scenario-generator";
 import { DailyStats } from "../src/features/scenarios/scenario-stats";
 import { scenarioOptionDefinitions, scenarioOptions, scriptOptions } from "./bench-support";
 
@@ -38,7 +38,14 @@ async function main(): Promise<void> {
     if (++n % 200_000 === 0) process.stderr.write(`  ${n} events\n`);
   }
   await new Promise<void>((resolve, reject) => out.end((err?: Error | null) => (err ? reject(err) : resolve())));
+  // The network lists its provider would import: copy them into the pack's links/ folder.
+  const lists = Object.entries(scenarioNetworks(opts)).map(([name, prefixes]) => {
+    const file = `${args.out!.replace(/\.ndjson$/, "")}.${name}.txt`;
+    fs.writeFileSync(file, `${prefixes.join("\n")}\n`);
+    return file;
+  });
   console.log(`${n} events of ${plans.length} accounts over ${opts.days} days (seed ${opts.seed}) in ${((Date.now() - began) / 1000).toFixed(1)} s: ${args.out}, truth in ${truthFile}`);
+  console.log(`network lists for rules/links/ (docs/linking.md): ${lists.join(", ")}`);
   if (stats) console.log(stats.report());
 }
 

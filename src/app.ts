@@ -80,7 +80,7 @@ export function createApp(services: Services, options: AppOptions): Express {
   app.use("/docs", express.static(swaggerUiDist.getAbsoluteFSPath(), { index: false }));
   serveConsole(app, options.consoleDir ?? path.join(__dirname, "..", "dist", "console"));
   app.use(createEventsRouter({ events: services.events, admission: services.admission, apiKeys: services.apiKeys, bodyLimitBytes: options.bodyLimitBytes, onIngested: metrics.countEvents }));
-  app.use(createAccountsRouter({ accounts: services.accounts, apiKeys: services.apiKeys }));
+  app.use(createAccountsRouter({ accounts: services.accounts, apiKeys: services.apiKeys, bodyLimitBytes: options.bodyLimitBytes }));
   app.use(createCasesRouter({ cases: services.cases, workflow: services.workflow, apiKeys: services.apiKeys }));
   app.use(createKeysRouter({ apiKeys: services.apiKeys }));
   app.use(createAuditRouter({ prisma: services.db.prisma, apiKeys: services.apiKeys }));

@@ -4,15 +4,16 @@ import { parentPort, workerData } from "node:worker_threads";
 import { attachDatabase } from "./db/database";
 import type { EvaluationThreadMessage, EvaluationThreadRequest, EvaluationThreadSetup } from "./evaluation-thread";
 import { createLogger } from "./logger";
+import { defaultLinkPolicy } from "./features/events/link-policy";
 import { createServices } from "./services";
 import { lowerThreadPriority } from "./thread-priority";
 
 async function main(): Promise<void> {
   const port = parentPort!;
-  const { config, connection, pretty } = workerData as EvaluationThreadSetup;
+  const { config, connection, pretty, hubLimits } = workerData as EvaluationThreadSetup;
   const logger = createLogger(config.logLevel, pretty).child({ thread: "evaluation" });
   const db = await attachDatabase(connection);
-  const services = createServices(db, config, logger);
+  const services = createServices(db, config, logger, { linkPolicy: { ...defaultLinkPolicy, hubLimits } });
   const post = (m: EvaluationThreadMessage) => port.postMessage(m);
   const report = () => post({ type: "stats", worker: { ...services.worker.stats }, rules: [...services.evaluation.ruleStats], webhooks: { ...services.webhooks.stats } });
   try {

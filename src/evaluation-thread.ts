@@ -4,6 +4,7 @@
 // thread that answers HTTP. The thread opens the same database again (attachDatabase) and runs
 // the evaluation worker with its periodic jobs, as `clauseguard worker` does in a process of its
 // own; it reports its counters to this thread each second for /metrics and /readyz.
+import type { HubLimits } from "./features/events/link-policy";
 import { Worker } from "node:worker_threads";
 import type { Config } from "./config";
 import type { DatabaseConnection } from "./db/database";
@@ -13,7 +14,8 @@ import type { WebhookStats } from "./features/webhooks/webhook-outbox";
 import type { Logger } from "./logger";
 import { threadScript } from "./thread-script";
 
-export type EvaluationThreadSetup = { config: Config; connection: DatabaseConnection; pretty: boolean };
+/** `hubLimits`: the link policy's, as the process read it from the policy pack (the rest of the policy is ingestion's). */
+export type EvaluationThreadSetup = { config: Config; connection: DatabaseConnection; pretty: boolean; hubLimits: HubLimits };
 export type EvaluationThreadStats = { worker: WorkerStats; rules: [string, { hit: number; miss: number; error: number }][]; webhooks: WebhookStats };
 export type EvaluationThreadMessage = { type: "ready" } | { type: "failed"; message: string } | { type: "stopped" } | ({ type: "stats" } & EvaluationThreadStats);
 export type EvaluationThreadRequest = { type: "nudge" } | { type: "stop" };

@@ -1,6 +1,7 @@
 // Process entry: the `clauseguard` command line (serve, worker, migrate, backup, restore, events import,
 // cases export, keys, rules, evaluation).
 import fs from "node:fs";
+import path from "node:path";
 import { Command, InvalidArgumentError, Option } from "commander";
 import { SingleBar } from "cli-progress";
 import { ApiError, createApiClient } from "./cli/api-client";
@@ -16,6 +17,7 @@ import { type Scope, generateKey, scopes } from "./features/auth/api-key";
 import { createApiKeyService } from "./features/auth/api-key-service";
 import { createBacktestService } from "./features/rules/backtest";
 import { type RuleFile, RuleFileError, loadRules } from "./features/rules/rule-files";
+import { LinkPolicyError, loadLinkPolicy } from "./features/events/link-policy";
 import { ruleCompiler } from "./engine/rule-compiler";
 import { type Logger, createLogger } from "./logger";
 import { type Roles, openMigratedDatabase, startServer } from "./server";
@@ -302,8 +304,14 @@ export function buildCli(): Command {
     .command("validate [paths...]")
     .description("validate rule files and folders of them (default: CLAUSEGUARD_RULES_DIR); exit 4 with every fault")
     .action((paths: string[]) => {
-      const files = loadRules(paths.length ? paths : [configOrExit().rulesDir]);
+      const dirs = paths.length ? paths : [configOrExit().rulesDir];
+      const files = loadRules(dirs);
       process.stdout.write(`${files.length} rule file(s) valid: ${files.map((f) => f.rule.id).join(", ")}\n`);
+      // A folder's link policy (links/) is part of the pack: checked with it.
+      for (const dir of dirs.filter((d) => fs.existsSync(path.join(d, "links")))) {
+        const policy = loadLinkPolicy(dir);
+        process.stdout.write(`link policy of ${dir} valid: ${policy.lists.map((l) => `${l.name} (${l.prefixes} prefixes)`).join(", ") || "no network lists"}\n`);
+      }
     });
   rules
     .command("backtest <file>")
@@ -317,7 +325,7 @@ export function buildCli(): Command {
       const db = await openMigratedDatabase(config, createLogger("warn"));
       try {
         // The configured evaluator, as the server's backtests and evaluation use.
-        const result = await createBacktestService(db, ruleCompiler(config.evaluator)).run({ rule, version: null, from: opts.from, to: opts.to }, {
+        const result = await createBacktestService(db, ruleCompiler(config.evaluator), loadLinkPolicy(config.rulesDir).hubLimits).run({ rule, version: null, from: opts.from, to: opts.to }, {
           onProgress: (p) => process.stderr.write(`backtest: ${p.eventsRead} events read, ${p.accountsEvaluated} accounts, ${p.accountsHit} hit\n`),
         });
         process.stdout.write(`${JSON.stringify(result, null, 2)}\n`);
@@ -335,7 +343,7 @@ export async function main(argv = process.argv): Promise<void> {
     const known =
       err instanceof CliError
         ? err
-        : err instanceof RuleFileError
+        : err instanceof RuleFileError || err instanceof LinkPolicyError
           ? new CliError(err.message, exitCodes.invalidRules)
           : err instanceof MigrationError || err instanceof DatabaseInUseError || err instanceof AppError || err instanceof BackupError || err instanceof ApiError || err instanceof ImportFileError
             ? new CliError(err.message, exitCodes.failure)

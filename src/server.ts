@@ -7,6 +7,7 @@ import type { Config } from "./config";
 import { type Database, openDatabase } from "./db/database";
 import { type EvaluationThread, startEvaluationThread } from "./evaluation-thread";
 import { migrate } from "./db/migrator";
+import { loadLinkPolicy } from "./features/events/link-policy";
 import { loadRuleFiles } from "./features/rules/rule-files";
 import type { Logger } from "./logger";
 import { type Services, createServices } from "./services";
@@ -45,12 +46,13 @@ export async function openMigratedDatabase(config: Pick<Config, "database">, log
 export async function startServer(config: Config, logger: Logger, roles: Roles, db?: Database): Promise<RunningServer> {
   // Rule files are read before the database is touched: a broken policy pack stops the start at once.
   const ruleFiles = loadRuleFiles(config.rulesDir);
+  const linkPolicy = loadLinkPolicy(config.rulesDir);
   const database = db ?? (await openMigratedDatabase(config, logger, { ownThread: true }));
   // Both roles on a database this server opened: evaluation runs in a thread of its own
   // (evaluation-thread.ts), so that its work and its garbage collection never hold up HTTP.
   const threaded = roles.api && roles.worker && !db && database.connection !== undefined;
   let evaluationThread: EvaluationThread | undefined;
-  const services = createServices(database, config, logger, threaded ? { onStored: () => evaluationThread?.nudge() } : {});
+  const services = createServices(database, config, logger, { linkPolicy, ...(threaded ? { onStored: () => evaluationThread?.nudge() } : {}) });
   let server: Server | undefined;
   let generatedAdminKey: string | undefined;
   let stopping: Promise<void> | undefined;
@@ -61,7 +63,7 @@ export async function startServer(config: Config, logger: Logger, roles: Roles, 
     await services.ruleRegistry.refresh();
     if (threaded) {
       evaluationThread = await startEvaluationThread(
-        { config, connection: database.connection!, pretty: process.stdout.isTTY === true },
+        { config, connection: database.connection!, pretty: process.stdout.isTTY === true, hubLimits: linkPolicy.hubLimits },
         { worker: services.worker.stats, rules: services.evaluation.ruleStats, webhooks: services.webhooks.stats },
         logger,
       );

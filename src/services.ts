@@ -13,6 +13,7 @@ import { createEvaluationWorker } from "./features/evaluation/evaluation-worker"
 import { createPartitionLeases, partitionLeaseMs, sqlPartitionStore } from "./features/evaluation/partitions";
 import { deleteExpiredEvents } from "./features/events/event-retention";
 import { createEventService } from "./features/events/event-service";
+import { type LinkPolicy, defaultLinkPolicy } from "./features/events/link-policy";
 import { createBacklogSampler, createIngestAdmission } from "./features/events/ingest-admission";
 import { backlogDepth } from "./features/evaluation/evaluation-queue";
 import { compactRollups } from "./features/facts/rollup-compactor";
@@ -26,8 +27,10 @@ export function createServices(
   db: Database,
   config: Pick<Config, "evaluation" | "evaluator" | "webhooks" | "ingest"> & Partial<Pick<Config, "retentionDays">>,
   logger: Logger,
-  opts: { onStored?: () => void } = {},
+  opts: { onStored?: () => void; linkPolicy?: LinkPolicy } = {},
 ) {
+  const linkPolicy = opts.linkPolicy ?? defaultLinkPolicy;
+  const { hubLimits } = linkPolicy;
   const { prisma } = db;
   const outbox = createWebhookOutbox(config.webhooks);
   const webhooks = createWebhookDispatcher(db, config.webhooks, logger);
@@ -35,7 +38,7 @@ export function createServices(
   // One evaluator for the process: live evaluation and backtests judge alike.
   const compile = ruleCompiler(config.evaluator);
   const ruleRegistry = createRuleRegistry(ruleService, logger, compile);
-  const evaluation = createEvaluationService({ db, rules: ruleRegistry, logger, leaseMs: config.evaluation.leaseMs, cadence: config.evaluation.cadence, outbox });
+  const evaluation = createEvaluationService({ db, rules: ruleRegistry, logger, leaseMs: config.evaluation.leaseMs, cadence: config.evaluation.cadence, outbox, hubLimits });
   const worker = createEvaluationWorker({
     evaluation,
     logger,
@@ -57,20 +60,22 @@ export function createServices(
     db,
     logger,
     apiKeys: createApiKeyService(prisma, logger),
-    events: createEventService(db, opts.onStored ?? (() => worker.nudge())),
+    events: createEventService(db, { onStored: opts.onStored ?? (() => worker.nudge()), linkPolicy }),
+    linkPolicy,
     enforcement,
     backlog,
     admission: createIngestAdmission(config.ingest, backlog.current),
-    accounts: createAccountService(db, enforcement),
+    accounts: createAccountService(db, enforcement, hubLimits),
     cases: createCaseQueries(prisma),
     // The change is committed whatever happens here: a failed reload is logged, and the next
     // periodic one (a second later) shows it.
     workflow: createCaseWorkflow(db, outbox, () =>
       enforcement.refresh().catch((err: unknown) => logger.warn({ err }, "enforcement snapshot not reloaded after a change; the next periodic reload shows it")),
+      hubLimits,
     ),
     webhooks,
     rules: ruleService,
-    backtests: createBacktestService(db, compile),
+    backtests: createBacktestService(db, compile, hubLimits),
     ruleRegistry,
     evaluation,
     worker,

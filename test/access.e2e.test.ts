@@ -14,7 +14,7 @@ import { type TestServer, startTestServer } from "./support/test-server";
 import { testTargets } from "./support/test-database";
 import { ruleDocument, usageEvent } from "./support/factories";
 
-const scopes = ["events:write", "cases:read", "cases:write", "rules:read", "rules:write", "admin"] as const;
+const scopes = ["events:write", "accounts:write", "cases:read", "cases:write", "rules:read", "rules:write", "admin"] as const;
 type Scope = (typeof scopes)[number];
 
 type Call = { method: string; path: string; body?: unknown };
@@ -42,6 +42,8 @@ const routes: Route[] = [
   { name: "GET /v1/accounts/:id/enforcement", allowed: ["events:write", "cases:read"], call: async () => ({ method: "GET", path: "/v1/accounts/acct_access/enforcement" }) },
   { name: "GET /v1/accounts/:id", allowed: ["cases:read"], call: async () => ({ method: "GET", path: "/v1/accounts/acct_access" }) },
   { name: "GET /v1/accounts/:id/usage", allowed: ["cases:read"], call: async () => ({ method: "GET", path: "/v1/accounts/acct_access/usage" }) },
+  { name: "PUT /v1/accounts/:id", allowed: ["accounts:write"], call: async () => ({ method: "PUT", path: "/v1/accounts/acct_access", body: { plan: "pro" } }) },
+  { name: "PUT /v1/accounts", allowed: ["accounts:write"], call: async () => ({ method: "PUT", path: "/v1/accounts", body: [{ accountId: "acct_access", plan: "pro" }] }) },
   { name: "GET /v1/cases", allowed: ["cases:read"], call: async () => ({ method: "GET", path: "/v1/cases" }) },
   { name: "GET /v1/cases/counts", allowed: ["cases:read"], call: async () => ({ method: "GET", path: "/v1/cases/counts" }) },
   { name: "GET /v1/cases/:id", allowed: ["cases:read"], call: async (s) => ({ method: "GET", path: `/v1/cases/${await newCase(s)}` }) },

@@ -175,7 +175,17 @@ describe.each(testTargets())("facts on %s", (kind) => {
     const s = source("acct_nobody", base);
     for (const name of aggregateNames) expect(await s.windowAggregate(name, { windowMs: day })).toBe(0);
     expect(await s.windowAggregate("signalRate", { windowMs: day, signal: "x" })).toBe(0);
-    expect(await s.account()).toEqual({ status: "active", firstSeenAt: new Date(base).toISOString(), ageDays: 0, confirmedCases: 0 });
+    expect(await s.account()).toEqual({
+      status: "active",
+      firstSeenAt: new Date(base).toISOString(),
+      createdAt: null,
+      ageDays: 0,
+      ageSource: "firstSeen",
+      ageKnown: false,
+      verification: null,
+      plan: null,
+      confirmedCases: 0,
+    });
   });
 
   it("reads signals given as booleans and as numbers against the threshold", async () => {
@@ -206,7 +216,17 @@ describe.each(testTargets())("facts on %s", (kind) => {
   it("gives the account's status, age at the event and confirmed cases", async () => {
     await store([ev("acct_age", base + 40 * day)]);
     const a = await source("acct_age", base + 43 * day + 12 * hour).account();
-    expect(a).toEqual({ status: "active", firstSeenAt: new Date(base + 40 * day).toISOString(), ageDays: 3.5, confirmedCases: 0 });
+    expect(a).toEqual({
+      status: "active",
+      firstSeenAt: new Date(base + 40 * day).toISOString(),
+      createdAt: null,
+      ageDays: 3.5,
+      ageSource: "firstSeen",
+      ageKnown: false,
+      verification: null,
+      plan: null,
+      confirmedCases: 0,
+    });
   });
 
   it("links accounts that share a payment fingerprint, a network prefix, an org or a template into clusters", async () => {

@@ -1,5 +1,6 @@
 // Linked-account and cluster facts against a brute-force reference on random link graphs, on
-// every test database: random accounts sharing payment fingerprints, /24 prefixes and orgs from
+// every test database: random accounts sharing payment fingerprints, /24 prefixes (some on shared
+// hosting, which link weakly, or strongly with the same prompt template), orgs and templates from
 // small pools over three days (so that some values are hubs), stored through ingestion in
 // batches, each followed by a uniting pass (link-components.ts) and some by compaction; then at
 // random moments, windows and link kinds, every linked fact must equal what a direct computation
@@ -8,6 +9,7 @@
 import { insertEvents } from "../src/features/events/event-repository";
 import type { UsageEventInput } from "../src/features/events/event-schemas";
 import { ipPrefix } from "../src/features/events/link-key-cache";
+import { uniformHubLimits } from "../src/features/events/link-policy";
 import type { EventFact } from "../src/engine/evaluation";
 import type { LinkBy } from "../src/engine/fact-catalog";
 import { createFactLoader } from "../src/features/facts/fact-loader";
@@ -22,7 +24,8 @@ import { rng } from "./support/seeded-random";
 const hour = 3_600_000;
 const day = 24 * hour;
 const base = Date.parse("2026-11-10T00:00:00Z");
-const hubLimit = 6;
+// Per-kind limits, as a link policy sets them: the corroborated shared-prefix key has its own.
+const hubLimits = { ...uniformHubLimits(6), sharedIpPrefixTemplate: 4 };
 
 /** 120 accounts, 900 events over 3 days; values from small pools, so they are shared, some by more than the hub limit. */
 function history(seed: number): UsageEventInput[] {
@@ -37,22 +40,28 @@ function history(seed: number): UsageEventInput[] {
     inputTokens: 10,
     outputTokens: 1 + Math.floor(r() * 500),
     ...(r() < 0.3 ? { paymentFingerprint: `pf_${Math.floor(r() * 60)}` } : {}),
-    ...(r() < 0.7 ? { ip: `10.${seed % 200}.${Math.floor(r() * 80)}.${1 + Math.floor(r() * 200)}` } : {}),
+    ...(r() < 0.7 ? { ip: `10.${seed % 200}.${Math.floor(r() * 80)}.${1 + Math.floor(r() * 200)}`, ipType: r() < 0.4 ? ("hosting" as const) : ("residential" as const) } : {}),
     ...(r() < 0.2 ? { orgId: `org_${Math.floor(r() * 25)}` } : {}),
+    ...(r() < 0.5 ? { promptTemplateHash: `tpl_${Math.floor(r() * 8)}` } : {}),
   }));
 }
 
 type Value = { kind: string; value: string };
+/** The default link policy, written out: a hosting address's prefix is weak, and strong together with the template. */
 const valuesOf = (e: UsageEventInput): Value[] => [
   ...(e.paymentFingerprint ? [{ kind: "paymentFingerprint", value: e.paymentFingerprint }] : []),
-  ...(e.ip ? [{ kind: "ipPrefix", value: ipPrefix(e.ip) }] : []),
+  ...(e.ip && e.ipType !== "hosting" ? [{ kind: "ipPrefix", value: ipPrefix(e.ip) }] : []),
+  ...(e.ip && e.ipType === "hosting" ? [{ kind: "sharedIpPrefix", value: ipPrefix(e.ip) }] : []),
+  ...(e.ip && e.ipType === "hosting" && e.promptTemplateHash ? [{ kind: "sharedIpPrefixTemplate", value: `${ipPrefix(e.ip)} ${e.promptTemplateHash}` }] : []),
   ...(e.orgId ? [{ kind: "orgId", value: e.orgId }] : []),
+  ...(e.promptTemplateHash ? [{ kind: "promptTemplateHash", value: e.promptTemplateHash }] : []),
 ];
+const limitOf = (kind: string) => hubLimits[kind as keyof typeof hubLimits];
 
 /**
  * The reference. A compacted link key spans the whole hours from an account's first to its last
  * use of a value; an account used a value within [from, to] when that span overlaps it. A value
- * used by more than hubLimit accounts within the window links no one.
+ * used by more accounts than its kind's hub limit within the window links no one.
  */
 function reference(events: UsageEventInput[]) {
   const spans = new Map<string, { accountId: string; kind: string; value: string; first: number; last: number }>();
@@ -76,13 +85,13 @@ function reference(events: UsageEventInput[]) {
       const hubs: Value[] = [];
       for (const s of own) {
         const u = users(live, s.kind, s.value);
-        if (u.size > hubLimit) hubs.push({ kind: s.kind, value: s.value });
+        if (u.size > limitOf(s.kind)) hubs.push({ kind: s.kind, value: s.value });
         else u.forEach((id) => id !== accountId && linked.add(id));
       }
       return { linked: [...linked].sort(), hubs: hubs.sort((a, b) => `${a.kind}|${a.value}`.localeCompare(`${b.kind}|${b.value}`)) };
     },
     /**
-     * The other accounts of this one's component: joined by values used by at most hubLimit
+     * The other accounts of this one's component: joined by values used by at most their kind's hub limit of
      * accounts over all time, transitively (plain graph search).
      */
     component(accountId: string, by: LinkBy): string[] {
@@ -98,7 +107,7 @@ function reference(events: UsageEventInput[]) {
         for (const s of all) {
           if (s.accountId !== at) continue;
           const u = usersOf.get(`${s.kind}|${s.value}`)!;
-          if (u.size > hubLimit) continue;
+          if (u.size > limitOf(s.kind)) continue;
           for (const id of u) {
             if (seen.has(id)) continue;
             seen.add(id);
@@ -125,7 +134,7 @@ describe.each(testTargets())("linked facts against a brute-force reference on %s
   const r = rng(99);
   const asks = Array.from({ length: 200 }, () => {
     const e = events[Math.floor(r() * events.length)]!;
-    const by = (["any", "any", "paymentFingerprint", "ipPrefix", "orgId"] as LinkBy[])[Math.floor(r() * 5)]!;
+    const by = (["any", "any", "paymentFingerprint", "ipPrefix", "orgId", "sharedIpPrefix"] as LinkBy[])[Math.floor(r() * 6)]!;
     const windowMs = [hour, 6 * hour, day, 3 * day][Math.floor(r() * 4)]!;
     return { event: e, by, windowMs, at: Date.parse(e.occurredAt) };
   });
@@ -154,14 +163,14 @@ describe.each(testTargets())("linked facts against a brute-force reference on %s
     for (let i = 0; i < events.length; i += 100) {
       await t.db.transaction((tx) => insertEvents(tx, events.slice(i, i + 100)));
       // Two scopes kept as the links come; the others are built at the end, from every value's members.
-      const pass = await uniteComponents(t.db, { hubLimit, scopes: ["any", "paymentFingerprint"] });
+      const pass = await uniteComponents(t.db, { hubLimits, scopes: ["any", "paymentFingerprint"] });
       passes.moved += pass.moved;
       passes.hubs += pass.hubs;
       passes.rebuilt += pass.rebuilt;
       if (i % 200 === 0) await compactAll(t.db);
     }
     passes.keptBefore = (await t.db.query<{ scope: string }>(sql`SELECT DISTINCT scope FROM link_component ORDER BY 1`)).map((r) => r.scope);
-    passes.built = (await uniteComponents(t.db, { hubLimit })).built;
+    passes.built = (await uniteComponents(t.db, { hubLimits })).built;
     await compactAll(t.db);
     await t.db.query(sql`UPDATE account SET status = 'suspended' WHERE id = ANY(${suspended}::text[])`);
   }, 120_000);
@@ -172,20 +181,24 @@ describe.each(testTargets())("linked facts against a brute-force reference on %s
     expect(found.filter((f) => f.hubs.length > 0).length).toBeGreaterThan(10);
     expect(found.filter((f) => f.linked.length > 0).length).toBeGreaterThan(30);
     expect(found.filter((f) => f.linked.length === 0).length).toBeGreaterThan(5);
+    // Weak links (a shared hosting /24) that "any" does not count, and corroborated ones it does.
+    const within = (a: (typeof asks)[number], by: LinkBy) => ref.linked(a.event.accountId, by, a.at - a.windowMs, a.at).linked;
+    expect(asks.filter((a) => within(a, "sharedIpPrefix").some((id) => !within(a, "any").includes(id))).length).toBeGreaterThan(5);
+    expect(asks.filter((a) => within(a, "sharedIpPrefixTemplate").length > 0).length).toBeGreaterThan(2);
   });
 
   it("links exactly the accounts that share a non-hub value within the window, in one statement for all asks", async () => {
     const got = await linkedAccountIdsMany(
       t.db,
       asks.map((a) => ({ accountId: a.event.accountId, by: a.by, from: new Date(a.at - a.windowMs), to: new Date(a.at) })),
-      hubLimit,
+      hubLimits,
     );
     asks.forEach((a, i) => expect({ i, linked: got[i] }).toEqual({ i, linked: ref.linked(a.event.accountId, a.by, a.at - a.windowMs, a.at).linked }));
   });
 
   it("lists the hubs an account is not linked through", async () => {
     for (const a of asks.slice(0, 60)) {
-      const hubs = await linkHubs(t.db, a.event.accountId, a.by, new Date(a.at - a.windowMs), new Date(a.at), hubLimit);
+      const hubs = await linkHubs(t.db, a.event.accountId, a.by, new Date(a.at - a.windowMs), new Date(a.at), hubLimits);
       expect(hubs).toEqual(ref.linked(a.event.accountId, a.by, a.at - a.windowMs, a.at).hubs);
     }
   });
@@ -196,7 +209,7 @@ describe.each(testTargets())("linked facts against a brute-force reference on %s
     expect(passes.rebuilt).toBeGreaterThan(0);
     // Only the scopes asked for were kept during the batches; the last pass built the rest.
     expect(passes.keptBefore).toEqual(["any", "paymentFingerprint"]);
-    expect(passes.built).toEqual(["ipPrefix", "orgId", "promptTemplateHash"]);
+    expect(passes.built).toEqual(["ipPrefix", "orgId", "promptTemplateHash", "sharedIpPrefix", "sharedIpPrefixTemplate"]);
     const sizes = asks.map((a) => ref.component(a.event.accountId, a.by).length);
     expect(sizes.filter((n) => n === 0).length).toBeGreaterThan(5);
     expect(sizes.filter((n) => n > 0).length).toBeGreaterThan(30);
@@ -205,7 +218,7 @@ describe.each(testTargets())("linked facts against a brute-force reference on %s
   });
 
   it("computes every linked fact with reach direct over the one-hop set within the window, exactly, as the reference does", async () => {
-    const facts = await linkedFactsOfAsks(createFactLoader(t.db, { hubLimit }), "direct");
+    const facts = await linkedFactsOfAsks(createFactLoader(t.db, { hubLimits }), "direct");
     let differs = 0;
     asks.forEach((a, i) => {
       const { linked } = ref.linked(a.event.accountId, a.by, a.at - a.windowMs, a.at);

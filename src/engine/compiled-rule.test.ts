@@ -49,7 +49,12 @@ const accountArb = fc.oneof(
     arbitrary: fc.record({
       status: fc.constantFrom("active", "suspended", "restricted"),
       firstSeenAt: fc.constant("2026-11-01T00:00:00Z"),
+      createdAt: fc.constantFrom(null, "2026-10-01T00:00:00Z"),
       ageDays: numberish,
+      ageSource: fc.constantFrom("provider", "firstSeen"),
+      ageKnown: fc.boolean(),
+      verification: fc.constantFrom(null, "email", "id"),
+      plan: fc.constantFrom(null, "free", "enterprise"),
       confirmedCases: fc.integer({ min: 0, max: 3 }),
     }),
   },

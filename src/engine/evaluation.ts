@@ -3,7 +3,21 @@ import { type LinkBy, type LinkReach, type LinkedFactName, type WindowAggregateN
 import type { RuleDocument } from "./rule-schema";
 
 export type EventFact = { eventId: string; accountId: string; occurredAt: string } & Record<string, unknown>;
-export type AccountFact = { status: string; firstSeenAt: string; ageDays: number; confirmedCases: number };
+/**
+ * The account fact. `ageDays` counts from the provider's `createdAt` when it gave one
+ * (`ageSource: "provider"`, `ageKnown: true`), else from the first sight in ClauseGuard (`"firstSeen"`).
+ */
+export type AccountFact = {
+  status: string;
+  firstSeenAt: string;
+  createdAt: string | null;
+  ageDays: number;
+  ageSource: "provider" | "firstSeen";
+  ageKnown: boolean;
+  verification: string | null;
+  plan: string | null;
+  confirmedCases: number;
+};
 export type WindowQuery = { windowMs: number; signal?: string; threshold?: number };
 /** reach: absent or "component" reads the account's component; "direct" its one-hop set within the window. */
 export type LinkedQuery = WindowQuery & { by: LinkBy; maxAgeDays?: number; reach?: LinkReach };
@@ -29,6 +43,8 @@ export type ConditionExplanation = {
   factValue: unknown;
   /** null when json-rules-engine short-circuited and never evaluated this condition. */
   result: boolean | null;
+  /** Added to a hit's evidence after evaluation (not by the evaluators): how a value was found, e.g. an age from first sight. */
+  note?: string;
 };
 
 export type Evaluation =

@@ -14,7 +14,8 @@ const thresholdParam = z
   .min(0)
   .max(1)
   .refine((t) => Math.abs(t * 100 - Math.round(t * 100)) < 1e-9, "must be a multiple of 0.01 (e.g. 0.5, 0.93)");
-export const linkByParam = z.enum(["paymentFingerprint", "ipPrefix", "orgId", "promptTemplateHash", "any"]);
+/** A link scope: "any" (every strong kind) or one link kind (src/features/events/link-policy.ts, docs/linking.md). */
+export const linkByParam = z.enum(["paymentFingerprint", "ipPrefix", "orgId", "promptTemplateHash", "sharedIpPrefix", "sharedIpPrefixTemplate", "any"]);
 
 export type LinkBy = z.infer<typeof linkByParam>;
 
@@ -39,6 +40,7 @@ export const linkedFactNames = [
   "clusterOutputTokens",
   "clusterSignalRate",
   "clusterNewAccountShare",
+  "clusterKnownAgeShare",
 ] as const;
 export type LinkedFactName = (typeof linkedFactNames)[number];
 
@@ -80,7 +82,13 @@ const linkedFact = (description: string, params: z.ZodType<Record<string, unknow
 
 export const factCatalog: Record<string, FactDefinition> = {
   event: { kind: "event", objectValued: true, params: noParams, description: "The event being evaluated; read fields with `path`, e.g. $.signals.jailbreakAttempt." },
-  account: { kind: "account", objectValued: true, params: noParams, description: "{ status, firstSeenAt, ageDays, confirmedCases } of the event's account." },
+  account: {
+    kind: "account",
+    objectValued: true,
+    params: noParams,
+    description:
+      "{ status, firstSeenAt, createdAt, ageDays, ageSource, ageKnown, verification, plan, confirmedCases } of the event's account: ageDays from the provider's createdAt when it gave one (ageSource provider, ageKnown true), else from the first sight (firstSeen); createdAt, verification and plan are null when the provider gave none.",
+  },
   requestCount: windowFact("Requests by the account in the window."),
   inputTokens: windowFact("Input tokens of the account in the window."),
   outputTokens: windowFact("Output tokens of the account in the window."),
@@ -102,9 +110,10 @@ export const factCatalog: Record<string, FactDefinition> = {
     z.strictObject({ window: windowParam.optional(), by: linkByParam.optional(), reach: linkReachParam.optional(), signal: signalParam, threshold: thresholdParam.optional() }),
   ),
   clusterNewAccountShare: linkedFact(
-    "Share of the cluster's accounts first seen less than `maxAgeDays` (default 14) days before the event.",
+    "Share of the cluster's accounts created less than `maxAgeDays` (default 14) days before the event: by the provider's createdAt where it gave one, else by the first sight in ClauseGuard.",
     z.strictObject({ window: windowParam.optional(), by: linkByParam.optional(), reach: linkReachParam.optional(), maxAgeDays: z.number().positive().max(3650).optional() }),
   ),
+  clusterKnownAgeShare: linkedFact("Share of the cluster's accounts (this one included) whose creation time the provider gave: a rule can require the ages it judges to be known."),
 };
 
 export const factNames = Object.keys(factCatalog);
@@ -129,6 +138,7 @@ const factPriorities: Record<string, number> = {
   clusterOutputTokens: 2,
   linkedSuspendedAccounts: 2,
   clusterNewAccountShare: 2,
+  clusterKnownAgeShare: 2,
   distinctModels: 1,
   distinctIps: 1,
   distinctCountries: 1,

@@ -7,7 +7,17 @@ import { validateRule } from "./rule-schema";
 function eventSource(event: Record<string, unknown>): FactSource {
   return {
     event: { eventId: "e1", accountId: "a1", occurredAt: "2026-11-24T12:00:00Z", ...event },
-    account: async () => ({ status: "active", firstSeenAt: "2026-11-24T12:00:00Z", ageDays: 0, confirmedCases: 0 }),
+    account: async () => ({
+      status: "active",
+      firstSeenAt: "2026-11-24T12:00:00Z",
+      createdAt: null,
+      ageDays: 0,
+      ageSource: "firstSeen",
+      ageKnown: false,
+      verification: null,
+      plan: null,
+      confirmedCases: 0,
+    }),
     windowAggregate: async () => 0,
     linkedFact: async () => 0,
     contributingEventIds: async () => ["e1"],

@@ -3,6 +3,7 @@
 // /docs shows it with Swagger UI (swagger-ui-dist, served from this process: no CDN).
 import { z } from "zod";
 import { ruleDocumentSchema } from "../engine/rule-schema";
+import { maxProfilesPerRequest, profileBody, profileItem } from "../features/accounts/account-profile";
 import { accountIdParam, usageQuery } from "../features/accounts/accounts-router";
 import { auditQuery } from "../features/audit/audit-router";
 import { type Scope, scopes } from "../features/auth/api-key";
@@ -52,6 +53,14 @@ export const operations: Operation[] = [
   { method: "get", path: "/v1/accounts/:id/enforcement", summary: "An account's enforcement status (what the gateway asks)", tag: "accounts", auth: ["events:write", "cases:read"], params: accountIdParam, ok: { status: 200, description: "status and active enforcement" } },
   { method: "get", path: "/v1/accounts/:id/usage", summary: "An account's usage per hour (requests, tokens, signal rates), for charts", tag: "accounts", auth: ["cases:read"], params: accountIdParam, query: usageQuery, ok: { status: 200, description: "hourly points" } },
   { method: "get", path: "/v1/accounts/:id", summary: "An account with its usage, links and cases", tag: "accounts", auth: ["cases:read"], params: accountIdParam, ok: { status: 200, description: "the account" } },
+  {
+    method: "put", path: "/v1/accounts/:id", summary: "Set what the provider knows of an account (creation time, verification, plan, org); a field left out is kept, null clears it", tag: "accounts", auth: ["accounts:write"],
+    params: accountIdParam, body: { schema: profileBody }, ok: { status: 200, description: "the account's profile" },
+  },
+  {
+    method: "put", path: "/v1/accounts", summary: "Set many accounts' profiles at once (JSON array or NDJSON, up to 10,000): all or nothing", tag: "accounts", auth: ["accounts:write"],
+    body: { schema: z.array(profileItem).min(1).max(maxProfilesPerRequest), contentTypes: ["application/json", "application/x-ndjson"] }, ok: { status: 200, description: "{ updated, items[] }" },
+  },
   { method: "get", path: "/v1/cases", summary: "Violation cases, filtered, newest activity first", tag: "cases", auth: ["cases:read"], query: listCasesQuery, ok: { status: 200, description: "a page of cases" } },
   { method: "get", path: "/v1/cases/counts", summary: "How many cases of each status match the other filters", tag: "cases", auth: ["cases:read"], query: countCasesQuery, ok: { status: 200, description: "counts per status" } },
   { method: "get", path: "/v1/cases/:id", summary: "A case with its evidence and timeline", tag: "cases", auth: ["cases:read"], params: caseIdParam, ok: { status: 200, description: "the case" } },

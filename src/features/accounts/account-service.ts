@@ -3,7 +3,9 @@
 import { notFound } from "../../errors";
 import { activeStatuses } from "../cases/case-repository";
 import { toCaseSummary } from "../cases/case-queries";
+import { type HubLimits, defaultHubLimits } from "../events/link-policy";
 import { linkHubs, linkedAccountIds } from "../facts/fact-queries";
+import { type ProfileChange, readProfile, upsertProfiles } from "./account-profile";
 import { seriesSignalThreshold, usageSeries as readUsageSeries, usageTotals, valueStats } from "../facts/usage-rollups";
 import type { Database } from "../../db/database";
 import type { EnforcementSnapshot, EnforcementStatus } from "./enforcement-snapshot";
@@ -12,7 +14,7 @@ const dayMs = 86_400_000;
 
 export type { EnforcementStatus } from "./enforcement-snapshot";
 
-export function createAccountService(db: Database, enforcement: EnforcementSnapshot) {
+export function createAccountService(db: Database, enforcement: EnforcementSnapshot, hubLimits: HubLimits = defaultHubLimits) {
   const { prisma } = db;
   /** From memory (see enforcement-snapshot.ts): the gateway's answer never waits on the database. */
   function enforcementStatus(accountId: string): EnforcementStatus {
@@ -24,21 +26,22 @@ export function createAccountService(db: Database, enforcement: EnforcementSnaps
    * the accounts linked to it by payment fingerprint, network prefix or org over `linkWindowMs`.
    */
   async function accountView(accountId: string, now: Date, linkWindowMs = 30 * dayMs) {
-    const account = await prisma.account.findUnique({ where: { id: accountId } });
+    const [account, profile] = await Promise.all([prisma.account.findUnique({ where: { id: accountId } }), readProfile(db, accountId)]);
     if (!account) throw notFound("account", accountId);
     const since = new Date(now.getTime() - dayMs);
     const linkFrom = new Date(now.getTime() - linkWindowMs);
-    const [totals, values, openCases, byPayment, byIp, byOrg, hubs, enforcements] = await Promise.all([
+    const [totals, values, openCases, byPayment, byIp, byOrg, bySharedIp, hubs, enforcements] = await Promise.all([
       usageTotals(db, [accountId], since, now),
       valueStats(db, [accountId], since, now),
       prisma.violationCase.findMany({
         where: { accountId, status: { in: [...activeStatuses] } },
         orderBy: [{ activityAt: "desc" }, { id: "desc" }],
       }),
-      linkedAccountIds(db, accountId, "paymentFingerprint", linkFrom, now),
-      linkedAccountIds(db, accountId, "ipPrefix", linkFrom, now),
-      linkedAccountIds(db, accountId, "orgId", linkFrom, now),
-      linkHubs(db, accountId, "any", linkFrom, now),
+      linkedAccountIds(db, accountId, "paymentFingerprint", linkFrom, now, hubLimits),
+      linkedAccountIds(db, accountId, "ipPrefix", linkFrom, now, hubLimits),
+      linkedAccountIds(db, accountId, "orgId", linkFrom, now, hubLimits),
+      linkedAccountIds(db, accountId, "sharedIpPrefix", linkFrom, now, hubLimits),
+      linkHubs(db, accountId, "any", linkFrom, now, hubLimits),
       prisma.enforcement.findMany({ where: { accountId }, orderBy: { createdAt: "desc" }, take: 100 }),
     ]);
     const { topTemplateRequests, ...distinct } = values;
@@ -50,10 +53,13 @@ export function createAccountService(db: Database, enforcement: EnforcementSnaps
       statusSince: account.statusSince?.toISOString() ?? null,
       firstSeenAt: account.firstSeenAt.toISOString(),
       lastSeenAt: account.lastSeenAt.toISOString(),
+      /** What the provider said of the account (PUT /v1/accounts/:id), or null. */
+      profile,
       usage24h,
       openCases: openCases.map(toCaseSummary),
-      // hubs: values this account used that more than linkHubLimit accounts used in the window; they link no one.
-      linkedAccounts: { window: `${Math.round(linkWindowMs / dayMs)}d`, paymentFingerprint: byPayment, ipPrefix: byIp, orgId: byOrg, hubs },
+      // sharedIpPrefix: weak links (shared infrastructure), shown but not counted by "any".
+      // hubs: strong values this account used that more accounts than their kind's hub limit used in the window; they link no one.
+      linkedAccounts: { window: `${Math.round(linkWindowMs / dayMs)}d`, paymentFingerprint: byPayment, ipPrefix: byIp, orgId: byOrg, sharedIpPrefix: bySharedIp, hubs },
       /** Every enforcement placed on the account (newest first, at most 100), lifted or not. */
       enforcements: enforcements.map((e) => ({
         id: e.id,
@@ -82,7 +88,12 @@ export function createAccountService(db: Database, enforcement: EnforcementSnaps
     };
   }
 
-  return { enforcementStatus, accountView, usageSeries };
+  /** Sets provider profiles (account-profile.ts), one statement for all; each account at most once. */
+  function setProfiles(changes: ProfileChange[]) {
+    return upsertProfiles(db, changes);
+  }
+
+  return { enforcementStatus, accountView, usageSeries, setProfiles };
 }
 
 export type AccountService = ReturnType<typeof createAccountService>;

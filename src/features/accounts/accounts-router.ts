@@ -1,12 +1,16 @@
 // HTTP for accounts: GET /v1/accounts/:id/enforcement, the gateway's fast path; the account view
 // and its hourly usage series for analysts.
-import { Router } from "express";
+import express, { Router } from "express";
 import { z } from "zod";
 import { requireScope } from "../../http/auth";
 import { parseOrThrow, storableText } from "../../http/parse";
+import { AppError } from "../../errors";
 import type { ApiKeyService } from "../auth/api-key-service";
+import { ParseFailure } from "../events/event-service";
 import { queryMoment } from "../events/event-schemas";
+import { parseNdjson } from "../events/events-router";
 import type { AccountService } from "./account-service";
+import { parseProfileItems, profileBody } from "./account-profile";
 
 export const accountIdParam = z.object({ id: storableText(128) });
 
@@ -31,8 +35,31 @@ export const usageQuery = z
     else if (to.getTime() - from.getTime() > maxUsageSpanMs) ctx.addIssue({ code: "custom", path: ["from"], message: "the range must be 31 days or less" });
   });
 
-export function createAccountsRouter(deps: { accounts: AccountService; apiKeys: ApiKeyService }): Router {
+export function createAccountsRouter(deps: { accounts: AccountService; apiKeys: ApiKeyService; bodyLimitBytes?: number }): Router {
   const router = Router();
+  const limit = deps.bodyLimitBytes ?? 10 * 1024 * 1024;
+  // The provider's profile of one account: a field left out is kept, null clears it.
+  router.put("/v1/accounts/:id", requireScope(deps.apiKeys, "accounts:write"), express.json({ limit: "64kb" }), async (req, res) => {
+    const { id } = parseOrThrow(accountIdParam, req.params, "params");
+    const change = parseOrThrow(profileBody, req.body ?? {}, "body");
+    res.json(await deps.accounts.setProfiles([{ accountId: id, ...change }]).then((p) => p[0]));
+  });
+  // Many profiles at once (JSON array or NDJSON, up to 10,000): all or nothing.
+  router.put(
+    "/v1/accounts",
+    requireScope(deps.apiKeys, "accounts:write"),
+    express.json({ limit, type: ["application/json", "application/*+json"] }),
+    express.text({ limit, type: ["application/x-ndjson", "application/ndjson"] }),
+    async (req, res) => {
+      let items: unknown[];
+      if (typeof req.body === "string") items = parseNdjson(req.body).map((i) => (i instanceof ParseFailure ? new Error(i.message) : i));
+      else if (Array.isArray(req.body)) items = req.body;
+      else if (req.body === undefined) throw new AppError("unsupported_media_type", "send Content-Type: application/json (an array of accounts) or application/x-ndjson");
+      else throw new AppError("validation_failed", "the body must be a JSON array of accounts", [{ path: "", message: "expected an array" }]);
+      const profiles = await deps.accounts.setProfiles(parseProfileItems(items));
+      res.json({ updated: profiles.length, items: profiles });
+    },
+  );
   // The gateway holds events:write; analysts hold cases:read. Either may ask.
   router.get("/v1/accounts/:id/enforcement", requireScope(deps.apiKeys, "events:write", "cases:read"), async (req, res) => {
     const { id } = parseOrThrow(accountIdParam, req.params, "params");

@@ -7,6 +7,7 @@ import type { Database } from "../../db/database";
 import { queryableOf } from "../../db/transaction";
 import { AppError, notFound, validationFailed } from "../../errors";
 import type { LinkBy } from "../../engine/fact-catalog";
+import { type HubLimits, defaultHubLimits } from "../events/link-policy";
 import type { Prisma } from "../../generated/prisma/client";
 import { type Actor, appendAudit } from "../audit/audit-log";
 import { linkedAccountIds } from "../facts/fact-queries";
@@ -37,7 +38,7 @@ type Tx = Prisma.TransactionClient;
  * `onEnforcementChanged` runs after a transaction that enforced or lifted commits, before the
  * caller is answered: the enforcement snapshot reloads, so this process's next answer shows it.
  */
-export function createCaseWorkflow(db: Database, outbox?: WebhookOutbox, onEnforcementChanged: () => Promise<void> = async () => {}) {
+export function createCaseWorkflow(db: Database, outbox?: WebhookOutbox, onEnforcementChanged: () => Promise<void> = async () => {}, hubLimits: HubLimits = defaultHubLimits) {
   const { prisma } = db;
 
   /** Locks the case row for the rest of the transaction: concurrent moves on one case are serialized. */
@@ -148,7 +149,7 @@ export function createCaseWorkflow(db: Database, outbox?: WebhookOutbox, onEnfor
     if (!found) throw notFound("case", caseId);
     // Read before the transaction: on the embedded database a driver read inside it would wait for it.
     const linked = input.includeLinked
-      ? await linkedAccountIds(db, found.accountId, input.includeLinked.by, new Date(now.getTime() - input.includeLinked.windowMs), now)
+      ? await linkedAccountIds(db, found.accountId, input.includeLinked.by, new Date(now.getTime() - input.includeLinked.windowMs), now, hubLimits)
       : [];
     const result = await prisma.$transaction(async (tx) => {
       const c = await lockCase(tx, caseId);

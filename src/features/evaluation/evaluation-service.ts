@@ -7,8 +7,9 @@ import type { EventFact, FactSource, RuleEvaluator } from "../../engine/evaluati
 import type { Logger } from "../../logger";
 import { type Hit, type HitOutcome, recordHits } from "../cases/case-repository";
 import { createFactLoader } from "../facts/fact-loader";
-import { createFactSource } from "../facts/fact-source";
+import { createFactSource, withAgeNotes } from "../facts/fact-source";
 import { scopesFor, uniteComponents } from "../facts/link-components";
+import { type HubLimits, defaultHubLimits } from "../events/link-policy";
 import type { RuleRegistry } from "../rules/rule-registry";
 import type { WebhookOutbox } from "../webhooks/webhook-outbox";
 import { type EvaluationCadence, type MinuteGroup, accountMinutes, minutesToJudge, newestPerAccount } from "./account-minutes";
@@ -39,8 +40,18 @@ const timeoutCodes = new Set(["55P03", "57014"]);
 const isTransient = (err: unknown) =>
   isDatabaseUnavailable(err) || isAbortedTransaction(err) || timeoutCodes.has((err as { code?: string })?.code ?? "");
 
-export function createEvaluationService(deps: { db: Database; rules: RuleRegistry; logger: Logger; leaseMs?: number; cadence?: EvaluationCadence; outbox?: WebhookOutbox }) {
+export function createEvaluationService(deps: {
+  db: Database;
+  rules: RuleRegistry;
+  logger: Logger;
+  leaseMs?: number;
+  cadence?: EvaluationCadence;
+  outbox?: WebhookOutbox;
+  /** The link policy's (link-policy.ts): how many accounts a value may join before it is a hub. */
+  hubLimits?: HubLimits;
+}) {
   const { db, logger } = deps;
+  const hubLimits = deps.hubLimits ?? defaultHubLimits;
   const leaseMs = deps.leaseMs ?? 60_000;
   const cadence = deps.cadence ?? "batch";
   /** Outcomes per rule id since this process started (read by /metrics). */
@@ -113,7 +124,7 @@ export function createEvaluationService(deps: { db: Database; rules: RuleRegistr
     const rules = await deps.rules.current();
     // The links stored before this batch was claimed join their components first, in the link
     // scopes these rules read (link-components.ts).
-    await uniteComponents(db, { scopes: scopesFor(rules.map((r) => r.rule)) });
+    await uniteComponents(db, { scopes: scopesFor(rules.map((r) => r.rule)), hubLimits });
     const eventRules = rules.filter((r) => r.rule.scope === "event");
     const accountRules = rules.filter((r) => r.rule.scope === "account");
 
@@ -126,7 +137,7 @@ export function createEvaluationService(deps: { db: Database; rules: RuleRegistr
     // Every evaluation of the batch runs at once over one loader: the fact reads they reach in the
     // same round go out as one statement each (fact-loader.ts), and only the facts their
     // conditions get to are read.
-    const loader = createFactLoader(db);
+    const loader = createFactLoader(db, { hubLimits });
     const sourceOf = (e: ClaimedEvent) => createFactSource(db, e.event as unknown as EventFact, loader);
     await Promise.all([
       ...(eventRules.length ? batch.events : []).map((e) => {
@@ -171,7 +182,7 @@ export function createEvaluationService(deps: { db: Database; rules: RuleRegistr
         occurredAt: new Date(source.event.occurredAt),
         triggerEventId: source.event.eventId,
         window: evaluation.window,
-        conditions: evaluation.conditions,
+        conditions: await withAgeNotes(source, rule.rule.window, evaluation.conditions),
         eventIds: evaluation.eventIds,
         linkedAccounts: [],
       },

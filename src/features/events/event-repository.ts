@@ -2,9 +2,11 @@
 // event. Runs inside the caller's transaction.
 import type { SqlSession } from "../../db/database";
 import { raw, sql } from "../../db/sql";
+import { profileChangesOf, upsertProfiles } from "../accounts/account-profile";
 import { ingestionLock } from "../facts/link-components";
 import { componentTables, rollupStatements } from "../facts/usage-rollups";
 import type { UsageEventInput } from "./event-schemas";
+import { type LinkPolicy, defaultLinkPolicy } from "./link-policy";
 import { type LinkKeyCache, type LinkKeyRow, ipPrefix, linkKeyRecords, linkKeyRows, noLinkKeyCache } from "./link-key-cache";
 
 /**
@@ -17,12 +19,16 @@ export async function insertEvents(
   tx: SqlSession,
   events: UsageEventInput[],
   linkKeys: LinkKeyCache = noLinkKeyCache,
+  linkPolicy: LinkPolicy = defaultLinkPolicy,
 ): Promise<{ inserted: number; linkKeysWritten: LinkKeyRow[] }> {
   if (events.length === 0) return { inserted: 0, linkKeysWritten: [] };
   const sightings = accountSightings(events);
   // Link keys come from every valid event (a duplicate only repeats what is known already).
-  const newLinkKeys = linkKeys.unseen(linkKeyRows(events));
+  const newLinkKeys = linkKeys.unseen(linkKeyRows(events, linkPolicy));
   await createAccounts(tx, sightings);
+  // Profile fields some events carry (accountCreatedAt, ...): one statement, only when there are any.
+  const profiles = profileChangesOf(events);
+  if (profiles.length) await upsertProfiles(tx, profiles);
   const rows = JSON.stringify(events.map((e) => (e.ip ? { ...e, ipPrefix: ipPrefix(e.ip) } : e)));
   const [result] = await tx.query<{ inserted: number }>(sql`
     WITH ins AS (

@@ -1,5 +1,6 @@
 // The usage event as the gateway posts it (SPEC.md "Usage event"): one zod schema that validates and types it.
 import { z } from "zod";
+import { profileCreatedAt, profileToken } from "../accounts/account-profile";
 import { deeperThan, forbiddenKeys, storable, storableText, unstorableMessage, unusableParts } from "../../http/parse";
 
 const maxAttributesBytes = 4096;
@@ -14,6 +15,9 @@ const optionalText = (max: number) => text(max).nullish();
 function checkAttributes(value: unknown, ctx: z.RefinementCtx): void {
   for (const issue of unusableParts(value)) ctx.addIssue({ code: "custom", ...issue });
 }
+
+/** What the gateway knows of an address's network; the link policy says which are shared infrastructure (docs/linking.md). */
+export const ipTypes = ["residential", "hosting", "cloud", "vpn", "proxy", "cgnat", "unknown"] as const;
 
 const signalName = /^[A-Za-z_][A-Za-z0-9_]{0,63}$/;
 
@@ -67,11 +71,15 @@ export const usageEventSchema = z.strictObject({
   outputTokens: z.number().int().min(0).max(2_147_483_647),
   endUserId: optionalText(128),
   ip: z.union([z.ipv4(), z.ipv6()], { message: "must be an IPv4 or IPv6 address" }).nullish(),
-  ipType: z.enum(["residential", "hosting", "vpn", "proxy", "unknown"]).nullish(),
+  ipType: z.enum(ipTypes).nullish(),
   country: z.string().regex(/^[A-Z]{2}$/, "must be an ISO 3166-1 alpha-2 code such as NL").nullish(),
   asn: z.number().int().min(0).max(4_294_967_295).nullish(),
   userAgent: z.string().max(512).refine(storable, unstorableMessage).nullish(),
   paymentFingerprint: optionalText(128),
+  /** What the gateway knows of the account (account-profile.ts): stored on the account's profile, not on the event. */
+  accountCreatedAt: profileCreatedAt.nullish(),
+  accountVerification: profileToken.nullish(),
+  accountPlan: profileToken.nullish(),
   promptTemplateHash: optionalText(128),
   signals: signalsSchema.nullish(),
   attributes: attributesSchema.nullish(),

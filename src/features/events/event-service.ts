@@ -7,6 +7,7 @@ import { z } from "zod";
 import { type Database, retryAborted } from "../../db/database";
 import { insertEvents } from "./event-repository";
 import { type LinkKeyCache, createLinkKeyCache } from "./link-key-cache";
+import type { LinkPolicy } from "./link-policy";
 import { type UsageEventInput, maxBatchItems, queryMoment, usageEventSchema } from "./event-schemas";
 
 export type RejectedItem = { index: number; eventId?: string; errors: FieldError[] };
@@ -19,9 +20,14 @@ export class ParseFailure {
 
 export type StoredEvent = UsageEventInput & { receivedAt: string };
 
-/** `onStored` runs after a batch with new events commits (the in-process worker uses it to wake up). */
-export function createEventService(db: Database, onStored: () => void = () => {}, linkKeys: LinkKeyCache = createLinkKeyCache()) {
+/**
+ * `onStored` runs after a batch with new events commits (the in-process worker uses it to wake up);
+ * `linkPolicy` decides which link keys events make (link-policy.ts).
+ */
+export function createEventService(db: Database, opts: { onStored?: () => void; linkKeys?: LinkKeyCache; linkPolicy?: LinkPolicy } = {}) {
   const { prisma } = db;
+  const onStored = opts.onStored ?? (() => {});
+  const linkKeys = opts.linkKeys ?? createLinkKeyCache();
   async function ingest(items: unknown[]): Promise<IngestResult> {
     if (items.length === 0) throw validationFailed([{ path: "", message: "the batch is empty: send 1 to 5000 events" }]);
     if (items.length > maxBatchItems) {
@@ -56,7 +62,7 @@ export function createEventService(db: Database, onStored: () => void = () => {}
     let accepted = 0;
     if (valid.length) {
       // A deadlock victim stored nothing: the whole batch is tried again (eventId keeps it idempotent).
-      const stored = await retryAborted(() => db.transaction((tx) => insertEvents(tx, valid, linkKeys)));
+      const stored = await retryAborted(() => db.transaction((tx) => insertEvents(tx, valid, linkKeys, opts.linkPolicy)));
       // Only after the commit: a rolled-back batch must not mark its link keys as written.
       linkKeys.remember(stored.linkKeysWritten);
       accepted = stored.inserted;

@@ -4,9 +4,7 @@
 // value and hour rather than one per batch. Skipping is safe: rows only ever widen what is known.
 import ipaddr from "ipaddr.js";
 import type { UsageEventInput } from "./event-schemas";
-
-export const linkKinds = ["paymentFingerprint", "ipPrefix", "orgId", "promptTemplateHash"] as const;
-export type LinkKind = (typeof linkKinds)[number];
+import { type LinkKind, type LinkPolicy, defaultLinkPolicy } from "./link-policy";
 
 export type LinkKeyRow = { kind: LinkKind; value: string; accountId: string; hour: number; cacheKey: string };
 
@@ -24,8 +22,13 @@ export function ipPrefix(ip: string): string {
   return `${parts.slice(0, 3).map((p) => p.toString(16)).join(":")}::/48`;
 }
 
-/** One row per (kind, value, account, hour) of the batch, spanning the whole hour. */
-export function linkKeyRows(events: UsageEventInput[]): LinkKeyRow[] {
+/**
+ * One row per (kind, value, account, hour) of the batch, spanning the whole hour. An address's
+ * prefix is a strong ipPrefix key, unless the policy marks its network as shared infrastructure
+ * (its ipType or a named list): then a weak sharedIpPrefix key and, with a prompt template, the
+ * corroborated sharedIpPrefixTemplate key ("<prefix> <template>"), or nothing with `links: skip`.
+ */
+export function linkKeyRows(events: UsageEventInput[], policy: LinkPolicy = defaultLinkPolicy): LinkKeyRow[] {
   const rows = new Map<string, LinkKeyRow>();
   const add = (kind: LinkKind, value: string | null | undefined, accountId: string, hour: number) => {
     if (!value) return;
@@ -33,10 +36,23 @@ export function linkKeyRows(events: UsageEventInput[]): LinkKeyRow[] {
     if (rows.has(cacheKey)) return;
     rows.set(cacheKey, { kind, value, accountId, hour, cacheKey });
   };
+  const listed = new Map<string, boolean>(); // address -> in a named list, once per batch
+  const inList = (ip: string) => {
+    let hit = listed.get(ip);
+    if (hit === undefined) listed.set(ip, (hit = policy.networks.match(ip) !== null));
+    return hit;
+  };
   for (const e of events) {
     const hour = Math.floor(Date.parse(e.occurredAt) / hourMs) * hourMs;
     add("paymentFingerprint", e.paymentFingerprint, e.accountId, hour);
-    add("ipPrefix", e.ip ? ipPrefix(e.ip) : null, e.accountId, hour);
+    if (e.ip) {
+      const prefix = ipPrefix(e.ip);
+      if (!((e.ipType && policy.sharedIpTypes.has(e.ipType)) || inList(e.ip))) add("ipPrefix", prefix, e.accountId, hour);
+      else if (policy.sharedLinks === "weak") {
+        add("sharedIpPrefix", prefix, e.accountId, hour);
+        if (e.promptTemplateHash) add("sharedIpPrefixTemplate", `${prefix} ${e.promptTemplateHash}`, e.accountId, hour);
+      }
+    }
     add("orgId", e.orgId, e.accountId, hour);
     add("promptTemplateHash", e.promptTemplateHash, e.accountId, hour);
   }

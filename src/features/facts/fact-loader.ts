@@ -7,6 +7,7 @@
 import DataLoader from "dataloader";
 import { prepared, sql } from "../../db/sql";
 import type { LinkBy } from "../../engine/fact-catalog";
+import type { HubLimits } from "../events/link-policy";
 import { type AccountRow, accountRowsMany, linkedAccountIdsMany } from "./fact-queries";
 import { type Queryable, type UsageTotals, type ValueStats, componentTables, signalHitsMany, sumTotals, usageTotalsMany, valueStatsMany } from "./usage-rollups";
 
@@ -16,11 +17,15 @@ export type SignalKey = SpanKey & { signal: string; threshold: number };
 /** A read of one component's rollups (link-components.ts), by its key. */
 export type ComponentSpan = { component: string; from: Date; to: Date };
 export type ComponentSignalSpan = ComponentSpan & { signal: string; threshold: number };
-/** A component's members as the cluster facts need them: how many, which are suspended, their first sights in order. */
-export type ComponentView = { size: number; members: string[]; suspended: Set<string>; firstSeenMs: number[] };
+/**
+ * A component's members as the cluster facts need them: how many, which are suspended, when each
+ * was born (the provider's createdAt, else first sight) in order, and how many ages the provider gave.
+ */
+export type ComponentView = { size: number; members: string[]; suspended: Set<string>; bornMs: number[]; knownAges: number };
 export type EvidenceKey = { accountId: string; from: Date; to: Date; limit: number };
 export type DirectKey = { accountId: string; by: LinkBy; from: Date; to: Date };
-export type AccountBasics = { status: string; firstSeenAt: Date };
+/** `bornAt`: the provider's createdAt when it gave one (`ageKnown`), else the first sight. */
+export type AccountBasics = { status: string; firstSeenAt: Date; bornAt: Date; ageKnown: boolean };
 
 export type FactLoader = {
   /** Reads over one account. */
@@ -55,8 +60,8 @@ const span = (k: { from: Date; to: Date }) => `${k.from.getTime()}:${k.to.getTim
 /** Reads per statement: bounded so that a round of a huge batch still goes out as statements of sane size. */
 const maxAsks = 5000;
 
-/** `hubLimit`: the one-hop reads' (fact-queries' linkHubLimit; tests use small ones, as the uniting passes do). */
-export function createFactLoader(db: Queryable, opts: { hubLimit?: number } = {}): FactLoader {
+/** `hubLimits`: the one-hop reads' (the link policy's; tests use small ones, as the uniting passes do). */
+export function createFactLoader(db: Queryable, opts: { hubLimits?: HubLimits } = {}): FactLoader {
   const spanKey = (k: { key: string; from: Date; to: Date }) => `${k.key}:${span(k)}`;
   const signalCacheKey = (k: { key: string; from: Date; to: Date; signal: string; threshold: number }) => `${spanKey(k)}:${k.signal}:${k.threshold}`;
   const totalsOf = async (keys: readonly SpanKey[]) => {
@@ -67,9 +72,15 @@ export function createFactLoader(db: Queryable, opts: { hubLimit?: number } = {}
   };
   const basics: FactLoader["basics"] = new DataLoader(
     async (ids) => {
-      const rows = await db.query<{ id: string; status: string; first_seen_at: Date }>(prepared("cg_account_basics", sql`
-        SELECT id, status::text AS status, first_seen_at FROM account WHERE id = ANY(${[...ids]}::text[])`));
-      const byId = new Map(rows.map((r) => [r.id, { status: r.status, firstSeenAt: new Date(r.first_seen_at) }]));
+      const rows = await db.query<{ id: string; status: string; first_seen_at: Date; created_at: Date | null }>(prepared("cg_account_basics", sql`
+        SELECT a.id, a.status::text AS status, a.first_seen_at, p.created_at
+        FROM account a LEFT JOIN account_profile p ON p.account_id = a.id WHERE a.id = ANY(${[...ids]}::text[])`));
+      const byId = new Map(
+        rows.map((r) => [
+          r.id,
+          { status: r.status, firstSeenAt: new Date(r.first_seen_at), bornAt: new Date(r.created_at ?? r.first_seen_at), ageKnown: r.created_at !== null },
+        ]),
+      );
       return ids.map((id) => byId.get(id) ?? null);
     },
     { maxBatchSize: 50_000 },
@@ -101,8 +112,9 @@ export function createFactLoader(db: Queryable, opts: { hubLimit?: number } = {}
         return components.map((c) => {
           const members = (ids.get(c) ?? []).sort();
           const suspended = new Set(members.filter((id) => basicsOf.get(id)?.status === "suspended"));
-          const firstSeenMs = members.map((id) => basicsOf.get(id)?.firstSeenAt.getTime() ?? Number.NEGATIVE_INFINITY).sort((a, b) => a - b);
-          return { size: members.length, members, suspended, firstSeenMs };
+          const bornMs = members.map((id) => basicsOf.get(id)?.bornAt.getTime() ?? Number.NEGATIVE_INFINITY).sort((a, b) => a - b);
+          const knownAges = members.filter((id) => basicsOf.get(id)?.ageKnown).length;
+          return { size: members.length, members, suspended, bornMs, knownAges };
         });
       },
       { maxBatchSize: maxAsks },
@@ -123,7 +135,7 @@ export function createFactLoader(db: Queryable, opts: { hubLimit?: number } = {}
       { maxBatchSize: maxAsks },
     ),
     basics,
-    direct: new DataLoader((keys) => linkedAccountIdsMany(db, [...keys], opts.hubLimit), { cacheKeyFn: (k) => `${k.by}:${k.accountId}:${span(k)}`, maxBatchSize: maxAsks }),
+    direct: new DataLoader((keys) => linkedAccountIdsMany(db, [...keys], opts.hubLimits), { cacheKeyFn: (k) => `${k.by}:${k.accountId}:${span(k)}`, maxBatchSize: maxAsks }),
     evidence: new DataLoader(
       async (keys) => {
         const rows = await db.query<{ i: number; ids: string[] | null }>(prepared("cg_contributing_events_many", sql`

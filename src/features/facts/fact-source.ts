@@ -5,7 +5,8 @@
 // statements; each value is computed once per source. Windows are [at - window, at], both ends
 // included, relative to the evaluated event's time.
 import type { LinkBy, LinkedFactName, WindowAggregateName } from "../../engine/fact-catalog";
-import type { AccountFact, EventFact, FactSource, LinkedQuery, WindowQuery } from "../../engine/evaluation";
+import type { AccountFact, ConditionExplanation, EventFact, FactSource, LinkedQuery, WindowQuery } from "../../engine/evaluation";
+import { factReader } from "../../engine/fact-reader";
 import { type FactLoader, type SpanKey, createFactLoader, loadAll } from "./fact-loader";
 import type { Queryable } from "./usage-rollups";
 
@@ -85,7 +86,11 @@ export function createFactSource(db: Queryable, event: EventFact, loader: FactLo
         return spanShare(group, q);
       case "clusterNewAccountShare": {
         const all = await loadAll(loader.basics, group.accountIds);
-        return all.filter((b) => b !== null && b.firstSeenAt.getTime() > since).length / all.length;
+        return all.filter((b) => b !== null && b.bornAt.getTime() > since).length / all.length;
+      }
+      case "clusterKnownAgeShare": {
+        const all = await loadAll(loader.basics, group.accountIds);
+        return all.filter((b) => b?.ageKnown).length / all.length;
       }
     }
   };
@@ -97,10 +102,16 @@ export function createFactSource(db: Queryable, event: EventFact, loader: FactLo
         // As of now, not as of the event, live and in backtests alike.
         const row = await loader.account.load(event.accountId);
         const firstSeen = row?.first_seen_at ? new Date(row.first_seen_at) : at;
+        const created = row?.created_at ? new Date(row.created_at) : null;
         return {
           status: row?.status ?? "active",
           firstSeenAt: firstSeen.toISOString(),
-          ageDays: Math.max(0, (at.getTime() - firstSeen.getTime()) / dayMs),
+          createdAt: created?.toISOString() ?? null,
+          ageDays: Math.max(0, (at.getTime() - (created ?? firstSeen).getTime()) / dayMs),
+          ageSource: created ? "provider" : "firstSeen",
+          ageKnown: created !== null,
+          verification: row?.verification ?? null,
+          plan: row?.plan ?? null,
           confirmedCases: num(row?.confirmed),
         };
       }),
@@ -142,8 +153,10 @@ export function createFactSource(db: Queryable, event: EventFact, loader: FactLo
             return ownShare(q);
           case "clusterNewAccountShare": {
             const own = await loader.basics.load(event.accountId);
-            return own !== null && own.firstSeenAt.getTime() > since ? 1 : 0;
+            return own !== null && own.bornAt.getTime() > since ? 1 : 0;
           }
+          case "clusterKnownAgeShare":
+            return (await loader.basics.load(event.accountId))?.ageKnown ? 1 : 0;
         }
       }
       const span = componentSpan(component, q.windowMs);
@@ -161,11 +174,42 @@ export function createFactSource(db: Queryable, event: EventFact, loader: FactLo
         case "clusterSignalRate":
           return componentShare(component, q);
         case "clusterNewAccountShare": {
-          const { size, firstSeenMs } = await loader.componentView.load(component);
-          return size ? (size - firstAbove(firstSeenMs, since)) / size : 0;
+          const { size, bornMs } = await loader.componentView.load(component);
+          return size ? (size - firstAbove(bornMs, since)) / size : 0;
+        }
+        case "clusterKnownAgeShare": {
+          const { size, knownAges } = await loader.componentView.load(component);
+          return size ? knownAges / size : 0;
         }
       }
     },
     contributingEventIds: (windowMs, limit) => loader.evidence.load({ accountId: event.accountId, from: fromOf(windowMs), to: at, limit }),
   };
+}
+
+const agePath = /ageDays|ageSource|ageKnown|createdAt|firstSeenAt/;
+
+/**
+ * A hit's conditions, with a note on each evaluated one whose value rests on an age taken from the
+ * first sight in ClauseGuard because the provider gave no createdAt (account.ageDays and the like,
+ * clusterNewAccountShare): the evidence says so. Reads only facts the hit has read already, but
+ * for the cluster's known-age share, from the same component view.
+ */
+export async function withAgeNotes(source: FactSource, ruleWindow: string, conditions: ConditionExplanation[]): Promise<ConditionExplanation[]> {
+  return Promise.all(
+    conditions.map(async (c) => {
+      if (c.result === null) return c;
+      if (c.fact === "account" && agePath.test(c.jsonPath ?? "")) {
+        const a = await source.account();
+        return a.ageKnown ? c : { ...c, note: "the account's age is from its first sight in ClauseGuard: the provider gave no createdAt" };
+      }
+      if (c.fact === "clusterNewAccountShare") {
+        const { maxAgeDays: _, ...params } = c.params ?? {};
+        const known = Number(await factReader("clusterKnownAgeShare", params, ruleWindow).read(source));
+        if (known >= 1) return c;
+        return { ...c, note: `the ages of ${Math.round((1 - known) * 100)}% of the cluster are from their first sight in ClauseGuard: the provider gave no createdAt for them` };
+      }
+      return c;
+    }),
+  );
 }

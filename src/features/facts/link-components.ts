@@ -30,14 +30,15 @@ import type { Database, SqlSession } from "../../db/database";
 import { raw, sql } from "../../db/sql";
 import type { LinkBy } from "../../engine/fact-catalog";
 import { linkScopesOf } from "../../engine/window-needs";
-import { linkHubLimit, linkKindsFor } from "./fact-queries";
+import { type HubLimits, defaultHubLimits } from "../events/link-policy";
+import { linkKindsFor } from "./fact-queries";
 import { compactionLock } from "./rollup-compactor";
 import { accountTables, componentTables } from "./usage-rollups";
 
 /** The lock ingestion takes shared and a uniting pass exclusive (see above). */
 export const ingestionLock = "4236936583016097352";
 
-export const linkScopes: readonly LinkBy[] = ["any", "paymentFingerprint", "ipPrefix", "orgId", "promptTemplateHash"];
+export const linkScopes: readonly LinkBy[] = ["any", "paymentFingerprint", "ipPrefix", "orgId", "promptTemplateHash", "sharedIpPrefix", "sharedIpPrefixTemplate"];
 
 /** The key of the component that starts from `accountId` alone; a component keeps the key of the larger side of each union. */
 export const componentKey = (scope: LinkBy, accountId: string) => `${scope}:${accountId}`;
@@ -122,10 +123,10 @@ export function scopesFor(rules: readonly { conditions: unknown }[]): LinkBy[] {
  * One uniting pass (see the top of this file): every link key stored since the last pass (past
  * link_progress's mark) is united, in one transaction, in the scopes kept (link_scope); a scope of
  * `scopes` not kept yet is built first from every value's members. `scopes` defaults to all of
- * them; evaluation asks for scopesFor(its rules). `hubLimit`: see fact-queries' linkHubLimit (tests use small ones).
+ * them; evaluation asks for scopesFor(its rules). `hubLimits`: the link policy's (link-policy.ts; tests use small ones).
  */
-export async function uniteComponents(db: Database, opts: { hubLimit?: number; scopes?: readonly LinkBy[] } = {}): Promise<UniteResult> {
-  const hubLimit = Math.trunc(opts.hubLimit ?? linkHubLimit);
+export async function uniteComponents(db: Database, opts: { hubLimits?: HubLimits; scopes?: readonly LinkBy[] } = {}): Promise<UniteResult> {
+  const hubLimits = opts.hubLimits ?? defaultHubLimits;
   const wanted = opts.scopes ?? linkScopes;
   // Nothing new and every scope kept (the usual case once caught up): no lock to wait for behind a compaction pass.
   const [waiting] = await db.query<{ any: boolean; kept: string[] }>(sql`
@@ -170,7 +171,7 @@ export async function uniteComponents(db: Database, opts: { hubLimit?: number; s
     for (const a of added) {
       const t = tally.get(`${a.kind}\u0000${a.value}`)!;
       if (t.hub) continue;
-      if (t.users > hubLimit) hubs.push(a);
+      if (t.users > hubLimits[a.kind as keyof HubLimits]) hubs.push(a);
       else if (t.users > 1) joining.push({ ...a, before: t.users - a.ids.length });
     }
     result.hubs = hubs.length;

@@ -8,6 +8,7 @@ import { type ConditionExplanation, type EventFact, type FactSource, type RuleCo
 import type { RuleDocument } from "../../engine/rule-schema";
 import { windowNeeds } from "../../engine/window-needs";
 import { createFactSource } from "../facts/fact-source";
+import { type HubLimits, defaultHubLimits } from "../events/link-policy";
 import { scopesFor, uniteComponents } from "../facts/link-components";
 
 export type BacktestHit = {
@@ -166,11 +167,11 @@ function rowToEvent(r: Record<string, unknown>): StreamedEvent {
 export async function runBacktest(
   db: Database,
   request: { compiled: RuleEvaluator; version: number | null; from: Date; to: Date },
-  options: { maxHits?: number; onProgress?: (p: BacktestProgress) => void; progressEveryMs?: number } = {},
+  options: { maxHits?: number; onProgress?: (p: BacktestProgress) => void; progressEveryMs?: number; hubLimits?: HubLimits } = {},
 ): Promise<BacktestResult> {
   const started = Date.now();
   // Linked facts read components as of now, with every stored link in them (link-components.ts).
-  await uniteComponents(db, { scopes: scopesFor([request.compiled.rule]) });
+  await uniteComponents(db, { scopes: scopesFor([request.compiled.rule]), hubLimits: options.hubLimits });
   const { compiled, from, to } = request;
   const rule = compiled.rule;
   const needs = windowNeeds(rule);
@@ -323,11 +324,11 @@ export async function runBacktest(
 export type BacktestRequest = { rule: RuleDocument; version: number | null; from: Date; to: Date };
 
 /** `compile`: the same evaluator live evaluation uses (CLAUSEGUARD_EVALUATOR), so a backtest and the worker agree. */
-export function createBacktestService(db: Database, compile: RuleCompiler) {
+export function createBacktestService(db: Database, compile: RuleCompiler, hubLimits: HubLimits = defaultHubLimits) {
   return {
     run: ({ rule, version, from, to }: BacktestRequest, options?: Parameters<typeof runBacktest>[2]) =>
       // An unsaved document is version 0 to the evaluator; the result says null.
-      runBacktest(db, { compiled: compile(rule, version ?? 0), version, from, to }, options),
+      runBacktest(db, { compiled: compile(rule, version ?? 0), version, from, to }, { hubLimits, ...options }),
   };
 }
 

@@ -16,6 +16,10 @@ export const populations = {
   "heavy-batch-job": null,
   "heavy-chat-product": null,
   "data-labelling": null,
+  /** Ordinary users behind a carrier-grade NAT: hundreds to a /24 (ipType cgnat). */
+  "cgnat-user": null,
+  /** Students of one campus, all signed up during the scenario, on the campus's ranges (a named network list). */
+  "campus-student": null,
   "reasoning-extractor": "reasoning-extraction",
   "synthetic-data-extractor": "synthetic-data-generation",
   "dataset-sweeper": "dataset-sweep",
@@ -55,6 +59,10 @@ export type ScenarioOptions = {
    * random, so every account is linked to thousands of others through the network.
    */
   ring?: { accounts: number; prefixes: number };
+  /** A fresh installation: no history before the scenario, so established accounts are first seen in it too. */
+  freshInstall?: boolean;
+  /** Events carry the provider's creation time of their account (accountCreatedAt, on each account's first event). */
+  providerAges?: boolean;
 };
 
 /** Countries the provider does not serve in the default pack (rules/access.unsupported-region.json). */
@@ -93,6 +101,8 @@ type AccountPlan = TruthRecord & {
   params: Record<string, number>;
   /** The account (or accounts) whose ban this one evades. */
   evades?: string;
+  /** An operation's prompt templates, shared by its accounts (its pipeline's): most of their requests use one. */
+  family?: string[];
 };
 
 /** Signals of an ordinary request: the classifier's background, with rare false positives. */
@@ -157,6 +167,8 @@ export function planScenario(opts: ScenarioOptions): AccountPlan[] {
   // Dedicated hosting prefixes shared by legitimate cloud workloads (a big provider's NAT ranges).
   const cloudPrefixes = Array.from({ length: 8 }, () => prefix24(1, prefixes++));
   const cloudIp = (r: Rng) => `${pick(r, cloudPrefixes)}.${int(r, 2, 250)}`;
+  /** An operation's prompt templates: its accounts run one pipeline. */
+  const family = (name: string) => Array.from({ length: 3 }, (_, k) => `tpl_${seed}_${name}_${k}`);
 
   // Extractors, operations and the other patterns first, so that their share holds at any size.
   for (let i = 0; i < atLeast(0.002, 2); i++) add("reasoning-extractor", { ipType: "hosting" });
@@ -168,9 +180,11 @@ export function planScenario(opts: ScenarioOptions): AccountPlan[] {
       const opPrefixes = Array.from({ length: int(rng, 2, 4) }, () => prefix24(2, prefixes++));
       const opCards = Array.from({ length: int(rng, 3, 6) }, () => `pmfp_${seed}_${cards++}`);
       const firstDay = int(rng, 0, Math.max(0, opts.days - 3));
+      const templates = family(`${population}-${op}`);
       for (let k = 0; k < size; k++) {
         add(population, {
           group: `${population}-${op}`,
+          family: templates,
           signupAt: undefined,
           ipType: pick(rng, ["hosting", "proxy"] as const),
           ips: [`${pick(rng, opPrefixes)}.${int(rng, 2, 250)}`, `${pick(rng, opPrefixes)}.${int(rng, 2, 250)}`],
@@ -182,9 +196,11 @@ export function planScenario(opts: ScenarioOptions): AccountPlan[] {
   }
   for (let i = 0; i < atLeast(0.003, 2); i++) add("reseller");
   for (let i = 0; i < atLeast(0.0015, 2); i++) {
-    const banned = add("banned-extractor", { ipType: "hosting", ips: [`${prefix24(3, prefixes++)}.${int(rng, 2, 250)}`], suspendedBeforeStart: true });
+    const templates = family(`ban-${i}`);
+    const banned = add("banned-extractor", { ipType: "hosting", ips: [`${prefix24(3, prefixes++)}.${int(rng, 2, 250)}`], suspendedBeforeStart: true, family: templates });
     const sameCard = chance(rng, 0.5);
     add("ban-evader", {
+      family: templates,
       evades: banned.accountId,
       signupAt: undefined,
       ipType: "hosting",
@@ -195,18 +211,30 @@ export function planScenario(opts: ScenarioOptions): AccountPlan[] {
   for (let g = 0; g < Math.max(1, Math.round(n / 2500)); g++) {
     const prefix = prefix24(4, prefixes++);
     const card = `pmfp_${seed}_${cards++}`;
+    const templates = family(`rate-limit-${g}`);
     for (let k = 0, size = int(rng, 4, 6); k < size; k++) {
-      add("rate-limit-evader", { group: `rate-limit-${g}`, ipType: "hosting", ips: [`${prefix}.${int(rng, 2, 250)}`], paymentFingerprint: chance(rng, 0.5) ? card : `pmfp_${seed}_${cards++}` });
+      add("rate-limit-evader", { group: `rate-limit-${g}`, family: templates, ipType: "hosting", ips: [`${prefix}.${int(rng, 2, 250)}`], paymentFingerprint: chance(rng, 0.5) ? card : `pmfp_${seed}_${cards++}` });
     }
   }
   for (let i = 0; i < atLeast(0.004, 2); i++) add("jailbreak-campaign");
   for (let i = 0; i < atLeast(0.003, 2); i++) add("unsupported-region", { country: pick(rng, unsupportedCountries), ipType: pick(rng, ["hosting", "residential"] as const) });
 
   // Legitimate heavy users: some in shared cloud ranges (linked by network, innocently).
-  for (let i = 0; i < atLeast(0.003, 2); i++) add("heavy-coding-agent", { ipType: "hosting", ips: [cloudIp(rng), cloudIp(rng)] });
-  for (let i = 0; i < atLeast(0.002, 2); i++) add("heavy-batch-job", { ipType: "hosting", ips: [cloudIp(rng)] });
-  for (let i = 0; i < atLeast(0.002, 2); i++) add("heavy-chat-product", { ipType: "hosting", ips: [cloudIp(rng), cloudIp(rng), cloudIp(rng)] });
+  for (let i = 0; i < atLeast(0.003, 2); i++) add("heavy-coding-agent", { ipType: "cloud", ips: [cloudIp(rng), cloudIp(rng)] });
+  for (let i = 0; i < atLeast(0.002, 2); i++) add("heavy-batch-job", { ipType: "cloud", ips: [cloudIp(rng)] });
+  for (let i = 0; i < atLeast(0.002, 2); i++) add("heavy-chat-product", { ipType: "cloud", ips: [cloudIp(rng), cloudIp(rng), cloudIp(rng)] });
   for (let i = 0; i < atLeast(0.005, 2); i++) add("data-labelling");
+  // A carrier-grade NAT: a few /24s, hundreds of ordinary subscribers behind each.
+  const cgnat = Array.from({ length: Math.max(1, Math.round(n / 4000)) }, () => prefix24(1, prefixes++));
+  for (let i = 0; i < atLeast(0.12, 20); i++) {
+    add("cgnat-user", { group: "cgnat", ipType: "cgnat", ips: [`${pick(rng, cgnat)}.${int(rng, 2, 250)}`], ...(chance(rng, 0.1) ? { signupAt: undefined } : {}) });
+  }
+  // A campus whose students all signed up this week, on the campus's own ranges: the gateway
+  // calls them residential; the provider lists the ranges (scenarioNetworks).
+  const campus = campusPrefixes(n);
+  for (let i = 0; i < atLeast(0.03, 15); i++) {
+    add("campus-student", { group: "campus", signupAt: undefined, ips: [`${pick(rng, campus)}.${int(rng, 2, 250)}`, `${pick(rng, campus)}.${int(rng, 2, 250)}`] });
+  }
 
   // Ordinary users fill the rest: office networks (one /24 for 8-20 people) and team cards as noise.
   while (plans.length < n) {
@@ -233,11 +261,13 @@ export function planScenario(opts: ScenarioOptions): AccountPlan[] {
     cards += ringCards;
     const firstPrefix = prefixes;
     prefixes += opts.ring.prefixes;
+    const ringTemplates = family("proxy-ring");
     for (let k = 0; k < opts.ring.accounts; k++) {
       add("proxy-ring", {
         group: "proxy-ring",
         signupAt: undefined,
         ipType: "proxy",
+        family: ringTemplates,
         ips: [], // each request draws its own address from the ring's prefixes (accountEvents)
         paymentFingerprint: `pmfp_${seed}_${firstCard + (k % ringCards)}`,
         params: { firstPrefix, prefixCount: opts.ring.prefixes },
@@ -245,6 +275,26 @@ export function planScenario(opts: ScenarioOptions): AccountPlan[] {
     }
   }
   return plans;
+}
+
+/** The campus's /24s (without the last octet): their own part of the address plan. */
+const campusPrefixes = (accounts: number) => Array.from({ length: Math.max(1, Math.round(accounts / 5000)) }, (_, i) => prefix24(8, i));
+
+/**
+ * The network lists a provider would import for this scenario (rules/links/<name>.txt): the
+ * campus's ranges. The cloud and carrier ranges carry their ipType instead.
+ */
+export function scenarioNetworks(opts: Pick<ScenarioOptions, "accounts">): Record<string, string[]> {
+  return { campus: campusPrefixes(opts.accounts).map((p) => `${p}.0/24`) };
+}
+
+/** An account's events, the first carrying the provider's creation time: its signup, or its first request for an account new in the scenario. */
+function* withProviderAge(plan: AccountPlan, events: Generator<UsageEventInput>): Generator<UsageEventInput> {
+  let first = true;
+  for (const e of events) {
+    yield first ? { ...e, accountCreatedAt: new Date(plan.signupAt ?? Date.parse(e.occurredAt)).toISOString() } : e;
+    first = false;
+  }
 }
 
 /** The events of one account, in time order. */
@@ -268,22 +318,27 @@ function* accountEvents(plan: AccountPlan, opts: ScenarioOptions): Generator<Usa
     paymentFingerprint: plan.paymentFingerprint,
     ...d,
   });
+  /** A request's template: mostly one of its operation's, when it belongs to one; else its own. */
+  const ownTemplate = () => (plan.family && chance(rng, 0.7) ? pick(rng, plan.family) : `tpl_${plan.accountId}_u${int(rng, 0, 999_999)}`);
   const ordinaryDraft = (): Draft => ({
     model: pick(rng, models),
     inputTokens: int(rng, 50, 2500),
     outputTokens: int(rng, 50, 1200),
-    promptTemplateHash: `tpl_${plan.accountId}_u${int(rng, 0, 999_999)}`,
+    promptTemplateHash: ownTemplate(),
     signals: backgroundSignals(rng),
   });
   const extractionDraft = (signals: Record<string, number | boolean>, template?: string): Draft => ({
     model: pick(rng, ["frontier-large", "frontier-reasoning"]),
     inputTokens: int(rng, 80, 600),
     outputTokens: int(rng, 1500, 4000),
-    promptTemplateHash: template ?? `tpl_${plan.accountId}_u${int(rng, 0, 999_999)}`,
+    promptTemplateHash: template ?? ownTemplate(),
     signals,
   });
 
-  if (plan.signupAt !== undefined) yield make(plan.signupAt, ordinaryDraft());
+  // The request that made an established account known before the scenario (none on a fresh
+  // installation; drawn all the same, so that the rest of the account's stream is unchanged).
+  const history = plan.signupAt !== undefined ? make(plan.signupAt, ordinaryDraft()) : undefined;
+  if (history && !opts.freshInstall) yield history;
 
   const days = opts.days;
   const eachDay = function* (activeShare: number, perDay: () => number, center: number, spread: number, draft: () => Draft, dayFrom = 0, dayTo = days) {
@@ -297,7 +352,12 @@ function* accountEvents(plan: AccountPlan, opts: ScenarioOptions): Generator<Usa
 
   switch (plan.population) {
     case "ordinary":
+    case "cgnat-user":
       yield* eachDay(rng() * 0.6 + 0.3, () => int(rng, 1, 35), tz, 4, ordinaryDraft);
+      return;
+    case "campus-student":
+      // Studying with the model: more and longer answers than most, every day of term.
+      yield* eachDay(0.8, () => int(rng, 20, 60), tz, 5, () => ({ ...ordinaryDraft(), outputTokens: int(rng, 300, 1500) }));
       return;
     case "heavy-coding-agent":
       // Long inputs (the repository in context), short outputs, bursts through the working day.
@@ -462,7 +522,7 @@ export function* generateEvents(plans: AccountPlan[], opts: ScenarioOptions): Ge
     const next = rest.next();
     if (!next.done) push({ at: Date.parse(next.value.occurredAt), index, event: next.value, rest });
   };
-  for (const plan of plans) advance(plan.index, accountEvents(plan, opts));
+  for (const plan of plans) advance(plan.index, opts.providerAges ? withProviderAge(plan, accountEvents(plan, opts)) : accountEvents(plan, opts));
   while (heap.length) {
     const head = pop();
     yield head.event;

@@ -2,6 +2,8 @@
 // and an analyst would: posts the events in time order, and at the scenario's start suspends the
 // accounts the truth says were banned before it (confirming and enforcing the case a rule opened
 // for them), then waits for evaluation and reads which accounts each rule opened a case for.
+import fs from "node:fs";
+import path from "node:path";
 import { createApiClient } from "../../cli/api-client";
 import type { UsageEventInput } from "../events/event-schemas";
 import type { TruthRecord } from "./scenario-generator";
@@ -9,6 +11,20 @@ import type { TruthRecord } from "./scenario-generator";
 export type ScenarioRun = { flaggedByRule: Map<string, Set<string>>; events: number; ingestSeconds: number; evaluationSeconds: number; bannedEnforced: number; bannedMissed: string[] };
 
 type Api = { url: string; key: string };
+
+/**
+ * A policy pack for a scenario, in `into`: the rules and link policy of `rulesDir`, plus the
+ * network lists the provider of this scenario would import (scenarioNetworks: its campus ranges)
+ * as `links/<name>.txt`. Returns `into`, for CLAUSEGUARD_RULES_DIR.
+ */
+export function writeScenarioPack(rulesDir: string, into: string, networks: Record<string, string[]>): string {
+  fs.cpSync(rulesDir, into, { recursive: true });
+  fs.mkdirSync(path.join(into, "links"), { recursive: true });
+  for (const [name, prefixes] of Object.entries(networks)) {
+    fs.writeFileSync(path.join(into, "links", `${name}.txt`), `# the scenario's ${name} ranges, as the provider would list them\n${prefixes.join("\n")}\n`);
+  }
+  return into;
+}
 
 /**
  * One request; reads and event batches with the CLI client's patience (429 with Retry-After, 408,
