@@ -209,7 +209,7 @@ describe.each(testTargets())("linked facts against a brute-force reference on %s
     expect(passes.rebuilt).toBeGreaterThan(0);
     // Only the scopes asked for were kept during the batches; the last pass built the rest.
     expect(passes.keptBefore).toEqual(["any", "paymentFingerprint"]);
-    expect(passes.built).toEqual(["ipPrefix", "orgId", "promptTemplateHash", "sharedIpPrefix", "sharedIpPrefixTemplate"]);
+    expect(passes.built).toEqual(["ipPrefix", "orgId", "promptTemplateHash", "sharedIpPrefix", "sharedIpPrefixTemplate", "sharedIpPrefixWave"]);
     const sizes = asks.map((a) => ref.component(a.event.accountId, a.by).length);
     expect(sizes.filter((n) => n === 0).length).toBeGreaterThan(5);
     expect(sizes.filter((n) => n > 0).length).toBeGreaterThan(30);

@@ -15,7 +15,7 @@ const thresholdParam = z
   .max(1)
   .refine((t) => Math.abs(t * 100 - Math.round(t * 100)) < 1e-9, "must be a multiple of 0.01 (e.g. 0.5, 0.93)");
 /** A link scope: "any" (every strong kind) or one link kind (src/features/events/link-policy.ts, docs/linking.md). */
-export const linkByParam = z.enum(["paymentFingerprint", "ipPrefix", "orgId", "promptTemplateHash", "sharedIpPrefix", "sharedIpPrefixTemplate", "any"]);
+export const linkByParam = z.enum(["paymentFingerprint", "ipPrefix", "orgId", "promptTemplateHash", "sharedIpPrefix", "sharedIpPrefixTemplate", "sharedIpPrefixWave", "any"]);
 
 export type LinkBy = z.infer<typeof linkByParam>;
 

@@ -7,7 +7,7 @@ import { ingestionLock } from "../facts/link-components";
 import { componentTables, rollupStatements } from "../facts/usage-rollups";
 import type { UsageEventInput } from "./event-schemas";
 import { type LinkPolicy, defaultLinkPolicy } from "./link-policy";
-import { type LinkKeyCache, type LinkKeyRow, ipPrefix, linkKeyRecords, linkKeyRows, noLinkKeyCache } from "./link-key-cache";
+import { type LinkKeyCache, type LinkKeyRow, ipPrefix, linkKeyRecords, linkKeyRows, noLinkKeyCache, sharedNetworkTest } from "./link-key-cache";
 
 /**
  * Stores the events whose eventId is new, in the caller's transaction, with everything that must
@@ -24,11 +24,11 @@ export async function insertEvents(
   if (events.length === 0) return { inserted: 0, linkKeysWritten: [] };
   const sightings = accountSightings(events);
   // Link keys come from every valid event (a duplicate only repeats what is known already).
-  const newLinkKeys = linkKeys.unseen(linkKeyRows(events, linkPolicy));
   await createAccounts(tx, sightings);
   // Profile fields some events carry (accountCreatedAt, ...): one statement, only when there are any.
   const profiles = profileChangesOf(events);
   if (profiles.length) await upsertProfiles(tx, profiles);
+  const newLinkKeys = linkKeys.unseen(linkKeyRows(events, linkPolicy, await creationDays(tx, events, linkPolicy)));
   const rows = JSON.stringify(events.map((e) => (e.ip ? { ...e, ipPrefix: ipPrefix(e.ip) } : e)));
   const [result] = await tx.query<{ inserted: number }>(sql`
     WITH ins AS (
@@ -62,6 +62,22 @@ export async function insertEvents(
   const inserted = Number(result?.inserted ?? 0);
   if (inserted > 0) await touchAccounts(tx, sightings);
   return { inserted, linkKeysWritten: newLinkKeys };
+}
+
+/**
+ * The provider's creation day (YYYY-MM-DD) of the accounts with events on networks shared by their ipType, for
+ * the creation-wave key (link-key-cache.ts): one read of their profiles, and none when the batch
+ * has no such event or the policy skips shared prefixes.
+ */
+async function creationDays(tx: SqlSession, events: UsageEventInput[], policy: LinkPolicy): Promise<Map<string, string>> {
+  if (policy.sharedLinks !== "weak") return new Map();
+  const shared = sharedNetworkTest(policy);
+  const ids = [...new Set(events.filter((e) => shared(e) === "ipType").map((e) => e.accountId))];
+  if (ids.length === 0) return new Map();
+  const rows = await tx.query<{ account_id: string; day: string }>(sql`
+    SELECT account_id, to_char(created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD') AS day
+    FROM account_profile WHERE account_id = ANY(${ids}::text[]) AND created_at IS NOT NULL`);
+  return new Map(rows.map((r) => [r.account_id, r.day]));
 }
 
 type Sighting = { id: string; orgId: string | null; first: string; last: string; firstMs: number; lastMs: number };

@@ -26,9 +26,11 @@ export function ipPrefix(ip: string): string {
  * One row per (kind, value, account, hour) of the batch, spanning the whole hour. An address's
  * prefix is a strong ipPrefix key, unless the policy marks its network as shared infrastructure
  * (its ipType or a named list): then a weak sharedIpPrefix key and, with a prompt template, the
- * corroborated sharedIpPrefixTemplate key ("<prefix> <template>"), or nothing with `links: skip`.
+ * corroborated sharedIpPrefixTemplate key ("<prefix> <template>") and, when the account's creation
+ * day is known (`createdDayOf`: the provider's createdAt, YYYY-MM-DD), the sharedIpPrefixWave key
+ * ("<prefix> <day>"); or nothing with `links: skip`.
  */
-export function linkKeyRows(events: UsageEventInput[], policy: LinkPolicy = defaultLinkPolicy): LinkKeyRow[] {
+export function linkKeyRows(events: UsageEventInput[], policy: LinkPolicy = defaultLinkPolicy, createdDayOf: ReadonlyMap<string, string> = new Map()): LinkKeyRow[] {
   const rows = new Map<string, LinkKeyRow>();
   const add = (kind: LinkKind, value: string | null | undefined, accountId: string, hour: number) => {
     if (!value) return;
@@ -36,21 +38,21 @@ export function linkKeyRows(events: UsageEventInput[], policy: LinkPolicy = defa
     if (rows.has(cacheKey)) return;
     rows.set(cacheKey, { kind, value, accountId, hour, cacheKey });
   };
-  const listed = new Map<string, boolean>(); // address -> in a named list, once per batch
-  const inList = (ip: string) => {
-    let hit = listed.get(ip);
-    if (hit === undefined) listed.set(ip, (hit = policy.networks.match(ip) !== null));
-    return hit;
-  };
+  const shared = sharedNetworkTest(policy);
   for (const e of events) {
     const hour = Math.floor(Date.parse(e.occurredAt) / hourMs) * hourMs;
     add("paymentFingerprint", e.paymentFingerprint, e.accountId, hour);
     if (e.ip) {
       const prefix = ipPrefix(e.ip);
-      if (!((e.ipType && policy.sharedIpTypes.has(e.ipType)) || inList(e.ip))) add("ipPrefix", prefix, e.accountId, hour);
+      const why = shared(e);
+      if (!why) add("ipPrefix", prefix, e.accountId, hour);
       else if (policy.sharedLinks === "weak") {
         add("sharedIpPrefix", prefix, e.accountId, hour);
         if (e.promptTemplateHash) add("sharedIpPrefixTemplate", `${prefix} ${e.promptTemplateHash}`, e.accountId, hour);
+        // Not on a listed network: those are institutions the provider knows (a campus signs up
+        // together at the start of term).
+        const wave = why === "ipType" ? createdDayOf.get(e.accountId) : undefined;
+        if (wave) add("sharedIpPrefixWave", `${prefix} ${wave}`, e.accountId, hour);
       }
     }
     add("orgId", e.orgId, e.accountId, hour);
@@ -87,3 +89,18 @@ export function createLinkKeyCache(maxEntries = 200_000): LinkKeyCache {
 }
 
 export const noLinkKeyCache: LinkKeyCache = { unseen: (rows) => rows, remember: () => {} };
+
+/**
+ * Why an event's address is shared infrastructure under the policy: its ipType, or a listed
+ * network; null when it is not. The test remembers each address's list lookup: make one per batch.
+ */
+export function sharedNetworkTest(policy: LinkPolicy): (e: UsageEventInput) => "ipType" | "list" | null {
+  const listed = new Map<string, boolean>();
+  return (e) => {
+    if (!e.ip) return null;
+    if (e.ipType && policy.sharedIpTypes.has(e.ipType)) return "ipType";
+    let hit = listed.get(e.ip);
+    if (hit === undefined) listed.set(e.ip, (hit = policy.networks.match(e.ip) !== null));
+    return hit ? "list" : null;
+  };
+}

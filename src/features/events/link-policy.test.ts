@@ -69,11 +69,22 @@ describe("link keys under the link policy", () => {
     ]);
   });
 
+  it("makes the creation-wave key for a shared address when the account's creation day is known", () => {
+    const rows = linkKeyRows([event({ ip: "192.0.2.10", ipType: "cloud" }), event({ eventId: "e2", accountId: "a2", ip: "192.0.2.11", ipType: "residential" })], defaultLinkPolicy, new Map([["a1", "2026-11-18"], ["a2", "2026-11-18"]]));
+    expect(rows.map((k) => `${k.accountId} ${k.kind}=${k.value}`).sort()).toEqual([
+      "a1 sharedIpPrefix=192.0.2.0/24",
+      "a1 sharedIpPrefixWave=192.0.2.0/24 2026-11-18",
+      "a2 ipPrefix=192.0.2.0/24",
+    ]);
+  });
+
   it("treats an address in a named list as shared whatever its ipType, and skips shared prefixes when told to", () => {
     const lists = new NetworkLists();
     lists.add("192.0.2.0/25", "campus");
     const listed = linkPolicyOf({}, lists);
     expect(keysOf({ ip: "192.0.2.10", ipType: "residential" }, listed)).toEqual(["sharedIpPrefix=192.0.2.0/24"]);
+    // A listed network makes no creation-wave key.
+    expect(linkKeyRows([event({ ip: "192.0.2.10", ipType: "residential" })], listed, new Map([["a1", "2026-11-18"]])).map((k) => k.kind)).toEqual(["sharedIpPrefix"]);
     expect(keysOf({ ip: "192.0.2.200", ipType: "residential" }, listed)).toEqual(["ipPrefix=192.0.2.0/24"]);
     const skip = linkPolicyOf({ sharedNetworks: { links: "skip" } }, lists);
     expect(keysOf({ ip: "192.0.2.10", promptTemplateHash: "t1", paymentFingerprint: "pf" }, skip)).toEqual(["paymentFingerprint=pf", "promptTemplateHash=t1"]);

@@ -18,11 +18,13 @@ import { ipTypes } from "./event-schemas";
  *   ipType, or a named network list): weak.
  * - sharedIpPrefixTemplate: a shared prefix together with the request's prompt template: the weak
  *   link corroborated by the same template on the same range, strong.
+ * - sharedIpPrefixWave: a shared prefix together with the day the provider created the account
+ *   (its creation wave), when that is known as the event is stored: corroborated, strong.
  * - promptTemplateHash: the template alone: weak.
  */
-export const linkKinds = ["paymentFingerprint", "ipPrefix", "orgId", "promptTemplateHash", "sharedIpPrefix", "sharedIpPrefixTemplate"] as const;
+export const linkKinds = ["paymentFingerprint", "ipPrefix", "orgId", "promptTemplateHash", "sharedIpPrefix", "sharedIpPrefixTemplate", "sharedIpPrefixWave"] as const;
 export type LinkKind = (typeof linkKinds)[number];
-export const strongLinkKinds: readonly LinkKind[] = ["paymentFingerprint", "ipPrefix", "orgId", "sharedIpPrefixTemplate"];
+export const strongLinkKinds: readonly LinkKind[] = ["paymentFingerprint", "ipPrefix", "orgId", "sharedIpPrefixTemplate", "sharedIpPrefixWave"];
 
 export const defaultHubLimit = 1000;
 export const defaultSharedIpTypes = ["hosting", "cloud", "vpn", "proxy", "cgnat"] as const;

@@ -38,7 +38,7 @@ import { accountTables, componentTables } from "./usage-rollups";
 /** The lock ingestion takes shared and a uniting pass exclusive (see above). */
 export const ingestionLock = "4236936583016097352";
 
-export const linkScopes: readonly LinkBy[] = ["any", "paymentFingerprint", "ipPrefix", "orgId", "promptTemplateHash", "sharedIpPrefix", "sharedIpPrefixTemplate"];
+export const linkScopes: readonly LinkBy[] = ["any", "paymentFingerprint", "ipPrefix", "orgId", "promptTemplateHash", "sharedIpPrefix", "sharedIpPrefixTemplate", "sharedIpPrefixWave"];
 
 /** The key of the component that starts from `accountId` alone; a component keeps the key of the larger side of each union. */
 export const componentKey = (scope: LinkBy, accountId: string) => `${scope}:${accountId}`;
