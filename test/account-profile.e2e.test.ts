@@ -95,6 +95,10 @@ describe.each(testTargets())("account profiles (%s)", (kind) => {
     });
     expect(posted.body).toMatchObject({ accepted: 3, rejected: [] });
     expect(await profileOf("ap_ev")).toEqual({ created_at: new Date("2023-03-03T00:00:00Z"), verification: "phone", plan: "pro", org_id: null });
+    // Events fill what the profile lacks; what the API set stays, even against a later event.
+    await server.call("PUT", "/v1/accounts/ap_ev", { body: { plan: "enterprise" } });
+    await server.call("POST", "/v1/events", { body: [ev(5, 30, { accountPlan: "free", accountVerification: "id" })] });
+    expect(await profileOf("ap_ev")).toMatchObject({ plan: "enterprise", verification: "phone" });
     const refused = await server.call("POST", "/v1/events", { body: [ev(4, 1, { accountCreatedAt: "soon" })] });
     expect(refused.body.rejected[0].errors[0].path).toBe("[0].accountCreatedAt");
   });

@@ -8,7 +8,7 @@ import type { z } from "zod";
 import { loadRuleFiles } from "../features/rules/rule-files";
 import { compileRule } from "./compiled-rule";
 import type { AccountFact, Evaluation, FactSource, RuleEvaluator } from "./evaluation";
-import { factCatalog, factNames } from "./fact-catalog";
+import { factCatalog, factNames, linkByParam } from "./fact-catalog";
 import { builtinOperators, customOperators, operatorDecorators, parseOperator } from "./operators";
 import { CompiledRule } from "./rule-evaluator";
 import { type RuleDocument, validateRule } from "./rule-schema";
@@ -119,7 +119,7 @@ const paramValues: Record<string, fc.Arbitrary<unknown>> = {
   window: fc.constantFrom(...windows),
   signal: fc.constantFrom("jailbreakAttempt", "syntheticDataRequest"),
   threshold: fc.constantFrom(0, 0.5, 0.8, 0.93, 1),
-  by: fc.constantFrom("paymentFingerprint", "ipPrefix", "orgId", "promptTemplateHash", "any"),
+  by: fc.constantFrom(...linkByParam.options),
   maxAgeDays: fc.constantFrom(1, 14, 30.5),
   reach: fc.constantFrom("component", "direct"),
 };

@@ -80,18 +80,23 @@ const columns: Record<ProfileField, string> = { createdAt: "created_at", verific
 
 /**
  * Sets the given fields of many accounts in one statement, in the caller's transaction (or alone):
- * a field left out is kept, null clears it. Each account at most once in `changes`.
+ * a field left out is kept, null clears it. Each account at most once in `changes`. `fillOnly`
+ * (what events carry): only fields the profile does not have yet are set, so a retried old batch
+ * never undoes what the provider's API set since.
  */
-export async function upsertProfiles(db: Queryable, changes: ProfileChange[]): Promise<AccountProfile[]> {
+export async function upsertProfiles(db: Queryable, changes: ProfileChange[], opts: { fillOnly?: boolean } = {}): Promise<AccountProfile[]> {
   if (changes.length === 0) return [];
   const rows = JSON.stringify(changes.map((c) => ({ ...c, sent: fieldNames.filter((f) => c[f] !== undefined) })));
-  // A field not sent keeps the stored value; the sent list is read back per row in the update.
+  // A field not sent keeps the stored value. Which fields each row sent is one map, built once per
+  // statement (an uncorrelated subquery), looked up by key per row: no scan of the batch per row.
   const keep = (f: ProfileField) =>
-    `${columns[f]} = CASE WHEN (SELECT r.sent FROM r WHERE r."accountId" = excluded.account_id) ? '${f}' THEN excluded.${columns[f]} ELSE p.${columns[f]} END`;
+    `${columns[f]} = CASE WHEN (SELECT m FROM sent) -> excluded.account_id ? '${f}'${opts.fillOnly ? ` AND p.${columns[f]} IS NULL` : ""} THEN excluded.${columns[f]} ELSE p.${columns[f]} END`;
   const stored = await db.query<{ account_id: string; created_at: Date | null; verification: string | null; plan: string | null; org_id: string | null; updated_at: Date }>(sql`
     WITH r AS (
       SELECT * FROM jsonb_to_recordset(${rows}::jsonb)
         AS r("accountId" text, "createdAt" timestamptz, verification text, plan text, "orgId" text, sent jsonb)
+    ), sent AS (
+      SELECT jsonb_object_agg("accountId", sent) AS m FROM r
     )
     INSERT INTO account_profile AS p (account_id, created_at, verification, plan, org_id, updated_at)
     SELECT "accountId", "createdAt", verification, plan, "orgId", now() FROM r
@@ -124,6 +129,7 @@ export const eventProfileFields = { accountCreatedAt: "createdAt", accountVerifi
 /**
  * The profile changes a batch of events carries: per account, each field as its latest event
  * (by occurredAt) gave it. Empty when no event has one (the usual case: nothing is written).
+ * Stored with `fillOnly`: events fill what the profile lacks; the API changes what it has.
  */
 export function profileChangesOf(events: readonly ({ accountId: string; occurredAt: string } & Partial<Record<keyof typeof eventProfileFields, string | null>>)[]): ProfileChange[] {
   const byAccount = new Map<string, { change: ProfileChange; at: Partial<Record<ProfileField, number>> }>();

@@ -1,6 +1,7 @@
 // HTTP for violation cases: GET /v1/cases (filters, cursor pagination) and GET /v1/cases/:id.
 import express, { Router } from "express";
 import { z } from "zod";
+import { linkByParam } from "../../engine/fact-catalog";
 import { parseWindow, windowMs } from "../../engine/window";
 import { actorOf, requireScope } from "../../http/auth";
 import { paginationQuery } from "../../http/pagination";
@@ -36,7 +37,7 @@ export const enforceBody = z.strictObject({
   note,
   includeLinked: z
     .strictObject({
-      by: z.enum(["paymentFingerprint", "ipPrefix", "orgId", "promptTemplateHash", "any"]),
+      by: linkByParam,
       /** How far back a shared value links accounts (default 30d). */
       window: z.string().superRefine((text, ctx) => {
         const r = parseWindow(text);

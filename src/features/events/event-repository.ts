@@ -27,7 +27,7 @@ export async function insertEvents(
   await createAccounts(tx, sightings);
   // Profile fields some events carry (accountCreatedAt, ...): one statement, only when there are any.
   const profiles = profileChangesOf(events);
-  if (profiles.length) await upsertProfiles(tx, profiles);
+  if (profiles.length) await upsertProfiles(tx, profiles, { fillOnly: true });
   const newLinkKeys = linkKeys.unseen(linkKeyRows(events, linkPolicy, await creationDays(tx, events, linkPolicy)));
   const rows = JSON.stringify(events.map((e) => (e.ip ? { ...e, ipPrefix: ipPrefix(e.ip) } : e)));
   const [result] = await tx.query<{ inserted: number }>(sql`

@@ -98,9 +98,10 @@ export function sharedNetworkTest(policy: LinkPolicy): (e: UsageEventInput) => "
   const listed = new Map<string, boolean>();
   return (e) => {
     if (!e.ip) return null;
-    if (e.ipType && policy.sharedIpTypes.has(e.ipType)) return "ipType";
+    // A listed network first: an address in a list is the listed institution's whatever its ipType.
     let hit = listed.get(e.ip);
     if (hit === undefined) listed.set(e.ip, (hit = policy.networks.match(e.ip) !== null));
-    return hit ? "list" : null;
+    if (hit) return "list";
+    return e.ipType && policy.sharedIpTypes.has(e.ipType) ? "ipType" : null;
   };
 }

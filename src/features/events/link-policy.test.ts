@@ -83,8 +83,10 @@ describe("link keys under the link policy", () => {
     lists.add("192.0.2.0/25", "campus");
     const listed = linkPolicyOf({}, lists);
     expect(keysOf({ ip: "192.0.2.10", ipType: "residential" }, listed)).toEqual(["sharedIpPrefix=192.0.2.0/24"]);
-    // A listed network makes no creation-wave key.
-    expect(linkKeyRows([event({ ip: "192.0.2.10", ipType: "residential" })], listed, new Map([["a1", "2026-11-18"]])).map((k) => k.kind)).toEqual(["sharedIpPrefix"]);
+    // A listed network makes no creation-wave key, whatever the ipType the gateway gave.
+    for (const ipType of ["residential", "vpn"] as const) {
+      expect(linkKeyRows([event({ ip: "192.0.2.10", ipType })], listed, new Map([["a1", "2026-11-18"]])).map((k) => k.kind)).toEqual(["sharedIpPrefix"]);
+    }
     expect(keysOf({ ip: "192.0.2.200", ipType: "residential" }, listed)).toEqual(["ipPrefix=192.0.2.0/24"]);
     const skip = linkPolicyOf({ sharedNetworks: { links: "skip" } }, lists);
     expect(keysOf({ ip: "192.0.2.10", promptTemplateHash: "t1", paymentFingerprint: "pf" }, skip)).toEqual(["paymentFingerprint=pf", "promptTemplateHash=t1"]);
@@ -139,7 +141,7 @@ describe("loading the link policy of a policy pack", () => {
 
   it("reports every fault with its file and path or line, and loads nothing", () => {
     write("policy.json", JSON.stringify({ sharedNetworks: { ipTypes: ["datacenter"], links: "drop" }, hubLimits: { ipPrefix: 0, phone: 3 }, extra: 1 }));
-    write("campus.txt", "203.0.113.0/24\n203.0.113.0/33\nnot-an-address\n");
+    write("campus.txt", "203.0.113.0/24\n203.0.113.0/33\nnot-an-address\n203.0.113/24\n010.1.2.0/24\n10\n");
     write("Bad Name.txt", "192.0.2.0/24\n");
     const faults = faultsOf();
     expect(faults).toEqual(
@@ -151,10 +153,13 @@ describe("loading the link policy of a policy pack", () => {
         expect.stringMatching(/^policy\.json : .*extra/),
         expect.stringMatching(/^campus\.txt line 2: '203\.0\.113\.0\/33' is not a CIDR prefix/),
         expect.stringMatching(/^campus\.txt line 3: 'not-an-address' is not a CIDR prefix/),
+        expect.stringMatching(/^campus\.txt line 4: '203\.0\.113\/24' is not a CIDR prefix .*four decimal parts/),
+        expect.stringMatching(/^campus\.txt line 5: '010\.1\.2\.0\/24' is not a CIDR prefix/),
+        expect.stringMatching(/^campus\.txt line 6: '10' is not a CIDR prefix/),
         expect.stringMatching(/^Bad Name\.txt : a list's name/),
       ]),
     );
-    expect(faults).toHaveLength(8);
+    expect(faults).toHaveLength(11);
   });
 
   it("reports a policy.json that is not JSON", () => {

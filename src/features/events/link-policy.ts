@@ -61,6 +61,10 @@ export class NetworkLists {
   size = 0;
 
   add(cidr: string, name: string): void {
+    // ipaddr.js also takes classful, octal and hex IPv4 ("203.0.113/24", "010.1.2.0"): not what anyone means by a prefix.
+    const slash = cidr.lastIndexOf("/");
+    const address = slash === -1 ? cidr : cidr.slice(0, slash);
+    if (!address.includes(":") && !ipaddr.IPv4.isValidFourPartDecimal(address)) throw new Error("an IPv4 address is four decimal parts, e.g. 203.0.113.0");
     const [addr, bits] = ipaddr.parseCIDR(cidr);
     const v4 = toV4(addr);
     if (v4 !== null) {

@@ -18,14 +18,13 @@ export async function linkedAccountIds(db: Queryable, accountId: string, by: Lin
   return (await linkedAccountIdsMany(db, [{ accountId, by, from, to }], hubLimits))[0]!;
 }
 
-const maxOf = (limits: HubLimits) => Math.max(...linkKinds.map((k) => Math.trunc(limits[k])));
 /** A kind's hub limit in SQL: a CASE over the fixed kinds (identifiers of link-policy.ts, integers). */
 const limitOf = (kind: string, limits: HubLimits) => `(CASE ${kind} ${linkKinds.map((k) => `WHEN '${k}' THEN ${Math.trunc(limits[k])}`).join(" ")} END)`;
 
 /**
  * The link values (of the kinds in `${a}.kinds`) that account `${a}.account_id` used within
- * [`${a}.f`, `${a}.t`], each with how many accounts used it then (`users`, counted up to the
- * largest hub limit + 1, in account order through the (kind, value, account_id) index, so a hub
+ * [`${a}.f`, `${a}.t`], each with how many accounts used it then (`users`, counted up to its
+ * kind's hub limit + 1, in account order through the (kind, value, account_id) index, so a hub
  * costs no more than that) and its kind's hub limit (`lim`): a value with users > lim is a hub.
  */
 const linkValuesOf = (a: string, limits: HubLimits) => `(
@@ -35,7 +34,7 @@ const linkValuesOf = (a: string, limits: HubLimits) => `(
     SELECT count(*)::int AS users FROM (
       SELECT DISTINCT h.account_id FROM account_link_key h
       WHERE h.kind = m.kind AND h.value = m.value AND h.last_seen_at >= ${a}.f AND h.first_seen_at <= ${a}.t
-      ORDER BY h.account_id LIMIT ${maxOf(limits) + 1}) d
+      ORDER BY h.account_id LIMIT ${limitOf("m.kind", limits)} + 1) d
   ) u
   WHERE m.account_id = ${a}.account_id AND m.kind = ANY(string_to_array(${a}.kinds, ','))
     AND m.last_seen_at >= ${a}.f AND m.first_seen_at <= ${a}.t

@@ -30,7 +30,7 @@ import type { Database, SqlSession } from "../../db/database";
 import { raw, sql } from "../../db/sql";
 import type { LinkBy } from "../../engine/fact-catalog";
 import { linkScopesOf } from "../../engine/window-needs";
-import { type HubLimits, defaultHubLimits } from "../events/link-policy";
+import { type HubLimits, defaultHubLimits, strongLinkKinds } from "../events/link-policy";
 import { linkKindsFor } from "./fact-queries";
 import { compactionLock } from "./rollup-compactor";
 import { accountTables, componentTables } from "./usage-rollups";
@@ -210,7 +210,7 @@ export async function uniteComponents(db: Database, opts: { hubLimits?: HubLimit
         SELECT DISTINCT c.component
         FROM unnest(${hubs.map((h) => h.kind)}::text[], ${hubs.map((h) => h.value)}::text[]) AS h(kind, value)
         JOIN link_member k ON k.kind = h.kind AND k.value = h.value
-        JOIN link_component c ON c.account_id = k.account_id AND c.scope IN ('any', h.kind)`);
+        JOIN link_component c ON c.account_id = k.account_id AND (c.scope = h.kind OR (c.scope = 'any' AND h.kind = ANY(${[...strongLinkKinds]}::text[])))`);
       result.rebuilt = await rebuild(s, touched.map((t) => t.component));
     }
     for (const scope of linkScopes.filter((k) => kept.has(k))) {

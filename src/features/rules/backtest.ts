@@ -9,6 +9,7 @@ import type { RuleDocument } from "../../engine/rule-schema";
 import { windowNeeds } from "../../engine/window-needs";
 import { createFactSource } from "../facts/fact-source";
 import { type HubLimits, defaultHubLimits } from "../events/link-policy";
+import { createFactLoader } from "../facts/fact-loader";
 import { scopesFor, uniteComponents } from "../facts/link-components";
 
 export type BacktestHit = {
@@ -191,7 +192,7 @@ export async function runBacktest(
   let evaluatedAccount = false;
 
   const sourceFor = (e: StreamedEvent): FactSource => {
-    const fromDb = createFactSource(db, e);
+    const fromDb = createFactSource(db, e, createFactLoader(db, { hubLimits: options.hubLimits }));
     const windowOf = (ms: number) => windows.find((w) => w.size === ms) ?? windows[windows.length - 1]!;
     return {
       event: e,
