@@ -55,3 +55,8 @@ export function deeperThan(value: unknown, limit: number): boolean {
   }
   return false;
 }
+
+/** An item of a batch that could not even be parsed (a broken NDJSON line): its index's fault. */
+export class ParseFailure {
+  constructor(readonly message: string) {}
+}

@@ -1,4 +1,5 @@
 import { AppError } from "../../errors";
+import { ParseFailure } from "../../http/parse";
 import { parseProfileItems, profileChangesOf } from "./account-profile";
 
 const pathsOf = (items: unknown[]) => {
@@ -33,7 +34,7 @@ describe("profile fields carried by events", () => {
 describe("a bulk profile request", () => {
   it("is checked whole: every fault with its index, an account twice, an item that sets nothing", () => {
     expect(pathsOf([{ accountId: "a", plan: "pro" }, { accountId: "b", createdAt: "2020-01-01T00:00:00Z" }])).toEqual([]);
-    expect(pathsOf([{ accountId: "a", plan: "p r o" }, { accountId: "a", plan: "x" }, { accountId: "a", plan: "y" }, { accountId: "c" }, new Error("line is not valid JSON")])).toEqual([
+    expect(pathsOf([{ accountId: "a", plan: "p r o" }, { accountId: "a", plan: "x" }, { accountId: "a", plan: "y" }, { accountId: "c" }, new ParseFailure("line is not valid JSON")])).toEqual([
       "[0].plan",
       "[2].accountId",
       "[3]",

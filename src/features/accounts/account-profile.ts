@@ -5,7 +5,7 @@
 // when it is known (fact-source.ts), and say so in the evidence when they fell back to first sight.
 import { z } from "zod";
 import { type FieldError, issuesToFieldErrors, validationFailed } from "../../errors";
-import { storableText } from "../../http/parse";
+import { ParseFailure, storableText } from "../../http/parse";
 import { raw, sql } from "../../db/sql";
 import type { Queryable } from "../facts/usage-rollups";
 
@@ -57,7 +57,7 @@ export function parseProfileItems(items: unknown[]): ProfileChange[] {
   const out: ProfileChange[] = [];
   const seen = new Map<string, number>();
   items.forEach((item, i) => {
-    if (item instanceof Error) {
+    if (item instanceof ParseFailure) {
       errors.push({ path: `[${i}]`, message: item.message });
       return;
     }

@@ -4,11 +4,9 @@ import express, { Router } from "express";
 import { z } from "zod";
 import { requireScope } from "../../http/auth";
 import { parseOrThrow, storableText } from "../../http/parse";
-import { AppError } from "../../errors";
 import type { ApiKeyService } from "../auth/api-key-service";
-import { ParseFailure } from "../events/event-service";
 import { queryMoment } from "../events/event-schemas";
-import { parseNdjson } from "../events/events-router";
+import { batchItems } from "../events/events-router";
 import type { AccountService } from "./account-service";
 import { parseProfileItems, profileBody } from "./account-profile";
 
@@ -51,12 +49,7 @@ export function createAccountsRouter(deps: { accounts: AccountService; apiKeys: 
     express.json({ limit, type: ["application/json", "application/*+json"] }),
     express.text({ limit, type: ["application/x-ndjson", "application/ndjson"] }),
     async (req, res) => {
-      let items: unknown[];
-      if (typeof req.body === "string") items = parseNdjson(req.body).map((i) => (i instanceof ParseFailure ? new Error(i.message) : i));
-      else if (Array.isArray(req.body)) items = req.body;
-      else if (req.body === undefined) throw new AppError("unsupported_media_type", "send Content-Type: application/json (an array of accounts) or application/x-ndjson");
-      else throw new AppError("validation_failed", "the body must be a JSON array of accounts", [{ path: "", message: "expected an array" }]);
-      const profiles = await deps.accounts.setProfiles(parseProfileItems(items));
+      const profiles = await deps.accounts.setProfiles(parseProfileItems(batchItems(req.body, "accounts")));
       res.json({ updated: profiles.length, items: profiles });
     },
   );

@@ -28,7 +28,9 @@ export async function insertEvents(
   // Profile fields some events carry (accountCreatedAt, ...): one statement, only when there are any.
   const profiles = profileChangesOf(events);
   if (profiles.length) await upsertProfiles(tx, profiles, { fillOnly: true });
-  const newLinkKeys = linkKeys.unseen(linkKeyRows(events, linkPolicy, await creationDays(tx, events, linkPolicy)));
+  // One look-up of each address in the network lists for the batch, shared by both uses.
+  const shared = sharedNetworkTest(linkPolicy);
+  const newLinkKeys = linkKeys.unseen(linkKeyRows(events, linkPolicy, await creationDays(tx, events, linkPolicy, shared), shared));
   const rows = JSON.stringify(events.map((e) => (e.ip ? { ...e, ipPrefix: ipPrefix(e.ip) } : e)));
   const [result] = await tx.query<{ inserted: number }>(sql`
     WITH ins AS (
@@ -69,9 +71,8 @@ export async function insertEvents(
  * the creation-wave key (link-key-cache.ts): one read of their profiles, and none when the batch
  * has no such event or the policy skips shared prefixes.
  */
-async function creationDays(tx: SqlSession, events: UsageEventInput[], policy: LinkPolicy): Promise<Map<string, string>> {
+async function creationDays(tx: SqlSession, events: UsageEventInput[], policy: LinkPolicy, shared: ReturnType<typeof sharedNetworkTest>): Promise<Map<string, string>> {
   if (policy.sharedLinks !== "weak") return new Map();
-  const shared = sharedNetworkTest(policy);
   const ids = [...new Set(events.filter((e) => shared(e) === "ipType").map((e) => e.accountId))];
   if (ids.length === 0) return new Map();
   const rows = await tx.query<{ account_id: string; day: string }>(sql`

@@ -4,6 +4,7 @@ import type { PrismaClient } from "../../generated/prisma/client";
 import { type FieldError, issuesToFieldErrors, validationFailed } from "../../errors";
 import { type Page, decodeCursor, encodeCursor } from "../../http/pagination";
 import { z } from "zod";
+import { ParseFailure } from "../../http/parse";
 import { type Database, retryAborted } from "../../db/database";
 import { insertEvents } from "./event-repository";
 import { type LinkKeyCache, createLinkKeyCache } from "./link-key-cache";
@@ -13,10 +14,7 @@ import { type UsageEventInput, maxBatchItems, queryMoment, usageEventSchema } fr
 export type RejectedItem = { index: number; eventId?: string; errors: FieldError[] };
 export type IngestResult = { accepted: number; duplicates: number; rejected: RejectedItem[] };
 
-/** An item that could not even be parsed (a broken NDJSON line) arrives as a ParseFailure. */
-export class ParseFailure {
-  constructor(readonly message: string) {}
-}
+export { ParseFailure } from "../../http/parse";
 
 export type StoredEvent = UsageEventInput & { receivedAt: string };
 

@@ -35,6 +35,17 @@ export function parseNdjson(text: string): unknown[] {
 }
 
 /**
+ * The items of a batch body: a JSON array, or NDJSON lines (already read as text). Any other body
+ * is a 415 (no body parser took it) or a 400 naming what was expected (`noun`: "events", "accounts").
+ */
+export function batchItems(body: unknown, noun: string): unknown[] {
+  if (typeof body === "string") return parseNdjson(body);
+  if (Array.isArray(body)) return body;
+  if (body === undefined) throw new AppError("unsupported_media_type", `send Content-Type: application/json (an array of ${noun}) or application/x-ndjson`);
+  throw new AppError("validation_failed", `the body must be a JSON array of ${noun}`, [{ path: "", message: "expected an array" }]);
+}
+
+/**
  * Admission control in front of the body parsers (see ingest-admission.ts). A refused request's
  * body is still read to its end before the 503 goes out, so the client gets an answer on an open
  * connection rather than a reset while it is still sending.
@@ -80,12 +91,7 @@ export function createEventsRouter(deps: {
     express.json({ limit: deps.bodyLimitBytes, type: ["application/json", "application/*+json"] }),
     express.text({ limit: deps.bodyLimitBytes, type: ["application/x-ndjson", "application/ndjson"] }),
     async (req, res) => {
-      let items: unknown[];
-      if (typeof req.body === "string") items = parseNdjson(req.body);
-      else if (Array.isArray(req.body)) items = req.body;
-      else if (req.body === undefined) {
-        throw new AppError("unsupported_media_type", "send Content-Type: application/json (an array of events) or application/x-ndjson");
-      } else throw new AppError("validation_failed", "the body must be a JSON array of events", [{ path: "", message: "expected an array" }]);
+      const items = batchItems(req.body, "events");
       res.locals.storing = true;
       let result;
       try {

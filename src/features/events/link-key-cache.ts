@@ -30,7 +30,12 @@ export function ipPrefix(ip: string): string {
  * day is known (`createdDayOf`: the provider's createdAt, YYYY-MM-DD), the sharedIpPrefixWave key
  * ("<prefix> <day>"); or nothing with `links: skip`.
  */
-export function linkKeyRows(events: UsageEventInput[], policy: LinkPolicy = defaultLinkPolicy, createdDayOf: ReadonlyMap<string, string> = new Map()): LinkKeyRow[] {
+export function linkKeyRows(
+  events: UsageEventInput[],
+  policy: LinkPolicy = defaultLinkPolicy,
+  createdDayOf: ReadonlyMap<string, string> = new Map(),
+  shared = sharedNetworkTest(policy),
+): LinkKeyRow[] {
   const rows = new Map<string, LinkKeyRow>();
   const add = (kind: LinkKind, value: string | null | undefined, accountId: string, hour: number) => {
     if (!value) return;
@@ -38,7 +43,6 @@ export function linkKeyRows(events: UsageEventInput[], policy: LinkPolicy = defa
     if (rows.has(cacheKey)) return;
     rows.set(cacheKey, { kind, value, accountId, hour, cacheKey });
   };
-  const shared = sharedNetworkTest(policy);
   for (const e of events) {
     const hour = Math.floor(Date.parse(e.occurredAt) / hourMs) * hourMs;
     add("paymentFingerprint", e.paymentFingerprint, e.accountId, hour);
