@@ -33,6 +33,9 @@ const serverEnv = (key: string, t: Target, extra: Record<string, string> = {}) =
   CLAUSEGUARD_ADMIN_KEY: key,
   CLAUSEGUARD_RULES_DIR: repoRulesDir,
   CLAUSEGUARD_EVAL_POLL_MS: "50",
+  // A killed process's claimed tasks are taken again once their lease runs out: 5 s here instead
+  // of the default minute, so the test waits for the expiry, not for the clock.
+  CLAUSEGUARD_EVAL_LEASE_MS: "5000",
   ...t.env,
   ...extra,
 });
