@@ -7,7 +7,7 @@ import path from "node:path";
 import { type ParseArgsConfig, parseArgs } from "node:util";
 import pg from "pg";
 import type { UsageEventInput } from "../src/features/events/event-schemas";
-import type { ScenarioOptions } from "../src/features/scenarios/scenario-generator";
+import type { ScenarioOptions } from "./scenarios/scenario-generator";
 
 /** The running script's name, for its argument errors. */
 let scriptName = "bench";

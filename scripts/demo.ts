@@ -9,9 +9,9 @@ import os from "node:os";
 import path from "node:path";
 import { createApiClient } from "../src/cli/api-client";
 import { generateKey } from "../src/features/auth/api-key";
-import { generateEvents, planScenario, scenarioNetworks, truthOf } from "../src/features/scenarios/scenario-generator";
-import { writeScenarioPack } from "../src/features/scenarios/scenario-runner";
-import { runScenario } from "../src/features/scenarios/scenario-runner";
+import { generateEvents, planScenario, scenarioNetworks, truthOf } from "./scenarios/scenario-generator";
+import { writeScenarioPack } from "./scenarios/scenario-runner";
+import { runScenario } from "./scenarios/scenario-runner";
 import { repoRoot, scriptOptions, startServerProcess, wholeNumber } from "./bench-support";
 
 const args = scriptOptions("demo", {

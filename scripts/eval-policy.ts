@@ -20,9 +20,9 @@ import path from "node:path";
 import pg from "pg";
 import { maxEvalBatchSize } from "../src/config";
 import { generateKey } from "../src/features/auth/api-key";
-import { distillationRules, formatScores, scorePolicy, supplementaryRules } from "../src/features/scenarios/policy-score";
-import { generateEvents, planScenario, scenarioNetworks, truthOf } from "../src/features/scenarios/scenario-generator";
-import { type ScenarioRun, flaggedByRule, runScenario, waitForEvaluation, writeScenarioPack } from "../src/features/scenarios/scenario-runner";
+import { distillationRules, formatScores, scorePolicy, supplementaryRules } from "./scenarios/policy-score";
+import { generateEvents, planScenario, scenarioNetworks, truthOf } from "./scenarios/scenario-generator";
+import { type ScenarioRun, flaggedByRule, runScenario, waitForEvaluation, writeScenarioPack } from "./scenarios/scenario-runner";
 import { freshPostgresDatabase, oneOf, repoRoot, scenarioOptionDefinitions, scenarioOptions, scriptOptions, startServerProcess, wholeNumber } from "./bench-support";
 
 const args = scriptOptions("eval:policy", {

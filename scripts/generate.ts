@@ -3,8 +3,8 @@
 // record per account: population, pattern or null). --stats prints, per population, the per-account
 // daily figures the policy pack's thresholds were chosen from.
 import fs from "node:fs";
-import { generateEvents, planScenario, scenarioNetworks, truthOf } from "../src/features/scenarios/scenario-generator";
-import { DailyStats } from "../src/features/scenarios/scenario-stats";
+import { generateEvents, planScenario, scenarioNetworks, truthOf } from "./scenarios/scenario-generator";
+import { DailyStats } from "./scenarios/scenario-stats";
 import { scenarioOptionDefinitions, scenarioOptions, scriptOptions } from "./bench-support";
 
 const args = scriptOptions("generate", {

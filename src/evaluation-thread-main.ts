@@ -3,10 +3,10 @@
 import { parentPort, workerData } from "node:worker_threads";
 import { attachDatabase } from "./db/database";
 import type { EvaluationThreadMessage, EvaluationThreadRequest, EvaluationThreadSetup } from "./evaluation-thread";
-import { createLogger } from "./logger";
+import { createLogger } from "./shared/logger";
 import { defaultLinkPolicy } from "./features/events/link-policy";
 import { createServices } from "./services";
-import { lowerThreadPriority } from "./thread-priority";
+import { lowerThreadPriority } from "./shared/thread-priority";
 
 async function main(): Promise<void> {
   const port = parentPort!;

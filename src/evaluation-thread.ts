@@ -11,8 +11,8 @@ import type { DatabaseConnection } from "./db/database";
 import type { RuleStats } from "./features/evaluation/evaluation-service";
 import type { WorkerStats } from "./features/evaluation/evaluation-worker";
 import type { WebhookStats } from "./features/webhooks/webhook-outbox";
-import type { Logger } from "./logger";
-import { threadScript } from "./thread-script";
+import type { Logger } from "./shared/logger";
+import { threadScript } from "./shared/thread-script";
 
 /** `hubLimits`: the link policy's, as the process read it from the policy pack (the rest of the policy is ingestion's). */
 export type EvaluationThreadSetup = { config: Config; connection: DatabaseConnection; pretty: boolean; hubLimits: HubLimits };

@@ -10,7 +10,7 @@ import { ImportFileError, importEvents } from "./cli/event-import";
 import { ConfigError, type Config, loadConfig } from "./config";
 import { type Database, DatabaseInUseError } from "./db/database";
 import { retryFailed } from "./features/evaluation/evaluation-queue";
-import { AppError } from "./errors";
+import { AppError } from "./shared/errors";
 import { MigrationError } from "./db/migrator";
 import { BackupError, backupEmbedded, restoreEmbedded } from "./db/backup";
 import { type Scope, generateKey, scopes } from "./features/auth/api-key";
@@ -19,7 +19,7 @@ import { createBacktestService } from "./features/rules/backtest";
 import { type RuleFile, RuleFileError, loadRules } from "./features/rules/rule-files";
 import { LinkPolicyError, loadLinkPolicy } from "./features/events/link-policy";
 import { ruleCompiler } from "./engine/rule-compiler";
-import { type Logger, createLogger } from "./logger";
+import { type Logger, createLogger } from "./shared/logger";
 import { type Roles, openMigratedDatabase, startServer } from "./server";
 
 /** Exit codes scripts can rely on. */

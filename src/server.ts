@@ -2,16 +2,16 @@
 // the evaluation worker; stop() shuts down in order (stop accepting, drain, close the database).
 import type { Server } from "node:http";
 import type { AddressInfo } from "node:net";
-import { createApp } from "./app";
+import { createApp } from "./api/app";
 import type { Config } from "./config";
 import { type Database, openDatabase } from "./db/database";
 import { type EvaluationThread, startEvaluationThread } from "./evaluation-thread";
 import { migrate } from "./db/migrator";
 import { loadLinkPolicy } from "./features/events/link-policy";
 import { loadRuleFiles } from "./features/rules/rule-files";
-import type { Logger } from "./logger";
+import type { Logger } from "./shared/logger";
 import { type Services, createServices } from "./services";
-import { lowerThreadPriority } from "./thread-priority";
+import { lowerThreadPriority } from "./shared/thread-priority";
 
 export type Roles = { api: boolean; worker: boolean };
 

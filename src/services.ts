@@ -1,10 +1,11 @@
 // The composition root: builds every service from the database, the config and the logger.
 import type { Config } from "./config";
 import type { Database } from "./db/database";
-import type { Logger } from "./logger";
+import type { Logger } from "./shared/logger";
 import { ruleCompiler } from "./engine/rule-compiler";
 import { createAccountService } from "./features/accounts/account-service";
 import { createEnforcementSnapshot, enforcementSourceOf } from "./features/accounts/enforcement-snapshot";
+import { createAuditQueries } from "./features/audit/audit-queries";
 import { createApiKeyService } from "./features/auth/api-key-service";
 import { createCaseQueries } from "./features/cases/case-queries";
 import { createCaseWorkflow } from "./features/cases/case-workflow";
@@ -60,6 +61,7 @@ export function createServices(
     db,
     logger,
     apiKeys: createApiKeyService(prisma, logger),
+    audit: createAuditQueries(prisma),
     events: createEventService(db, { onStored: opts.onStored ?? (() => worker.nudge()), linkPolicy }),
     linkPolicy,
     enforcement,

@@ -2,7 +2,7 @@
 // the dismissal cool-down, reopening, notes and assignment, enforcement of an account and its
 // linked accounts, and lifting on resolve only when nothing else holds the account.
 import { type TestServer, startTestServer, testConfig } from "./support/test-server";
-import { createLogger } from "../src/logger";
+import { createLogger } from "../src/shared/logger";
 import { startServer } from "../src/server";
 import { testTargets } from "./support/test-database";
 import { usageEvent } from "./support/factories";

@@ -3,12 +3,12 @@
 // (precision >= 0.9), and no legitimate heavy user is flagged under a distillation rule. A rule
 // change that breaks the pack fails here. On PostgreSQL when the machine has it (the scenario is
 // about the rules, not the database), else on PGlite.
-import { distillationRules, formatScores, scorePolicy, supplementaryRules } from "../src/features/scenarios/policy-score";
+import { distillationRules, formatScores, scorePolicy, supplementaryRules } from "../scripts/scenarios/policy-score";
 import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
-import { generateEvents, planScenario, scenarioNetworks, truthOf } from "../src/features/scenarios/scenario-generator";
-import { runScenario, writeScenarioPack } from "../src/features/scenarios/scenario-runner";
+import { generateEvents, planScenario, scenarioNetworks, truthOf } from "../scripts/scenarios/scenario-generator";
+import { runScenario, writeScenarioPack } from "../scripts/scenarios/scenario-runner";
 import { testTargets } from "./support/test-database";
 import { type TestServer, startTestServer } from "./support/test-server";
 

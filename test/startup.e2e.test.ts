@@ -8,7 +8,7 @@ import { loadRuleFiles } from "../src/features/rules/rule-files";
 import { createRuleService } from "../src/features/rules/rule-service";
 import { createApiKeyService } from "../src/features/auth/api-key-service";
 import { generateKey } from "../src/features/auth/api-key";
-import { createLogger } from "../src/logger";
+import { createLogger } from "../src/shared/logger";
 import { type TestDatabase, createTestDatabase, testTargets } from "./support/test-database";
 import { startTestServer } from "./support/test-server";
 import { ruleDocument, usageEvent } from "./support/factories";

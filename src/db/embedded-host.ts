@@ -6,7 +6,7 @@ import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { Worker } from "node:worker_threads";
-import { threadScript } from "../thread-script";
+import { threadScript } from "../shared/thread-script";
 
 export type EmbeddedHostSetup = { dataDir?: string; loadDataDir?: Uint8Array; socketPath: string };
 export type EmbeddedHostRequest = { id: number; type: "dump" | "close" | "stats" };

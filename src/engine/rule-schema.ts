@@ -1,8 +1,7 @@
 // The rule document (SPEC.md "Rule file"): a zod schema for its fields plus a walker that checks
 // `conditions` against json-rules-engine's real semantics, reporting every fault with its JSON path.
 import { z } from "zod";
-import { type FieldError, formatPath } from "../errors";
-import { deeperThan, unusableParts } from "../http/parse";
+import { type FieldError, deeperThan, formatPath, unusableParts } from "./json-input";
 import { factCatalog, isFactName } from "./fact-catalog";
 import { parseOperator } from "./operators";
 import { parseWindow } from "./window";

@@ -1,6 +1,6 @@
 // The routes an Express 5 app really serves, read from its router stack (routers included), as
 // "METHOD /path" strings: the access and OpenAPI tests compare their own lists with it.
-import { createApp } from "../../src/app";
+import { createApp } from "../../src/api/app";
 import type { Services } from "../../src/services";
 
 type Layer = { route?: { path: string | string[]; methods: Record<string, boolean> }; handle?: { stack?: Layer[] } };

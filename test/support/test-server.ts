@@ -3,7 +3,7 @@
 import path from "node:path";
 import type { Config } from "../../src/config";
 import { generateKey } from "../../src/features/auth/api-key";
-import { createLogger } from "../../src/logger";
+import { createLogger } from "../../src/shared/logger";
 import { type RunningServer, startServer } from "../../src/server";
 import { type TargetKind, createTestDatabase } from "./test-database";
 

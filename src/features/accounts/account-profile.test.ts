@@ -1,5 +1,5 @@
-import { AppError } from "../../errors";
-import { ParseFailure } from "../../http/parse";
+import { AppError } from "../../shared/errors";
+import { ParseFailure } from "../../shared/parse";
 import { parseProfileItems, profileChangesOf } from "./account-profile";
 
 const pathsOf = (items: unknown[]) => {

@@ -4,8 +4,9 @@
 // out is kept, a field sent as null is cleared. Facts take the account's age from `createdAt`
 // when it is known (fact-source.ts), and say so in the evidence when they fell back to first sight.
 import { z } from "zod";
-import { type FieldError, issuesToFieldErrors, validationFailed } from "../../errors";
-import { ParseFailure, storableText } from "../../http/parse";
+import type { FieldError } from "../../engine/json-input";
+import { issuesToFieldErrors, validationFailed } from "../../shared/errors";
+import { ParseFailure, storableText } from "../../shared/parse";
 import { raw, sql } from "../../db/sql";
 import type { Queryable } from "../facts/usage-rollups";
 

@@ -1,6 +1,6 @@
 // Account reads: the enforcement status the gateway asks for on its fast path, and the account
 // view an analyst opens (usage, open cases, linked accounts).
-import { notFound } from "../../errors";
+import { notFound } from "../../shared/errors";
 import { activeStatuses } from "../cases/case-repository";
 import { toCaseSummary } from "../cases/case-queries";
 import { type HubLimits, defaultHubLimits } from "../events/link-policy";

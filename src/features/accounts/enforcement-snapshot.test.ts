@@ -1,4 +1,4 @@
-import { createLogger } from "../../logger";
+import { createLogger } from "../../shared/logger";
 import { type EnforcementSnapshot, type EnforcementSource, type EnforcementStatus, createEnforcementSnapshot } from "./enforcement-snapshot";
 
 /** A fake store: the rows the database would return now; each load can be held open to test overlap. */

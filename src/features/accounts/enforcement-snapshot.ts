@@ -4,8 +4,8 @@
 // `refreshMs` (a change made in another process is seen within that), and at once, before the
 // request that made it is answered, in the process that enforced or lifted.
 import { sql } from "../../db/sql";
-import type { Logger } from "../../logger";
-import { type RepeatingJob, repeatEvery } from "../../repeat-every";
+import type { Logger } from "../../shared/logger";
+import { type RepeatingJob, repeatEvery } from "../../shared/repeat-every";
 import type { Queryable } from "../facts/usage-rollups";
 
 export type EnforcementStatus = {

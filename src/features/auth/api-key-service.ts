@@ -1,6 +1,6 @@
 // API keys: authentication of requests, creation, listing, revocation and the bootstrap admin key.
-import { AppError } from "../../errors";
-import type { Logger } from "../../logger";
+import { AppError } from "../../shared/errors";
+import type { Logger } from "../../shared/logger";
 import type { PrismaClient } from "../../generated/prisma/client";
 import { type Actor, appendAudit } from "../audit/audit-log";
 import { type Scope, generateKey, hasScope, hashSecret, parseKey, secretMatches } from "./api-key";

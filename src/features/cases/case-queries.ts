@@ -1,8 +1,8 @@
 // Reads of violation cases for analysts: the filtered, cursor-paginated list and one case whole.
 import { z } from "zod";
 import type { PrismaClient, Prisma } from "../../generated/prisma/client";
-import { notFound } from "../../errors";
-import { type Page, decodeCursor, encodeCursor } from "../../http/pagination";
+import { notFound } from "../../shared/errors";
+import { type Page, decodeCursor, encodeCursor } from "../../shared/pagination";
 import { allowedMoves, noteRequiredFor } from "./case-workflow";
 
 export const caseStatuses = ["open", "investigating", "confirmed", "enforced", "dismissed", "resolved"] as const;

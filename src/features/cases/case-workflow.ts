@@ -5,7 +5,7 @@
 import { randomUUID } from "node:crypto";
 import type { Database } from "../../db/database";
 import { queryableOf } from "../../db/transaction";
-import { AppError, notFound, validationFailed } from "../../errors";
+import { AppError, notFound, validationFailed } from "../../shared/errors";
 import type { LinkBy } from "../../engine/fact-catalog";
 import { type HubLimits, defaultHubLimits } from "../events/link-policy";
 import type { Prisma } from "../../generated/prisma/client";

@@ -2,7 +2,7 @@
 // event by (time, key), and the hand-off to the batch that holds the minute's highest queued key.
 import type { StoredEvent } from "../events/event-service";
 import { accountMinutes, minutesToJudge } from "./account-minutes";
-import type { ClaimedEvent } from "./evaluation-queue";
+import type { ClaimedEvent } from "./claimed-batch";
 
 const t0 = Date.parse("2026-11-20T10:00:00Z");
 const ev = (pk: number, accountId: string, secondsAfter: number): ClaimedEvent => ({

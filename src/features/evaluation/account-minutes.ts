@@ -3,7 +3,7 @@
 // stored event, in live evaluation as in backtests: so what is caught does not depend on how the
 // queue was cut into batches. A batch judges a minute only if no other queued event of that
 // minute has a higher key (that event's batch will judge it, seeing this one's events too).
-import type { ClaimedEvent } from "./evaluation-queue";
+import type { ClaimedEvent } from "./claimed-batch";
 
 const minuteMs = 60_000;
 

@@ -8,10 +8,8 @@ import type { Db } from "../../db/transaction";
 import type { StoredEvent } from "../events/event-service";
 import type { Queryable } from "../facts/usage-rollups";
 import type { MinuteGroup, MinuteState } from "./account-minutes";
+import type { ClaimedBatch, ClaimedEvent } from "./claimed-batch";
 
-export type ClaimedEvent = { pk: bigint; accountId: string; occurredAtMs: number; receivedAtMs: number; event: StoredEvent };
-/** `partitions`: those of the claimed tasks (partitions.ts). */
-export type ClaimedBatch = { token: string; eventPks: bigint[]; events: ClaimedEvent[]; partitions: number[] };
 
 const isoMs = (column: string) => `to_char(${column} AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"')`;
 

@@ -4,7 +4,7 @@
 import { type Database, isAbortedTransaction, isDatabaseUnavailable } from "../../db/database";
 import { sql } from "../../db/sql";
 import type { EventFact, FactSource, RuleEvaluator } from "../../engine/evaluation";
-import type { Logger } from "../../logger";
+import type { Logger } from "../../shared/logger";
 import { type Hit, type HitOutcome, recordHits } from "../cases/case-repository";
 import { createFactLoader } from "../facts/fact-loader";
 import { createFactSource, withAgeNotes } from "../facts/fact-source";
@@ -14,7 +14,8 @@ import type { RuleRegistry } from "../rules/rule-registry";
 import type { WebhookOutbox } from "../webhooks/webhook-outbox";
 import { type EvaluationCadence, type MinuteGroup, accountMinutes, minutesToJudge, newestPerAccount } from "./account-minutes";
 import type { PartitionLeases } from "./partitions";
-import { type ClaimedBatch, type ClaimedEvent, claimBatch, completeBatch, deadLetter, minuteStates, subBatch } from "./evaluation-queue";
+import type { ClaimedBatch, ClaimedEvent } from "./claimed-batch";
+import { claimBatch, completeBatch, deadLetter, minuteStates, subBatch } from "./evaluation-queue";
 
 export type BatchResult = {
   claimed: number;

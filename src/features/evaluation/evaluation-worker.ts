@@ -1,7 +1,7 @@
 // The evaluation loop: drains the queue batch after batch, sleeps when it is empty, wakes early
 // when this process stored events, and stops cleanly after the batch in flight.
-import type { Logger } from "../../logger";
-import { type RepeatingJob, repeatEvery } from "../../repeat-every";
+import type { Logger } from "../../shared/logger";
+import { type RepeatingJob, repeatEvery } from "../../shared/repeat-every";
 import type { EvaluationService } from "./evaluation-service";
 import type { PartitionLeases } from "./partitions";
 

@@ -1,7 +1,8 @@
 // The usage event as the gateway posts it (SPEC.md "Usage event"): one zod schema that validates and types it.
 import { z } from "zod";
 import { profileCreatedAt, profileToken } from "../accounts/account-profile";
-import { deeperThan, forbiddenKeys, storable, storableText, unstorableMessage, unusableParts } from "../../http/parse";
+import { deeperThan, forbiddenKeys, storable, unstorableMessage, unusableParts } from "../../engine/json-input";
+import { storableText } from "../../shared/parse";
 
 const maxAttributesBytes = 4096;
 const minOccurredAtMs = Date.parse("1970-01-01T00:00:00.000Z");

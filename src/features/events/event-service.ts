@@ -1,10 +1,11 @@
 // Ingestion and reading of usage events: per-item validation, in-batch and stored-duplicate
 // accounting, one transaction per batch that commits before the caller answers.
 import type { PrismaClient } from "../../generated/prisma/client";
-import { type FieldError, issuesToFieldErrors, validationFailed } from "../../errors";
-import { type Page, decodeCursor, encodeCursor } from "../../http/pagination";
+import type { FieldError } from "../../engine/json-input";
+import { issuesToFieldErrors, validationFailed } from "../../shared/errors";
+import { type Page, decodeCursor, encodeCursor } from "../../shared/pagination";
 import { z } from "zod";
-import { ParseFailure } from "../../http/parse";
+import { ParseFailure } from "../../shared/parse";
 import { type Database, retryAborted } from "../../db/database";
 import { insertEvents } from "./event-repository";
 import { type LinkKeyCache, createLinkKeyCache } from "./link-key-cache";
@@ -14,7 +15,7 @@ import { type UsageEventInput, maxBatchItems, queryMoment, usageEventSchema } fr
 export type RejectedItem = { index: number; eventId?: string; errors: FieldError[] };
 export type IngestResult = { accepted: number; duplicates: number; rejected: RejectedItem[] };
 
-export { ParseFailure } from "../../http/parse";
+export { ParseFailure } from "../../shared/parse";
 
 export type StoredEvent = UsageEventInput & { receivedAt: string };
 

@@ -3,7 +3,7 @@
 // line while they are, and is refused with 503 and Retry-After when the line is full, when it
 // waited `maxWaitMs`, or when the evaluation backlog is over `maxBacklog`. A refused request stored
 // nothing; the client sends the same batch again (event ids make that safe).
-import { type RepeatingJob, repeatEvery } from "../../repeat-every";
+import { type RepeatingJob, repeatEvery } from "../../shared/repeat-every";
 
 export type AdmissionLimits = {
   /** Batches stored at once by this process. */

@@ -3,7 +3,7 @@
 // event was stored is in effect when that event is evaluated (one small query per batch).
 import type { RuleCompiler, RuleEvaluator } from "../../engine/evaluation";
 import { validateRule } from "../../engine/rule-schema";
-import type { Logger } from "../../logger";
+import type { Logger } from "../../shared/logger";
 import type { RuleService } from "./rule-service";
 
 /**

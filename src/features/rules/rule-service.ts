@@ -4,8 +4,8 @@ import { createHash } from "node:crypto";
 import type { Prisma, PrismaClient } from "../../generated/prisma/client";
 import { z } from "zod";
 import { type RuleDocument, ruleIdPattern } from "../../engine/rule-schema";
-import { AppError, notFound, validationFailed } from "../../errors";
-import { type Page, decodeCursor, encodeCursor } from "../../http/pagination";
+import { AppError, notFound, validationFailed } from "../../shared/errors";
+import { type Page, decodeCursor, encodeCursor } from "../../shared/pagination";
 import { type Actor, appendAudit } from "../audit/audit-log";
 import type { RuleFile } from "./rule-files";
 

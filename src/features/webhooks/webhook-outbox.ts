@@ -5,7 +5,7 @@ import { createHmac, randomUUID } from "node:crypto";
 import type { Database } from "../../db/database";
 import { sql } from "../../db/sql";
 import type { Queryable } from "../facts/usage-rollups";
-import type { Logger } from "../../logger";
+import type { Logger } from "../../shared/logger";
 
 export type WebhookEventType = "case.opened" | "case.status_changed" | "account.enforced";
 

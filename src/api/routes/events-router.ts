@@ -1,14 +1,14 @@
 // HTTP for usage events: POST /v1/events (JSON array or NDJSON) and GET /v1/events.
 import express, { type RequestHandler, Router } from "express";
 import { z } from "zod";
-import { AppError } from "../../errors";
-import { requireScope } from "../../http/auth";
-import { paginationQuery } from "../../http/pagination";
-import { parseOrThrow } from "../../http/parse";
-import type { ApiKeyService } from "../auth/api-key-service";
-import { queryMoment, queryText } from "./event-schemas";
-import { type EventService, ParseFailure } from "./event-service";
-import { type IngestAdmission, type Ticket, isRefusal } from "./ingest-admission";
+import { AppError } from "../../shared/errors";
+import { requireScope } from "../auth";
+import { paginationQuery } from "../../shared/pagination";
+import { parseOrThrow } from "../../shared/parse";
+import type { ApiKeyService } from "../../features/auth/api-key-service";
+import { queryMoment, queryText } from "../../features/events/event-schemas";
+import { type EventService, ParseFailure } from "../../features/events/event-service";
+import { type IngestAdmission, type Ticket, isRefusal } from "../../features/events/ingest-admission";
 
 export const listEventsQuery = z.strictObject({
   accountId: queryText(128).optional(),

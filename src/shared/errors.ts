@@ -1,18 +1,7 @@
 // Application errors with stable codes; the HTTP layer maps each to a problem+json answer.
 import type { z } from "zod";
 
-export type FieldError = { path: string; message: string };
-
-/** Formats a path as `a.b[2].c`, the form every error in ClauseGuard uses. */
-export function formatPath(segments: readonly PropertyKey[]): string {
-  let out = "";
-  for (const s of segments) {
-    if (typeof s === "number") out += `[${s}]`;
-    else out += out ? `.${String(s)}` : String(s);
-  }
-  return out;
-}
-
+import { type FieldError, formatPath } from "../engine/json-input";
 
 export function issuesToFieldErrors(issues: readonly z.core.$ZodIssue[], prefix: (string | number)[] = []): FieldError[] {
   return issues.map((i) => ({ path: formatPath([...prefix, ...i.path]), message: i.message }));

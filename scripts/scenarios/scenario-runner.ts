@@ -4,8 +4,8 @@
 // for them), then waits for evaluation and reads which accounts each rule opened a case for.
 import fs from "node:fs";
 import path from "node:path";
-import { createApiClient } from "../../cli/api-client";
-import type { UsageEventInput } from "../events/event-schemas";
+import { createApiClient } from "../../src/cli/api-client";
+import type { UsageEventInput } from "../../src/features/events/event-schemas";
 import type { TruthRecord } from "./scenario-generator";
 
 export type ScenarioRun = { flaggedByRule: Map<string, Set<string>>; events: number; ingestSeconds: number; evaluationSeconds: number; bannedEnforced: number; bannedMissed: string[] };

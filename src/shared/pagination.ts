@@ -1,6 +1,6 @@
 // Cursor pagination shared by every list: ?limit=1..500 (default 50) and an opaque ?cursor=.
 import { z } from "zod";
-import { AppError } from "../errors";
+import { AppError } from "./errors";
 
 export const paginationQuery = {
   limit: z.coerce.number().int().min(1).max(500).default(50),

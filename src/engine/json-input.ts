@@ -1,20 +1,22 @@
-// Parses request parts with zod once, turning every issue into a field error with its path.
-import { z } from "zod";
-import { issuesToFieldErrors, validationFailed } from "../errors";
+// What a JSON document from outside (a rule, an event, a request body) may hold, and the one form of
+// a field's path in every error. Pure: the engine checks rule documents with it, the API bodies.
 
-/** Parses `value` or throws a 400 naming each offending field under `where` (e.g. "query"). */
-export function parseOrThrow<S extends z.ZodType>(schema: S, value: unknown, where?: string): z.infer<S> {
-  const r = schema.safeParse(value);
-  if (!r.success) throw validationFailed(issuesToFieldErrors(r.error.issues, where ? [where] : []));
-  return r.data;
+export type FieldError = { path: string; message: string };
+
+/** Formats a path as `a.b[2].c`, the form every error in ClauseGuard uses. */
+export function formatPath(segments: readonly PropertyKey[]): string {
+  let out = "";
+  for (const s of segments) {
+    if (typeof s === "number") out += `[${s}]`;
+    else out += out ? `.${String(s)}` : String(s);
+  }
+  return out;
 }
+
 
 /** PostgreSQL text holds neither NUL nor an unpaired surrogate: such input is a 400 naming the field, never a 500. */
 export const storable = (s: string) => !s.includes("\u0000") && !/\p{Cs}/u.test(s);
 export const unstorableMessage = "must not contain NUL characters or unpaired surrogates";
-
-/** A non-empty string of at most `max` characters that the database can hold (ids, names, filters, notes). */
-export const storableText = (max: number) => z.string().min(1).max(max).refine(storable, unstorableMessage);
 
 /** Object keys a rule engine or a log could trip over: refused wherever outside input is walked. */
 export const forbiddenKeys = new Set(["__proto__", "constructor", "prototype"]);
@@ -56,7 +58,3 @@ export function deeperThan(value: unknown, limit: number): boolean {
   return false;
 }
 
-/** An item of a batch that could not even be parsed (a broken NDJSON line): its index's fault. */
-export class ParseFailure {
-  constructor(readonly message: string) {}
-}

@@ -2,13 +2,13 @@
 // and its hourly usage series for analysts.
 import express, { Router } from "express";
 import { z } from "zod";
-import { requireScope } from "../../http/auth";
-import { parseOrThrow, storableText } from "../../http/parse";
-import type { ApiKeyService } from "../auth/api-key-service";
-import { queryMoment } from "../events/event-schemas";
-import { batchItems } from "../events/events-router";
-import type { AccountService } from "./account-service";
-import { parseProfileItems, profileBody } from "./account-profile";
+import { requireScope } from "../auth";
+import { parseOrThrow, storableText } from "../../shared/parse";
+import type { ApiKeyService } from "../../features/auth/api-key-service";
+import { queryMoment } from "../../features/events/event-schemas";
+import { batchItems } from "./events-router";
+import type { AccountService } from "../../features/accounts/account-service";
+import { parseProfileItems, profileBody } from "../../features/accounts/account-profile";
 
 export const accountIdParam = z.object({ id: storableText(128) });
 

@@ -1,10 +1,11 @@
 // HTTP for API keys (admin): list without secrets, create (the key is shown once), revoke.
 import express, { Router } from "express";
 import { z } from "zod";
-import { actorOf, requireScope } from "../../http/auth";
-import { parseOrThrow, storable, unstorableMessage } from "../../http/parse";
-import { scopes } from "./api-key";
-import type { ApiKeyService } from "./api-key-service";
+import { actorOf, requireScope } from "../auth";
+import { storable, unstorableMessage } from "../../engine/json-input";
+import { parseOrThrow } from "../../shared/parse";
+import { scopes } from "../../features/auth/api-key";
+import type { ApiKeyService } from "../../features/auth/api-key-service";
 
 // The database holds no year outside 1..9999.
 const storableMoment = (s: string) => Date.parse(s) >= Date.parse("0001-01-01T00:00:00Z") && Date.parse(s) <= Date.parse("9999-12-31T23:59:59.999Z");

@@ -3,8 +3,8 @@
 import { isDatabaseUnavailable } from "../db/database";
 import { randomUUID } from "node:crypto";
 import type { ErrorRequestHandler, RequestHandler, Response } from "express";
-import { AppError, type ErrorCode, errorRegistry } from "../errors";
-import type { Logger } from "../logger";
+import { AppError, type ErrorCode, errorRegistry } from "../shared/errors";
+import type { Logger } from "../shared/logger";
 
 export function sendProblem(res: Response, err: AppError): void {
   const { status, title } = errorRegistry[err.code];

@@ -4,14 +4,14 @@
 import { z } from "zod";
 import { ruleDocumentSchema } from "../engine/rule-schema";
 import { maxProfilesPerRequest, profileBody, profileItem } from "../features/accounts/account-profile";
-import { accountIdParam, usageQuery } from "../features/accounts/accounts-router";
-import { auditQuery } from "../features/audit/audit-router";
+import { accountIdParam, usageQuery } from "./routes/accounts-router";
+import { auditQuery } from "../features/audit/audit-queries";
 import { type Scope, scopes } from "../features/auth/api-key";
-import { createKeyBody, keyIdParam } from "../features/auth/keys-router";
-import { assignBody, caseIdParam, countCasesQuery, enforceBody, listCasesQuery, noteBody, transitionBody } from "../features/cases/cases-router";
+import { createKeyBody, keyIdParam } from "./routes/keys-router";
+import { assignBody, caseIdParam, countCasesQuery, enforceBody, listCasesQuery, noteBody, transitionBody } from "./routes/cases-router";
 import { maxBatchItems, usageEventSchema } from "../features/events/event-schemas";
-import { listEventsQuery } from "../features/events/events-router";
-import { backtestBody, backtestDocumentBody, listRulesQuery, ruleIdParam } from "../features/rules/rules-router";
+import { listEventsQuery } from "./routes/events-router";
+import { backtestBody, backtestDocumentBody, listRulesQuery, ruleIdParam } from "./routes/rules-router";
 
 type ZodObj = z.ZodObject<z.ZodRawShape>;
 

@@ -1,7 +1,7 @@
 // Per-account daily figures of a generated scenario, summarized by population: what the policy
 // pack's thresholds are chosen from (each rule's description cites them). Keeps one small record
 // per account-day.
-import type { UsageEventInput } from "../events/event-schemas";
+import type { UsageEventInput } from "../../src/features/events/event-schemas";
 import type { TruthRecord } from "./scenario-generator";
 
 type Day = { requests: number; input: number; output: number; reasoning: number; synthetic: number; jailbreak: number; countries: Set<string>; ips: Set<string>; templates: Map<string, number> };

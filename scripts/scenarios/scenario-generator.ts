@@ -7,7 +7,7 @@
 // a min-heap, so memory holds one pending event per account whatever the number of events.
 import { uniformFloat64 } from "pure-rand/distribution/uniformFloat64";
 import { xoroshiro128plus } from "pure-rand/generator/xoroshiro128plus";
-import type { UsageEventInput } from "../events/event-schemas";
+import type { UsageEventInput } from "../../src/features/events/event-schemas";
 
 /** Every population the generator draws; the pattern is the violation behind it, or null for legitimate use. */
 export const populations = {

@@ -6,21 +6,21 @@ import cors from "cors";
 import helmet from "helmet";
 import swaggerUiDist from "swagger-ui-dist";
 import { pinoHttp } from "pino-http";
-import { createAccountsRouter } from "./features/accounts/accounts-router";
-import { createAuditRouter } from "./features/audit/audit-router";
-import { createKeysRouter } from "./features/auth/keys-router";
-import { createCasesRouter } from "./features/cases/cases-router";
-import { createEventsRouter } from "./features/events/events-router";
-import { createRulesRouter } from "./features/rules/rules-router";
-import { createHealthRouter } from "./http/health-router";
-import { requireScope } from "./http/auth";
-import { rateLimits } from "./http/rate-limit";
-import { createMetrics } from "./http/metrics";
-import { docsInit, docsPage, openApiDocument } from "./http/openapi";
-import { errorHandler, routeNotFound } from "./http/problem";
-import { AppError } from "./errors";
-import { requestId } from "./http/request-id";
-import type { Services } from "./services";
+import { createAccountsRouter } from "./routes/accounts-router";
+import { createAuditRouter } from "./routes/audit-router";
+import { createKeysRouter } from "./routes/keys-router";
+import { createCasesRouter } from "./routes/cases-router";
+import { createEventsRouter } from "./routes/events-router";
+import { createRulesRouter } from "./routes/rules-router";
+import { createHealthRouter } from "./health-router";
+import { requireScope } from "./auth";
+import { rateLimits } from "./rate-limit";
+import { createMetrics } from "./metrics";
+import { docsInit, docsPage, openApiDocument } from "./openapi";
+import { errorHandler, routeNotFound } from "./problem";
+import { AppError } from "../shared/errors";
+import { requestId } from "./request-id";
+import type { Services } from "../services";
 
 export type AppOptions = {
   bodyLimitBytes: number;
@@ -78,12 +78,12 @@ export function createApp(services: Services, options: AppOptions): Express {
     res.type("js").send(docsInit);
   });
   app.use("/docs", express.static(swaggerUiDist.getAbsoluteFSPath(), { index: false }));
-  serveConsole(app, options.consoleDir ?? path.join(__dirname, "..", "dist", "console"));
+  serveConsole(app, options.consoleDir ?? path.join(__dirname, "..", "..", "dist", "console"));
   app.use(createEventsRouter({ events: services.events, admission: services.admission, apiKeys: services.apiKeys, bodyLimitBytes: options.bodyLimitBytes, onIngested: metrics.countEvents }));
   app.use(createAccountsRouter({ accounts: services.accounts, apiKeys: services.apiKeys, bodyLimitBytes: options.bodyLimitBytes }));
   app.use(createCasesRouter({ cases: services.cases, workflow: services.workflow, apiKeys: services.apiKeys }));
   app.use(createKeysRouter({ apiKeys: services.apiKeys }));
-  app.use(createAuditRouter({ prisma: services.db.prisma, apiKeys: services.apiKeys }));
+  app.use(createAuditRouter({ audit: services.audit, apiKeys: services.apiKeys }));
   app.use(createRulesRouter({ rules: services.rules, apiKeys: services.apiKeys, backtests: services.backtests }));
   app.use(routeNotFound);
   app.use(errorHandler(services.logger));
@@ -92,7 +92,7 @@ export function createApp(services: Services, options: AppOptions): Express {
 
 /**
  * The analyst console: static files that `npm run build:console` (also run after `npm ci`) puts in
- * dist/console/, the same folder from src/app.ts and dist/app.js. It holds no data: every read goes
+ * dist/console/, the same folder from src/api/app.ts and dist/api/app.js. It holds no data: every read goes
  * through the API with the analyst's key. File names under assets/ carry a content hash, so they
  * are cached for good; index.html never is.
  */
@@ -108,10 +108,10 @@ function serveConsole(app: Express, dir: string): void {
   app.use("/console/assets", express.static(path.join(dir, "assets"), { index: false, immutable: true, maxAge: "365d", fallthrough: true }));
 }
 
-/** The package's version (package.json is one folder up from src/app.ts and from dist/app.js alike). */
+/** The package's version (package.json is two folders up from src/api/app.ts and from dist/api/app.js alike). */
 function packageVersion(): string {
   try {
-    return (JSON.parse(fs.readFileSync(path.join(__dirname, "..", "package.json"), "utf8")) as { version: string }).version;
+    return (JSON.parse(fs.readFileSync(path.join(__dirname, "..", "..", "package.json"), "utf8")) as { version: string }).version;
   } catch {
     return "0.0.0";
   }

@@ -5,7 +5,7 @@
 import { createHash } from "node:crypto";
 import type { RequestHandler } from "express";
 import { rateLimit } from "express-rate-limit";
-import { AppError } from "../errors";
+import { AppError } from "../shared/errors";
 import { sendProblem } from "./problem";
 
 const open = new Set(["/healthz", "/readyz", "/metrics"]);

@@ -1,12 +1,8 @@
-// GET /v1/audit (admin): the append-only audit log, newest first, filtered by actor, action and a
-// half-open [from, to) time range, cursor-paginated. There is no route that changes it.
-import { Router } from "express";
+// Reading the audit log (GET /v1/audit): newest first, filtered by actor, action and a half-open
+// [from, to) time range, cursor-paginated. Appending is audit-log.ts; nothing changes an entry.
 import { z } from "zod";
 import type { PrismaClient } from "../../generated/prisma/client";
-import { requireScope } from "../../http/auth";
-import { type Page, decodeCursor, encodeCursor, paginationQuery } from "../../http/pagination";
-import { parseOrThrow } from "../../http/parse";
-import type { ApiKeyService } from "../auth/api-key-service";
+import { type Page, decodeCursor, encodeCursor, paginationQuery } from "../../shared/pagination";
 import { queryMoment, queryText } from "../events/event-schemas";
 
 export const auditQuery = z
@@ -31,9 +27,11 @@ export type AuditItem = {
   requestId: string | null;
 };
 
+export type AuditQuery = z.infer<typeof auditQuery>;
+
 const cursorShape = z.tuple([queryMoment, z.string().regex(/^[0-9]{1,18}$/)]);
 
-export async function listAudit(prisma: PrismaClient, q: z.infer<typeof auditQuery>): Promise<Page<AuditItem>> {
+async function listAudit(prisma: PrismaClient, q: AuditQuery): Promise<Page<AuditItem>> {
   const after = q.cursor ? decodeCursor(q.cursor, cursorShape) : undefined;
   const rows = await prisma.auditLogEntry.findMany({
     where: {
@@ -63,11 +61,8 @@ export async function listAudit(prisma: PrismaClient, q: z.infer<typeof auditQue
   };
 }
 
-export function createAuditRouter(deps: { prisma: PrismaClient; apiKeys: ApiKeyService }): Router {
-  const router = Router();
-  router.get("/v1/audit", requireScope(deps.apiKeys, "admin"), async (req, res) => {
-    const q = parseOrThrow(auditQuery, req.query, "query");
-    res.json(await listAudit(deps.prisma, q));
-  });
-  return router;
+export function createAuditQueries(prisma: PrismaClient) {
+  return { list: (q: AuditQuery) => listAudit(prisma, q) };
 }
+
+export type AuditQueries = ReturnType<typeof createAuditQueries>;

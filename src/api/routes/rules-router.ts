@@ -2,13 +2,13 @@
 import express, { Router } from "express";
 import { z } from "zod";
 import { type RuleDocument, ruleIdPattern, validateRule } from "../../engine/rule-schema";
-import { validationFailed } from "../../errors";
-import { actorOf, requireScope } from "../../http/auth";
-import { paginationQuery } from "../../http/pagination";
-import { parseOrThrow } from "../../http/parse";
-import type { ApiKeyService } from "../auth/api-key-service";
-import type { BacktestService } from "./backtest";
-import type { RuleService } from "./rule-service";
+import { validationFailed } from "../../shared/errors";
+import { actorOf, requireScope } from "../auth";
+import { paginationQuery } from "../../shared/pagination";
+import { parseOrThrow } from "../../shared/parse";
+import type { ApiKeyService } from "../../features/auth/api-key-service";
+import type { BacktestService } from "../../features/rules/backtest";
+import type { RuleService } from "../../features/rules/rule-service";
 
 const maxBacktestRangeMs = 92 * 86_400_000;
 

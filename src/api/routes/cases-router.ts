@@ -3,12 +3,13 @@ import express, { Router } from "express";
 import { z } from "zod";
 import { linkByParam } from "../../engine/fact-catalog";
 import { parseWindow, windowMs } from "../../engine/window";
-import { actorOf, requireScope } from "../../http/auth";
-import { paginationQuery } from "../../http/pagination";
-import { parseOrThrow, storable, storableText, unstorableMessage } from "../../http/parse";
-import type { ApiKeyService } from "../auth/api-key-service";
-import { type CaseQueries, caseStatuses, severities } from "./case-queries";
-import type { CaseWorkflow } from "./case-workflow";
+import { actorOf, requireScope } from "../auth";
+import { paginationQuery } from "../../shared/pagination";
+import { storable, unstorableMessage } from "../../engine/json-input";
+import { parseOrThrow, storableText } from "../../shared/parse";
+import type { ApiKeyService } from "../../features/auth/api-key-service";
+import { type CaseQueries, caseStatuses, severities } from "../../features/cases/case-queries";
+import type { CaseWorkflow } from "../../features/cases/case-workflow";
 
 export const listCasesQuery = z.strictObject({
   status: z.enum(caseStatuses).optional(),
