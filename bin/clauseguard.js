@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 // `clauseguard`, the package's bin (`npx clauseguard --help`; `npm start` runs `clauseguard serve`):
-// runs dist/main.js when `npm run build` has made it from the current sources, else the
+// runs dist/main.js when `npm ci` (postinstall) or `npm run build` has made it from the current sources, else the
 // TypeScript sources through tsx (with a note when dist/ is older than src/).
 "use strict";
 const fs = require("node:fs");
