@@ -85,7 +85,7 @@ async function withDatabase<T>(fn: (services: ReturnType<typeof createApiKeyServ
   const logger = createLogger(config.logLevel === "info" ? "warn" : config.logLevel);
   const db = await openMigratedDatabase(config, logger);
   try {
-    return await fn(createApiKeyService(db.prisma, logger), logger, db);
+    return await fn(createApiKeyService(db, logger), logger, db);
   } finally {
     await db.close();
   }

@@ -35,7 +35,7 @@ export function createServices(
   const { prisma } = db;
   const outbox = createWebhookOutbox(config.webhooks);
   const webhooks = createWebhookDispatcher(db, config.webhooks, logger);
-  const ruleService = createRuleService(prisma);
+  const ruleService = createRuleService(db);
   // One evaluator for the process: live evaluation and backtests judge alike.
   const compile = ruleCompiler(config.evaluator);
   const ruleRegistry = createRuleRegistry(ruleService, logger, compile);
@@ -60,7 +60,7 @@ export function createServices(
   return {
     db,
     logger,
-    apiKeys: createApiKeyService(prisma, logger),
+    apiKeys: createApiKeyService(db, logger),
     audit: createAuditQueries(prisma),
     events: createEventService(db, { onStored: opts.onStored ?? (() => worker.nudge()), linkPolicy }),
     linkPolicy,

@@ -2,7 +2,8 @@
 // isolated (the batch is split until it stands alone), dead-lettered with its error, reported in
 // /readyz and /metrics, and requeued by `retry-failed`; the events around it are evaluated as usual.
 // The fault is real: a trigger in the test database refuses to open a case for one account.
-import { claimBatch, retryFailed, storedEventJson } from "../src/features/evaluation/evaluation-queue";
+import { claimBatch, retryFailed } from "../src/features/evaluation/evaluation-queue";
+import { storedEventJson } from "../src/features/events/stored-event";
 import { sql, raw } from "../src/db/sql";
 import { usageEvent } from "./support/factories";
 import { testTargets } from "./support/test-database";

@@ -26,7 +26,7 @@ describe.each(testTargets())("start-up on %s", (kind) => {
 
   it("versions rule files: new, unchanged (even reformatted), changed", async () => {
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), "cg-rules-"));
-    const rules = createRuleService(t.db.prisma);
+    const rules = createRuleService(t.db);
     writeRule(dir, ruleDocument({ id: "a.rule" }));
     writeRule(dir, ruleDocument({ id: "b.rule", enabled: false }));
     expect(await rules.syncRuleFiles(loadRuleFiles(dir))).toEqual({ created: ["a.rule", "b.rule"], updated: [], unchanged: [] });
@@ -50,7 +50,7 @@ describe.each(testTargets())("start-up on %s", (kind) => {
   });
 
   it("generates an admin key once on an empty database and stores only its hash", async () => {
-    const keys = createApiKeyService(t.db.prisma, createLogger("silent", false));
+    const keys = createApiKeyService(t.db, createLogger("silent", false));
     const first = await keys.bootstrapAdminKey(undefined);
     expect(first.generatedKey).toMatch(/^cg_[a-z0-9]{12}_/);
     expect(await keys.bootstrapAdminKey(undefined)).toEqual({});
@@ -63,7 +63,7 @@ describe.each(testTargets())("start-up on %s", (kind) => {
   });
 
   it("stores CLAUSEGUARD_ADMIN_KEY and does not bring back a revoked one", async () => {
-    const keys = createApiKeyService(t.db.prisma, createLogger("silent", false));
+    const keys = createApiKeyService(t.db, createLogger("silent", false));
     const configured = generateKey().key;
     expect(await keys.bootstrapAdminKey(configured)).toEqual({});
     await expect(keys.authenticate(`Bearer ${configured}`)).resolves.toMatchObject({ scopes: ["admin"] });

@@ -19,26 +19,70 @@ export type DatabaseTarget =
   | { kind: "pglite"; dataDir?: string; loadDataDir?: Blob; thread?: boolean }
   | { kind: "postgres"; url: string; poolSize?: number };
 
-/** A single connection for work that must stay on one session (advisory locks, multi-statement SQL, hot paths). */
-export interface SqlSession {
-  exec(sql: string): Promise<void>;
-  query<T>(query: string | SqlQuery, params?: unknown[]): Promise<T[]>;
+/**
+ * The one handle for SQL (see README.md in this folder): the database itself (each statement on a
+ * pooled connection), one connection (withSession) or a transaction. Every repository that writes
+ * SQL takes a `Sql`, so the same function runs inside or outside a transaction.
+ */
+export interface Sql {
+  query<T>(query: SqlQuery | string, params?: unknown[]): Promise<T[]>;
+  /** Statements without parameters or results (several may be separated by semicolons). */
+  exec(text: string): Promise<void>;
 }
 
-export type Database = {
+/** The Prisma client's model API, outside a transaction or inside one opened with `{ orm: true }`. */
+export type Orm = Omit<PrismaClient, "$connect" | "$disconnect" | "$on" | "$transaction" | "$extends">;
+
+/** What a transaction opened with `{ orm: true }` hands its callback: SQL and the model API in one transaction. A Database is one too. */
+export type OrmSql = Sql & { prisma: Orm };
+
+/**
+ * `orm: true`: the transaction is Prisma's (interactive), so the callback can use the model API
+ * (`tx.prisma`) and SQL (`tx.query`, through Prisma's raw queries) in it. Without, it runs on the
+ * driver: fewer layers per statement, for the hot paths (ingestion, evaluation's effects).
+ * `timeoutMs`: how long it may run and wait for a connection (Prisma's defaults otherwise: 5 s and 2 s).
+ */
+export type OrmTransactionOptions = { orm: true; timeoutMs?: number };
+
+export type Database = Sql & {
   kind: DatabaseTarget["kind"];
   prisma: PrismaClient;
-  withSession<T>(fn: (session: SqlSession) => Promise<T>): Promise<T>;
-  /** One statement on the driver, outside any transaction (hot read paths: facts). */
-  query<T>(query: SqlQuery): Promise<T[]>;
-  /** A transaction on the driver itself, bypassing Prisma: committed when fn resolves, rolled back when it throws. */
-  transaction<T>(fn: (session: SqlSession) => Promise<T>): Promise<T>;
+  /** Several statements on one connection, outside a transaction (a cursor WITH HOLD, advisory locks). */
+  withSession<T>(fn: (session: Sql) => Promise<T>): Promise<T>;
+  /** The one way to open a transaction: committed when fn resolves, rolled back when it throws. */
+  transaction<T>(fn: (tx: Sql) => Promise<T>): Promise<T>;
+  transaction<T>(opts: OrmTransactionOptions, fn: (tx: OrmSql) => Promise<T>): Promise<T>;
   close(): Promise<void>;
   /** PGlite only: the whole data folder as a tarball (test templates are made with it). */
   dumpDataDir?: () => Promise<Blob>;
   /** How another thread of this process reaches the same database (the driver's settings); absent for PGlite in the calling thread. */
   connection?: DatabaseConnection;
 };
+
+type DriverTransaction = <T>(fn: (tx: Sql) => Promise<T>) => Promise<T>;
+
+/** The two kinds of transaction behind Database.transaction's one signature. */
+function transactionOf(prisma: PrismaClient, onDriver: DriverTransaction): Database["transaction"] {
+  function transaction<T>(fn: (tx: Sql) => Promise<T>): Promise<T>;
+  function transaction<T>(opts: OrmTransactionOptions, fn: (tx: OrmSql) => Promise<T>): Promise<T>;
+  function transaction<T>(a: ((tx: Sql) => Promise<T>) | OrmTransactionOptions, b?: (tx: OrmSql) => Promise<T>): Promise<T> {
+    if (typeof a === "function") return onDriver(a);
+    const timing = a.timeoutMs === undefined ? {} : { timeout: a.timeoutMs, maxWait: a.timeoutMs };
+    return prisma.$transaction(
+      (tx) =>
+        b!({
+          prisma: tx,
+          query: <R>(q: SqlQuery | string, params?: unknown[]) =>
+            typeof q === "string" ? tx.$queryRawUnsafe<R[]>(q, ...(params ?? [])) : tx.$queryRawUnsafe<R[]>(q.text, ...q.values),
+          exec: async (text) => {
+            await tx.$executeRawUnsafe(text);
+          },
+        }),
+      timing,
+    );
+  }
+  return transaction;
+}
 
 /** A database as another thread opens it again (attachDatabase): plain data, so it passes to a worker thread. */
 export type DatabaseConnection = { kind: DatabaseTarget["kind"]; pool: pg.PoolConfig; unnamed: boolean };
@@ -149,34 +193,29 @@ async function openLocked<T>(dataDir: string | undefined, open: () => Promise<T>
   }
 }
 
+/** PGlite itself, or one of its transactions, as a Sql handle. */
+function sqlOf(p: Pick<PGlite, "query" | "exec">): Sql {
+  return {
+    exec: async (text) => {
+      await p.exec(text);
+    },
+    query: async <T>(q: string | SqlQuery, params?: unknown[]) => (typeof q === "string" ? await p.query<T>(q, params) : await p.query<T>(q.text, q.values)).rows,
+  };
+}
+
 async function openPglite(target: { dataDir?: string; loadDataDir?: Blob }): Promise<Database> {
   const { opened: pglite, unlock } = await openLocked(target.dataDir, () =>
     PGlite.create(target.dataDir, target.loadDataDir ? { loadDataDir: target.loadDataDir } : {}),
   );
   const prisma = new PrismaClient({ adapter: new PrismaPGlite(pglite) });
-  const session: SqlSession = {
-    exec: async (text) => {
-      await pglite.exec(text);
-    },
-    query: async <T>(q: string | SqlQuery, params?: unknown[]) =>
-      (typeof q === "string" ? await pglite.query<T>(q, params) : await pglite.query<T>(q.text, q.values)).rows,
-  };
+  const session = sqlOf(pglite);
   return {
     kind: "pglite",
     prisma,
+    ...session,
     withSession: (fn) => fn(session),
-    query: (q) => session.query(q),
     // PGlite runs one transaction at a time and holds other queries (Prisma's too) until it ends.
-    transaction: (fn) =>
-      pglite.transaction((tx) =>
-        fn({
-          exec: async (text) => {
-            await tx.exec(text);
-          },
-          query: async <T>(q: string | SqlQuery, params?: unknown[]) =>
-            (typeof q === "string" ? await tx.query<T>(q, params) : await tx.query<T>(q.text, q.values)).rows,
-        }),
-      ),
+    transaction: transactionOf(prisma, (fn) => pglite.transaction((tx) => fn(sqlOf(tx)))),
     dumpDataDir: () => pglite.dumpDataDir("gzip"),
     close: once(async () => {
       await prisma.$disconnect();
@@ -214,14 +253,14 @@ async function openPostgres(poolConfig: pg.PoolConfig, opts: { unnamed?: boolean
   // An idle client that loses its server must not crash the process: the next query reports it.
   pool.on("error", () => {});
   const prisma = new PrismaClient({ adapter: new PrismaPg(pool) });
-  const sessionOf = (client: pg.PoolClient): SqlSession => ({
+  const sessionOf = (client: pg.PoolClient): Sql => ({
     exec: async (text) => {
       await client.query(text);
     },
     query: async <T>(q: string | SqlQuery, params?: unknown[]) =>
       (typeof q === "string" ? await client.query(q, params) : await client.query(q.text, q.values)).rows as T[],
   });
-  const withSession = async <T>(fn: (session: SqlSession) => Promise<T>): Promise<T> => {
+  const withSession = async <T>(fn: (session: Sql) => Promise<T>): Promise<T> => {
     const client = await pool.connect();
     // The pool listens for errors only on idle clients: a checked-out one whose server goes away
     // emits 'error' with no listener, which would crash the process. Its connection is then
@@ -243,9 +282,15 @@ async function openPostgres(poolConfig: pg.PoolConfig, opts: { unnamed?: boolean
     kind: "postgres",
     prisma,
     withSession,
-    query: async <T>(q: SqlQuery) =>
-      (await pool.query(q.name && !opts.unnamed ? { name: q.name, text: q.text, values: q.values } : { text: q.text, values: q.values })).rows as T[],
-    transaction: (fn) =>
+    query: async <T>(q: SqlQuery | string, params?: unknown[]) =>
+      (typeof q === "string"
+        ? await pool.query(q, params)
+        : await pool.query(q.name && !opts.unnamed ? { name: q.name, text: q.text, values: q.values } : { text: q.text, values: q.values })
+      ).rows as T[],
+    exec: async (text) => {
+      await pool.query(text);
+    },
+    transaction: transactionOf(prisma, (fn) =>
       withSession(async (session) => {
         await session.exec("BEGIN");
         try {
@@ -257,6 +302,7 @@ async function openPostgres(poolConfig: pg.PoolConfig, opts: { unnamed?: boolean
           throw err;
         }
       }),
+    ),
     close: once(async () => {
       await prisma.$disconnect();
       await pool.end();

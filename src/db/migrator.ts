@@ -4,7 +4,7 @@
 import { createHash, randomUUID } from "node:crypto";
 import fs from "node:fs";
 import path from "node:path";
-import type { Database, SqlSession } from "./database";
+import type { Database, Sql } from "./database";
 
 export const defaultMigrationsDir = path.resolve(__dirname, "../../prisma/migrations");
 
@@ -44,7 +44,7 @@ const createTableSql = `CREATE TABLE IF NOT EXISTS "_prisma_migrations" (
 
 type AppliedRow = { migration_name: string; checksum: string; finished_at: Date | null; rolled_back_at: Date | null };
 
-async function appliedMigrations(session: SqlSession): Promise<AppliedRow[]> {
+async function appliedMigrations(session: Sql): Promise<AppliedRow[]> {
   const exists = await session.query<{ present: boolean }>(
     `SELECT to_regclass('_prisma_migrations') IS NOT NULL AS present`,
   );

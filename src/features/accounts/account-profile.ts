@@ -8,7 +8,7 @@ import type { FieldError } from "../../engine/json-input";
 import { issuesToFieldErrors, validationFailed } from "../../shared/errors";
 import { ParseFailure, storableText } from "../../shared/parse";
 import { raw, sql } from "../../db/sql";
-import type { Queryable } from "../facts/usage-rollups";
+import type { Sql } from "../../db/database";
 
 /** Accounts one bulk request may set. */
 export const maxProfilesPerRequest = 10_000;
@@ -85,7 +85,7 @@ const columns: Record<ProfileField, string> = { createdAt: "created_at", verific
  * (what events carry): only fields the profile does not have yet are set, so a retried old batch
  * never undoes what the provider's API set since.
  */
-export async function upsertProfiles(db: Queryable, changes: ProfileChange[], opts: { fillOnly?: boolean } = {}): Promise<AccountProfile[]> {
+export async function upsertProfiles(db: Sql, changes: ProfileChange[], opts: { fillOnly?: boolean } = {}): Promise<AccountProfile[]> {
   if (changes.length === 0) return [];
   const rows = JSON.stringify(changes.map((c) => ({ ...c, sent: fieldNames.filter((f) => c[f] !== undefined) })));
   // A field not sent keeps the stored value. Which fields each row sent is one map, built once per
@@ -107,7 +107,7 @@ export async function upsertProfiles(db: Queryable, changes: ProfileChange[], op
   return stored.map(toProfile).sort((a, b) => (a.accountId < b.accountId ? -1 : 1));
 }
 
-export async function readProfile(db: Queryable, accountId: string): Promise<AccountProfile | null> {
+export async function readProfile(db: Sql, accountId: string): Promise<AccountProfile | null> {
   const [row] = await db.query<{ account_id: string; created_at: Date | null; verification: string | null; plan: string | null; org_id: string | null; updated_at: Date }>(sql`
     SELECT account_id, created_at, verification, plan, org_id, updated_at FROM account_profile WHERE account_id = ${accountId}`);
   return row ? toProfile(row) : null;

@@ -6,7 +6,7 @@
 import { sql } from "../../db/sql";
 import type { Logger } from "../../shared/logger";
 import { type RepeatingJob, repeatEvery } from "../../shared/repeat-every";
-import type { Queryable } from "../facts/usage-rollups";
+import type { Sql } from "../../db/database";
 
 export type EnforcementStatus = {
   accountId: string;
@@ -18,7 +18,7 @@ export type EnforcementStatus = {
 /** Where the snapshot comes from: the database in production, a fake in unit tests. */
 export type EnforcementSource = { load(): Promise<Map<string, EnforcementStatus>> };
 
-export function enforcementSourceOf(db: Queryable): EnforcementSource {
+export function enforcementSourceOf(db: Sql): EnforcementSource {
   return {
     async load() {
       // Both reads are index-only scans of partial indexes (migration 20261201000000): their cost is

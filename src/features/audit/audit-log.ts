@@ -1,6 +1,6 @@
 // Appends to the audit log. There is deliberately no update or delete: the log is append-only.
 import type { Prisma } from "../../generated/prisma/client";
-import type { Db } from "../../db/transaction";
+import type { Orm } from "../../db/database";
 
 /** Who made a change and in which request: what every audited service call receives. */
 export type Actor = { actor: string; requestId?: string };
@@ -15,7 +15,7 @@ export type AuditEntry = {
   requestId?: string;
 };
 
-export async function appendAudit(db: Db, entry: AuditEntry): Promise<void> {
+export async function appendAudit(db: Orm, entry: AuditEntry): Promise<void> {
   await db.auditLogEntry.create({
     data: {
       actor: entry.actor,

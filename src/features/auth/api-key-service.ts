@@ -1,7 +1,7 @@
 // API keys: authentication of requests, creation, listing, revocation and the bootstrap admin key.
 import { AppError } from "../../shared/errors";
 import type { Logger } from "../../shared/logger";
-import type { PrismaClient } from "../../generated/prisma/client";
+import type { Database } from "../../db/database";
 import { type Actor, appendAudit } from "../audit/audit-log";
 import { type Scope, generateKey, hasScope, hashSecret, parseKey, secretMatches } from "./api-key";
 
@@ -30,7 +30,8 @@ export const keyCacheMs = 10_000;
 
 type KeyRow = { id: string; name: string; scopes: string[]; secretHash: string; revokedAt: Date | null; expiresAt: Date | null; lastUsedAt: Date | null };
 
-export function createApiKeyService(prisma: PrismaClient, logger: Logger, opts: { cacheMs?: number } = {}) {
+export function createApiKeyService(db: Database, logger: Logger, opts: { cacheMs?: number } = {}) {
+  const { prisma } = db;
   const cacheMs = opts.cacheMs ?? keyCacheMs;
   const cache = new Map<string, { row: KeyRow | null; readAt: number }>();
 
@@ -75,7 +76,7 @@ export function createApiKeyService(prisma: PrismaClient, logger: Logger, opts: 
 
   async function createKey(input: { name: string; scopes: Scope[]; expiresAt?: Date }, { actor, requestId }: Actor): Promise<{ id: string; key: string }> {
     const generated = generateKey();
-    await prisma.$transaction(async (tx) => {
+    await db.transaction({ orm: true }, async ({ prisma: tx }) => {
       await tx.apiKey.create({
         data: { id: generated.id, name: input.name, secretHash: generated.secretHash, scopes: input.scopes, createdBy: actor, expiresAt: input.expiresAt ?? null },
       });
@@ -92,7 +93,7 @@ export function createApiKeyService(prisma: PrismaClient, logger: Logger, opts: 
   }
 
   async function revokeKey(id: string, { actor, requestId }: Actor, now = new Date()): Promise<void> {
-    await prisma.$transaction(async (tx) => {
+    await db.transaction({ orm: true }, async ({ prisma: tx }) => {
       const row = await tx.apiKey.findUnique({ where: { id } });
       if (!row) throw new AppError("not_found", `API key '${id}' does not exist`);
       if (row.revokedAt) return;
@@ -119,7 +120,7 @@ export function createApiKeyService(prisma: PrismaClient, logger: Logger, opts: 
         }
         return {};
       }
-      await prisma.$transaction(async (tx) => {
+      await db.transaction({ orm: true }, async ({ prisma: tx }) => {
         await tx.apiKey.create({
           data: { id: parsed.id, name: "bootstrap admin", secretHash: hashSecret(parsed.secret), scopes: ["admin"], createdBy: "env:CLAUSEGUARD_ADMIN_KEY" },
         });
@@ -129,7 +130,7 @@ export function createApiKeyService(prisma: PrismaClient, logger: Logger, opts: 
       return {};
     }
     // Two processes starting on an empty database must not both mint a key: serialize on a lock.
-    return prisma.$transaction(async (tx) => {
+    return db.transaction({ orm: true }, async ({ prisma: tx }) => {
       await tx.$executeRaw`SELECT pg_advisory_xact_lock(4236936583016097349)`;
       if ((await tx.apiKey.count()) > 0) return {};
       const generated = generateKey();

@@ -6,7 +6,7 @@ import { randomUUID } from "node:crypto";
 import { type SqlQuery, sql } from "../../db/sql";
 import type { ConditionExplanation } from "../../engine/evaluation";
 import type { RuleDocument } from "../../engine/rule-schema";
-import type { Queryable } from "../facts/usage-rollups";
+import type { Sql } from "../../db/database";
 import type { WebhookOutbox } from "../webhooks/webhook-outbox";
 
 export const activeStatuses = ["open", "investigating", "confirmed", "enforced"] as const;
@@ -84,7 +84,7 @@ const json = (v: unknown) => JSON.stringify(v);
  * batch (plus a webhook row per case opened), and at most the 20 newest hits of each case are
  * written as evidence: the cost does not grow with how many hits a case gets.
  */
-export async function recordHits(tx: Queryable, hits: Hit[], now: Date, outbox?: WebhookOutbox): Promise<HitOutcome[]> {
+export async function recordHits(tx: Sql, hits: Hit[], now: Date, outbox?: WebhookOutbox): Promise<HitOutcome[]> {
   if (hits.length === 0) return [];
   const query: Query = (q) => tx.query(q);
   const exec: Exec = async (q) => void (await tx.query(q));

@@ -3,8 +3,7 @@
 // status kept as the strongest enforcement still holding it. Every change is on the timeline and
 // in the audit log, in the same transaction.
 import { randomUUID } from "node:crypto";
-import type { Database } from "../../db/database";
-import { queryableOf } from "../../db/transaction";
+import type { Database, Orm } from "../../db/database";
 import { AppError, notFound, validationFailed } from "../../shared/errors";
 import type { LinkBy } from "../../engine/fact-catalog";
 import { type HubLimits, defaultHubLimits } from "../events/link-policy";
@@ -32,7 +31,7 @@ const strength = { active: 0, restricted: 1, suspended: 2 } as const;
 type AccountStatus = keyof typeof strength;
 const statusOf = (action: "restrict" | "suspend"): AccountStatus => (action === "suspend" ? "suspended" : "restricted");
 
-type Tx = Prisma.TransactionClient;
+type Tx = Orm;
 
 /**
  * `onEnforcementChanged` runs after a transaction that enforced or lifted commits, before the
@@ -85,7 +84,8 @@ export function createCaseWorkflow(db: Database, outbox?: WebhookOutbox, onEnfor
       throw new AppError("transition_not_allowed", "a case becomes enforced through POST /v1/cases/:id/enforce, which also acts on the account");
     }
     if (noteRequiredFor.includes(to) && !note) throw validationFailed([{ path: "body.note", message: `a move to ${to} needs a note saying why` }]);
-    return prisma.$transaction(async (tx) => {
+    return db.transaction({ orm: true }, async (t) => {
+      const tx = t.prisma;
       const c = await lockCase(tx, caseId);
       const from = c.status as CaseStatus;
       if (!allowedMoves[from].includes(to)) {
@@ -109,13 +109,14 @@ export function createCaseWorkflow(db: Database, outbox?: WebhookOutbox, onEnfor
       await tx.violationCase.update({ where: { id: caseId }, data: { status: to, ...(to === "dismissed" ? { dismissedAt: now } : {}) } });
       await timeline(tx, caseId, { actor: who.actor, kind: "transition", from, to, note }, now);
       await appendAudit(tx, { ...who, action: "case.transition", targetType: "case", targetId: caseId, before: { status: from }, after: { status: to, note, accountsRestored: lifted } });
-      await outbox?.notify(queryableOf(tx), "case.status_changed", { caseId, accountId: c.accountId, ruleId: c.ruleId, from, to, actor: who.actor, note: note ?? null, accounts: lifted }, now);
+      await outbox?.notify(t, "case.status_changed", { caseId, accountId: c.accountId, ruleId: c.ruleId, from, to, actor: who.actor, note: note ?? null, accounts: lifted }, now);
       return { caseId, from, to, accounts: lifted };
     });
   }
 
   async function addNote(caseId: string, note: string, who: Actor, now = new Date()) {
-    return prisma.$transaction(async (tx) => {
+    return db.transaction({ orm: true }, async (t) => {
+      const tx = t.prisma;
       await lockCase(tx, caseId);
       await timeline(tx, caseId, { actor: who.actor, kind: "note", note }, now);
       await appendAudit(tx, { ...who, action: "case.note", targetType: "case", targetId: caseId, after: { note } });
@@ -124,7 +125,8 @@ export function createCaseWorkflow(db: Database, outbox?: WebhookOutbox, onEnfor
   }
 
   async function assign(caseId: string, assignee: string | null, who: Actor, now = new Date()) {
-    return prisma.$transaction(async (tx) => {
+    return db.transaction({ orm: true }, async (t) => {
+      const tx = t.prisma;
       const c = await lockCase(tx, caseId);
       if (c.assignee !== assignee) {
         await tx.violationCase.update({ where: { id: caseId }, data: { assignee } });
@@ -151,7 +153,8 @@ export function createCaseWorkflow(db: Database, outbox?: WebhookOutbox, onEnfor
     const linked = input.includeLinked
       ? await linkedAccountIds(db, found.accountId, input.includeLinked.by, new Date(now.getTime() - input.includeLinked.windowMs), now, hubLimits)
       : [];
-    const result = await prisma.$transaction(async (tx) => {
+    const result = await db.transaction({ orm: true }, async (t) => {
+      const tx = t.prisma;
       const c = await lockCase(tx, caseId);
       const from = c.status as CaseStatus;
       if (from !== "confirmed" && from !== "enforced") {
@@ -164,11 +167,11 @@ export function createCaseWorkflow(db: Database, outbox?: WebhookOutbox, onEnfor
         const settled = await settleAccount(tx, accountId, now);
         enforced.push({ ...settled, action: input.action, linked: accountId !== c.accountId });
         await appendAudit(tx, { ...who, action: "account.enforce", targetType: "account", targetId: accountId, after: { action: input.action, caseId, status: settled.status, note: input.note } });
-        await outbox?.notify(queryableOf(tx), "account.enforced", { accountId, action: input.action, status: settled.status, caseId, linked: accountId !== c.accountId, actor: who.actor }, now);
+        await outbox?.notify(t, "account.enforced", { accountId, action: input.action, status: settled.status, caseId, linked: accountId !== c.accountId, actor: who.actor }, now);
       }
       if (from !== "enforced") {
         await tx.violationCase.update({ where: { id: caseId }, data: { status: "enforced" } });
-        await outbox?.notify(queryableOf(tx), "case.status_changed", { caseId, accountId: c.accountId, ruleId: c.ruleId, from, to: "enforced", actor: who.actor, note: input.note }, now);
+        await outbox?.notify(t, "case.status_changed", { caseId, accountId: c.accountId, ruleId: c.ruleId, from, to: "enforced", actor: who.actor, note: input.note }, now);
       }
       await timeline(tx, caseId, { actor: who.actor, kind: "enforce", from, to: "enforced", note: input.note, detail: { action: input.action, accounts } }, now);
       await appendAudit(tx, { ...who, action: "case.enforce", targetType: "case", targetId: caseId, before: { status: from }, after: { status: "enforced", action: input.action, accounts } });

@@ -1,6 +1,6 @@
 // Which account-minutes a batch judges: grouping by account and clock minute, the minute's last
 // event by (time, key), and the hand-off to the batch that holds the minute's highest queued key.
-import type { StoredEvent } from "../events/event-service";
+import type { StoredEvent } from "../events/stored-event";
 import { accountMinutes, minutesToJudge } from "./account-minutes";
 import type { ClaimedEvent } from "./claimed-batch";
 

@@ -1,26 +1,25 @@
-// The durable evaluation queue (evaluation_task, filled in the ingestion transaction): workers
-// claim batches under a lease with SKIP LOCKED and complete them in the transaction of their effects.
-// Claiming runs on the driver and returns the events themselves, shaped in PostgreSQL as the API
-// shows them (see toStoredEvent), so a batch costs one statement and no ORM row mapping.
+// The durable evaluation queue (evaluation_task), from enqueue to completion: a task per stored
+// event is written by the ingestion statement itself (enqueueInserted), so an acknowledged event
+// is always queued; workers claim batches under a lease with SKIP LOCKED, complete them in the
+// transaction of their effects, or dead-letter an event that fails on its own. Claiming runs on
+// the driver and returns the events themselves, shaped in PostgreSQL (stored-event.ts), so a
+// batch costs one statement and no ORM row mapping.
 import { randomUUID } from "node:crypto";
 import { raw, sql } from "../../db/sql";
-import type { Db } from "../../db/transaction";
-import type { StoredEvent } from "../events/event-service";
-import type { Queryable } from "../facts/usage-rollups";
+import type { Orm, Sql } from "../../db/database";
+import { type StoredEvent, storedEventJson } from "../events/stored-event";
 import type { MinuteGroup, MinuteState } from "./account-minutes";
 import type { ClaimedBatch, ClaimedEvent } from "./claimed-batch";
 
 
-const isoMs = (column: string) => `to_char(${column} AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"')`;
-
-/** A usage_event row (alias e) as the JSON of a stored event: absent fields are left out, as toStoredEvent does. */
-export const storedEventJson = `jsonb_strip_nulls(jsonb_build_object(
-    'eventId', e.event_id, 'occurredAt', ${isoMs("e.occurred_at")}, 'accountId', e.account_id, 'model', e.model,
-    'inputTokens', e.input_tokens, 'outputTokens', e.output_tokens, 'orgId', e.org_id, 'apiKeyId', e.api_key_id,
-    'endpoint', e.endpoint, 'endUserId', e.end_user_id, 'ip', e.ip, 'ipType', e.ip_type, 'country', e.country,
-    'asn', e.asn, 'userAgent', e.user_agent, 'paymentFingerprint', e.payment_fingerprint,
-    'promptTemplateHash', e.prompt_template_hash, 'signals', e.signals, 'attributes', e.attributes,
-    'receivedAt', ${isoMs("e.received_at")}))`;
+/**
+ * The statement that queues the events an ingestion statement inserted: a data-modifying CTE body
+ * over `inserted` (a CTE returning id and account_id), so the tasks commit with their events in
+ * one statement. Each task's partition is a generated column of its account (partitions.ts).
+ */
+export function enqueueInserted(inserted: string): string {
+  return `INSERT INTO evaluation_task (event_pk, account_id) SELECT id, account_id FROM ${inserted}`;
+}
 
 type ClaimRow = { pk: string; partition: number; account_id: string; occurred_ms: string; received_ms: string; event: StoredEvent };
 
@@ -29,7 +28,7 @@ type ClaimRow = { pk: string; partition: number; account_id: string; occurred_ms
  * whose event is gone (deleted by retention) are leased too and completed with the batch.
  * `partitions`: only tasks of these (a worker's, partitions.ts); all when absent.
  */
-export async function claimBatch(db: Queryable, size: number, leaseMs: number, partitions?: readonly number[]): Promise<ClaimedBatch> {
+export async function claimBatch(db: Sql, size: number, leaseMs: number, partitions?: readonly number[]): Promise<ClaimedBatch> {
   const token = randomUUID();
   const rows = await db.query<ClaimRow>(sql`
     WITH claimed AS (
@@ -65,7 +64,7 @@ export async function claimBatch(db: Queryable, size: number, leaseMs: number, p
  * (occurred_at, id). One statement; each lookup reads only that minute's events of the account
  * through the (account_id, occurred_at) index.
  */
-export async function minuteStates(db: Queryable, groups: MinuteGroup[]): Promise<MinuteState[]> {
+export async function minuteStates(db: Sql, groups: MinuteGroup[]): Promise<MinuteState[]> {
   if (groups.length === 0) return [];
   const rows = await db.query<{ i: number; later: boolean; pk: string | null; occurred_ms: string | null; received_ms: string | null; event: StoredEvent | null }>(sql`
     SELECT g.i,
@@ -101,7 +100,7 @@ export function subBatch(batch: ClaimedBatch, events: ClaimedEvent[]): ClaimedBa
  * Deletes the tasks this lease still owns (and, given `held`, only those of these partitions: the
  * worker's, locked by its commit); returns them. Run in the effects' transaction.
  */
-export async function completeBatch(tx: Queryable, batch: ClaimedBatch, held?: ReadonlySet<number>): Promise<Set<bigint>> {
+export async function completeBatch(tx: Sql, batch: ClaimedBatch, held?: ReadonlySet<number>): Promise<Set<bigint>> {
   const rows = await tx.query<{ event_pk: string }>(sql`
     DELETE FROM evaluation_task WHERE event_pk = ANY(${batch.eventPks.map(String)}::bigint[]) AND lease_token = ${batch.token}
       AND (${held === undefined}::boolean OR partition = ANY(${held ? [...held] : []}::smallint[]))
@@ -113,7 +112,7 @@ export async function completeBatch(tx: Queryable, batch: ClaimedBatch, held?: R
  * Takes an event that fails to evaluate on its own out of the queue and records why, in one
  * statement; does nothing if the lease was lost meanwhile (another worker has the task).
  */
-export async function deadLetter(db: Queryable, batch: ClaimedBatch, event: ClaimedEvent, error: string): Promise<boolean> {
+export async function deadLetter(db: Sql, batch: ClaimedBatch, event: ClaimedEvent, error: string): Promise<boolean> {
   const rows = await db.query<{ event_pk: string }>(sql`
     WITH gone AS (
       DELETE FROM evaluation_task WHERE event_pk = ${event.pk.toString()}::bigint AND lease_token = ${batch.token}
@@ -126,7 +125,7 @@ export async function deadLetter(db: Queryable, batch: ClaimedBatch, event: Clai
 }
 
 /** Puts every dead-lettered event back in the queue (after the fault was fixed); returns how many. */
-export async function retryFailed(db: Queryable): Promise<number> {
+export async function retryFailed(db: Sql): Promise<number> {
   const rows = await db.query<{ event_pk: string }>(sql`
     WITH back AS (DELETE FROM evaluation_failure RETURNING event_pk, account_id)
     INSERT INTO evaluation_task (event_pk, account_id) SELECT event_pk, account_id FROM back
@@ -140,7 +139,7 @@ export type QueueStats = { depth: number; depthCapped: boolean; oldestEnqueuedAt
 /** Counting stops here: /readyz and /metrics are polled often, and a count of a deep queue would scan all of it. */
 export const queueDepthCap = 100_000;
 
-export async function queueStats(db: Db): Promise<QueueStats> {
+export async function queueStats(db: Orm): Promise<QueueStats> {
   // Tasks are enqueued in event_pk order (to within concurrent batches), so the oldest is the first by primary key: no scan.
   const [row] = await db.$queryRaw<{ depth: bigint; oldest: Date | null; failed: bigint }[]>`
     SELECT (SELECT count(*) FROM (SELECT 1 FROM evaluation_task LIMIT ${queueDepthCap}) capped) AS depth,
@@ -154,7 +153,7 @@ export async function queueStats(db: Db): Promise<QueueStats> {
  * The queue's depth, counted up to `cap` (an index-only scan of at most `cap` entries): admission
  * control reads it once a second and only needs to know whether it is over its limit.
  */
-export async function backlogDepth(db: Queryable, cap: number): Promise<number> {
+export async function backlogDepth(db: Sql, cap: number): Promise<number> {
   const [row] = await db.query<{ n: string }>(sql`SELECT count(*)::text AS n FROM (SELECT 1 FROM evaluation_task LIMIT ${cap}::int) capped`);
   return Number(row?.n ?? 0);
 }

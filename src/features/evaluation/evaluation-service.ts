@@ -3,7 +3,8 @@
 // per batch at its newest event, as configured (account-minutes.ts).
 import { type Database, isAbortedTransaction, isDatabaseUnavailable } from "../../db/database";
 import { sql } from "../../db/sql";
-import type { EventFact, FactSource, RuleEvaluator } from "../../engine/evaluation";
+import type { FactSource, RuleEvaluator } from "../../engine/evaluation";
+import { eventFact } from "../events/stored-event";
 import type { Logger } from "../../shared/logger";
 import { type Hit, type HitOutcome, recordHits } from "../cases/case-repository";
 import { createFactLoader } from "../facts/fact-loader";
@@ -139,7 +140,7 @@ export function createEvaluationService(deps: {
     // same round go out as one statement each (fact-loader.ts), and only the facts their
     // conditions get to are read.
     const loader = createFactLoader(db, { hubLimits });
-    const sourceOf = (e: ClaimedEvent) => createFactSource(db, e.event as unknown as EventFact, loader);
+    const sourceOf = (e: ClaimedEvent) => createFactSource(db, eventFact(e.event), loader);
     await Promise.all([
       ...(eventRules.length ? batch.events : []).map((e) => {
         const source = sourceOf(e);

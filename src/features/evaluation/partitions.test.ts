@@ -1,4 +1,5 @@
 import { type PartitionStore, createPartitionLeases, partitionCount, partitionOf, planPartitions } from "./partitions";
+import type { Sql } from "../../db/database";
 
 /** The partition table in memory, on a clock the test moves: the SQL store's rules, no database. */
 function fakeStore(clock: { now: number }): PartitionStore & { owners(): Map<string, number[]> } {
@@ -41,7 +42,7 @@ function fakeStore(clock: { now: number }): PartitionStore & { owners(): Map<str
   };
 }
 
-const noTx = { query: async () => [] };
+const noTx: Sql = { query: async () => [], exec: async () => {} };
 
 describe("planPartitions", () => {
   it("takes free partitions up to its share, lowest first", () => {

@@ -12,7 +12,7 @@
 // for it: its tasks stay queued for the new owner.
 import { createHash, randomUUID } from "node:crypto";
 import { sql } from "../../db/sql";
-import type { Queryable } from "../facts/usage-rollups";
+import type { Sql } from "../../db/database";
 
 export const partitionCount = 64;
 
@@ -50,7 +50,7 @@ export interface PartitionStore {
   /** Forgets the worker (it stopped). */
   leave(workerId: string): Promise<void>;
   /** In the effects' transaction: which of `ids` the worker still holds, locked until it commits. */
-  hold(tx: Queryable, workerId: string, ids: number[]): Promise<number[]>;
+  hold(tx: Sql, workerId: string, ids: number[]): Promise<number[]>;
 }
 
 export type PartitionLeases = {
@@ -63,7 +63,7 @@ export type PartitionLeases = {
   rebalance(): Promise<number[]>;
   /** Heartbeat only (renews the leases): on a timer, also while a long batch runs. */
   renew(): Promise<void>;
-  hold(tx: Queryable, ids: number[]): Promise<Set<number>>;
+  hold(tx: Sql, ids: number[]): Promise<Set<number>>;
   /** Gives every partition up at once (a clean stop), so the others need not wait for the leases to expire. */
   leave(): Promise<void>;
 };
@@ -113,7 +113,7 @@ export function createPartitionLeases(store: PartitionStore, opts: { leaseMs: nu
 }
 
 /** The partition store on the database (evaluation_partition, evaluation_worker). */
-export function sqlPartitionStore(db: Queryable): PartitionStore {
+export function sqlPartitionStore(db: Sql): PartitionStore {
   const until = (leaseMs: number) => sql`now() + ${Math.trunc(leaseMs)}::int * interval '1 millisecond'`;
   return {
     async heartbeat(workerId, leaseMs) {

@@ -1,8 +1,9 @@
 // Bulk storage of usage events: three set-based statements per batch, never a statement per
 // event. Runs inside the caller's transaction.
-import type { SqlSession } from "../../db/database";
+import type { Sql } from "../../db/database";
 import { raw, sql } from "../../db/sql";
 import { profileChangesOf, upsertProfiles } from "../accounts/account-profile";
+import { enqueueInserted } from "../evaluation/evaluation-queue";
 import { ingestionLock } from "../facts/link-components";
 import { componentTables, rollupStatements } from "../facts/usage-rollups";
 import type { UsageEventInput } from "./event-schemas";
@@ -16,7 +17,7 @@ import { type LinkKeyCache, type LinkKeyRow, ipPrefix, linkKeyRecords, linkKeyRo
  * and PostgreSQL does the aggregation (cheaper than building and serializing arrays in Node).
  */
 export async function insertEvents(
-  tx: SqlSession,
+  tx: Sql,
   events: UsageEventInput[],
   linkKeys: LinkKeyCache = noLinkKeyCache,
   linkPolicy: LinkPolicy = defaultLinkPolicy,
@@ -49,7 +50,7 @@ export async function insertEvents(
       ON CONFLICT (event_id) DO NOTHING
       RETURNING id, account_id, occurred_at, input_tokens, output_tokens, model, ip, country, prompt_template_hash, signals
     ), queued AS (
-      INSERT INTO evaluation_task (event_pk, account_id) SELECT id, account_id FROM ins
+      ${raw(enqueueInserted("ins"))}
     )${raw(rollupStatements("ins"))}, component_events AS (
       -- The events of linked accounts, once more under each component they are in (link-components.ts).
       SELECT c.component AS account_id, s.occurred_at, s.input_tokens, s.output_tokens, s.signals
@@ -71,7 +72,7 @@ export async function insertEvents(
  * the creation-wave key (link-key-cache.ts): one read of their profiles, and none when the batch
  * has no such event or the policy skips shared prefixes.
  */
-async function creationDays(tx: SqlSession, events: UsageEventInput[], policy: LinkPolicy, shared: ReturnType<typeof sharedNetworkTest>): Promise<Map<string, string>> {
+async function creationDays(tx: Sql, events: UsageEventInput[], policy: LinkPolicy, shared: ReturnType<typeof sharedNetworkTest>): Promise<Map<string, string>> {
   if (policy.sharedLinks !== "weak") return new Map();
   const ids = [...new Set(events.filter((e) => shared(e) === "ipType").map((e) => e.accountId))];
   if (ids.length === 0) return new Map();
@@ -103,7 +104,7 @@ function accountSightings(events: UsageEventInput[]): Sighting[] {
  * Creates accounts seen for the first time. DO NOTHING takes no lock on existing rows, so
  * concurrent batches for the same accounts do not queue behind each other here.
  */
-async function createAccounts(tx: SqlSession, rows: Sighting[]): Promise<void> {
+async function createAccounts(tx: Sql, rows: Sighting[]): Promise<void> {
   // First, the shared side of the components' lock (link-components.ts): the next statement's
   // snapshot then sees the components of every uniting pass before it, and no pass moves a
   // component's rows until this transaction has committed.
@@ -122,7 +123,7 @@ async function createAccounts(tx: SqlSession, rows: Sighting[]): Promise<void> {
  * which differs between plans), so two batches widening the same accounts queue instead of
  * deadlocking.
  */
-async function touchAccounts(tx: SqlSession, rows: Sighting[]): Promise<void> {
+async function touchAccounts(tx: Sql, rows: Sighting[]): Promise<void> {
   const changes = sql`
     SELECT * FROM unnest(${rows.map((r) => r.id)}::text[], ${rows.map((r) => r.orgId)}::text[],
                          ${rows.map((r) => r.first)}::timestamptz[], ${rows.map((r) => r.last)}::timestamptz[])

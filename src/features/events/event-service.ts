@@ -1,12 +1,13 @@
 // Ingestion and reading of usage events: per-item validation, in-batch and stored-duplicate
 // accounting, one transaction per batch that commits before the caller answers.
-import type { PrismaClient } from "../../generated/prisma/client";
 import type { FieldError } from "../../engine/json-input";
 import { issuesToFieldErrors, validationFailed } from "../../shared/errors";
 import { type Page, decodeCursor, encodeCursor } from "../../shared/pagination";
 import { z } from "zod";
 import { ParseFailure } from "../../shared/parse";
 import { type Database, retryAborted } from "../../db/database";
+import { raw, sql } from "../../db/sql";
+import { type StoredEvent, storedEventJson } from "./stored-event";
 import { insertEvents } from "./event-repository";
 import { type LinkKeyCache, createLinkKeyCache } from "./link-key-cache";
 import type { LinkPolicy } from "./link-policy";
@@ -17,14 +18,11 @@ export type IngestResult = { accepted: number; duplicates: number; rejected: Rej
 
 export { ParseFailure } from "../../shared/parse";
 
-export type StoredEvent = UsageEventInput & { receivedAt: string };
-
 /**
  * `onStored` runs after a batch with new events commits (the in-process worker uses it to wake up);
  * `linkPolicy` decides which link keys events make (link-policy.ts).
  */
 export function createEventService(db: Database, opts: { onStored?: () => void; linkKeys?: LinkKeyCache; linkPolicy?: LinkPolicy } = {}) {
-  const { prisma } = db;
   const onStored = opts.onStored ?? (() => {});
   const linkKeys = opts.linkKeys ?? createLinkKeyCache();
   async function ingest(items: unknown[]): Promise<IngestResult> {
@@ -74,23 +72,24 @@ export function createEventService(db: Database, opts: { onStored?: () => void; 
 
   async function listEvents(q: { accountId?: string; eventIds?: string[]; from?: Date; to?: Date; limit: number; cursor?: string }): Promise<Page<StoredEvent>> {
     const after = q.cursor ? decodeCursor(q.cursor, cursorShape) : undefined;
-    const rows = await prisma.usageEvent.findMany({
-      where: {
-        ...(q.accountId ? { accountId: q.accountId } : {}),
-        ...(q.eventIds ? { eventId: { in: q.eventIds } } : {}),
-        occurredAt: { ...(q.from ? { gte: q.from } : {}), ...(q.to ? { lt: q.to } : {}) },
-        ...(after
-          ? { OR: [{ occurredAt: { lt: new Date(after[0]) } }, { occurredAt: new Date(after[0]), id: { lt: BigInt(after[1]) } }] }
-          : {}),
-      },
-      orderBy: [{ occurredAt: "desc" }, { id: "desc" }],
-      take: q.limit + 1,
-    });
+    const where = [
+      ...(q.accountId ? [sql`e.account_id = ${q.accountId}`] : []),
+      ...(q.eventIds ? [sql`e.event_id = ANY(${q.eventIds}::text[])`] : []),
+      ...(q.from ? [sql`e.occurred_at >= ${q.from.toISOString()}::timestamptz`] : []),
+      ...(q.to ? [sql`e.occurred_at < ${q.to.toISOString()}::timestamptz`] : []),
+      ...(after ? [sql`(e.occurred_at, e.id) < (${after[0]}::timestamptz, ${after[1]}::bigint)`] : []),
+    ];
+    const rows = await db.query<{ pk: string; occurred_at: string; event: StoredEvent }>(sql`
+      SELECT e.id::text AS pk, e.occurred_at, ${raw(storedEventJson)} AS event
+      FROM usage_event e
+      WHERE ${where.length ? where.reduce((a, b) => sql`${a} AND ${b}`) : raw("true")}
+      ORDER BY e.occurred_at DESC, e.id DESC
+      LIMIT ${q.limit + 1}::int`);
     const page = rows.slice(0, q.limit);
     const last = page[page.length - 1];
     return {
-      items: page.map(toStoredEvent),
-      nextCursor: rows.length > q.limit && last ? encodeCursor([last.occurredAt.toISOString(), String(last.id)]) : null,
+      items: page.map((r) => r.event),
+      nextCursor: rows.length > q.limit && last ? encodeCursor([last.event.occurredAt, last.pk]) : null,
     };
   }
 
@@ -98,33 +97,3 @@ export function createEventService(db: Database, opts: { onStored?: () => void; 
 }
 
 export type EventService = ReturnType<typeof createEventService>;
-
-type EventRow = Awaited<ReturnType<PrismaClient["usageEvent"]["findMany"]>>[number];
-
-export function toStoredEvent(r: EventRow): StoredEvent {
-  const optional = {
-    orgId: r.orgId,
-    apiKeyId: r.apiKeyId,
-    endpoint: r.endpoint,
-    endUserId: r.endUserId,
-    ip: r.ip,
-    ipType: r.ipType as StoredEvent["ipType"],
-    country: r.country,
-    asn: r.asn === null ? null : Number(r.asn),
-    userAgent: r.userAgent,
-    paymentFingerprint: r.paymentFingerprint,
-    promptTemplateHash: r.promptTemplateHash,
-    signals: r.signals as StoredEvent["signals"],
-    attributes: r.attributes as StoredEvent["attributes"],
-  };
-  return {
-    eventId: r.eventId,
-    occurredAt: r.occurredAt.toISOString(),
-    accountId: r.accountId,
-    model: r.model,
-    inputTokens: r.inputTokens,
-    outputTokens: r.outputTokens,
-    ...Object.fromEntries(Object.entries(optional).filter(([, v]) => v !== null)),
-    receivedAt: r.receivedAt.toISOString(),
-  };
-}

@@ -9,7 +9,8 @@ import { prepared, sql } from "../../db/sql";
 import type { LinkBy } from "../../engine/fact-catalog";
 import type { HubLimits } from "../events/link-policy";
 import { type AccountRow, accountRowsMany, linkedAccountIdsMany } from "./fact-queries";
-import { type Queryable, type UsageTotals, type ValueStats, componentTables, signalHitsMany, sumTotals, usageTotalsMany, valueStatsMany } from "./usage-rollups";
+import type { Sql } from "../../db/database";
+import { type UsageTotals, type ValueStats, componentTables, signalHitsMany, sumTotals, usageTotalsMany, valueStatsMany } from "./usage-rollups";
 
 /** A read over one account or several, in [from, to]. `key` names it. */
 export type SpanKey = { key: string; accountIds: string[]; from: Date; to: Date };
@@ -61,7 +62,7 @@ const span = (k: { from: Date; to: Date }) => `${k.from.getTime()}:${k.to.getTim
 const maxAsks = 5000;
 
 /** `hubLimits`: the one-hop reads' (the link policy's; tests use small ones, as the uniting passes do). */
-export function createFactLoader(db: Queryable, opts: { hubLimits?: HubLimits } = {}): FactLoader {
+export function createFactLoader(db: Sql, opts: { hubLimits?: HubLimits } = {}): FactLoader {
   const spanKey = (k: { key: string; from: Date; to: Date }) => `${k.key}:${span(k)}`;
   const signalCacheKey = (k: { key: string; from: Date; to: Date; signal: string; threshold: number }) => `${spanKey(k)}:${k.signal}:${k.threshold}`;
   const totalsOf = async (keys: readonly SpanKey[]) => {

@@ -3,7 +3,7 @@
 import { prepared, raw, sql } from "../../db/sql";
 import type { LinkBy } from "../../engine/fact-catalog";
 import { type HubLimits, defaultHubLimits, linkKinds, strongLinkKinds } from "../events/link-policy";
-import type { Queryable } from "./usage-rollups";
+import type { Sql } from "../../db/database";
 
 /** At most this many linked accounts are returned (the first by id): the cap bounds the work. */
 export const maxLinkedAccounts = 5000;
@@ -14,7 +14,7 @@ export function linkKindsFor(by: LinkBy): string[] {
 }
 
 /** Accounts (other than this one) that used a value of the given kinds that this one used, both within the window. */
-export async function linkedAccountIds(db: Queryable, accountId: string, by: LinkBy, from: Date, to: Date, hubLimits: HubLimits = defaultHubLimits): Promise<string[]> {
+export async function linkedAccountIds(db: Sql, accountId: string, by: LinkBy, from: Date, to: Date, hubLimits: HubLimits = defaultHubLimits): Promise<string[]> {
   return (await linkedAccountIdsMany(db, [{ accountId, by, from, to }], hubLimits))[0]!;
 }
 
@@ -41,7 +41,7 @@ const linkValuesOf = (a: string, limits: HubLimits) => `(
   ORDER BY m.kind, m.value)`;
 
 /** The hub values (used by more accounts than their kind's hub limit) among those an account used within [from, to]: what it is not linked through. */
-export async function linkHubs(db: Queryable, accountId: string, by: LinkBy, from: Date, to: Date, hubLimits: HubLimits = defaultHubLimits): Promise<{ kind: string; value: string }[]> {
+export async function linkHubs(db: Sql, accountId: string, by: LinkBy, from: Date, to: Date, hubLimits: HubLimits = defaultHubLimits): Promise<{ kind: string; value: string }[]> {
   return db.query<{ kind: string; value: string }>(sql`
     SELECT v.kind, v.value
     FROM (SELECT ${accountId}::text AS account_id, ${linkKindsFor(by).join(",")}::text AS kinds, ${from.toISOString()}::timestamptz AS f, ${to.toISOString()}::timestamptz AS t) r,
@@ -51,7 +51,7 @@ export async function linkHubs(db: Queryable, accountId: string, by: LinkBy, fro
 }
 
 /** linkedAccountIds for many (account, kinds, window) asks in one statement: evaluation asks for a whole batch. */
-export async function linkedAccountIdsMany(db: Queryable, asks: { accountId: string; by: LinkBy; from: Date; to: Date }[], hubLimits: HubLimits = defaultHubLimits): Promise<string[][]> {
+export async function linkedAccountIdsMany(db: Sql, asks: { accountId: string; by: LinkBy; from: Date; to: Date }[], hubLimits: HubLimits = defaultHubLimits): Promise<string[][]> {
   if (asks.length === 0) return [];
   const rows = await db.query<{ i: number; ids: string[] | null }>(prepared(`cg_linked_accounts_many_${linkKinds.map((k) => Math.trunc(hubLimits[k])).join("_")}`, sql`
     SELECT r.i, l.ids
@@ -75,7 +75,7 @@ export async function linkedAccountIdsMany(db: Queryable, asks: { accountId: str
 export type AccountRow = { status: string; first_seen_at: Date; created_at: Date | null; verification: string | null; plan: string | null; confirmed: unknown };
 
 /** The account fact's rows of many accounts in one statement (a batch judges many account-minutes). */
-export async function accountRowsMany(db: Queryable, accountIds: string[]): Promise<Map<string, AccountRow>> {
+export async function accountRowsMany(db: Sql, accountIds: string[]): Promise<Map<string, AccountRow>> {
   if (accountIds.length === 0) return new Map();
   const rows = await db.query<AccountRow & { id: string }>(prepared("cg_account_rows", sql`
     SELECT a.id, a.status::text AS status, a.first_seen_at, p.created_at, p.verification, p.plan,

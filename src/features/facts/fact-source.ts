@@ -8,7 +8,7 @@ import type { LinkBy, LinkedFactName, WindowAggregateName } from "../../engine/f
 import type { AccountFact, ConditionExplanation, EventFact, FactSource, LinkedQuery, WindowQuery } from "../../engine/evaluation";
 import { factReader } from "../../engine/fact-reader";
 import { type FactLoader, type SpanKey, createFactLoader, loadAll } from "./fact-loader";
-import type { Queryable } from "./usage-rollups";
+import type { Sql } from "../../db/database";
 
 const dayMs = 86_400_000;
 const minuteMs = 60_000;
@@ -30,7 +30,7 @@ const num = (v: unknown) => (v === null || v === undefined ? 0 : Number(v));
  * The facts of one event, computed lazily and memoized: rules that share a fact query it once.
  * Pass the batch's loader to share its reads (and their statements) with the batch's other sources.
  */
-export function createFactSource(db: Queryable, event: EventFact, loader: FactLoader = createFactLoader(db)): FactSource {
+export function createFactSource(db: Sql, event: EventFact, loader: FactLoader = createFactLoader(db)): FactSource {
   const at = new Date(event.occurredAt);
   const memo = new Map<string, Promise<unknown>>();
   const once = <T>(key: string, fn: () => Promise<T>): Promise<T> => {

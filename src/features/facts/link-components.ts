@@ -26,7 +26,7 @@
 // before it writes: no ingestion statement writes under a component key that a pass is retiring,
 // and every account row a pass copies is complete. The evaluation worker runs a pass before each
 // batch, so a batch sees the links stored before it was claimed.
-import type { Database, SqlSession } from "../../db/database";
+import type { Database, Sql } from "../../db/database";
 import { raw, sql } from "../../db/sql";
 import type { LinkBy } from "../../engine/fact-catalog";
 import { linkScopesOf } from "../../engine/window-needs";
@@ -229,7 +229,7 @@ export async function uniteComponents(db: Database, opts: { hubLimits?: HubLimit
 }
 
 /** Joins the components of each group's accounts in one scope; returns how many components moved. */
-async function unite(s: SqlSession, scope: LinkBy, groups: string[][]): Promise<number> {
+async function unite(s: Sql, scope: LinkBy, groups: string[][]): Promise<number> {
   const accounts = [...new Set(groups.flat())];
   const rows = await s.query<{ account_id: string; component: string }>(sql`
     SELECT c.account_id, c.component FROM unnest(${accounts}::text[]) AS a(id) JOIN link_component c ON c.account_id = a.id AND c.scope = ${scope}`);
@@ -268,7 +268,7 @@ async function unite(s: SqlSession, scope: LinkBy, groups: string[][]): Promise<
 }
 
 /** Makes accounts members of components: link_component rows, and their account rollups copied under the key. */
-async function addMembers(s: SqlSession, scope: string, members: { accountId: string; key: string }[]): Promise<void> {
+async function addMembers(s: Sql, scope: string, members: { accountId: string; key: string }[]): Promise<void> {
   if (members.length === 0) return;
   const ids = members.map((m) => m.accountId);
   const keys = members.map((m) => m.key);
@@ -299,7 +299,7 @@ async function addMembers(s: SqlSession, scope: string, members: { accountId: st
 }
 
 /** Starts keeping a scope: its components from the members of every value of its kinds that joins accounts (more than one, not a hub). */
-async function build(s: SqlSession, scope: LinkBy): Promise<void> {
+async function build(s: Sql, scope: LinkBy): Promise<void> {
   const links = await s.query<{ kind: string; value: string; account_id: string }>(sql`
     SELECT m.kind, m.value, m.account_id FROM link_member m JOIN link_value v ON v.kind = m.kind AND v.value = m.value
     WHERE m.kind = ANY(${linkKindsFor(scope)}::text[]) AND NOT v.hub AND v.users > 1`);
@@ -312,7 +312,7 @@ async function build(s: SqlSession, scope: LinkBy): Promise<void> {
  * Rebuilds components from their members' links that are not hubs: the members are split into the
  * components those links form, each with its rollups copied anew. Returns the components rebuilt.
  */
-async function rebuild(s: SqlSession, components: string[]): Promise<number> {
+async function rebuild(s: Sql, components: string[]): Promise<number> {
   if (components.length === 0) return 0;
   const members = await s.query<{ account_id: string; scope: LinkBy; component: string }>(sql`
     SELECT account_id, scope, component FROM link_component WHERE component = ANY(${components}::text[])`);

@@ -9,7 +9,7 @@
 // a read never counts an hour row twice or misses one, before, during or after any pass. Day rows
 // are derived here rather than written at ingestion, where a third tier made every batch about a
 // fifth slower (see rollupStatements); here it is one row per merged hour key and pass.
-import type { Database, SqlSession } from "../../db/database";
+import type { Database, Sql } from "../../db/database";
 import { type RollupTables, accountTables, bucketOf, componentTables } from "./usage-rollups";
 
 /** Lock key shared by every process that compacts. */
@@ -100,7 +100,7 @@ export type CompactionResult = { ran: boolean; removed: number; kept: number };
 
 /** One pass over every table, at most `limit` keys each. ran=false when another process holds the lock. */
 export async function compactRollups(db: Database, limit = 5000): Promise<CompactionResult> {
-  return db.transaction(async (s: SqlSession) => {
+  return db.transaction(async (s: Sql) => {
     const [lock] = await s.query<{ ok: boolean }>(`SELECT pg_try_advisory_xact_lock(${compactionLock}) AS ok`);
     if (!lock?.ok) return { ran: false, removed: 0, kept: 0 };
     let removed = 0;

@@ -3,6 +3,7 @@
 // them read as window aggregates whose cost depends neither on the account's total history nor on
 // the window's length (see window-plan.ts). A rollup row holds a bucket's totals and two maps:
 // requests per distinct value ("kind:value") and requests per signal bin ("signal:bin").
+import type { Sql } from "../../db/database";
 import { type SqlQuery, prepared, raw, sql } from "../../db/sql";
 import { type WindowPlan, planWindow } from "./window-plan";
 
@@ -81,9 +82,6 @@ export function rollupStatements(source: string, tables: RollupTables = accountT
     )`;
 }
 
-/** What fact reads need of a database: one statement at a time on the driver. */
-export type Queryable = { query<T>(query: SqlQuery): Promise<T[]> };
-
 export type UsageTotals = {
   requestCount: number;
   inputTokens: number;
@@ -138,7 +136,7 @@ const hoursAndDays = (a: string, columns: string, tables: RollupTables = account
  * Totals of each (account, window) asked for, in one statement: rollup rows plus at most two raw
  * minutes per window. Evaluation asks for a whole batch's accounts at once.
  */
-export async function usageTotalsMany(db: Queryable, asks: { accountId: string; from: Date; to: Date }[], tables = accountTables): Promise<UsageTotals[]> {
+export async function usageTotalsMany(db: Sql, asks: { accountId: string; from: Date; to: Date }[], tables = accountTables): Promise<UsageTotals[]> {
   if (asks.length === 0) return [];
   const plans = asks.map((a) => planWindow(a.from, a.to));
   const rows = await db.query<{ i: number; requests: unknown; input: unknown; output: unknown; peak: unknown }>(prepared(`cg_${tables.cte}usage_totals`, sql`
@@ -194,7 +192,7 @@ export function sumTotals(each: UsageTotals[]): UsageTotals {
 }
 
 /** Totals over [from, to] (both included) for the given accounts together (see sumTotals). */
-export async function usageTotals(db: Queryable, accountIds: string[], from: Date, to: Date): Promise<UsageTotals> {
+export async function usageTotals(db: Sql, accountIds: string[], from: Date, to: Date): Promise<UsageTotals> {
   return sumTotals(await usageTotalsMany(db, accountIds.map((accountId) => ({ accountId, from, to }))));
 }
 
@@ -228,7 +226,7 @@ const valueKinds = (e: string) => `(VALUES ('model', ${e}.model), ('ip', ${e}.ip
  * Distinct models, IPs, countries and templates, and the top template's requests, for each ask
  * (a set of accounts over a window), in one statement: evaluation asks for a whole batch.
  */
-export async function valueStatsMany(db: Queryable, asks: WindowAsk[]): Promise<ValueStats[]> {
+export async function valueStatsMany(db: Sql, asks: WindowAsk[]): Promise<ValueStats[]> {
   if (asks.length === 0) return [];
   const rows = await db.query<{ i: number; kind: string; distinct_values: unknown; top: unknown }>(prepared("cg_value_stats_many", sql`
     WITH ${askRows(asks)}, parts AS (
@@ -259,14 +257,14 @@ export async function valueStatsMany(db: Queryable, asks: WindowAsk[]): Promise<
 }
 
 /** Distinct models, IPs, countries and templates over [from, to], and the top template's requests. */
-export async function valueStats(db: Queryable, accountIds: string[], from: Date, to: Date): Promise<ValueStats> {
+export async function valueStats(db: Sql, accountIds: string[], from: Date, to: Date): Promise<ValueStats> {
   return (await valueStatsMany(db, [{ accountIds, from, to }]))[0]!;
 }
 
 export type SignalAsk = WindowAsk & { signal: string; threshold: number };
 
 /** Requests whose signal is true or a number >= threshold (a multiple of 0.01), for each ask, in one statement. */
-export async function signalHitsMany(db: Queryable, asks: SignalAsk[], tables = accountTables): Promise<number[]> {
+export async function signalHitsMany(db: Sql, asks: SignalAsk[], tables = accountTables): Promise<number[]> {
   if (asks.length === 0) return [];
   const rows = await db.query<{ i: number; hits: unknown }>(prepared(`cg_${tables.cte}signal_hits_many`, sql`
     WITH ${askRows(asks)}, s AS (
@@ -296,7 +294,7 @@ export async function signalHitsMany(db: Queryable, asks: SignalAsk[], tables = 
 }
 
 /** Requests in [from, to] whose signal is true or a number >= threshold (a multiple of 0.01). */
-export async function signalHits(db: Queryable, accountIds: string[], from: Date, to: Date, signal: string, threshold: number): Promise<number> {
+export async function signalHits(db: Sql, accountIds: string[], from: Date, to: Date, signal: string, threshold: number): Promise<number> {
   return (await signalHitsMany(db, [{ accountIds, from, to, signal, threshold }]))[0]!;
 }
 
@@ -318,7 +316,7 @@ export const seriesSignalThreshold = 0.5;
  * current hour is there too): one point per hour that has requests. Reads at most the window's
  * hour rows, whatever the account's history.
  */
-export async function usageSeries(db: Queryable, accountId: string, from: Date, to: Date): Promise<UsageHourPoint[]> {
+export async function usageSeries(db: Sql, accountId: string, from: Date, to: Date): Promise<UsageHourPoint[]> {
   // One pass over the range's hour rows: totals per hour, and per hour and signal the requests in a
   // bin at or above the threshold (keys are "signal:bin", as signalHitsMany reads them).
   const rows = await db.query<{ hour: Date; requests: unknown; input: unknown; output: unknown; hits: Record<string, unknown> | null }>(prepared("cg_usage_series", sql`

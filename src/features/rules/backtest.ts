@@ -9,6 +9,7 @@ import type { RuleDocument } from "../../engine/rule-schema";
 import { windowNeeds } from "../../engine/window-needs";
 import { createFactSource } from "../facts/fact-source";
 import { type HubLimits, defaultHubLimits } from "../events/link-policy";
+import { type StoredEvent, eventFact, storedEventJson } from "../events/stored-event";
 import { createFactLoader } from "../facts/fact-loader";
 import { scopesFor, uniteComponents } from "../facts/link-components";
 
@@ -136,33 +137,9 @@ export class SlidingWindow {
   }
 }
 
-function rowToEvent(r: Record<string, unknown>): StreamedEvent {
-  const e: Record<string, unknown> = {
-    eventId: r.event_id,
-    accountId: r.account_id,
-    occurredAt: (r.occurred_at as Date).toISOString(),
-    occurredAtMs: (r.occurred_at as Date).getTime(),
-    model: r.model,
-    inputTokens: Number(r.input_tokens),
-    outputTokens: Number(r.output_tokens),
-  };
-  const optional: Record<string, unknown> = {
-    orgId: r.org_id,
-    apiKeyId: r.api_key_id,
-    endpoint: r.endpoint,
-    endUserId: r.end_user_id,
-    ip: r.ip,
-    ipType: r.ip_type,
-    country: r.country,
-    asn: r.asn === null || r.asn === undefined ? null : Number(r.asn),
-    userAgent: r.user_agent,
-    paymentFingerprint: r.payment_fingerprint,
-    promptTemplateHash: r.prompt_template_hash,
-    signals: r.signals,
-    attributes: r.attributes,
-  };
-  for (const [k, v] of Object.entries(optional)) if (v !== null && v !== undefined) e[k] = v;
-  return e as StreamedEvent;
+/** A row of the replay's cursor: the stored event (stored-event.ts) and its time in ms. */
+function rowToEvent(r: { event: StoredEvent; occurred_ms: string }): StreamedEvent {
+  return { ...eventFact(r.event), occurredAtMs: Number(r.occurred_ms) };
 }
 
 export async function runBacktest(
@@ -192,10 +169,12 @@ export async function runBacktest(
   let evaluatedAccount = false;
 
   const sourceFor = (e: StreamedEvent): FactSource => {
-    const fromDb = createFactSource(db, e, createFactLoader(db, { hubLimits: options.hubLimits }));
+    // The event fact as live evaluation sees it: the posted event, without the replay's own keys.
+    const { occurredAtMs: _ms, ...event } = e;
+    const fromDb = createFactSource(db, event, createFactLoader(db, { hubLimits: options.hubLimits }));
     const windowOf = (ms: number) => windows.find((w) => w.size === ms) ?? windows[windows.length - 1]!;
     return {
-      event: e,
+      event,
       account: () => fromDb.account(),
       windowAggregate: async (name, q) => windowOf(q.windowMs).aggregate(name, q.signal, q.threshold ?? 0.5),
       linkedFact: (name, q) => fromDb.linkedFact(name, q),
@@ -273,15 +252,14 @@ export async function runBacktest(
   const lower = new Date(fromMs - lookback).toISOString();
   await db.withSession(async (session) => {
     await session.exec(`DECLARE ${cursorName} NO SCROLL CURSOR WITH HOLD FOR
-      SELECT event_id, account_id, occurred_at, org_id, api_key_id, model, endpoint, input_tokens, output_tokens,
-             end_user_id, ip, ip_type, country, asn, user_agent, payment_fingerprint, prompt_template_hash, signals, attributes
-      FROM usage_event
-      WHERE occurred_at >= '${lower}'::timestamptz AND occurred_at <= '${to.toISOString()}'::timestamptz
-      ORDER BY account_id, occurred_at, id`);
+      SELECT (extract(epoch FROM e.occurred_at) * 1000)::bigint::text AS occurred_ms, ${storedEventJson} AS event
+      FROM usage_event e
+      WHERE e.occurred_at >= '${lower}'::timestamptz AND e.occurred_at <= '${to.toISOString()}'::timestamptz
+      ORDER BY e.account_id, e.occurred_at, e.id`);
     try {
       let carried: StreamedEvent[] = [];
       for (;;) {
-        const rows = await session.query<Record<string, unknown>>(`FETCH ${pageSize} FROM ${cursorName}`);
+        const rows = await session.query<{ event: StoredEvent; occurred_ms: string }>(`FETCH ${pageSize} FROM ${cursorName}`);
         const events = [...carried, ...rows.map(rowToEvent)];
         const last = rows.length < pageSize;
         let i = 0;

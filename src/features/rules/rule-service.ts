@@ -1,7 +1,8 @@
 // Rules and their versions: synchronizes the policy pack into the database (a changed file is a
 // new version, an unchanged one is not) and reads the enabled rules with their current version.
 import { createHash } from "node:crypto";
-import type { Prisma, PrismaClient } from "../../generated/prisma/client";
+import type { Database, Orm } from "../../db/database";
+import type { Prisma } from "../../generated/prisma/client";
 import { z } from "zod";
 import { type RuleDocument, ruleIdPattern } from "../../engine/rule-schema";
 import { AppError, notFound, validationFailed } from "../../shared/errors";
@@ -33,7 +34,8 @@ export type SyncResult = { created: string[]; updated: string[]; unchanged: stri
 /** Lock key shared by every process that writes rule versions. */
 const ruleWriteLock = 4236936583016097350n;
 
-export function createRuleService(prisma: PrismaClient) {
+export function createRuleService(db: Database) {
+  const { prisma } = db;
   async function syncRuleFiles(files: RuleFile[], who: Actor = { actor: "rules-dir" }): Promise<SyncResult> {
     const result: SyncResult = { created: [], updated: [], unchanged: [] };
     await writing(async (tx) => {
@@ -46,15 +48,15 @@ export function createRuleService(prisma: PrismaClient) {
   }
 
   /** Every write of rules holds one lock: versions are numbered without gaps or races. */
-  function writing<T>(fn: (tx: Prisma.TransactionClient) => Promise<T>): Promise<T> {
-    return prisma.$transaction(async (tx) => {
+  function writing<T>(fn: (tx: Orm) => Promise<T>): Promise<T> {
+    return db.transaction({ orm: true }, async ({ prisma: tx }) => {
       await tx.$executeRaw`SELECT pg_advisory_xact_lock(${ruleWriteLock})`;
       return fn(tx);
     });
   }
 
   async function saveVersion(
-    tx: Prisma.TransactionClient,
+    tx: Orm,
     rule: RuleDocument,
     source: "file" | "api",
     { actor, requestId }: Actor,
@@ -101,7 +103,7 @@ export function createRuleService(prisma: PrismaClient) {
     return rows.map((r) => `${r.id}@${r.currentVersion}`).join(",");
   }
 
-  async function ruleView(id: string, tx: Prisma.TransactionClient | PrismaClient = prisma): Promise<RuleView> {
+  async function ruleView(id: string, tx: Orm = prisma): Promise<RuleView> {
     const rule = await tx.rule.findUnique({ where: { id } });
     if (!rule) throw notFound("rule", id);
     const current = await tx.ruleVersion.findUniqueOrThrow({ where: { ruleId_version: { ruleId: id, version: rule.currentVersion } } });

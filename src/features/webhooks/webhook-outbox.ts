@@ -4,7 +4,7 @@
 import { createHmac, randomUUID } from "node:crypto";
 import type { Database } from "../../db/database";
 import { sql } from "../../db/sql";
-import type { Queryable } from "../facts/usage-rollups";
+import type { Sql } from "../../db/database";
 import type { Logger } from "../../shared/logger";
 
 export type WebhookEventType = "case.opened" | "case.status_changed" | "account.enforced";
@@ -19,7 +19,7 @@ export function sign(secret: string, timestamp: string, body: string): string {
 }
 
 /** `tx`: the transaction of the change (a driver session, or a Prisma transaction through queryableOf). */
-export type WebhookOutbox = { notify(tx: Queryable, type: WebhookEventType, data: Record<string, unknown>, now: Date): Promise<void> };
+export type WebhookOutbox = { notify(tx: Sql, type: WebhookEventType, data: Record<string, unknown>, now: Date): Promise<void> };
 
 /** Writes one delivery per configured URL; with none configured it writes nothing. */
 export function createWebhookOutbox(config: Pick<WebhookConfig, "urls">): WebhookOutbox {
