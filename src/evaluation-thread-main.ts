@@ -1,16 +1,17 @@
 // The evaluation thread's entry (see evaluation-thread.ts): the database opened again, the
-// services built as in a worker process, the evaluation worker started.
+// services built as in a worker process, the worker and jobs roles started (scheduler.ts).
 import { parentPort, workerData } from "node:worker_threads";
 import { attachDatabase } from "./db/database";
 import type { EvaluationThreadMessage, EvaluationThreadRequest, EvaluationThreadSetup } from "./evaluation-thread";
 import { createLogger } from "./shared/logger";
 import { defaultLinkPolicy } from "./features/events/link-policy";
+import { startRoles } from "./scheduler";
 import { createServices } from "./services";
 import { lowerThreadPriority } from "./shared/thread-priority";
 
 async function main(): Promise<void> {
   const port = parentPort!;
-  const { config, connection, pretty, hubLimits } = workerData as EvaluationThreadSetup;
+  const { config, connection, pretty, hubLimits, roles } = workerData as EvaluationThreadSetup;
   const logger = createLogger(config.logLevel, pretty).child({ thread: "evaluation" });
   const db = await attachDatabase(connection);
   const services = createServices(db, config, logger, { linkPolicy: { ...defaultLinkPolicy, hubLimits } });
@@ -23,7 +24,7 @@ async function main(): Promise<void> {
     throw err;
   }
   lowerThreadPriority(config.evaluation.nice ?? 0, logger);
-  services.worker.start();
+  const running = await startRoles(services, config, roles, logger);
   const timer = setInterval(report, 1000);
   port.on("message", (m: EvaluationThreadRequest) => {
     if (m.type === "nudge") services.worker.nudge();
@@ -31,7 +32,7 @@ async function main(): Promise<void> {
       clearInterval(timer);
       void (async () => {
         try {
-          await services.worker.stop();
+          await running.stop();
           report();
           await db.close();
         } catch (err) {

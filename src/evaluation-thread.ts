@@ -2,11 +2,12 @@
 // judging, its reads' results and their garbage collection (pauses of 300-400 ms per batch,
 // measured with a CPU profile of bench:eval on the embedded database) then never hold up the
 // thread that answers HTTP. The thread opens the same database again (attachDatabase) and runs
-// the evaluation worker with its periodic jobs, as `clauseguard worker` does in a process of its
+// the worker and jobs roles (scheduler.ts), as `clauseguard worker` does in a process of its
 // own; it reports its counters to this thread each second for /metrics and /readyz.
 import type { HubLimits } from "./features/events/link-policy";
 import { Worker } from "node:worker_threads";
 import type { Config } from "./config";
+import type { Role } from "./scheduler";
 import type { DatabaseConnection } from "./db/database";
 import type { RuleStats } from "./features/evaluation/evaluation-service";
 import type { WorkerStats } from "./features/evaluation/evaluation-worker";
@@ -15,7 +16,7 @@ import type { Logger } from "./shared/logger";
 import { threadScript } from "./shared/thread-script";
 
 /** `hubLimits`: the link policy's, as the process read it from the policy pack (the rest of the policy is ingestion's). */
-export type EvaluationThreadSetup = { config: Config; connection: DatabaseConnection; pretty: boolean; hubLimits: HubLimits };
+export type EvaluationThreadSetup = { config: Config; connection: DatabaseConnection; pretty: boolean; hubLimits: HubLimits; roles: Role[] };
 export type EvaluationThreadStats = { worker: WorkerStats; rules: [string, { hit: number; miss: number; error: number }][]; webhooks: WebhookStats };
 export type EvaluationThreadMessage = { type: "ready" } | { type: "failed"; message: string } | { type: "stopped" } | ({ type: "stats" } & EvaluationThreadStats);
 export type EvaluationThreadRequest = { type: "nudge" } | { type: "stop" };

@@ -10,10 +10,12 @@ import { migrate } from "./db/migrator";
 import { loadLinkPolicy } from "./features/events/link-policy";
 import { loadRuleFiles } from "./features/rules/rule-files";
 import type { Logger } from "./shared/logger";
+import { type Role, type RunningRoles, startRoles } from "./scheduler";
 import { type Services, createServices } from "./services";
 import { lowerThreadPriority } from "./shared/thread-priority";
 
-export type Roles = { api: boolean; worker: boolean };
+/** `jobs`: the periodic housekeeping (src/scheduler.ts); it runs with the worker unless set. */
+export type Roles = { api: boolean; worker: boolean; jobs?: boolean };
 
 export type RunningServer = {
   services: Services;
@@ -52,6 +54,8 @@ export async function startServer(config: Config, logger: Logger, roles: Roles, 
   // (evaluation-thread.ts), so that its work and its garbage collection never hold up HTTP.
   const threaded = roles.api && roles.worker && !db && database.connection !== undefined;
   let evaluationThread: EvaluationThread | undefined;
+  let running: RunningRoles | undefined;
+  const background: Role[] = [...(roles.worker ? (["worker"] as const) : []), ...((roles.jobs ?? roles.worker) ? (["jobs"] as const) : [])];
   const services = createServices(database, config, logger, { linkPolicy, ...(threaded ? { onStored: () => evaluationThread?.nudge() } : {}) });
   let server: Server | undefined;
   let generatedAdminKey: string | undefined;
@@ -62,20 +66,19 @@ export async function startServer(config: Config, logger: Logger, roles: Roles, 
     generatedAdminKey = (await services.apiKeys.bootstrapAdminKey(config.adminKey)).generatedKey;
     await services.ruleRegistry.refresh();
     if (threaded) {
+      // The worker and jobs roles run in the thread (evaluation-thread-main.ts, through startRoles too).
       evaluationThread = await startEvaluationThread(
-        { config, connection: database.connection!, pretty: process.stdout.isTTY === true, hubLimits: linkPolicy.hubLimits },
+        { config, connection: database.connection!, pretty: process.stdout.isTTY === true, hubLimits: linkPolicy.hubLimits, roles: background },
         { worker: services.worker.stats, rules: services.evaluation.ruleStats, webhooks: services.webhooks.stats },
         logger,
       );
-    } else if (roles.worker) {
+    } else if (roles.worker && !roles.api) {
       // A worker-only process evaluates on its main thread; with the API in the same thread
       // (tests' unthreaded mode) lowering it would slow HTTP too.
-      if (!roles.api) lowerThreadPriority(config.evaluation.nice ?? 0, logger);
-      services.worker.start();
+      lowerThreadPriority(config.evaluation.nice ?? 0, logger);
     }
+    running = await startRoles(services, config, [...(roles.api ? (["api"] as const) : []), ...(threaded ? [] : background)], logger);
     if (roles.api) {
-      await services.enforcement.start();
-      if (config.ingest.maxBacklog > 0) services.backlog.start();
       const app = createApp(services, { bodyLimitBytes: config.bodyLimitBytes, workerInProcess: roles.worker, rateLimits: config.rateLimits, metricsPublic: config.metricsPublic, corsOrigins: config.corsOrigins });
       server = await new Promise<Server>((resolve, reject) => {
         const s = app.listen(config.port, config.host, () => resolve(s));
@@ -93,10 +96,8 @@ export async function startServer(config: Config, logger: Logger, roles: Roles, 
       });
     }
   } catch (err) {
-    await services.enforcement.stop();
-    await services.backlog.stop();
+    await running?.stop();
     await evaluationThread?.stop();
-    await services.worker.stop();
     if (!db) await database.close();
     throw err;
   }
@@ -112,10 +113,8 @@ export async function startServer(config: Config, logger: Logger, roles: Roles, 
           server.closeIdleConnections();
           await closed;
         }
-        await services.enforcement.stop();
-        await services.backlog.stop();
+        await running?.stop();
         await evaluationThread?.stop();
-        await services.worker.stop();
         if (!db) await database.close();
       })();
       return stopping;

@@ -12,12 +12,10 @@ import { createCaseWorkflow } from "./features/cases/case-workflow";
 import { createEvaluationService } from "./features/evaluation/evaluation-service";
 import { createEvaluationWorker } from "./features/evaluation/evaluation-worker";
 import { createPartitionLeases, partitionLeaseMs, sqlPartitionStore } from "./features/evaluation/partitions";
-import { deleteExpiredEvents } from "./features/events/event-retention";
 import { createEventService } from "./features/events/event-service";
 import { type LinkPolicy, defaultLinkPolicy } from "./features/events/link-policy";
 import { createBacklogSampler, createIngestAdmission } from "./features/events/ingest-admission";
 import { backlogDepth } from "./features/evaluation/evaluation-queue";
-import { compactRollups } from "./features/facts/rollup-compactor";
 import { createBacktestService } from "./features/rules/backtest";
 import { createRuleRegistry } from "./features/rules/rule-registry";
 import { createRuleService } from "./features/rules/rule-service";
@@ -26,7 +24,7 @@ import { createWebhookDispatcher, createWebhookOutbox } from "./features/webhook
 /** `onStored`: what ingestion calls once events are stored; by default it wakes this process's worker. */
 export function createServices(
   db: Database,
-  config: Pick<Config, "evaluation" | "evaluator" | "webhooks" | "ingest"> & Partial<Pick<Config, "retentionDays">>,
+  config: Pick<Config, "evaluation" | "evaluator" | "webhooks" | "ingest">,
   logger: Logger,
   opts: { onStored?: () => void; linkPolicy?: LinkPolicy } = {},
 ) {
@@ -40,23 +38,11 @@ export function createServices(
   const compile = ruleCompiler(config.evaluator);
   const ruleRegistry = createRuleRegistry(ruleService, logger, compile);
   const evaluation = createEvaluationService({ db, rules: ruleRegistry, logger, leaseMs: config.evaluation.leaseMs, cadence: config.evaluation.cadence, outbox, hubLimits });
-  const worker = createEvaluationWorker({
-    evaluation,
-    logger,
-    pollMs: config.evaluation.pollMs,
-    batchSize: config.evaluation.batchSize,
-    // Partitions are renewed on a timer, whatever a batch takes, so their lease can be shorter than
-    // a task's: a crashed worker's partitions pass on within 10 s. The embedded database is one
-    // process's: it takes every partition at once, even after a crash.
-    partitions: createPartitionLeases(sqlPartitionStore(db), { leaseMs: partitionLeaseMs(config.evaluation.leaseMs), exclusive: db.kind === "pglite" }),
-    maintenance: [
-      { name: "compact-rollups", everyMs: 2000, run: () => compactRollups(db) },
-      { name: "deliver-webhooks", everyMs: 1000, run: () => webhooks.deliverDue() },
-      ...(config.retentionDays ? [{ name: "event-retention", everyMs: 60_000, run: () => deleteExpiredEvents(db, config.retentionDays!) }] : []),
-    ],
-  });
-  const backlog = createBacklogSampler(() => backlogDepth(db, config.ingest.maxBacklog), 1000, (err) => logger.warn({ err }, "evaluation backlog could not be read; admission ignores it until it can"));
-  const enforcement = createEnforcementSnapshot({ source: enforcementSourceOf(db), refreshMs: 1000, logger });
+  // The embedded database is one process's: it takes every partition at once, even after a crash.
+  const partitions = createPartitionLeases(sqlPartitionStore(db), { leaseMs: partitionLeaseMs(config.evaluation.leaseMs), exclusive: db.kind === "pglite" });
+  const worker = createEvaluationWorker({ evaluation, logger, pollMs: config.evaluation.pollMs, batchSize: config.evaluation.batchSize, partitions });
+  const backlog = createBacklogSampler(() => backlogDepth(db, config.ingest.maxBacklog));
+  const enforcement = createEnforcementSnapshot({ source: enforcementSourceOf(db) });
   return {
     db,
     logger,
@@ -81,6 +67,7 @@ export function createServices(
     ruleRegistry,
     evaluation,
     worker,
+    partitions,
   };
 }
 

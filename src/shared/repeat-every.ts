@@ -1,7 +1,6 @@
 // Periodic jobs: each run starts `everyMs` after the previous one ended, so a slow run never
-// overlaps itself; a failed run is reported and the job goes on. Used by the worker's maintenance
-// (compaction, webhooks, retention) and by the API's in-memory readings (enforcement snapshot,
-// evaluation backlog).
+// overlaps itself; a failed run is reported and the job goes on. The scheduler (src/scheduler.ts)
+// runs every periodic job on one of these.
 
 export type RepeatingJob = {
   /** Stops scheduling runs; resolves when the run in flight, if any, has ended. */

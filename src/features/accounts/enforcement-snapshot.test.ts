@@ -1,4 +1,5 @@
 import { createLogger } from "../../shared/logger";
+import { type Scheduler, startScheduler } from "../../scheduler";
 import { type EnforcementSnapshot, type EnforcementSource, type EnforcementStatus, createEnforcementSnapshot } from "./enforcement-snapshot";
 
 /** A fake store: the rows the database would return now; each load can be held open to test overlap. */
@@ -38,14 +39,16 @@ const suspended = (accountId: string, caseIds = ["case_1"]): EnforcementStatus =
 const logger = createLogger("silent", false);
 
 describe("enforcement snapshot", () => {
-  let snapshot: EnforcementSnapshot | undefined;
+  let scheduler: Scheduler | undefined;
   afterEach(async () => {
-    await snapshot?.stop();
-    snapshot = undefined;
+    await scheduler?.stop();
+    scheduler = undefined;
   });
-  const started = async (fake: ReturnType<typeof fakeSource>, refreshMs: number) => {
-    snapshot = createEnforcementSnapshot({ source: fake.source, refreshMs, logger });
-    await snapshot.start();
+  /** Loaded, then reloaded every refreshMs as the API role's scheduler does (src/scheduler.ts). */
+  const started = async (fake: ReturnType<typeof fakeSource>, refreshMs: number): Promise<EnforcementSnapshot> => {
+    const snapshot = createEnforcementSnapshot({ source: fake.source });
+    await snapshot.refresh();
+    scheduler = startScheduler([{ name: "reload-enforcement", role: "api", everyMs: refreshMs, run: snapshot.refresh, failure: "not reloaded" }], logger);
     return snapshot;
   };
 

@@ -1,11 +1,9 @@
 // The gateway's fast path: every API process keeps the accounts whose status ever changed (the
 // restricted and suspended ones, and those lifted back to active) in memory, and answers
 // GET /v1/accounts/:id/enforcement from there, never from the database. The set is reloaded every
-// `refreshMs` (a change made in another process is seen within that), and at once, before the
-// request that made it is answered, in the process that enforced or lifted.
+// second by the scheduler (a change made in another process is seen within that), and at once,
+// before the request that made it is answered, in the process that enforced or lifted.
 import { sql } from "../../db/sql";
-import type { Logger } from "../../shared/logger";
-import { type RepeatingJob, repeatEvery } from "../../shared/repeat-every";
 import type { Sql } from "../../db/database";
 
 export type EnforcementStatus = {
@@ -47,12 +45,11 @@ export function enforcementSourceOf(db: Sql): EnforcementSource {
   };
 }
 
-export function createEnforcementSnapshot(deps: { source: EnforcementSource; refreshMs: number; logger: Logger }) {
+export function createEnforcementSnapshot(deps: { source: EnforcementSource }) {
   let current = new Map<string, EnforcementStatus>();
   let loadedAt: number | undefined;
   let inFlight: Promise<void> | undefined;
   let again = false;
-  let reloading: RepeatingJob | undefined;
 
   /** Reloads; a call during a load waits for a further load that starts after it (so it sees every commit before it). */
   function refresh(): Promise<void> {
@@ -75,14 +72,7 @@ export function createEnforcementSnapshot(deps: { source: EnforcementSource; ref
   }
 
   return {
-    /** Loads the snapshot (the caller waits: nothing is answered from an empty one), then reloads it every refreshMs. */
-    async start(): Promise<void> {
-      await refresh();
-      reloading = repeatEvery(deps.refreshMs, refresh, (err) => deps.logger.warn({ err }, "enforcement snapshot could not be reloaded; answering from the last one"));
-    },
-    async stop(): Promise<void> {
-      await reloading?.stop();
-    },
+    /** The API role loads it before answering and every second after (src/scheduler.ts); a failed load keeps the last snapshot. */
     refresh,
     /** An account the snapshot does not hold was never restricted or suspended: it is active. */
     status(accountId: string): EnforcementStatus {

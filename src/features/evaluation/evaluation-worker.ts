@@ -1,7 +1,6 @@
 // The evaluation loop: drains the queue batch after batch, sleeps when it is empty, wakes early
 // when this process stored events, and stops cleanly after the batch in flight.
 import type { Logger } from "../../shared/logger";
-import { type RepeatingJob, repeatEvery } from "../../shared/repeat-every";
 import type { EvaluationService } from "./evaluation-service";
 import type { PartitionLeases } from "./partitions";
 
@@ -10,33 +9,19 @@ export type WorkerStats = { batches: number; evaluated: number; hits: number; er
 /** The longest pause between attempts while batches keep failing. */
 const maxBackoffMs = 5_000;
 
-export type Maintenance = { name: string; everyMs: number; run(): Promise<unknown> };
-
 export function createEvaluationWorker(deps: {
   evaluation: EvaluationService;
   logger: Logger;
   pollMs: number;
   batchSize: number;
-  /** Periodic jobs (rollup compaction, webhook delivery), each on its own timer beside the evaluation loop. */
-  maintenance?: Maintenance[];
   /**
    * This worker's evaluation partitions (partitions.ts): rebalanced between batches every
-   * `renewMs`, renewed on a timer at that pace while a batch runs.
+   * `renewMs`; the scheduler renews them at that pace while a batch runs (src/scheduler.ts).
    */
   partitions?: PartitionLeases;
 }) {
   const stats: WorkerStats = { batches: 0, evaluated: 0, hits: 0, errors: 0, failed: 0, failures: 0, lastLagMs: 0 };
   let running = false;
-  let jobs: RepeatingJob[] = [];
-
-  /** Each job on its own timer beside the evaluation loop (see repeat-every.ts). */
-  function startMaintenance(): void {
-    const leases = deps.partitions;
-    const renewal: Maintenance[] = leases ? [{ name: "renew-partitions", everyMs: leases.renewMs, run: () => leases.renew() }] : [];
-    jobs = [...renewal, ...(deps.maintenance ?? [])].map((job) =>
-      repeatEvery(job.everyMs, job.run, (err) => deps.logger.error({ err, job: job.name }, "maintenance job failed; it runs again later")),
-    );
-  }
   let loop: Promise<void> | undefined;
   let wake: (() => void) | undefined;
 
@@ -92,7 +77,6 @@ export function createEvaluationWorker(deps: {
     start(): void {
       if (running) return;
       running = true;
-      startMaintenance();
       loop = run();
     },
     /** New events were stored in this process: look now rather than at the next poll. */
@@ -104,7 +88,7 @@ export function createEvaluationWorker(deps: {
       const started = loop !== undefined;
       running = false;
       wake?.();
-      await Promise.all([loop, ...jobs.map((j) => j.stop())]);
+      await loop;
       // The others take this worker's partitions at once instead of waiting for the leases to expire
       // (a worker never started, as the HTTP thread's when evaluation runs in a thread, holds none).
       if (started) await deps.partitions?.leave().catch((err: unknown) => deps.logger.warn({ err }, "evaluation partitions not released; they pass on when their leases expire"));

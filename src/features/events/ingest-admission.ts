@@ -3,7 +3,6 @@
 // line while they are, and is refused with 503 and Retry-After when the line is full, when it
 // waited `maxWaitMs`, or when the evaluation backlog is over `maxBacklog`. A refused request stored
 // nothing; the client sends the same batch again (event ids make that safe).
-import { type RepeatingJob, repeatEvery } from "../../shared/repeat-every";
 
 export type AdmissionLimits = {
   /** Batches stored at once by this process. */
@@ -91,27 +90,20 @@ export type IngestAdmission = ReturnType<typeof createIngestAdmission>;
 export const isRefusal = (x: Ticket | Refusal): x is Refusal => "reason" in x;
 
 /**
- * Keeps a recent reading of the evaluation backlog (one cheap read every `everyMs`), so admission
- * decides without a database read of its own. Before the first reading, or while reads fail, the
- * backlog is unknown and does not refuse anything.
+ * Keeps a recent reading of the evaluation backlog (sample() is run every second by the
+ * scheduler, src/scheduler.ts), so admission decides without a database read of its own. Before
+ * the first reading, or while reads fail, the backlog is unknown and does not refuse anything.
  */
-export function createBacklogSampler(read: () => Promise<number>, everyMs: number, onError: (err: unknown) => void) {
+export function createBacklogSampler(read: () => Promise<number>) {
   let last: number | undefined;
-  let reading: RepeatingJob | undefined;
-  const sample = async () => {
-    try {
-      last = await read();
-    } catch (err) {
-      last = undefined;
-      throw err;
-    }
-  };
   return {
-    start() {
-      reading ??= repeatEvery(everyMs, sample, onError, { now: true });
-    },
-    async stop() {
-      await reading?.stop();
+    async sample(): Promise<void> {
+      try {
+        last = await read();
+      } catch (err) {
+        last = undefined;
+        throw err;
+      }
     },
     current: () => last,
   };
