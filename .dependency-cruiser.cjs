@@ -52,6 +52,13 @@ module.exports = {
       to: { path: "^(test|scripts|tools)/" },
     },
     {
+      name: "fakes-are-for-tests",
+      severity: "error",
+      comment: "Fake stores (fake-*.ts) stand in for the database in unit tests; product code never uses one (and dist/ does not have them).",
+      from: { path: "^src/" },
+      to: { path: "(^|/)fake-[^/]*\\.ts$" },
+    },
+    {
       name: "prisma-client-in-db-and-features",
       severity: "error",
       comment: "The generated Prisma client is the data layer's: routes and the engine never see it.",

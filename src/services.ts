@@ -10,6 +10,7 @@ import { createApiKeyService } from "./features/auth/api-key-service";
 import { createCaseQueries } from "./features/cases/case-queries";
 import { createCaseWorkflow } from "./features/cases/case-workflow";
 import { createEvaluationService } from "./features/evaluation/evaluation-service";
+import { sqlEvaluationStore } from "./features/evaluation/evaluation-store";
 import { createEvaluationWorker } from "./features/evaluation/evaluation-worker";
 import { createPartitionLeases, partitionLeaseMs, sqlPartitionStore } from "./features/evaluation/partitions";
 import { createEventService } from "./features/events/event-service";
@@ -37,7 +38,7 @@ export function createServices(
   // One evaluator for the process: live evaluation and backtests judge alike.
   const compile = ruleCompiler(config.evaluator);
   const ruleRegistry = createRuleRegistry(ruleService, logger, compile);
-  const evaluation = createEvaluationService({ db, rules: ruleRegistry, logger, leaseMs: config.evaluation.leaseMs, cadence: config.evaluation.cadence, outbox, hubLimits });
+  const evaluation = createEvaluationService({ store: sqlEvaluationStore(db, { hubLimits, outbox }), rules: ruleRegistry, logger, leaseMs: config.evaluation.leaseMs, cadence: config.evaluation.cadence });
   // The embedded database is one process's: it takes every partition at once, even after a crash.
   const partitions = createPartitionLeases(sqlPartitionStore(db), { leaseMs: partitionLeaseMs(config.evaluation.leaseMs), exclusive: db.kind === "pglite" });
   const worker = createEvaluationWorker({ evaluation, logger, pollMs: config.evaluation.pollMs, batchSize: config.evaluation.batchSize, partitions });

@@ -1,22 +1,19 @@
 // Turns claimed events into hits and hits into cases: event-scope rules on every event,
 // account-scope rules once per account-minute as of its last stored event, or once per account
 // per batch at its newest event, as configured (account-minutes.ts).
-import { type Database, isAbortedTransaction, isDatabaseUnavailable } from "../../db/database";
-import { sql } from "../../db/sql";
+import { isAbortedTransaction, isDatabaseUnavailable } from "../../db/database";
 import type { FactSource, RuleEvaluator } from "../../engine/evaluation";
 import { eventFact } from "../events/stored-event";
 import type { Logger } from "../../shared/logger";
-import { type Hit, type HitOutcome, recordHits } from "../cases/case-repository";
-import { createFactLoader } from "../facts/fact-loader";
-import { createFactSource, withAgeNotes } from "../facts/fact-source";
-import { scopesFor, uniteComponents } from "../facts/link-components";
-import { type HubLimits, defaultHubLimits } from "../events/link-policy";
+import type { HitOutcome } from "../cases/case-repository";
+import { withAgeNotes } from "../facts/fact-source";
+import { scopesFor } from "../facts/link-components";
 import type { RuleRegistry } from "../rules/rule-registry";
-import type { WebhookOutbox } from "../webhooks/webhook-outbox";
 import { type EvaluationCadence, type MinuteGroup, accountMinutes, minutesToJudge, newestPerAccount } from "./account-minutes";
 import type { PartitionLeases } from "./partitions";
 import type { ClaimedBatch, ClaimedEvent } from "./claimed-batch";
-import { claimBatch, completeBatch, deadLetter, minuteStates, subBatch } from "./evaluation-queue";
+import type { EvaluationStore, PendingHit } from "./evaluation-store";
+import { subBatch } from "./evaluation-queue";
 
 export type BatchResult = {
   claimed: number;
@@ -30,9 +27,6 @@ export type BatchResult = {
   lagMs: number;
 };
 
-/** A hit waiting for its effects. */
-type PendingHit = { hit: Hit; eventPk: bigint };
-
 /** At most this many accounts of its cluster are stored with a hit (the first by id); the account view lists the rest. */
 export const hitLinkedAccounts = 100;
 type Judgement = { group: MinuteGroup; asOf: ClaimedEvent };
@@ -42,18 +36,9 @@ const timeoutCodes = new Set(["55P03", "57014"]);
 const isTransient = (err: unknown) =>
   isDatabaseUnavailable(err) || isAbortedTransaction(err) || timeoutCodes.has((err as { code?: string })?.code ?? "");
 
-export function createEvaluationService(deps: {
-  db: Database;
-  rules: RuleRegistry;
-  logger: Logger;
-  leaseMs?: number;
-  cadence?: EvaluationCadence;
-  outbox?: WebhookOutbox;
-  /** The link policy's (link-policy.ts): how many accounts a value may join before it is a hub. */
-  hubLimits?: HubLimits;
-}) {
-  const { db, logger } = deps;
-  const hubLimits = deps.hubLimits ?? defaultHubLimits;
+/** `store`: the queue, the facts and the cases (evaluation-store.ts: SQL, or a fake in unit tests). */
+export function createEvaluationService(deps: { store: EvaluationStore; rules: Pick<RuleRegistry, "current">; logger: Logger; leaseMs?: number; cadence?: EvaluationCadence }) {
+  const { store, logger } = deps;
   const leaseMs = deps.leaseMs ?? 60_000;
   const cadence = deps.cadence ?? "batch";
   /** Outcomes per rule id since this process started (read by /metrics). */
@@ -74,7 +59,7 @@ export function createEvaluationService(deps: {
     const owned = opts.leases?.owned();
     const empty: BatchResult = { claimed: 0, evaluated: 0, hits: 0, errors: 0, failed: 0, outcomes: [], lagMs: 0 };
     if (owned && owned.length === 0) return empty;
-    const batch = await claimBatch(db, size, leaseMs, owned);
+    const batch = await store.claim(size, leaseMs, owned);
     const result: BatchResult = { ...empty, claimed: batch.eventPks.length };
     if (batch.eventPks.length === 0) return result;
     await evaluateIsolating(batch, now, result, opts.leases);
@@ -101,7 +86,7 @@ export function createEvaluationService(deps: {
       if (batch.events.length === 1) {
         const event = batch.events[0]!;
         const message = err instanceof Error ? `${err.name}: ${err.message}` : String(err);
-        if (await deadLetter(db, batch, event, message)) {
+        if (await store.deadLetter(batch, event, message)) {
           result.failed++;
           logger.error({ err, eventId: event.event.eventId, accountId: event.accountId }, "event failed to evaluate on its own; moved to evaluation_failure");
         }
@@ -118,7 +103,7 @@ export function createEvaluationService(deps: {
   async function minutesOf(batch: ClaimedBatch): Promise<Judgement[]> {
     if (cadence === "batch") return newestPerAccount(batch.events);
     const groups = accountMinutes(batch.events);
-    return minutesToJudge(groups, await minuteStates(db, groups));
+    return minutesToJudge(groups, await store.minuteStates(groups));
   }
 
   async function evaluateBatch(batch: ClaimedBatch, now: () => Date, leases?: PartitionLeases): Promise<Omit<BatchResult, "claimed" | "lagMs" | "failed">> {
@@ -126,7 +111,7 @@ export function createEvaluationService(deps: {
     const rules = await deps.rules.current();
     // The links stored before this batch was claimed join their components first, in the link
     // scopes these rules read (link-components.ts).
-    await uniteComponents(db, { scopes: scopesFor(rules.map((r) => r.rule)), hubLimits });
+    await store.uniteLinks(scopesFor(rules.map((r) => r.rule)));
     const eventRules = rules.filter((r) => r.rule.scope === "event");
     const accountRules = rules.filter((r) => r.rule.scope === "account");
 
@@ -139,8 +124,8 @@ export function createEvaluationService(deps: {
     // Every evaluation of the batch runs at once over one loader: the fact reads they reach in the
     // same round go out as one statement each (fact-loader.ts), and only the facts their
     // conditions get to are read.
-    const loader = createFactLoader(db, { hubLimits });
-    const sourceOf = (e: ClaimedEvent) => createFactSource(db, eventFact(e.event), loader);
+    const reads = store.readsForBatch();
+    const sourceOf = (e: ClaimedEvent) => reads.sourceOf(eventFact(e.event));
     await Promise.all([
       ...(eventRules.length ? batch.events : []).map((e) => {
         const source = sourceOf(e);
@@ -157,8 +142,7 @@ export function createEvaluationService(deps: {
     // rule asked for it), the first hitLinkedAccounts by id, whatever the cluster's size.
     await Promise.all(
       pending.map(async (p) => {
-        const component = await loader.component.load({ accountId: p.hit.accountId, scope: "any" });
-        const members = component === null ? [] : (await loader.componentView.load(component)).members;
+        const members = await reads.cluster(p.hit.accountId);
         p.hit.linkedAccounts = members.slice(0, hitLinkedAccounts + 1).filter((id) => id !== p.hit.accountId).slice(0, hitLinkedAccounts);
       }),
     );
@@ -192,25 +176,12 @@ export function createEvaluationService(deps: {
   }
 
   async function applyEffects(batch: ClaimedBatch, pending: PendingHit[], now: Date, result: { hits: number; outcomes: HitOutcome[] }, leases?: PartitionLeases): Promise<void> {
-    // On the driver, as ingestion: a fixed number of statements whatever the batch holds.
-    await db.transaction(async (tx) => {
-      // The worker's partitions, locked until this commits: a take-over waits for it, or came first and wins.
-      const held = leases ? await leases.hold(tx, batch.partitions) : undefined;
-      const owned = await completeBatch(tx, batch, held);
-      if (owned.size < batch.eventPks.length) {
-        logger.warn({ lost: batch.eventPks.length - owned.size }, "evaluation lease or partition lost for part of a batch; another worker evaluates it");
-      }
-      const accounts = [...new Set(pending.map((p) => p.hit.accountId))];
-      if (accounts.length) {
-        // Case writes for one account are serialized across workers; taking the locks in one order avoids deadlocks.
-        await tx.query(sql`
-          SELECT count(*)::int AS n FROM (
-            SELECT pg_advisory_xact_lock(1, hashtext(a)) FROM (SELECT a FROM unnest(${accounts}::text[]) a ORDER BY a) sorted) locked`);
-      }
-      const hits = pending.filter((p) => owned.has(p.eventPk)).map((p) => p.hit);
-      result.outcomes.push(...(await recordHits(tx, hits, now, deps.outbox)));
-      result.hits += hits.length;
-    });
+    const committed = await store.commit(batch, pending, now, leases);
+    if (committed.owned.size < batch.eventPks.length) {
+      logger.warn({ lost: batch.eventPks.length - committed.owned.size }, "evaluation lease or partition lost for part of a batch; another worker evaluates it");
+    }
+    result.outcomes.push(...committed.outcomes);
+    result.hits += committed.recorded;
   }
 
   return { runBatch, ruleStats };
