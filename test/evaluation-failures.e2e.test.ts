@@ -3,7 +3,7 @@
 // /readyz and /metrics, and requeued by `retry-failed`; the events around it are evaluated as usual.
 // The fault is real: a trigger in the test database refuses to open a case for one account.
 import { claimBatch, retryFailed } from "../src/features/evaluation/evaluation-queue";
-import { storedEventJson } from "../src/features/events/stored-event";
+import { type StoredEventRow, storedEventColumns, storedEventOf } from "../src/features/events/stored-event";
 import { sql, raw } from "../src/db/sql";
 import { usageEvent } from "./support/factories";
 import { testTargets } from "./support/test-database";
@@ -84,10 +84,12 @@ describe.each(testTargets())("evaluation faults on %s", (kind) => {
     const claimed = await claimBatch(server.running.services.db, 500, 60_000);
     expect(claimed.events.map((e) => e.event)).toEqual([...listed.body.items].reverse());
     expect(claimed.events[0]!.occurredAtMs).toBe(Date.parse("2026-11-24T09:15:30.123Z"));
-    // The SQL shape is the one place the JSON is built: a column added to usage_event must be added there too.
-    const [row] = await server.running.services.db.query<{ keys: string[] }>(
-      sql`SELECT array(SELECT jsonb_object_keys(${raw(storedEventJson)})) AS keys FROM usage_event e WHERE e.event_id = ${full.eventId as string}`,
-    );
-    expect(row!.keys.sort()).toEqual([...Object.keys(full), "receivedAt"].sort());
+    // stored-event.ts is the one mapping of a row: every column of usage_event but its key is in it
+    // (a column added to the table must be added there too), and a full event keeps every field.
+    const db = server.running.services.db;
+    const columns = await db.query<{ c: string }>(sql`SELECT column_name AS c FROM information_schema.columns WHERE table_name = 'usage_event' AND table_schema = current_schema()`);
+    expect(columns.map((r) => `e.${r.c}`).filter((c) => c !== "e.id" && c !== "e.ip_prefix").sort()).toEqual(storedEventColumns.split(",").map((c) => c.trim()).sort());
+    const [row] = await db.query<StoredEventRow>(sql`SELECT ${raw(storedEventColumns)} FROM usage_event e WHERE e.event_id = ${full.eventId as string}`);
+    expect(Object.keys(storedEventOf(row!)).sort()).toEqual([...Object.keys(full), "receivedAt"].sort());
   });
 });

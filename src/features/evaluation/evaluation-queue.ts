@@ -2,12 +2,12 @@
 // event is written by the ingestion statement itself (enqueueInserted), so an acknowledged event
 // is always queued; workers claim batches under a lease with SKIP LOCKED, complete them in the
 // transaction of their effects, or dead-letter an event that fails on its own. Claiming runs on
-// the driver and returns the events themselves, shaped in PostgreSQL (stored-event.ts), so a
-// batch costs one statement and no ORM row mapping.
+// the driver and returns the events themselves (stored-event.ts), so a batch costs one
+// statement and no ORM row mapping.
 import { randomUUID } from "node:crypto";
 import { raw, sql } from "../../db/sql";
 import type { Orm, Sql } from "../../db/database";
-import { type StoredEvent, storedEventJson } from "../events/stored-event";
+import { type StoredEventRow, storedEventColumns, storedEventOf } from "../events/stored-event";
 import type { MinuteGroup, MinuteState } from "./account-minutes";
 import type { ClaimedBatch, ClaimedEvent } from "./claimed-batch";
 
@@ -21,7 +21,17 @@ export function enqueueInserted(inserted: string): string {
   return `INSERT INTO evaluation_task (event_pk, account_id) SELECT id, account_id FROM ${inserted}`;
 }
 
-type ClaimRow = { pk: string; partition: number; account_id: string; occurred_ms: string; received_ms: string; event: StoredEvent };
+/** A claimed task with its event's columns: null where retention deleted the event. */
+type ClaimRow = { pk: string; partition: number } & ({ [K in keyof StoredEventRow]: StoredEventRow[K] } | { [K in keyof StoredEventRow]: null });
+
+/** A stored event as a worker handles it: its key, the keys the cadence groups by, and the event. */
+const claimedEventOf = (pk: string, r: StoredEventRow): ClaimedEvent => ({
+  pk: BigInt(pk),
+  accountId: r.account_id,
+  occurredAtMs: r.occurred_at.getTime(),
+  receivedAtMs: r.received_at.getTime(),
+  event: storedEventOf(r),
+});
 
 /**
  * Leases up to `size` due tasks (oldest first) and returns their events ordered by time. Tasks
@@ -44,17 +54,11 @@ export async function claimBatch(db: Sql, size: number, leaseMs: number, partiti
         ORDER BY event_pk LIMIT ${size}::int
         FOR UPDATE SKIP LOCKED))
       RETURNING event_pk, partition)
-    SELECT c.event_pk::text AS pk, c.partition, e.account_id,
-           (extract(epoch FROM e.occurred_at) * 1000)::bigint::text AS occurred_ms,
-           (extract(epoch FROM e.received_at) * 1000)::bigint::text AS received_ms,
-           ${raw(storedEventJson)} AS event
+    SELECT c.event_pk::text AS pk, c.partition, ${raw(storedEventColumns)}
     FROM claimed c LEFT JOIN usage_event e ON e.id = c.event_pk
     ORDER BY e.occurred_at, c.event_pk`);
   const events: ClaimedEvent[] = [];
-  for (const r of rows) {
-    if (r.account_id === null) continue;
-    events.push({ pk: BigInt(r.pk), accountId: r.account_id, occurredAtMs: Number(r.occurred_ms), receivedAtMs: Number(r.received_ms), event: r.event });
-  }
+  for (const r of rows) if (r.event_id !== null) events.push(claimedEventOf(r.pk, r));
   return { token, eventPks: rows.map((r) => BigInt(r.pk)), events, partitions: [...new Set(rows.map((r) => Number(r.partition)))].sort((a, b) => a - b) };
 }
 
@@ -66,18 +70,17 @@ export async function claimBatch(db: Sql, size: number, leaseMs: number, partiti
  */
 export async function minuteStates(db: Sql, groups: MinuteGroup[]): Promise<MinuteState[]> {
   if (groups.length === 0) return [];
-  const rows = await db.query<{ i: number; later: boolean; pk: string | null; occurred_ms: string | null; received_ms: string | null; event: StoredEvent | null }>(sql`
+  const rows = await db.query<{ i: number; later: boolean; pk: string | null } & ({ [K in keyof StoredEventRow]: StoredEventRow[K] } | { [K in keyof StoredEventRow]: null })>(sql`
     SELECT g.i,
            EXISTS (SELECT 1 FROM usage_event q JOIN evaluation_task t ON t.event_pk = q.id
                    WHERE q.account_id = g.account_id AND q.occurred_at >= g.m0 AND q.occurred_at < g.m0 + interval '1 minute'
                      AND q.id > g.max_pk) AS later,
-           l.pk, l.occurred_ms, l.received_ms, l.event
+           l.*
     FROM unnest(${groups.map((_, i) => i)}::int[], ${groups.map((g) => g.accountId)}::text[],
                 ${groups.map((g) => new Date(g.minuteMs).toISOString())}::timestamptz[], ${groups.map((g) => g.maxPk.toString())}::bigint[])
          AS g(i, account_id, m0, max_pk)
     LEFT JOIN LATERAL (
-      SELECT e.id::text AS pk, (extract(epoch FROM e.occurred_at) * 1000)::bigint::text AS occurred_ms,
-             (extract(epoch FROM e.received_at) * 1000)::bigint::text AS received_ms, ${raw(storedEventJson)} AS event
+      SELECT e.id::text AS pk, ${raw(storedEventColumns)}
       FROM usage_event e
       WHERE e.account_id = g.account_id AND e.occurred_at >= g.m0 AND e.occurred_at < g.m0 + interval '1 minute'
       ORDER BY e.occurred_at DESC, e.id DESC LIMIT 1
@@ -85,8 +88,7 @@ export async function minuteStates(db: Sql, groups: MinuteGroup[]): Promise<Minu
   const byIndex = new Map(rows.map((r) => [Number(r.i), r]));
   return groups.map((g, i) => {
     const r = byIndex.get(i);
-    const lastStored: ClaimedEvent | undefined =
-      r?.pk && r.event ? { pk: BigInt(r.pk), accountId: g.accountId, occurredAtMs: Number(r.occurred_ms), receivedAtMs: Number(r.received_ms), event: r.event } : undefined;
+    const lastStored = r?.pk && r.event_id !== null ? claimedEventOf(r.pk, r) : undefined;
     return { laterQueued: r?.later === true, lastStored };
   });
 }

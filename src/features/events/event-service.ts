@@ -7,7 +7,7 @@ import { z } from "zod";
 import { ParseFailure } from "../../shared/parse";
 import { type Database, retryAborted } from "../../db/database";
 import { raw, sql } from "../../db/sql";
-import { type StoredEvent, storedEventJson } from "./stored-event";
+import { type StoredEvent, type StoredEventRow, storedEventColumns, storedEventOf } from "./stored-event";
 import { insertEvents } from "./event-repository";
 import { type LinkKeyCache, createLinkKeyCache } from "./link-key-cache";
 import type { LinkPolicy } from "./link-policy";
@@ -79,8 +79,8 @@ export function createEventService(db: Database, opts: { onStored?: () => void; 
       ...(q.to ? [sql`e.occurred_at < ${q.to.toISOString()}::timestamptz`] : []),
       ...(after ? [sql`(e.occurred_at, e.id) < (${after[0]}::timestamptz, ${after[1]}::bigint)`] : []),
     ];
-    const rows = await db.query<{ pk: string; occurred_at: string; event: StoredEvent }>(sql`
-      SELECT e.id::text AS pk, e.occurred_at, ${raw(storedEventJson)} AS event
+    const rows = await db.query<StoredEventRow & { pk: string }>(sql`
+      SELECT e.id::text AS pk, ${raw(storedEventColumns)}
       FROM usage_event e
       WHERE ${where.length ? where.reduce((a, b) => sql`${a} AND ${b}`) : raw("true")}
       ORDER BY e.occurred_at DESC, e.id DESC
@@ -88,8 +88,8 @@ export function createEventService(db: Database, opts: { onStored?: () => void; 
     const page = rows.slice(0, q.limit);
     const last = page[page.length - 1];
     return {
-      items: page.map((r) => r.event),
-      nextCursor: rows.length > q.limit && last ? encodeCursor([last.event.occurredAt, last.pk]) : null,
+      items: page.map(storedEventOf),
+      nextCursor: rows.length > q.limit && last ? encodeCursor([last.occurred_at.toISOString(), last.pk]) : null,
     };
   }
 

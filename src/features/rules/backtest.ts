@@ -9,7 +9,7 @@ import type { RuleDocument } from "../../engine/rule-schema";
 import { windowNeeds } from "../../engine/window-needs";
 import { createFactSource } from "../facts/fact-source";
 import { type HubLimits, defaultHubLimits } from "../events/link-policy";
-import { type StoredEvent, eventFact, storedEventJson } from "../events/stored-event";
+import { type StoredEventRow, eventFact, storedEventColumns, storedEventOf } from "../events/stored-event";
 import { createFactLoader } from "../facts/fact-loader";
 import { scopesFor, uniteComponents } from "../facts/link-components";
 
@@ -137,9 +137,9 @@ export class SlidingWindow {
   }
 }
 
-/** A row of the replay's cursor: the stored event (stored-event.ts) and its time in ms. */
-function rowToEvent(r: { event: StoredEvent; occurred_ms: string }): StreamedEvent {
-  return { ...eventFact(r.event), occurredAtMs: Number(r.occurred_ms) };
+/** A row of the replay's cursor (stored-event.ts), with its time in ms. */
+function rowToEvent(r: StoredEventRow): StreamedEvent {
+  return { ...eventFact(storedEventOf(r)), occurredAtMs: r.occurred_at.getTime() };
 }
 
 export async function runBacktest(
@@ -252,14 +252,14 @@ export async function runBacktest(
   const lower = new Date(fromMs - lookback).toISOString();
   await db.withSession(async (session) => {
     await session.exec(`DECLARE ${cursorName} NO SCROLL CURSOR WITH HOLD FOR
-      SELECT (extract(epoch FROM e.occurred_at) * 1000)::bigint::text AS occurred_ms, ${storedEventJson} AS event
+      SELECT ${storedEventColumns}
       FROM usage_event e
       WHERE e.occurred_at >= '${lower}'::timestamptz AND e.occurred_at <= '${to.toISOString()}'::timestamptz
       ORDER BY e.account_id, e.occurred_at, e.id`);
     try {
       let carried: StreamedEvent[] = [];
       for (;;) {
-        const rows = await session.query<{ event: StoredEvent; occurred_ms: string }>(`FETCH ${pageSize} FROM ${cursorName}`);
+        const rows = await session.query<StoredEventRow>(`FETCH ${pageSize} FROM ${cursorName}`);
         const events = [...carried, ...rows.map(rowToEvent)];
         const last = rows.length < pageSize;
         let i = 0;
