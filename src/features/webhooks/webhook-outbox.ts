@@ -18,7 +18,7 @@ export function sign(secret: string, timestamp: string, body: string): string {
   return `sha256=${createHmac("sha256", secret).update(`${timestamp}.${body}`).digest("hex")}`;
 }
 
-/** `tx`: the transaction of the change (a driver session, or a Prisma transaction through queryableOf). */
+/** `tx`: the transaction of the change (on the driver, or one opened with { orm: true }: db/README.md). */
 export type WebhookOutbox = { notify(tx: Sql, type: WebhookEventType, data: Record<string, unknown>, now: Date): Promise<void> };
 
 /** Writes one delivery per configured URL; with none configured it writes nothing. */
