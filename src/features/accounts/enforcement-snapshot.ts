@@ -7,13 +7,9 @@ import { sql } from "../../db/sql";
 import type { Logger } from "../../shared/logger";
 import { type RepeatingJob, repeatEvery } from "../../shared/repeat-every";
 import type { Queryable } from "../facts/usage-rollups";
+import type { EnforcementStatus } from "./account-views";
 
-export type EnforcementStatus = {
-  accountId: string;
-  status: "active" | "restricted" | "suspended";
-  since: string | null;
-  caseIds: string[];
-};
+export type { EnforcementStatus } from "./account-views";
 
 /** Where the snapshot comes from: the database in production, a fake in unit tests. */
 export type EnforcementSource = { load(): Promise<Map<string, EnforcementStatus>> };

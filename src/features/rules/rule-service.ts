@@ -5,9 +5,10 @@ import type { Prisma, PrismaClient } from "../../generated/prisma/client";
 import { z } from "zod";
 import { type RuleDocument, ruleIdPattern } from "../../engine/rule-schema";
 import { AppError, notFound, validationFailed } from "../../shared/errors";
-import { type Page, decodeCursor, encodeCursor } from "../../shared/pagination";
+import { decodeCursor, encodeCursor } from "../../shared/pagination";
 import { type Actor, appendAudit } from "../audit/audit-log";
 import type { RuleFile } from "./rule-files";
+import type { RulePage, RuleSource, RuleUpdate, RuleVersion, RuleView } from "./rule-views";
 
 /** JSON with object keys sorted, so that formatting and key order do not make a new version. */
 export function canonicalJson(value: unknown): string {
@@ -56,7 +57,7 @@ export function createRuleService(prisma: PrismaClient) {
   async function saveVersion(
     tx: Prisma.TransactionClient,
     rule: RuleDocument,
-    source: "file" | "api",
+    source: RuleSource,
     { actor, requestId }: Actor,
   ): Promise<"created" | "updated" | "unchanged"> {
     const checksum = ruleChecksum(rule);
@@ -108,7 +109,7 @@ export function createRuleService(prisma: PrismaClient) {
     return toRuleView(rule, current);
   }
 
-  async function listRules(q: { limit: number; cursor?: string }): Promise<Page<RuleView>> {
+  async function listRules(q: { limit: number; cursor?: string }): Promise<RulePage> {
     const after = q.cursor ? decodeCursor(q.cursor, z.tuple([z.string().regex(ruleIdPattern)])) : undefined;
     const rules = await prisma.rule.findMany({
       where: after ? { id: { gt: after[0] } } : {},
@@ -127,7 +128,7 @@ export function createRuleService(prisma: PrismaClient) {
     };
   }
 
-  async function listVersions(id: string) {
+  async function listVersions(id: string): Promise<RuleVersion[]> {
     const rule = await prisma.rule.findUnique({ where: { id } });
     if (!rule) throw notFound("rule", id);
     const versions = await prisma.ruleVersion.findMany({ where: { ruleId: id }, orderBy: { version: "desc" } });
@@ -153,7 +154,7 @@ export function createRuleService(prisma: PrismaClient) {
   }
 
   /** A new version of an existing rule; an identical document adds none. */
-  async function updateRule(id: string, rule: RuleDocument, who: Actor): Promise<RuleView & { changed: boolean }> {
+  async function updateRule(id: string, rule: RuleDocument, who: Actor): Promise<RuleUpdate> {
     if (rule.id !== id) throw validationFailed([{ path: "id", message: `must be '${id}', the rule in the path` }]);
     return writing(async (tx) => {
       if (!(await tx.rule.findUnique({ where: { id } }))) throw notFound("rule", id);
@@ -197,16 +198,6 @@ export function createRuleService(prisma: PrismaClient) {
 
 export type RuleService = ReturnType<typeof createRuleService>;
 
-export type RuleView = {
-  id: string;
-  version: number;
-  enabled: boolean;
-  source: string;
-  createdAt: string;
-  updatedAt: string;
-  document: RuleDocument;
-};
-
 function toRuleView(
   rule: { id: string; currentVersion: number; enabled: boolean; source: string; createdAt: Date; updatedAt: Date },
   current: { document: unknown },
@@ -215,7 +206,7 @@ function toRuleView(
     id: rule.id,
     version: rule.currentVersion,
     enabled: rule.enabled,
-    source: rule.source,
+    source: rule.source as RuleSource,
     createdAt: rule.createdAt.toISOString(),
     updatedAt: rule.updatedAt.toISOString(),
     document: current.document as RuleDocument,
