@@ -5,7 +5,7 @@ import path from "node:path";
 import { Command, InvalidArgumentError, Option } from "commander";
 import { SingleBar } from "cli-progress";
 import { ApiError, createApiClient } from "./cli/api-client";
-import { type CaseFilters, exportCases } from "./cli/case-export";
+import { type CaseFilters, exportCases, statusHelp } from "./cli/case-export";
 import { ImportFileError, importEvents } from "./cli/event-import";
 import { ConfigError, type Config, loadConfig } from "./config";
 import { type Database, DatabaseInUseError } from "./db/database";
@@ -244,7 +244,7 @@ export function buildCli(): Command {
       .description("write every case matching the filters (those of GET /v1/cases) as CSV or NDJSON")
       .addOption(new Option("--format <format>", "output format").choices(["csv", "ndjson"]).default("csv"))
       .option("--out <file>", "write to a new file instead of standard output")
-      .option("--status <status>", "open, investigating, confirmed, enforced, dismissed or resolved")
+      .option("--status <status>", statusHelp)
       .option("--severity <severity>", "low, medium, high or critical")
       .option("--rule-id <id>", "one rule")
       .option("--account-id <id>", "one account")

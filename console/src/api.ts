@@ -1,6 +1,16 @@
 // The console's only way to the data: ClauseGuard's public HTTP API, with the analyst's key from
 // session storage (never a URL, never a log line: it travels in the Authorization header only).
-// The types are the API's answers as the console reads them (see /openapi.json).
+// The answers' types are the server's own, inferred from the zod schemas that /openapi.json
+// publishes (src/features/*/*-views.ts; type-only imports, erased from the bundle); the statuses and
+// severities are the case model's constants (src/features/cases/case-model.ts, no zod), bundled.
+import type { FieldError } from "../../src/engine/json-input";
+
+export { caseStatuses as statuses, severities, type CaseStatus as Status, type EnforcementAction, type Severity } from "../../src/features/cases/case-model";
+export type { CaseCounts, CaseDetail, CasePage, CaseSummary, ConditionView as Condition, Evidence, TimelineEntry } from "../../src/features/cases/case-views";
+export type { AccountView, UsagePoint, UsageSeries } from "../../src/features/accounts/account-views";
+export type { EventPage, StoredEvent } from "../../src/features/events/event-views";
+export type { BacktestResult, RulePage, RuleVersion, RuleVersionPage, RuleView } from "../../src/features/rules/rule-views";
+export type { FieldError };
 
 const keyItem = "clauseguard.apiKey";
 
@@ -9,8 +19,6 @@ export const session = {
   signIn: (key: string) => sessionStorage.setItem(keyItem, key),
   signOut: () => sessionStorage.removeItem(keyItem),
 };
-
-export type FieldError = { path: string; message: string };
 
 /** A refusal from the API: its problem+json detail, field errors and status. */
 export class ApiError extends Error {
@@ -64,93 +72,3 @@ export function qs(params: Record<string, string | number | undefined | null | s
   const s = u.toString();
   return s ? `?${s}` : "";
 }
-
-export type Page<T> = { items: T[]; nextCursor: string | null };
-
-export const statuses = ["open", "investigating", "confirmed", "enforced", "dismissed", "resolved"] as const;
-export type Status = (typeof statuses)[number];
-export const severities = ["low", "medium", "high", "critical"] as const;
-export type Severity = (typeof severities)[number];
-
-export type CaseSummary = {
-  id: string;
-  accountId: string;
-  ruleId: string;
-  ruleVersion: number;
-  clause: { ref: string; text: string };
-  severity: Severity;
-  status: Status;
-  firstSeenAt: string;
-  lastSeenAt: string;
-  hitCount: number;
-  assignee: string | null;
-  linkedAccounts: string[];
-  createdAt: string;
-  activityAt: string;
-};
-
-export type Condition = {
-  path: string;
-  fact: string;
-  params?: Record<string, unknown>;
-  jsonPath?: string;
-  operator: string;
-  value: unknown;
-  factValue: unknown;
-  result: boolean | null;
-};
-
-export type Evidence = { ruleVersion: number; triggerEventId: string; occurredAt: string; window: string; conditions: Condition[]; eventIds: string[]; recordedAt: string };
-
-export type TimelineEntry = { at: string; actor: string; kind: string; from: string | null; to: string | null; note: string | null };
-
-export type CaseDetail = CaseSummary & {
-  evidence: Evidence[];
-  timeline: TimelineEntry[];
-  allowedTransitions: { to: Status; noteRequired: boolean }[];
-};
-
-export type AccountView = {
-  accountId: string;
-  status: "active" | "restricted" | "suspended";
-  statusSince: string | null;
-  firstSeenAt: string;
-  lastSeenAt: string;
-  openCases: CaseSummary[];
-};
-
-export type UsagePoint = { hour: string; requests: number; inputTokens: number; outputTokens: number; signalRates: Record<string, number> };
-export type UsageSeries = { accountId: string; from: string; to: string; signalThreshold: number; items: UsagePoint[] };
-
-export type StoredEvent = {
-  eventId: string;
-  accountId: string;
-  occurredAt: string;
-  model?: string;
-  inputTokens?: number;
-  outputTokens?: number;
-  country?: string | null;
-  ip?: string | null;
-  promptTemplateHash?: string | null;
-  signals?: Record<string, number | boolean> | null;
-};
-
-export type RuleDocument = {
-  id: string;
-  name: string;
-  description?: string;
-  clause: { ref: string; text: string };
-  severity: Severity;
-  scope: string;
-  window?: string;
-  enabled?: boolean;
-  recommendedAction?: string;
-  conditions: unknown;
-};
-export type RuleView = { id: string; version: number; enabled: boolean; source: string; createdAt: string; updatedAt: string; document: RuleDocument };
-export type RuleVersion = { version: number; current: boolean; createdAt: string; createdBy: string | null; document: RuleDocument };
-export type BacktestResult = {
-  accountsEvaluated: number;
-  eventsEvaluated?: number;
-  hits: { accountId: string; firstHitAt: string; hitCount: number; sampleEvidence: { triggerEventId: string; occurredAt: string; conditions: Condition[] } }[];
-};

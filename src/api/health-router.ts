@@ -6,6 +6,7 @@ import { migrationStatus } from "../db/migrator";
 import { queueStats } from "../features/evaluation/evaluation-queue";
 import type { WorkerStats } from "../features/evaluation/evaluation-worker";
 import type { IngestAdmission } from "../features/events/ingest-admission";
+import type { Health, Readiness } from "./health-views";
 
 export function createHealthRouter(deps: {
   db: Database;
@@ -18,7 +19,7 @@ export function createHealthRouter(deps: {
   const router = Router();
   const now = deps.now ?? (() => new Date());
   router.get("/healthz", (_req, res) => {
-    res.json({ status: "ok" });
+    res.json({ status: "ok" } satisfies Health);
   });
   router.get("/readyz", async (_req, res) => {
     try {
@@ -46,9 +47,9 @@ export function createHealthRouter(deps: {
         // The gateway's enforcement answers come from memory: how long ago it was reloaded (a
         // figure far above a second means reloads fail, and answers may be stale).
         ...(deps.enforcementAgeMs ? { enforcement: { snapshotAgeMs: deps.enforcementAgeMs() ?? null } } : {}),
-      });
+      } satisfies Readiness);
     } catch (err) {
-      res.status(503).json({ status: "not-ready", checks: { database: `unreachable: ${(err as Error).message}` } });
+      res.status(503).json({ status: "not-ready", checks: { database: `unreachable: ${(err as Error).message}` } } satisfies Readiness);
     }
   });
   return router;

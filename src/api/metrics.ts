@@ -5,7 +5,7 @@
 // Served at GET /metrics without a key unless CLAUSEGUARD_METRICS_PUBLIC=false.
 import type { RequestHandler } from "express";
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from "prom-client";
-import { caseStatuses } from "../features/cases/case-queries";
+import { caseStatuses } from "../features/cases/case-model";
 import type { Database } from "../db/database";
 import { type QueueStats, queueStats } from "../features/evaluation/evaluation-queue";
 import type { RuleStats } from "../features/evaluation/evaluation-service";

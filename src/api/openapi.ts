@@ -1,19 +1,52 @@
-// The OpenAPI 3.1 document, built from the same zod schemas that validate the requests (zod 4's
-// JSON Schema output): one source of truth for parameters and bodies. Served at /openapi.json;
-// /docs shows it with Swagger UI (swagger-ui-dist, served from this process: no CDN).
+// The OpenAPI 3.1 document, built from the same zod schemas that validate the requests and that
+// type the answers (zod 4's JSON Schema output): one source of truth for parameters, bodies and
+// response bodies. The response schemas live beside the features that build the answers
+// (features/*/*-views.ts); every error answer is the one Problem schema (problem.ts).
+// test/openapi.e2e.test.ts holds the routes and real answers to this document. Served at
+// /openapi.json; /docs shows it with Swagger UI (swagger-ui-dist, served from this process: no CDN).
 import { z } from "zod";
 import { ruleDocumentSchema } from "../engine/rule-schema";
 import { maxProfilesPerRequest, profileBody, profileItem } from "../features/accounts/account-profile";
+import { accountProfileSchema, accountViewSchema, enforcementStatusSchema, profilesResultSchema, usageSeriesSchema } from "../features/accounts/account-views";
 import { accountIdParam, usageQuery } from "./routes/accounts-router";
 import { auditQuery } from "../features/audit/audit-queries";
+import { auditPageSchema } from "../features/audit/audit-views";
 import { type Scope, scopes } from "../features/auth/api-key";
+import { apiKeyPageSchema, createdKeySchema } from "../features/auth/key-views";
 import { createKeyBody, keyIdParam } from "./routes/keys-router";
 import { assignBody, caseIdParam, countCasesQuery, enforceBody, listCasesQuery, noteBody, transitionBody } from "./routes/cases-router";
+import {
+  assignResultSchema,
+  caseCountsSchema,
+  caseDetailSchema,
+  casePageSchema,
+  enforceResultSchema,
+  noteResultSchema,
+  transitionResultSchema,
+} from "../features/cases/case-views";
 import { maxBatchItems, usageEventSchema } from "../features/events/event-schemas";
+import { eventPageSchema, ingestResultSchema } from "../features/events/event-views";
 import { listEventsQuery } from "./routes/events-router";
 import { backtestBody, backtestDocumentBody, listRulesQuery, ruleIdParam } from "./routes/rules-router";
+import {
+  backtestResultSchema,
+  backtestStreamLineSchema,
+  rulePageSchema,
+  ruleUpdateSchema,
+  ruleValidSchema,
+  ruleVersionPageSchema,
+  ruleViewSchema,
+} from "../features/rules/rule-views";
+import { healthSchema, readinessSchema } from "./health-views";
+import { problemSchema } from "./problem";
 
 type ZodObj = z.ZodObject<z.ZodRawShape>;
+type JsonSchema = Record<string, unknown>;
+
+/** A success answer: its status, and its body's schema per content type (the first is JSON's unless `contentType` says otherwise). */
+type Ok =
+  | { status: 204; description: string }
+  | { status: number; description: string; schema: z.ZodType | JsonSchema; contentType?: string; alsoAs?: Record<string, z.ZodType> };
 
 type Operation = {
   method: "get" | "post" | "put" | "patch" | "delete";
@@ -25,67 +58,114 @@ type Operation = {
   auth: Scope[] | "open";
   params?: ZodObj;
   query?: ZodObj;
-  body?: { schema: z.ZodType | Record<string, unknown>; contentTypes?: string[] };
-  ok: { status: number; description: string; contentType?: string };
+  body?: { schema: z.ZodType | JsonSchema; contentTypes?: string[] };
+  ok: Ok;
+  /** Other answers than the success and the problems every route may give (readiness's 503). */
+  otherwise?: { status: number; description: string; schema: z.ZodType }[];
+  /** Problems this operation answers beyond those its auth, parameters and body imply (a conflict, say). */
+  problems?: number[];
 };
 
-const jsonSchema = (s: z.ZodType): Record<string, unknown> => {
-  const { $schema: _ignored, ...rest } = z.toJSONSchema(s, { unrepresentable: "any", io: "input" }) as Record<string, unknown>;
+/**
+ * A zod schema as JSON Schema, inlined whole: a `$ref` inside it would resolve against this
+ * document's root and break, so a schema that needs one (a recursive type) is refused here.
+ */
+const toJsonSchema = (s: z.ZodType, io: "input" | "output"): JsonSchema => {
+  const { $schema: _ignored, ...rest } = z.toJSONSchema(s, {
+    unrepresentable: "any",
+    io,
+    // An answer's moments are Date.toISOString(): `format: date-time` says it; zod's long pattern for it would be repeated in every one.
+    override: ({ jsonSchema }) => {
+      if (io === "output" && jsonSchema.format === "date-time") delete jsonSchema.pattern;
+    },
+  }) as JsonSchema;
+  if ("$defs" in rest) throw new Error(`a schema of the OpenAPI document needs $defs (a recursive or registered schema): ${JSON.stringify(rest).slice(0, 200)}`);
   return rest;
 };
+/** A request's schema: what the client may send (defaults optional). */
+const jsonSchema = (s: z.ZodType): JsonSchema => toJsonSchema(s, "input");
+/** An answer's schema: what the server sends (defaults filled in, objects strict where the zod schema is). */
+const responseSchema = (s: z.ZodType | JsonSchema): JsonSchema => (s instanceof z.ZodType ? toJsonSchema(s, "output") : s);
 
 const eventBatch = { type: "array", minItems: 1, maxItems: maxBatchItems, items: jsonSchema(usageEventSchema) };
+const text = { type: "string" };
+const html = { status: 200, description: "HTML page", contentType: "text/html", schema: text };
+const backtestOk = { status: 200, description: "the hits, no cases created", schema: backtestResultSchema, alsoAs: { "application/x-ndjson": backtestStreamLineSchema } };
 
 export const operations: Operation[] = [
-  { method: "get", path: "/healthz", summary: "Liveness: the process answers", tag: "health", auth: "open", ok: { status: 200, description: "alive" } },
-  { method: "get", path: "/readyz", summary: "Readiness: database, migrations and the evaluation queue", tag: "health", auth: "open", ok: { status: 200, description: "ready (503 when not)" } },
-  { method: "get", path: "/metrics", summary: "Prometheus metrics (admin key when CLAUSEGUARD_METRICS_PUBLIC=false)", tag: "health", auth: "open", ok: { status: 200, description: "Prometheus text format", contentType: "text/plain" } },
-  { method: "get", path: "/openapi.json", summary: "This document", tag: "health", auth: "open", ok: { status: 200, description: "OpenAPI 3.1" } },
-  { method: "get", path: "/docs", summary: "Interactive documentation (Swagger UI)", tag: "health", auth: "open", ok: { status: 200, description: "HTML page", contentType: "text/html" } },
-  { method: "get", path: "/console", summary: "The analyst console (a page that signs in with an API key and uses this API)", tag: "health", auth: "open", ok: { status: 200, description: "HTML page (503 when not built)", contentType: "text/html" } },
-  { method: "get", path: "/docs/init.js", summary: "The documentation page's set-up script", tag: "health", auth: "open", ok: { status: 200, description: "JavaScript", contentType: "text/javascript" } },
+  { method: "get", path: "/healthz", summary: "Liveness: the process answers", tag: "health", auth: "open", ok: { status: 200, description: "alive", schema: healthSchema } },
+  {
+    method: "get", path: "/readyz", summary: "Readiness: database, migrations and the evaluation queue", tag: "health", auth: "open",
+    ok: { status: 200, description: "ready", schema: readinessSchema }, otherwise: [{ status: 503, description: "not ready: migrations pending or the database unreachable", schema: readinessSchema }],
+  },
+  { method: "get", path: "/metrics", summary: "Prometheus metrics (admin key when CLAUSEGUARD_METRICS_PUBLIC=false)", tag: "health", auth: "open", ok: { status: 200, description: "Prometheus text format", contentType: "text/plain", schema: text } },
+  { method: "get", path: "/openapi.json", summary: "This document", tag: "health", auth: "open", ok: { status: 200, description: "OpenAPI 3.1", schema: { type: "object", properties: { openapi: { const: "3.1.0" }, info: { type: "object" }, paths: { type: "object" } }, required: ["openapi", "info", "paths"] } } },
+  { method: "get", path: "/docs", summary: "Interactive documentation (Swagger UI)", tag: "health", auth: "open", ok: html },
+  { method: "get", path: "/console", summary: "The analyst console (a page that signs in with an API key and uses this API)", tag: "health", auth: "open", ok: html, problems: [503] },
+  { method: "get", path: "/docs/init.js", summary: "The documentation page's set-up script", tag: "health", auth: "open", ok: { status: 200, description: "JavaScript", contentType: "text/javascript", schema: text } },
   {
     method: "post", path: "/v1/events", summary: "Ingest a batch of usage events (JSON array or NDJSON); per-item validation", tag: "events", auth: ["events:write"],
     body: { schema: eventBatch, contentTypes: ["application/json", "application/x-ndjson"] },
-    ok: { status: 202, description: "stored and queued for evaluation: { accepted, duplicates, rejected[] }" },
+    ok: { status: 202, description: "stored and queued for evaluation: { accepted, duplicates, rejected[] }", schema: ingestResultSchema },
   },
-  { method: "get", path: "/v1/events", summary: "Stored events, newest first", tag: "events", auth: ["cases:read"], query: listEventsQuery, ok: { status: 200, description: "a page of events" } },
-  { method: "get", path: "/v1/accounts/:id/enforcement", summary: "An account's enforcement status (what the gateway asks)", tag: "accounts", auth: ["events:write", "cases:read"], params: accountIdParam, ok: { status: 200, description: "status and active enforcement" } },
-  { method: "get", path: "/v1/accounts/:id/usage", summary: "An account's usage per hour (requests, tokens, signal rates), for charts", tag: "accounts", auth: ["cases:read"], params: accountIdParam, query: usageQuery, ok: { status: 200, description: "hourly points" } },
-  { method: "get", path: "/v1/accounts/:id", summary: "An account with its usage, links and cases", tag: "accounts", auth: ["cases:read"], params: accountIdParam, ok: { status: 200, description: "the account" } },
+  { method: "get", path: "/v1/events", summary: "Stored events, newest first", tag: "events", auth: ["cases:read"], query: listEventsQuery, ok: { status: 200, description: "a page of events", schema: eventPageSchema } },
+  {
+    method: "get", path: "/v1/accounts/:id/enforcement", summary: "An account's enforcement status (what the gateway asks)", tag: "accounts", auth: ["events:write", "cases:read"], params: accountIdParam,
+    ok: { status: 200, description: "status and active enforcement", schema: enforcementStatusSchema },
+  },
+  {
+    method: "get", path: "/v1/accounts/:id/usage", summary: "An account's usage per hour (requests, tokens, signal rates), for charts", tag: "accounts", auth: ["cases:read"], params: accountIdParam, query: usageQuery,
+    ok: { status: 200, description: "hourly points", schema: usageSeriesSchema },
+  },
+  { method: "get", path: "/v1/accounts/:id", summary: "An account with its usage, links and cases", tag: "accounts", auth: ["cases:read"], params: accountIdParam, ok: { status: 200, description: "the account", schema: accountViewSchema } },
   {
     method: "put", path: "/v1/accounts/:id", summary: "Set what the provider knows of an account (creation time, verification, plan, org); a field left out is kept, null clears it", tag: "accounts", auth: ["accounts:write"],
-    params: accountIdParam, body: { schema: profileBody }, ok: { status: 200, description: "the account's profile" },
+    params: accountIdParam, body: { schema: profileBody }, ok: { status: 200, description: "the account's profile", schema: accountProfileSchema },
   },
   {
     method: "put", path: "/v1/accounts", summary: "Set many accounts' profiles at once (JSON array or NDJSON, up to 10,000): all or nothing", tag: "accounts", auth: ["accounts:write"],
-    body: { schema: z.array(profileItem).min(1).max(maxProfilesPerRequest), contentTypes: ["application/json", "application/x-ndjson"] }, ok: { status: 200, description: "{ updated, items[] }" },
+    body: { schema: z.array(profileItem).min(1).max(maxProfilesPerRequest), contentTypes: ["application/json", "application/x-ndjson"] }, ok: { status: 200, description: "{ updated, items[] }", schema: profilesResultSchema },
   },
-  { method: "get", path: "/v1/cases", summary: "Violation cases, filtered, newest activity first", tag: "cases", auth: ["cases:read"], query: listCasesQuery, ok: { status: 200, description: "a page of cases" } },
-  { method: "get", path: "/v1/cases/counts", summary: "How many cases of each status match the other filters", tag: "cases", auth: ["cases:read"], query: countCasesQuery, ok: { status: 200, description: "counts per status" } },
-  { method: "get", path: "/v1/cases/:id", summary: "A case with its evidence and timeline", tag: "cases", auth: ["cases:read"], params: caseIdParam, ok: { status: 200, description: "the case" } },
-  { method: "post", path: "/v1/cases/:id/transitions", summary: "Move a case (only the allowed moves)", tag: "cases", auth: ["cases:write"], params: caseIdParam, body: { schema: transitionBody }, ok: { status: 200, description: "the case" } },
-  { method: "post", path: "/v1/cases/:id/notes", summary: "Add a note to a case's timeline", tag: "cases", auth: ["cases:write"], params: caseIdParam, body: { schema: noteBody }, ok: { status: 201, description: "the timeline entry" } },
-  { method: "patch", path: "/v1/cases/:id", summary: "Assign a case (null unassigns)", tag: "cases", auth: ["cases:write"], params: caseIdParam, body: { schema: assignBody }, ok: { status: 200, description: "the case" } },
-  { method: "post", path: "/v1/cases/:id/enforce", summary: "Restrict or suspend the case's account (and optionally linked accounts)", tag: "cases", auth: ["cases:write"], params: caseIdParam, body: { schema: enforceBody }, ok: { status: 200, description: "the enforcement" } },
-  { method: "get", path: "/v1/rules", summary: "Rules with their current version", tag: "rules", auth: ["rules:read"], query: listRulesQuery, ok: { status: 200, description: "a page of rules" } },
-  { method: "post", path: "/v1/rules/validate", summary: "Validate a rule document without saving it", tag: "rules", auth: ["rules:read"], body: { schema: ruleDocumentSchema }, ok: { status: 200, description: "{ valid: true }, or 400 with every fault and its path" } },
-  { method: "post", path: "/v1/rules", summary: "Create a rule (version 1)", tag: "rules", auth: ["rules:write"], body: { schema: ruleDocumentSchema }, ok: { status: 201, description: "the rule" } },
-  { method: "get", path: "/v1/rules/:id", summary: "A rule and its current version", tag: "rules", auth: ["rules:read"], params: ruleIdParam, ok: { status: 200, description: "the rule" } },
-  { method: "get", path: "/v1/rules/:id/versions", summary: "Every version of a rule", tag: "rules", auth: ["rules:read"], params: ruleIdParam, ok: { status: 200, description: "the versions" } },
-  { method: "put", path: "/v1/rules/:id", summary: "Change a rule: a new version", tag: "rules", auth: ["rules:write"], params: ruleIdParam, body: { schema: ruleDocumentSchema }, ok: { status: 200, description: "the rule" } },
+  { method: "get", path: "/v1/cases", summary: "Violation cases, filtered, newest activity first", tag: "cases", auth: ["cases:read"], query: listCasesQuery, ok: { status: 200, description: "a page of cases", schema: casePageSchema } },
+  { method: "get", path: "/v1/cases/counts", summary: "How many cases of each status match the other filters", tag: "cases", auth: ["cases:read"], query: countCasesQuery, ok: { status: 200, description: "counts per status", schema: caseCountsSchema } },
+  { method: "get", path: "/v1/cases/:id", summary: "A case with its evidence and timeline", tag: "cases", auth: ["cases:read"], params: caseIdParam, ok: { status: 200, description: "the case", schema: caseDetailSchema } },
+  {
+    method: "post", path: "/v1/cases/:id/transitions", summary: "Move a case (only the allowed moves)", tag: "cases", auth: ["cases:write"], params: caseIdParam, body: { schema: transitionBody },
+    ok: { status: 200, description: "the move, and the accounts a resolution restored", schema: transitionResultSchema }, problems: [409],
+  },
+  { method: "post", path: "/v1/cases/:id/notes", summary: "Add a note to a case's timeline", tag: "cases", auth: ["cases:write"], params: caseIdParam, body: { schema: noteBody }, ok: { status: 201, description: "the timeline entry", schema: noteResultSchema } },
+  { method: "patch", path: "/v1/cases/:id", summary: "Assign a case (null unassigns)", tag: "cases", auth: ["cases:write"], params: caseIdParam, body: { schema: assignBody }, ok: { status: 200, description: "the assignment", schema: assignResultSchema } },
+  {
+    method: "post", path: "/v1/cases/:id/enforce", summary: "Restrict or suspend the case's account (and optionally linked accounts)", tag: "cases", auth: ["cases:write"], params: caseIdParam, body: { schema: enforceBody },
+    ok: { status: 200, description: "every account enforced, with its resulting status", schema: enforceResultSchema }, problems: [409],
+  },
+  { method: "get", path: "/v1/rules", summary: "Rules with their current version", tag: "rules", auth: ["rules:read"], query: listRulesQuery, ok: { status: 200, description: "a page of rules", schema: rulePageSchema } },
+  {
+    method: "post", path: "/v1/rules/validate", summary: "Validate a rule document without saving it", tag: "rules", auth: ["rules:read"], body: { schema: ruleDocumentSchema },
+    ok: { status: 200, description: "{ valid: true }, or 400 with every fault and its path", schema: ruleValidSchema },
+  },
+  {
+    method: "post", path: "/v1/rules", summary: "Create a rule (version 1)", tag: "rules", auth: ["rules:write"], body: { schema: ruleDocumentSchema },
+    ok: { status: 201, description: "the rule", schema: ruleViewSchema }, problems: [409],
+  },
+  { method: "get", path: "/v1/rules/:id", summary: "A rule and its current version", tag: "rules", auth: ["rules:read"], params: ruleIdParam, ok: { status: 200, description: "the rule", schema: ruleViewSchema } },
+  { method: "get", path: "/v1/rules/:id/versions", summary: "Every version of a rule", tag: "rules", auth: ["rules:read"], params: ruleIdParam, ok: { status: 200, description: "the versions, newest first, in one page", schema: ruleVersionPageSchema } },
+  {
+    method: "put", path: "/v1/rules/:id", summary: "Change a rule: a new version", tag: "rules", auth: ["rules:write"], params: ruleIdParam, body: { schema: ruleDocumentSchema },
+    ok: { status: 200, description: "the rule, and whether the document made a new version", schema: ruleUpdateSchema },
+  },
   {
     method: "post", path: "/v1/rules/backtest", summary: "Replay stored events through an unsaved rule (Accept: application/x-ndjson streams progress)", tag: "rules", auth: ["rules:read"],
     body: { schema: { ...jsonSchema(backtestDocumentBody), properties: { ...(jsonSchema(backtestDocumentBody).properties as object), rule: jsonSchema(ruleDocumentSchema) } } },
-    ok: { status: 200, description: "the hits, no cases created" },
+    ok: backtestOk,
   },
-  { method: "post", path: "/v1/rules/:id/backtest", summary: "Replay stored events through a stored rule version", tag: "rules", auth: ["rules:read"], params: ruleIdParam, body: { schema: backtestBody }, ok: { status: 200, description: "the hits, no cases created" } },
-  { method: "post", path: "/v1/rules/:id/enable", summary: "Enable a rule", tag: "rules", auth: ["rules:write"], params: ruleIdParam, ok: { status: 200, description: "the rule" } },
-  { method: "post", path: "/v1/rules/:id/disable", summary: "Disable a rule", tag: "rules", auth: ["rules:write"], params: ruleIdParam, ok: { status: 200, description: "the rule" } },
-  { method: "get", path: "/v1/keys", summary: "API keys (never their secrets)", tag: "keys", auth: [], ok: { status: 200, description: "the keys" } },
-  { method: "post", path: "/v1/keys", summary: "Create an API key; the key is in this answer only", tag: "keys", auth: [], body: { schema: createKeyBody }, ok: { status: 201, description: "the key, shown once" } },
+  { method: "post", path: "/v1/rules/:id/backtest", summary: "Replay stored events through a stored rule version", tag: "rules", auth: ["rules:read"], params: ruleIdParam, body: { schema: backtestBody }, ok: backtestOk },
+  { method: "post", path: "/v1/rules/:id/enable", summary: "Enable a rule", tag: "rules", auth: ["rules:write"], params: ruleIdParam, ok: { status: 200, description: "the rule", schema: ruleViewSchema } },
+  { method: "post", path: "/v1/rules/:id/disable", summary: "Disable a rule", tag: "rules", auth: ["rules:write"], params: ruleIdParam, ok: { status: 200, description: "the rule", schema: ruleViewSchema } },
+  { method: "get", path: "/v1/keys", summary: "API keys (never their secrets)", tag: "keys", auth: [], ok: { status: 200, description: "the keys, in one page", schema: apiKeyPageSchema } },
+  { method: "post", path: "/v1/keys", summary: "Create an API key; the key is in this answer only", tag: "keys", auth: [], body: { schema: createKeyBody }, ok: { status: 201, description: "the key, shown once", schema: createdKeySchema } },
   { method: "delete", path: "/v1/keys/:id", summary: "Revoke an API key", tag: "keys", auth: [], params: keyIdParam, ok: { status: 204, description: "revoked" } },
-  { method: "get", path: "/v1/audit", summary: "The append-only audit log", tag: "audit", auth: [], query: auditQuery, ok: { status: 200, description: "a page of audit entries" } },
+  { method: "get", path: "/v1/audit", summary: "The append-only audit log", tag: "audit", auth: [], query: auditQuery, ok: { status: 200, description: "a page of audit entries", schema: auditPageSchema } },
 ];
 
 export const openApiPath = (expressPath: string) => expressPath.replace(/:([A-Za-z]+)/g, "{$1}");
@@ -108,14 +188,26 @@ function parameters(op: Operation): Record<string, unknown>[] {
 export function openApiDocument(version: string): Record<string, unknown> {
   const paths: Record<string, Record<string, unknown>> = {};
   for (const op of operations) {
+    const ok = op.ok;
     const responses: Record<string, unknown> = {
-      [op.ok.status]: { description: op.ok.description, ...(op.ok.status === 204 ? {} : { content: { [op.ok.contentType ?? "application/json"]: { schema: {} } } }) },
+      [ok.status]: {
+        description: ok.description,
+        ...("schema" in ok
+          ? {
+              content: {
+                [ok.contentType ?? "application/json"]: { schema: responseSchema(ok.schema) },
+                ...Object.fromEntries(Object.entries(ok.alsoAs ?? {}).map(([type, schema]) => [type, { schema: responseSchema(schema) }])),
+              },
+            }
+          : {}),
+      },
     };
+    for (const other of op.otherwise ?? []) responses[other.status] = { description: other.description, content: { "application/json": { schema: responseSchema(other.schema) } } };
     if (op.auth !== "open") Object.assign(responses, { 401: problem, 403: problem, 429: problem, 503: problem });
     if (op.params || op.query || op.body) responses[400] = problem;
     if (op.params) responses[404] = problem;
     if (op.body) Object.assign(responses, { 413: problem, 415: problem });
-    if (/transitions|enforce/.test(op.path)) responses[409] = problem;
+    for (const status of op.problems ?? []) responses[status] = problem;
     const anyOf = op.auth === "open" ? [] : [...new Set<string>([...op.auth, "admin"])];
     const body = op.body
       ? {
@@ -148,26 +240,9 @@ export function openApiDocument(version: string): Record<string, unknown> {
     paths,
     components: {
       securitySchemes: { bearer: { type: "http", scheme: "bearer", description: `An API key (cg_<id>_<secret>) with one of the scopes: ${scopes.join(", ")}` } },
+      schemas: { Problem: { ...responseSchema(problemSchema), description: "RFC 9457 problem details, with a stable `code` and, for invalid fields, `errors`" } },
       responses: {
-        Problem: {
-          description: "An error (problem+json)",
-          content: {
-            "application/problem+json": {
-              schema: {
-                type: "object",
-                required: ["type", "title", "status", "code"],
-                properties: {
-                  type: { type: "string" },
-                  title: { type: "string" },
-                  status: { type: "integer" },
-                  code: { type: "string", description: "stable machine-readable code, e.g. validation_failed, unauthorized, unavailable" },
-                  detail: { type: "string" },
-                  errors: { type: "array", items: { type: "object", properties: { path: { type: "string" }, message: { type: "string" } } } },
-                },
-              },
-            },
-          },
-        },
+        Problem: { description: "An error (problem+json)", content: { "application/problem+json": { schema: { $ref: "#/components/schemas/Problem" } } } },
       },
     },
   };

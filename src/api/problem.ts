@@ -3,8 +3,30 @@
 import { isDatabaseUnavailable } from "../db/database";
 import { randomUUID } from "node:crypto";
 import type { ErrorRequestHandler, RequestHandler, Response } from "express";
+import { z } from "zod";
 import { AppError, type ErrorCode, errorRegistry } from "../shared/errors";
 import type { Logger } from "../shared/logger";
+
+/**
+ * Every error answer (application/problem+json): RFC 9457's members, the stable `code`, the field
+ * `errors` of a validation failure, and extension members some codes add (a refused move's
+ * `from`, `to` and `allowed`; a 403's `requiredScope`; a 503's `reason`; a 500's `errorId`), hence
+ * not strict. The OpenAPI document's one Problem schema; test/openapi.e2e.test.ts holds real answers to it.
+ */
+export const problemSchema = z.looseObject({
+  type: z.string().describe("a URI naming the kind of problem, https://clauseguard.dev/problems/<code>"),
+  title: z.string().describe("the kind's title, the same for every problem of a code"),
+  status: z.number().int().describe("the HTTP status"),
+  code: z.enum([...(Object.keys(errorRegistry) as ErrorCode[]), "internal"]).describe("stable machine-readable code"),
+  detail: z.string().describe("what went wrong in this request"),
+  instance: z.string().optional().describe("the request's path and query"),
+  requestId: z.string().optional().describe("the request id (X-Request-Id), also in the server's log"),
+  errors: z
+    .array(z.strictObject({ path: z.string().describe("the field: `body.note`, `query.limit`, `[3].outputTokens`"), message: z.string() }))
+    .optional()
+    .describe("every invalid field of a validation failure"),
+});
+export type Problem = z.infer<typeof problemSchema>;
 
 export function sendProblem(res: Response, err: AppError): void {
   const { status, title } = errorRegistry[err.code];
@@ -25,7 +47,7 @@ export function sendProblem(res: Response, err: AppError): void {
       requestId: res.locals.requestId as string | undefined,
       ...(err.errors ? { errors: err.errors } : {}),
       ...err.extra,
-    });
+    } satisfies Problem);
 }
 
 export const routeNotFound: RequestHandler = (req, _res, next) => {
@@ -80,7 +102,7 @@ export function errorHandler(logger: Logger): ErrorRequestHandler {
         code: "internal",
         detail: `An unexpected error occurred; quote errorId ${errorId} when reporting it.`,
         errorId,
-        requestId: res.locals.requestId,
-      });
+        requestId: res.locals.requestId as string | undefined,
+      } satisfies Problem);
   };
 }

@@ -4,34 +4,24 @@
 import { once } from "node:events";
 import type { Writable } from "node:stream";
 import { stringify } from "csv-stringify";
+import { caseStatuses, severities } from "../features/cases/case-model";
+import type { CasePage, CaseSummary } from "../features/cases/case-views";
 import type { ApiClient } from "./api-client";
 
 export type CaseFilters = Partial<Record<"status" | "severity" | "ruleId" | "accountId" | "assignee" | "from" | "to", string>>;
 
-type CaseItem = {
-  id: string;
-  accountId: string;
-  ruleId: string;
-  ruleVersion: number;
-  clause: { ref: string; text: string };
-  severity: string;
-  status: string;
-  firstSeenAt: string;
-  lastSeenAt: string;
-  hitCount: number;
-  assignee: string | null;
-  linkedAccounts: string[];
-  createdAt: string;
-  activityAt: string;
-  dismissedAt: string | null;
-};
+/** "a, b or c". */
+const either = (values: readonly string[]) => `${values.slice(0, -1).join(", ")} or ${values[values.length - 1]}`;
+/** The help of --status and --severity: the case model's values. */
+export const statusHelp = either(caseStatuses);
+export const severityHelp = either(severities);
 
 export const csvColumns = [
   "id", "accountId", "ruleId", "ruleVersion", "clauseRef", "clauseText", "severity", "status", "firstSeenAt", "lastSeenAt",
   "hitCount", "assignee", "linkedAccounts", "createdAt", "activityAt", "dismissedAt",
 ] as const;
 
-const csvRow = (c: CaseItem) => ({
+const csvRow = (c: CaseSummary) => ({
   ...c,
   clauseRef: c.clause.ref,
   clauseText: c.clause.text,
@@ -61,7 +51,7 @@ export async function exportCases(opts: { api: ApiClient; filters: CaseFilters; 
   let cursor: string | null = null;
   do {
     if (cursor) query.set("cursor", cursor);
-    const page: { items: CaseItem[]; nextCursor: string | null } = await opts.api.request("GET", `/v1/cases?${query}`);
+    const page: CasePage = await opts.api.request("GET", `/v1/cases?${query}`);
     for (const c of page.items) {
       if (csv) {
         if (!csv.write(csvRow(c))) await once(csv, "drain");

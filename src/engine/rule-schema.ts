@@ -5,6 +5,7 @@ import { type FieldError, deeperThan, formatPath, unusableParts } from "./json-i
 import { factCatalog, isFactName } from "./fact-catalog";
 import { parseOperator } from "./operators";
 import { parseWindow } from "./window";
+import { severities } from "./rule-model";
 
 export const maxRuleBytes = 64 * 1024;
 export const maxConditionDepth = 10;
@@ -19,7 +20,7 @@ export const ruleDocumentSchema = z.strictObject({
   name: z.string().trim().min(1).max(200),
   description: z.string().max(4000).default(""),
   clause: z.strictObject({ ref: z.string().trim().min(1).max(200), text: z.string().trim().min(1).max(2000) }),
-  severity: z.enum(["low", "medium", "high", "critical"]),
+  severity: z.enum(severities),
   scope: z.enum(["event", "account"]),
   window: z.string().superRefine((text, ctx) => {
     const r = parseWindow(text);

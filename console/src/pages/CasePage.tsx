@@ -2,7 +2,7 @@
 // account's usage over the window, the events the facts came from, the linked accounts with their
 // own status and cases, the timeline, and the actions the API allows from the case's status.
 import { useEffect, useState, type FormEvent, type ReactNode } from "react";
-import { type AccountView, ApiError, type CaseDetail, type Page, type StoredEvent, type UsageSeries, api, qs } from "../api";
+import { type AccountView, ApiError, type CaseDetail, type EnforcementAction, type EventPage, type StoredEvent, type UsageSeries, api, qs } from "../api";
 import { UsageChart } from "../components/UsageChart";
 import { factLabel, fmtNumber, fmtOperator, fmtTime, windowMs } from "../format";
 import { href } from "../route";
@@ -24,7 +24,7 @@ export function CasePage({ id }: { id: string }) {
   const chartTo = evidence ? new Date(Math.ceil((Date.parse(evidence.occurredAt) + 1) / hourMs) * hourMs) : undefined;
   const chartFrom = chartTo && evidence ? new Date(chartTo.getTime() - Math.min(maxSpanMs, Math.max(24 * hourMs, windowMs(evidence.window) + hourMs))) : undefined;
   const usage = useApi<UsageSeries>(c && chartFrom && chartTo ? `/v1/accounts/${encodeURIComponent(c.accountId)}/usage${qs({ from: chartFrom.toISOString(), to: chartTo.toISOString() })}` : null);
-  const events = useApi<Page<StoredEvent>>(evidence?.eventIds.length ? `/v1/events${qs({ eventId: evidence.eventIds.slice(0, 50), limit: 50 })}` : null);
+  const events = useApi<EventPage>(evidence?.eventIds.length ? `/v1/events${qs({ eventId: evidence.eventIds.slice(0, 50), limit: 50 })}` : null);
 
   const refresh = async () => {
     await Promise.all([kase.reload(), account.reload()]);
@@ -258,7 +258,7 @@ function LinkedAccounts({ ids, changes }: { ids: string[]; changes: number }) {
 function Actions({ kase, onChanged }: { kase: CaseDetail; onChanged: () => Promise<void> }) {
   const [assignee, setAssignee] = useState(kase.assignee ?? "");
   const [note, setNote] = useState("");
-  const [action, setAction] = useState<"restrict" | "suspend">("suspend");
+  const [action, setAction] = useState<EnforcementAction>("suspend");
   const [linkedBy, setLinkedBy] = useState("");
   const [message, setMessage] = useState<{ kind: "ok" | "error"; text: string }>();
   const [busy, setBusy] = useState(false);
@@ -325,7 +325,7 @@ function Actions({ kase, onChanged }: { kase: CaseDetail; onChanged: () => Promi
           <legend>Enforce on the account</legend>
           <div className="field">
             <label htmlFor="enforce-action">Action</label>
-            <select id="enforce-action" value={action} onChange={(e) => setAction(e.target.value as "restrict" | "suspend")}>
+            <select id="enforce-action" value={action} onChange={(e) => setAction(e.target.value as EnforcementAction)}>
               <option value="suspend">suspend</option>
               <option value="restrict">restrict</option>
             </select>

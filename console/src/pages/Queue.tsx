@@ -1,7 +1,7 @@
 // The case queue: filters (kept in the URL), counts per status, newest activity or severity first,
 // cursor pages, and a refresh every 15 seconds that keeps the page, the filters and the focus.
 import { useEffect, useState, type FormEvent } from "react";
-import { type CaseSummary, type Page, type RuleView, qs, severities, statuses } from "../api";
+import { type CaseCounts, type CasePage, type RulePage, qs, severities, statuses } from "../api";
 import { fmtTime, fromLocalInput, toLocalInput } from "../format";
 import { href, replaceQuery } from "../route";
 import { useApi, useInterval } from "../useApi";
@@ -24,10 +24,10 @@ export function Queue({ query }: { query: URLSearchParams }) {
   const filterKey = JSON.stringify(filters);
   useEffect(() => setDraft(JSON.parse(filterKey) as Filters), [filterKey]);
 
-  const list = useApi<Page<CaseSummary>>(`/v1/cases${qs({ ...filters, limit: pageSize, cursor })}`);
+  const list = useApi<CasePage>(`/v1/cases${qs({ ...filters, limit: pageSize, cursor })}`);
   const { status: _status, sort: _sort, ...countFilters } = filters;
-  const counts = useApi<{ counts: Record<string, number>; total: number }>(`/v1/cases/counts${qs(countFilters)}`);
-  const rules = useApi<Page<RuleView>>("/v1/rules?limit=500");
+  const counts = useApi<CaseCounts>(`/v1/cases/counts${qs(countFilters)}`);
+  const rules = useApi<RulePage>("/v1/rules?limit=500");
   const [refreshedAt, setRefreshedAt] = useState<Date>();
   useEffect(() => {
     if (list.data) setRefreshedAt(new Date());

@@ -2,14 +2,14 @@
 // a backtest of a version over a chosen range (what it would have flagged; nothing is saved).
 import { diffLines } from "diff";
 import { useState, type FormEvent } from "react";
-import { type ApiError, type BacktestResult, type Page, type RuleVersion, type RuleView, api } from "../api";
+import { type ApiError, type BacktestResult, type RulePage, type RuleVersion, type RuleVersionPage, type RuleView, api } from "../api";
 import { factLabel, fmtNumber, fmtOperator, fmtTime, fromLocalInput, toLocalInput } from "../format";
 import { href } from "../route";
 import { useApi } from "../useApi";
 import { Alert, Table } from "../components/Table";
 
 export function RulesList() {
-  const rules = useApi<Page<RuleView>>("/v1/rules?limit=500");
+  const rules = useApi<RulePage>("/v1/rules?limit=500");
   return (
     <section aria-labelledby="rules-title">
       <h1 id="rules-title">Rules</h1>
@@ -65,7 +65,7 @@ export function sideBySide(a: string, b: string): Row[] {
 
 export function RulePage({ id }: { id: string }) {
   const rule = useApi<RuleView>(`/v1/rules/${encodeURIComponent(id)}`);
-  const versions = useApi<Page<RuleVersion>>(`/v1/rules/${encodeURIComponent(id)}/versions`);
+  const versions = useApi<RuleVersionPage>(`/v1/rules/${encodeURIComponent(id)}/versions`);
   const all = versions.data?.items ?? [];
   const newest = all.reduce((n, v) => Math.max(n, v.version), 0);
   const [leftPick, setLeft] = useState<number>();

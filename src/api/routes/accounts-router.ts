@@ -9,6 +9,7 @@ import { queryMoment } from "../../features/events/event-schemas";
 import { batchItems } from "./events-router";
 import type { AccountService } from "../../features/accounts/account-service";
 import { parseProfileItems, profileBody } from "../../features/accounts/account-profile";
+import type { ProfilesResult } from "../../features/accounts/account-views";
 
 export const accountIdParam = z.object({ id: storableText(128) });
 
@@ -50,7 +51,7 @@ export function createAccountsRouter(deps: { accounts: AccountService; apiKeys: 
     express.text({ limit, type: ["application/x-ndjson", "application/ndjson"] }),
     async (req, res) => {
       const profiles = await deps.accounts.setProfiles(parseProfileItems(batchItems(req.body, "accounts")));
-      res.json({ updated: profiles.length, items: profiles });
+      res.json({ updated: profiles.length, items: profiles } satisfies ProfilesResult);
     },
   );
   // The gateway holds events:write; analysts hold cases:read. Either may ask.

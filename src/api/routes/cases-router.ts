@@ -8,7 +8,8 @@ import { paginationQuery } from "../../shared/pagination";
 import { storable, unstorableMessage } from "../../engine/json-input";
 import { parseOrThrow, storableText } from "../../shared/parse";
 import type { ApiKeyService } from "../../features/auth/api-key-service";
-import { type CaseQueries, caseStatuses, severities } from "../../features/cases/case-queries";
+import type { CaseQueries } from "../../features/cases/case-queries";
+import { caseStatuses, enforcementActions, severities } from "../../features/cases/case-model";
 import type { CaseWorkflow } from "../../features/cases/case-workflow";
 
 export const listCasesQuery = z.strictObject({
@@ -34,7 +35,7 @@ export const transitionBody = z.strictObject({ to: z.enum(caseStatuses), note: n
 export const noteBody = z.strictObject({ note });
 export const assignBody = z.strictObject({ assignee: z.string().trim().min(1).max(200).refine(storable, unstorableMessage).nullable() });
 export const enforceBody = z.strictObject({
-  action: z.enum(["restrict", "suspend"]),
+  action: z.enum(enforcementActions),
   note,
   includeLinked: z
     .strictObject({

@@ -6,6 +6,7 @@ import { storable, unstorableMessage } from "../../engine/json-input";
 import { parseOrThrow } from "../../shared/parse";
 import { scopes } from "../../features/auth/api-key";
 import type { ApiKeyService } from "../../features/auth/api-key-service";
+import type { ApiKeyPage } from "../../features/auth/key-views";
 
 // The database holds no year outside 1..9999.
 const storableMoment = (s: string) => Date.parse(s) >= Date.parse("0001-01-01T00:00:00Z") && Date.parse(s) <= Date.parse("9999-12-31T23:59:59.999Z");
@@ -22,7 +23,7 @@ export function createKeysRouter(deps: { apiKeys: ApiKeyService }): Router {
   const router = Router();
   const admin = requireScope(deps.apiKeys, "admin");
   router.get("/v1/keys", admin, async (_req, res) => {
-    res.json({ items: await deps.apiKeys.listKeys(), nextCursor: null });
+    res.json({ items: await deps.apiKeys.listKeys(), nextCursor: null } satisfies ApiKeyPage);
   });
   router.post("/v1/keys", admin, express.json({ limit: "16kb" }), async (req, res) => {
     const body = parseOrThrow(createKeyBody, req.body ?? {}, "body");

@@ -9,6 +9,7 @@ import { parseOrThrow } from "../../shared/parse";
 import type { ApiKeyService } from "../../features/auth/api-key-service";
 import type { BacktestService } from "../../features/rules/backtest";
 import type { RuleService } from "../../features/rules/rule-service";
+import type { BacktestStreamLine, RuleValid, RuleVersionPage } from "../../features/rules/rule-views";
 
 const maxBacktestRangeMs = 92 * 86_400_000;
 
@@ -48,7 +49,7 @@ export function createRulesRouter(deps: { rules: RuleService; apiKeys: ApiKeySer
   });
   router.post("/v1/rules/validate", read, json, (req, res) => {
     ruleFromBody(req.body);
-    res.json({ valid: true });
+    res.json({ valid: true } satisfies RuleValid);
   });
   router.post("/v1/rules", write, json, async (req, res) => {
     res.status(201).json(await deps.rules.createRule(ruleFromBody(req.body), actorOf(res)));
@@ -59,7 +60,7 @@ export function createRulesRouter(deps: { rules: RuleService; apiKeys: ApiKeySer
   });
   router.get("/v1/rules/:id/versions", read, async (req, res) => {
     const { id } = parseOrThrow(ruleIdParam, req.params, "params");
-    res.json({ items: await deps.rules.listVersions(id), nextCursor: null });
+    res.json({ items: await deps.rules.listVersions(id), nextCursor: null } satisfies RuleVersionPage);
   });
   router.put("/v1/rules/:id", write, json, async (req, res) => {
     const { id } = parseOrThrow(ruleIdParam, req.params, "params");
@@ -75,9 +76,9 @@ export function createRulesRouter(deps: { rules: RuleService; apiKeys: ApiKeySer
     res.status(200).type("application/x-ndjson");
     res.flushHeaders();
     const result = await deps.backtests.run({ rule, version, from, to }, {
-      onProgress: (p) => res.write(`${JSON.stringify({ type: "progress", ...p })}\n`),
+      onProgress: (p) => res.write(`${JSON.stringify({ type: "progress", ...p } satisfies BacktestStreamLine)}\n`),
     });
-    res.end(`${JSON.stringify({ type: "result", ...result })}\n`);
+    res.end(`${JSON.stringify({ type: "result", ...result } satisfies BacktestStreamLine)}\n`);
   };
   router.post("/v1/rules/backtest", read, json, async (req, res) => {
     const body = parseOrThrow(backtestDocumentBody, req.body ?? {}, "body");

@@ -9,6 +9,7 @@ import { issuesToFieldErrors, validationFailed } from "../../shared/errors";
 import { ParseFailure, storableText } from "../../shared/parse";
 import { raw, sql } from "../../db/sql";
 import type { Sql } from "../../db/database";
+import type { AccountProfile } from "./account-views";
 
 /** Accounts one bulk request may set. */
 export const maxProfilesPerRequest = 10_000;
@@ -46,7 +47,6 @@ export const profileBody = z
 export const profileItem = z.strictObject({ accountId: storableText(128), ...profileFields });
 
 export type ProfileChange = { accountId: string } & { [F in ProfileField]?: string | null };
-export type AccountProfile = { accountId: string; createdAt: string | null; verification: string | null; plan: string | null; orgId: string | null; updatedAt: string };
 
 /** Validates a bulk request's items, all or nothing: every fault with its item's index, and an account twice is a fault. */
 export function parseProfileItems(items: unknown[]): ProfileChange[] {

@@ -1,18 +1,17 @@
 // Account reads: the enforcement status the gateway asks for on its fast path, and the account
 // view an analyst opens (usage, open cases, linked accounts).
 import { notFound } from "../../shared/errors";
-import { activeStatuses } from "../cases/case-repository";
+import { activeStatuses } from "../cases/case-model";
 import { toCaseSummary } from "../cases/case-queries";
 import { type HubLimits, defaultHubLimits } from "../events/link-policy";
 import { linkHubs, linkedAccountIds } from "../facts/fact-queries";
 import { type ProfileChange, readProfile, upsertProfiles } from "./account-profile";
 import { seriesSignalThreshold, usageSeries as readUsageSeries, usageTotals, valueStats } from "../facts/usage-rollups";
 import type { Database } from "../../db/database";
-import type { EnforcementSnapshot, EnforcementStatus } from "./enforcement-snapshot";
+import type { EnforcementSnapshot } from "./enforcement-snapshot";
+import type { AccountView, EnforcementStatus, UsageSeries } from "./account-views";
 
 const dayMs = 86_400_000;
-
-export type { EnforcementStatus } from "./enforcement-snapshot";
 
 export function createAccountService(db: Database, enforcement: EnforcementSnapshot, hubLimits: HubLimits = defaultHubLimits) {
   const { prisma } = db;
@@ -25,7 +24,7 @@ export function createAccountService(db: Database, enforcement: EnforcementSnaps
    * The account as an analyst sees it at `now`: usage over the last 24 hours, its active cases, and
    * the accounts linked to it by payment fingerprint, network prefix or org over `linkWindowMs`.
    */
-  async function accountView(accountId: string, now: Date, linkWindowMs = 30 * dayMs) {
+  async function accountView(accountId: string, now: Date, linkWindowMs = 30 * dayMs): Promise<AccountView> {
     const [account, profile] = await Promise.all([prisma.account.findUnique({ where: { id: accountId } }), readProfile(db, accountId)]);
     if (!account) throw notFound("account", accountId);
     const since = new Date(now.getTime() - dayMs);
@@ -75,7 +74,7 @@ export function createAccountService(db: Database, enforcement: EnforcementSnaps
   }
 
   /** The account's usage per hour over [from, to): what the console charts beside a case's evidence. */
-  async function usageSeries(accountId: string, from: Date, to: Date) {
+  async function usageSeries(accountId: string, from: Date, to: Date): Promise<UsageSeries> {
     const account = await prisma.account.findUnique({ where: { id: accountId }, select: { id: true } });
     if (!account) throw notFound("account", accountId);
     return {

@@ -5,13 +5,9 @@
 // before the request that made it is answered, in the process that enforced or lifted.
 import { sql } from "../../db/sql";
 import type { Sql } from "../../db/database";
+import type { EnforcementStatus } from "./account-views";
 
-export type EnforcementStatus = {
-  accountId: string;
-  status: "active" | "restricted" | "suspended";
-  since: string | null;
-  caseIds: string[];
-};
+export type { EnforcementStatus } from "./account-views";
 
 /** Where the snapshot comes from: the database in production, a fake in unit tests. */
 export type EnforcementSource = { load(): Promise<Map<string, EnforcementStatus>> };

@@ -2,8 +2,9 @@
 // [from, to) time range, cursor-paginated. Appending is audit-log.ts; nothing changes an entry.
 import { z } from "zod";
 import type { PrismaClient } from "../../generated/prisma/client";
-import { type Page, decodeCursor, encodeCursor, paginationQuery } from "../../shared/pagination";
+import { decodeCursor, encodeCursor, paginationQuery } from "../../shared/pagination";
 import { queryMoment, queryText } from "../events/event-schemas";
+import type { AuditPage } from "./audit-views";
 
 export const auditQuery = z
   .strictObject({
@@ -15,23 +16,11 @@ export const auditQuery = z
   })
   .refine((q) => !(q.from && q.to) || Date.parse(q.from) < Date.parse(q.to), { path: ["to"], message: "must be after from" });
 
-export type AuditItem = {
-  id: string;
-  at: string;
-  actor: string;
-  action: string;
-  targetType: string;
-  targetId: string;
-  before: unknown;
-  after: unknown;
-  requestId: string | null;
-};
-
 export type AuditQuery = z.infer<typeof auditQuery>;
 
 const cursorShape = z.tuple([queryMoment, z.string().regex(/^[0-9]{1,18}$/)]);
 
-async function listAudit(prisma: PrismaClient, q: AuditQuery): Promise<Page<AuditItem>> {
+async function listAudit(prisma: PrismaClient, q: AuditQuery): Promise<AuditPage> {
   const after = q.cursor ? decodeCursor(q.cursor, cursorShape) : undefined;
   const rows = await prisma.auditLogEntry.findMany({
     where: {

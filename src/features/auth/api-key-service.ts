@@ -4,19 +4,11 @@ import type { Logger } from "../../shared/logger";
 import type { Database } from "../../db/database";
 import { type Actor, appendAudit } from "../audit/audit-log";
 import { type Scope, generateKey, hasScope, hashSecret, parseKey, secretMatches } from "./api-key";
+import type { ApiKeyView, CreatedKey } from "./key-views";
 
 export type Principal = { keyId: string; name: string; scopes: string[]; actor: string };
 
-export type ApiKeyView = {
-  id: string;
-  name: string;
-  scopes: string[];
-  createdAt: Date;
-  createdBy: string;
-  lastUsedAt: Date | null;
-  expiresAt: Date | null;
-  revokedAt: Date | null;
-};
+export type { ApiKeyView } from "./key-views";
 
 /** lastUsedAt is written at most this often per key, so authentication stays a read. */
 const lastUsedResolutionMs = 60_000;
@@ -74,7 +66,7 @@ export function createApiKeyService(db: Database, logger: Logger, opts: { cacheM
     }
   }
 
-  async function createKey(input: { name: string; scopes: Scope[]; expiresAt?: Date }, { actor, requestId }: Actor): Promise<{ id: string; key: string }> {
+  async function createKey(input: { name: string; scopes: Scope[]; expiresAt?: Date }, { actor, requestId }: Actor): Promise<CreatedKey> {
     const generated = generateKey();
     await db.transaction({ orm: true }, async ({ prisma: tx }) => {
       await tx.apiKey.create({
@@ -85,11 +77,23 @@ export function createApiKeyService(db: Database, logger: Logger, opts: { cacheM
     return { id: generated.id, key: generated.key };
   }
 
+  /** Every key, oldest first, its times as ISO strings (as the API and the CLI print them). */
   async function listKeys(): Promise<ApiKeyView[]> {
-    return prisma.apiKey.findMany({
+    const rows = await prisma.apiKey.findMany({
       orderBy: { createdAt: "asc" },
       select: { id: true, name: true, scopes: true, createdAt: true, createdBy: true, lastUsedAt: true, expiresAt: true, revokedAt: true },
     });
+    const iso = (d: Date | null) => d?.toISOString() ?? null;
+    return rows.map((r) => ({
+      id: r.id,
+      name: r.name,
+      scopes: r.scopes as Scope[],
+      createdAt: r.createdAt.toISOString(),
+      createdBy: r.createdBy,
+      lastUsedAt: iso(r.lastUsedAt),
+      expiresAt: iso(r.expiresAt),
+      revokedAt: iso(r.revokedAt),
+    }));
   }
 
   async function revokeKey(id: string, { actor, requestId }: Actor, now = new Date()): Promise<void> {

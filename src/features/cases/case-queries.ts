@@ -1,16 +1,18 @@
 // Reads of violation cases for analysts: the filtered, cursor-paginated list and one case whole.
 import { z } from "zod";
-import type { PrismaClient, Prisma } from "../../generated/prisma/client";
+import type { $Enums, PrismaClient, Prisma } from "../../generated/prisma/client";
 import { notFound } from "../../shared/errors";
-import { type Page, decodeCursor, encodeCursor } from "../../shared/pagination";
-import { allowedMoves, noteRequiredFor } from "./case-workflow";
+import { decodeCursor, encodeCursor } from "../../shared/pagination";
+import { type CaseStatus, type Severity, allowedMoves, caseStatuses, noteRequiredFor, severities } from "./case-model";
+import type { CaseCounts, CaseDetail, CasePage, CaseSummary, TimelineEntry } from "./case-views";
 
-export const caseStatuses = ["open", "investigating", "confirmed", "enforced", "dismissed", "resolved"] as const;
-export const severities = ["low", "medium", "high", "critical"] as const;
+// The model's statuses and severities are the database enums' (prisma/schema.prisma): a compile error when they part.
+type Same<A, B> = [A] extends [B] ? ([B] extends [A] ? true : false) : false;
+const _statusesMatchTheDatabase: Same<CaseStatus, $Enums.CaseStatus> & Same<Severity, $Enums.Severity> = true;
 
 export type CaseFilter = {
-  status?: (typeof caseStatuses)[number];
-  severity?: (typeof severities)[number];
+  status?: CaseStatus;
+  severity?: Severity;
   ruleId?: string;
   accountId?: string;
   assignee?: string;
@@ -26,7 +28,7 @@ export type CaseCountFilter = Omit<CaseFilter, "status" | "sort" | "limit" | "cu
 
 type CaseRow = Prisma.ViolationCaseGetPayload<object>;
 
-export function toCaseSummary(c: CaseRow) {
+export function toCaseSummary(c: CaseRow): CaseSummary {
   return {
     id: c.id,
     accountId: c.accountId,
@@ -45,8 +47,6 @@ export function toCaseSummary(c: CaseRow) {
     dismissedAt: c.dismissedAt?.toISOString() ?? null,
   };
 }
-
-export type CaseSummary = ReturnType<typeof toCaseSummary>;
 
 const cursorShape = z.tuple([z.string(), z.string()]);
 const severityCursorShape = z.tuple([z.enum(severities), z.string(), z.string()]);
@@ -67,7 +67,7 @@ const afterActivity = (at: string, id: string): Prisma.ViolationCaseWhereInput[]
 ];
 
 export function createCaseQueries(prisma: PrismaClient) {
-  async function listCases(f: CaseFilter): Promise<Page<CaseSummary>> {
+  async function listCases(f: CaseFilter): Promise<CasePage> {
     const bySeverity = f.sort === "severity";
     let after: Prisma.ViolationCaseWhereInput | undefined;
     if (f.cursor && bySeverity) {
@@ -91,14 +91,14 @@ export function createCaseQueries(prisma: PrismaClient) {
   }
 
   /** How many cases of each status match the other filters (the console's queue tabs). */
-  async function countCases(f: CaseCountFilter): Promise<{ counts: Record<(typeof caseStatuses)[number], number>; total: number }> {
+  async function countCases(f: CaseCountFilter): Promise<CaseCounts> {
     const groups = await prisma.violationCase.groupBy({ by: ["status"], where: filterWhere(f), _count: { _all: true } });
-    const counts = Object.fromEntries(caseStatuses.map((s) => [s, 0])) as Record<(typeof caseStatuses)[number], number>;
+    const counts = Object.fromEntries(caseStatuses.map((s) => [s, 0])) as CaseCounts["counts"];
     for (const g of groups) counts[g.status] = g._count._all;
     return { counts, total: groups.reduce((n, g) => n + g._count._all, 0) };
   }
 
-  async function getCase(id: string) {
+  async function getCase(id: string): Promise<CaseDetail> {
     const c = await prisma.violationCase.findUnique({
       where: { id },
       include: {
@@ -116,16 +116,16 @@ export function createCaseQueries(prisma: PrismaClient) {
         triggerEventId: e.triggerEventId,
         occurredAt: e.occurredAt.toISOString(),
         window: e.window,
-        conditions: e.conditions,
+        conditions: e.conditions as CaseDetail["evidence"][number]["conditions"],
         eventIds: e.eventIds,
         recordedAt: e.createdAt.toISOString(),
       })),
       timeline: c.timeline.map((t) => ({
         at: t.at.toISOString(),
         actor: t.actor,
-        kind: t.kind,
-        from: t.fromStatus,
-        to: t.toStatus,
+        kind: t.kind as TimelineEntry["kind"],
+        from: t.fromStatus as CaseStatus | null,
+        to: t.toStatus as CaseStatus | null,
         note: t.note,
         ...(t.detail ? { detail: t.detail } : {}),
       })),

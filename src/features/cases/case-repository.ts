@@ -1,17 +1,22 @@
 // Writes of violation cases on the evaluation path: a batch's hits open a case, or are added to
-// the account's active case for the rule (or to a case dismissed less than 7 days earlier). What
-// the hits of one account and rule do is decided by planCaseWrites (pure); recordHits writes the
-// whole batch's decisions in a fixed number of statements, whatever the number of hits.
+// the account's active case for the rule (or to a case dismissed less than the cool-down, 7 days,
+// earlier: case-model.ts). What the hits of one account and rule do is decided by planCaseWrites
+// (pure); recordHits writes the whole batch's decisions in a fixed number of statements, whatever
+// the number of hits.
 import { randomUUID } from "node:crypto";
-import { type SqlQuery, sql } from "../../db/sql";
+import { type SqlQuery, raw, sql } from "../../db/sql";
 import type { ConditionExplanation } from "../../engine/evaluation";
 import type { RuleDocument } from "../../engine/rule-schema";
 import type { Sql } from "../../db/database";
 import type { WebhookOutbox } from "../webhooks/webhook-outbox";
+import { activeStatuses, dismissalCooldownMs } from "./case-model";
 
-export const activeStatuses = ["open", "investigating", "confirmed", "enforced"] as const;
-export const dismissalCooldownMs = 7 * 86_400_000;
+// The cool-down is the case model's (case-model.ts); re-exported for the callers that read it here.
+export { dismissalCooldownMs } from "./case-model";
 export const maxEvidencePerCase = 20;
+
+/** The model's active statuses as SQL literals ('open', ...): constants, so the statement's text stays the same. */
+const activeStatusesSql = activeStatuses.map((s) => `'${s}'`).join(", ");
 
 export type Hit = {
   accountId: string;
@@ -102,7 +107,7 @@ export async function recordHits(tx: Sql, hits: Hit[], now: Date, outbox?: Webho
     FROM jsonb_to_recordset(${json(pairs.map((h, i) => ({ i, account_id: h.accountId, rule_id: h.rule.id })))}::jsonb) AS p(i int, account_id text, rule_id text)
     LEFT JOIN LATERAL (
       SELECT c.id FROM violation_case c
-      WHERE c.account_id = p.account_id AND c.rule_id = p.rule_id AND c.status IN ('open', 'investigating', 'confirmed', 'enforced')
+      WHERE c.account_id = p.account_id AND c.rule_id = p.rule_id AND c.status IN (${raw(activeStatusesSql)})
       ORDER BY c.created_at DESC, c.id LIMIT 1) a ON true
     LEFT JOIN LATERAL (
       SELECT c.id, c.dismissed_at FROM violation_case c

@@ -11,25 +11,15 @@ import type { Prisma } from "../../generated/prisma/client";
 import { type Actor, appendAudit } from "../audit/audit-log";
 import { linkedAccountIds } from "../facts/fact-queries";
 import type { WebhookOutbox } from "../webhooks/webhook-outbox";
+import type { AccountStatus } from "../accounts/account-model";
+import { type CaseStatus, type EnforcementAction, type TimelineKind, activeStatuses, allowedMoves, noteRequiredFor } from "./case-model";
+import type { AssignResult, EnforceResult, NoteResult, TransitionResult } from "./case-views";
 
-export type CaseStatus = "open" | "investigating" | "confirmed" | "enforced" | "dismissed" | "resolved";
+// The statuses and the moves are the case model's (case-model.ts); re-exported for the callers that read them here.
+export { type CaseStatus, allowedMoves } from "./case-model";
 
-/** The only moves a case can make. `enforced` is reached through enforce(), which also acts on the account. */
-export const allowedMoves: Record<CaseStatus, CaseStatus[]> = {
-  open: ["investigating", "confirmed", "dismissed"],
-  investigating: ["confirmed", "dismissed"],
-  confirmed: ["enforced", "dismissed"],
-  enforced: ["resolved"],
-  dismissed: ["open"],
-  resolved: [],
-};
-
-/** Moves that must say why. */
-export const noteRequiredFor: CaseStatus[] = ["dismissed", "enforced", "resolved"];
-
-const strength = { active: 0, restricted: 1, suspended: 2 } as const;
-type AccountStatus = keyof typeof strength;
-const statusOf = (action: "restrict" | "suspend"): AccountStatus => (action === "suspend" ? "suspended" : "restricted");
+const strength: Record<AccountStatus, number> = { active: 0, restricted: 1, suspended: 2 };
+const statusOf = (action: EnforcementAction): AccountStatus => (action === "suspend" ? "suspended" : "restricted");
 
 type Tx = Orm;
 
@@ -47,7 +37,7 @@ export function createCaseWorkflow(db: Database, outbox?: WebhookOutbox, onEnfor
     return tx.violationCase.findUniqueOrThrow({ where: { id: caseId } });
   }
 
-  async function timeline(tx: Tx, caseId: string, entry: { actor: string; kind: string; from?: string; to?: string; note?: string; detail?: unknown }, now: Date) {
+  async function timeline(tx: Tx, caseId: string, entry: { actor: string; kind: TimelineKind; from?: CaseStatus; to?: CaseStatus; note?: string; detail?: unknown }, now: Date) {
     await tx.caseTimelineEntry.create({
       data: {
         caseId,
@@ -73,7 +63,7 @@ export function createCaseWorkflow(db: Database, outbox?: WebhookOutbox, onEnfor
     return { accountId, status, since: now };
   }
 
-  async function transition(caseId: string, to: CaseStatus, note: string | undefined, who: Actor, now = new Date()) {
+  async function transition(caseId: string, to: CaseStatus, note: string | undefined, who: Actor, now = new Date()): Promise<TransitionResult> {
     const result = await transitionInTransaction(caseId, to, note, who, now);
     if (result.accounts.length > 0) await onEnforcementChanged();
     return result;
@@ -94,7 +84,7 @@ export function createCaseWorkflow(db: Database, outbox?: WebhookOutbox, onEnfor
       if (to === "open") {
         // Reopening must not make a second active case for the account and rule.
         const active = await tx.violationCase.findFirst({
-          where: { accountId: c.accountId, ruleId: c.ruleId, status: { in: ["open", "investigating", "confirmed", "enforced"] }, id: { not: c.id } },
+          where: { accountId: c.accountId, ruleId: c.ruleId, status: { in: [...activeStatuses] }, id: { not: c.id } },
           select: { id: true },
         });
         if (active) throw new AppError("conflict", `case ${active.id} is already active for this account and rule`, undefined, { activeCaseId: active.id });
@@ -110,11 +100,11 @@ export function createCaseWorkflow(db: Database, outbox?: WebhookOutbox, onEnfor
       await timeline(tx, caseId, { actor: who.actor, kind: "transition", from, to, note }, now);
       await appendAudit(tx, { ...who, action: "case.transition", targetType: "case", targetId: caseId, before: { status: from }, after: { status: to, note, accountsRestored: lifted } });
       await outbox?.notify(t, "case.status_changed", { caseId, accountId: c.accountId, ruleId: c.ruleId, from, to, actor: who.actor, note: note ?? null, accounts: lifted }, now);
-      return { caseId, from, to, accounts: lifted };
+      return { caseId, from, to, accounts: lifted.map((a) => ({ ...a, since: a.since?.toISOString() ?? null })) };
     });
   }
 
-  async function addNote(caseId: string, note: string, who: Actor, now = new Date()) {
+  async function addNote(caseId: string, note: string, who: Actor, now = new Date()): Promise<NoteResult> {
     return db.transaction({ orm: true }, async (t) => {
       const tx = t.prisma;
       await lockCase(tx, caseId);
@@ -124,7 +114,7 @@ export function createCaseWorkflow(db: Database, outbox?: WebhookOutbox, onEnfor
     });
   }
 
-  async function assign(caseId: string, assignee: string | null, who: Actor, now = new Date()) {
+  async function assign(caseId: string, assignee: string | null, who: Actor, now = new Date()): Promise<AssignResult> {
     return db.transaction({ orm: true }, async (t) => {
       const tx = t.prisma;
       const c = await lockCase(tx, caseId);
@@ -143,10 +133,10 @@ export function createCaseWorkflow(db: Database, outbox?: WebhookOutbox, onEnfor
    */
   async function enforce(
     caseId: string,
-    input: { action: "restrict" | "suspend"; note: string; includeLinked?: { by: LinkBy; windowMs: number } },
+    input: { action: EnforcementAction; note: string; includeLinked?: { by: LinkBy; windowMs: number } },
     who: Actor,
     now = new Date(),
-  ) {
+  ): Promise<EnforceResult> {
     const found = await prisma.violationCase.findUnique({ where: { id: caseId }, select: { accountId: true } });
     if (!found) throw notFound("case", caseId);
     // Read before the transaction: on the embedded database a driver read inside it would wait for it.
@@ -161,7 +151,7 @@ export function createCaseWorkflow(db: Database, outbox?: WebhookOutbox, onEnfor
         throw new AppError("transition_not_allowed", `only a confirmed case can be enforced; this one is ${from}`, undefined, { from, to: "enforced", allowed: allowedMoves[from] });
       }
       const accounts = [c.accountId, ...linked.filter((a) => a !== c.accountId).sort()];
-      const enforced: (Awaited<ReturnType<typeof settleAccount>> & { action: string; linked: boolean })[] = [];
+      const enforced: (Awaited<ReturnType<typeof settleAccount>> & { action: EnforcementAction; linked: boolean })[] = [];
       for (const accountId of accounts) {
         await tx.enforcement.create({ data: { id: `enf_${randomUUID().replace(/-/g, "")}`, accountId, caseId, action: input.action, actor: who.actor, note: input.note, createdAt: now } });
         const settled = await settleAccount(tx, accountId, now);

@@ -3,6 +3,7 @@ import { z } from "zod";
 import { profileCreatedAt, profileToken } from "../accounts/account-profile";
 import { deeperThan, forbiddenKeys, storable, unstorableMessage, unusableParts } from "../../engine/json-input";
 import { storableText } from "../../shared/parse";
+import { ipTypes } from "./event-model";
 
 const maxAttributesBytes = 4096;
 const minOccurredAtMs = Date.parse("1970-01-01T00:00:00.000Z");
@@ -16,9 +17,6 @@ const optionalText = (max: number) => text(max).nullish();
 function checkAttributes(value: unknown, ctx: z.RefinementCtx): void {
   for (const issue of unusableParts(value)) ctx.addIssue({ code: "custom", ...issue });
 }
-
-/** What the gateway knows of an address's network; the link policy says which are shared infrastructure (docs/linking.md). */
-export const ipTypes = ["residential", "hosting", "cloud", "vpn", "proxy", "cgnat", "unknown"] as const;
 
 const signalName = /^[A-Za-z_][A-Za-z0-9_]{0,63}$/;
 

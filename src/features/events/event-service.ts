@@ -1,20 +1,19 @@
 // Ingestion and reading of usage events: per-item validation, in-batch and stored-duplicate
 // accounting, one transaction per batch that commits before the caller answers.
-import type { FieldError } from "../../engine/json-input";
 import { issuesToFieldErrors, validationFailed } from "../../shared/errors";
-import { type Page, decodeCursor, encodeCursor } from "../../shared/pagination";
+import { decodeCursor, encodeCursor } from "../../shared/pagination";
 import { z } from "zod";
 import { ParseFailure } from "../../shared/parse";
 import { type Database, retryAborted } from "../../db/database";
 import { raw, sql } from "../../db/sql";
-import { type StoredEvent, type StoredEventRow, storedEventColumns, storedEventOf } from "./stored-event";
+import { type StoredEventRow, storedEventColumns, storedEventOf } from "./stored-event";
 import { insertEvents } from "./event-repository";
 import { type LinkKeyCache, createLinkKeyCache } from "./link-key-cache";
 import type { LinkPolicy } from "./link-policy";
 import { type UsageEventInput, maxBatchItems, queryMoment, usageEventSchema } from "./event-schemas";
+import type { EventPage, IngestResult, RejectedItem } from "./event-views";
 
-export type RejectedItem = { index: number; eventId?: string; errors: FieldError[] };
-export type IngestResult = { accepted: number; duplicates: number; rejected: RejectedItem[] };
+export type { IngestResult, RejectedItem, StoredEvent } from "./event-views";
 
 export { ParseFailure } from "../../shared/parse";
 
@@ -70,7 +69,7 @@ export function createEventService(db: Database, opts: { onStored?: () => void; 
 
   const cursorShape = z.tuple([queryMoment, z.string().regex(/^[0-9]{1,18}$/)]);
 
-  async function listEvents(q: { accountId?: string; eventIds?: string[]; from?: Date; to?: Date; limit: number; cursor?: string }): Promise<Page<StoredEvent>> {
+  async function listEvents(q: { accountId?: string; eventIds?: string[]; from?: Date; to?: Date; limit: number; cursor?: string }): Promise<EventPage> {
     const after = q.cursor ? decodeCursor(q.cursor, cursorShape) : undefined;
     const where = [
       ...(q.accountId ? [sql`e.account_id = ${q.accountId}`] : []),

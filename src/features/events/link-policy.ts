@@ -6,7 +6,7 @@ import fs from "node:fs";
 import path from "node:path";
 import ipaddr from "ipaddr.js";
 import { z } from "zod";
-import { ipTypes } from "./event-schemas";
+import { ipTypes } from "./event-model";
 
 /**
  * Link kinds. Strong kinds are evidence of common control and make up the "any" scope the

@@ -3,10 +3,10 @@
 // select storedEventColumns and map the row with storedEventOf, so a field added to the event is
 // added here once (test/evaluation-failures.e2e.test.ts fails on a column left out).
 import type { EventFact } from "../../engine/evaluation";
-import type { UsageEventInput } from "./event-schemas";
+import type { StoredEvent } from "./event-views";
 
-/** The event as the gateway posted it, with the time ClauseGuard stored it. */
-export type StoredEvent = UsageEventInput & { receivedAt: string };
+/** The event as the gateway posted it, with the time ClauseGuard stored it (its schema: event-views.ts). */
+export type { StoredEvent };
 
 /**
  * The columns of a usage_event row (alias `e`) that make a StoredEvent. Plain columns, mapped in

@@ -4,7 +4,7 @@
 // time, as in live evaluation); the account and linked-account facts are read from the database.
 import type { Database } from "../../db/database";
 import type { WindowAggregateName } from "../../engine/fact-catalog";
-import { type ConditionExplanation, type EventFact, type FactSource, type RuleCompiler, type RuleEvaluator, maxEvidenceEvents } from "../../engine/evaluation";
+import { type EventFact, type FactSource, type RuleCompiler, type RuleEvaluator, maxEvidenceEvents } from "../../engine/evaluation";
 import type { RuleDocument } from "../../engine/rule-schema";
 import { windowNeeds } from "../../engine/window-needs";
 import { createFactSource } from "../facts/fact-source";
@@ -12,32 +12,7 @@ import { type HubLimits, defaultHubLimits } from "../events/link-policy";
 import { type StoredEventRow, eventFact, storedEventColumns, storedEventOf } from "../events/stored-event";
 import { createFactLoader } from "../facts/fact-loader";
 import { scopesFor, uniteComponents } from "../facts/link-components";
-
-export type BacktestHit = {
-  accountId: string;
-  firstHitAt: string;
-  lastHitAt: string;
-  hitCount: number;
-  /** The first hit's evidence, in the shape cases use. */
-  sampleEvidence: { triggerEventId: string; occurredAt: string; window: string; conditions: ConditionExplanation[]; eventIds: string[] };
-};
-
-export type BacktestResult = {
-  ruleId: string;
-  version: number | null;
-  from: string;
-  to: string;
-  eventsEvaluated: number;
-  accountsEvaluated: number;
-  accountsHit: number;
-  evaluationErrors: number;
-  hits: BacktestHit[];
-  /** True when more accounts were hit than `maxHits`: `accountsHit` still counts them all. */
-  truncated: boolean;
-  durationMs: number;
-};
-
-export type BacktestProgress = { eventsRead: number; accountsEvaluated: number; accountsHit: number };
+import type { BacktestHit, BacktestProgress, BacktestResult } from "./rule-views";
 
 const pageSize = 20_000;
 const minuteMs = 60_000;

@@ -6,9 +6,10 @@ import type { Prisma } from "../../generated/prisma/client";
 import { z } from "zod";
 import { type RuleDocument, ruleIdPattern } from "../../engine/rule-schema";
 import { AppError, notFound, validationFailed } from "../../shared/errors";
-import { type Page, decodeCursor, encodeCursor } from "../../shared/pagination";
+import { decodeCursor, encodeCursor } from "../../shared/pagination";
 import { type Actor, appendAudit } from "../audit/audit-log";
 import type { RuleFile } from "./rule-files";
+import type { RulePage, RuleSource, RuleUpdate, RuleVersion, RuleView } from "./rule-views";
 
 /** JSON with object keys sorted, so that formatting and key order do not make a new version. */
 export function canonicalJson(value: unknown): string {
@@ -58,7 +59,7 @@ export function createRuleService(db: Database) {
   async function saveVersion(
     tx: Orm,
     rule: RuleDocument,
-    source: "file" | "api",
+    source: RuleSource,
     { actor, requestId }: Actor,
   ): Promise<"created" | "updated" | "unchanged"> {
     const checksum = ruleChecksum(rule);
@@ -110,7 +111,7 @@ export function createRuleService(db: Database) {
     return toRuleView(rule, current);
   }
 
-  async function listRules(q: { limit: number; cursor?: string }): Promise<Page<RuleView>> {
+  async function listRules(q: { limit: number; cursor?: string }): Promise<RulePage> {
     const after = q.cursor ? decodeCursor(q.cursor, z.tuple([z.string().regex(ruleIdPattern)])) : undefined;
     const rules = await prisma.rule.findMany({
       where: after ? { id: { gt: after[0] } } : {},
@@ -129,7 +130,7 @@ export function createRuleService(db: Database) {
     };
   }
 
-  async function listVersions(id: string) {
+  async function listVersions(id: string): Promise<RuleVersion[]> {
     const rule = await prisma.rule.findUnique({ where: { id } });
     if (!rule) throw notFound("rule", id);
     const versions = await prisma.ruleVersion.findMany({ where: { ruleId: id }, orderBy: { version: "desc" } });
@@ -155,7 +156,7 @@ export function createRuleService(db: Database) {
   }
 
   /** A new version of an existing rule; an identical document adds none. */
-  async function updateRule(id: string, rule: RuleDocument, who: Actor): Promise<RuleView & { changed: boolean }> {
+  async function updateRule(id: string, rule: RuleDocument, who: Actor): Promise<RuleUpdate> {
     if (rule.id !== id) throw validationFailed([{ path: "id", message: `must be '${id}', the rule in the path` }]);
     return writing(async (tx) => {
       if (!(await tx.rule.findUnique({ where: { id } }))) throw notFound("rule", id);
@@ -199,16 +200,6 @@ export function createRuleService(db: Database) {
 
 export type RuleService = ReturnType<typeof createRuleService>;
 
-export type RuleView = {
-  id: string;
-  version: number;
-  enabled: boolean;
-  source: string;
-  createdAt: string;
-  updatedAt: string;
-  document: RuleDocument;
-};
-
 function toRuleView(
   rule: { id: string; currentVersion: number; enabled: boolean; source: string; createdAt: Date; updatedAt: Date },
   current: { document: unknown },
@@ -217,7 +208,7 @@ function toRuleView(
     id: rule.id,
     version: rule.currentVersion,
     enabled: rule.enabled,
-    source: rule.source,
+    source: rule.source as RuleSource,
     createdAt: rule.createdAt.toISOString(),
     updatedAt: rule.updatedAt.toISOString(),
     document: current.document as RuleDocument,
