@@ -4,43 +4,26 @@ import fs from "node:fs";
 import path from "node:path";
 import { Command, InvalidArgumentError, Option } from "commander";
 import { SingleBar } from "cli-progress";
-import { ApiError, createApiClient } from "./cli/api-client";
+import { createApiClient } from "./cli/api-client";
 import { type CaseFilters, exportCases } from "./cli/case-export";
-import { ImportFileError, importEvents } from "./cli/event-import";
-import { ConfigError, type Config, loadConfig } from "./config";
-import { type Database, DatabaseInUseError } from "./db/database";
+import { importEvents } from "./cli/event-import";
+import { OperatorError, exitCodes, toOperatorError } from "./cli/operator-error";
+import { type Config, loadConfig } from "./config";
+import { type Database } from "./db/database";
 import { retryFailed } from "./features/evaluation/evaluation-queue";
-import { AppError } from "./shared/errors";
-import { MigrationError } from "./db/migrator";
-import { BackupError, backupEmbedded, restoreEmbedded } from "./db/backup";
+import { backupEmbedded, restoreEmbedded } from "./db/backup";
 import { type Scope, generateKey, scopes } from "./features/auth/api-key";
 import { createApiKeyService } from "./features/auth/api-key-service";
 import { createBacktestService } from "./features/rules/backtest";
-import { type RuleFile, RuleFileError, loadRules } from "./features/rules/rule-files";
-import { LinkPolicyError, loadLinkPolicy } from "./features/events/link-policy";
+import { type RuleFile, loadRules } from "./features/rules/rule-files";
+import { loadLinkPolicy } from "./features/events/link-policy";
 import { ruleCompiler } from "./engine/rule-compiler";
 import { type Logger, createLogger } from "./shared/logger";
 import { type Roles, openMigratedDatabase, startServer } from "./server";
 
-/** Exit codes scripts can rely on. */
-export const exitCodes = { ok: 0, failure: 1, usage: 2, config: 3, invalidRules: 4, rejected: 5 } as const;
-
-class CliError extends Error {
-  constructor(
-    message: string,
-    readonly exitCode: number,
-  ) {
-    super(message);
-  }
-}
-
+/** The configuration; a ConfigError (toOperatorError: exit 3) when the environment is invalid. */
 function configOrExit(): Config {
-  try {
-    return loadConfig();
-  } catch (err) {
-    if (err instanceof ConfigError) throw new CliError(err.message, exitCodes.config);
-    throw err;
-  }
+  return loadConfig();
 }
 
 async function serve(roles: Roles): Promise<void> {
@@ -135,7 +118,7 @@ function serverOptions(cmd: Command): Command {
 function apiOf(opts: ServerOptions) {
   const url = opts.url ?? (process.env.CLAUSEGUARD_URL ? parseUrlOrExit(process.env.CLAUSEGUARD_URL) : `http://127.0.0.1:${configOrExit().port || 8080}`);
   const key = opts.key ?? process.env.CLAUSEGUARD_API_KEY ?? configOrExit().adminKey;
-  if (!key) throw new CliError("no API key: pass --key, or set CLAUSEGUARD_API_KEY (or CLAUSEGUARD_ADMIN_KEY)", exitCodes.usage);
+  if (!key) throw new OperatorError("no API key: pass --key, or set CLAUSEGUARD_API_KEY (or CLAUSEGUARD_ADMIN_KEY)", exitCodes.usage);
   return createApiClient(url, key);
 }
 
@@ -143,7 +126,7 @@ function parseUrlOrExit(value: string): string {
   try {
     return parseUrl(value);
   } catch (err) {
-    throw new CliError(`CLAUSEGUARD_URL: ${(err as Error).message}`, exitCodes.config);
+    throw new OperatorError(`CLAUSEGUARD_URL: ${(err as Error).message}`, exitCodes.config);
   }
 }
 
@@ -151,9 +134,7 @@ export function buildCli(): Command {
   const program = new Command("clauseguard")
     .description("ClauseGuard: terms-of-service compliance rules engine")
     .showHelpAfterError()
-    .exitOverride((err) => {
-      throw new CliError(err.message, err.exitCode === 0 ? exitCodes.ok : exitCodes.usage);
-    });
+    .exitOverride();
 
   program
     .command("serve", { isDefault: true })
@@ -193,7 +174,7 @@ export function buildCli(): Command {
     .description("write the embedded database (CLAUSEGUARD_DATA_DIR) to a new file; stop the server first")
     .action(async (file: string) => {
       const config = configOrExit();
-      if (config.database.kind !== "pglite") throw new CliError(postgresBackupHint, exitCodes.usage);
+      if (config.database.kind !== "pglite") throw new OperatorError(postgresBackupHint, exitCodes.usage);
       const r = await backupEmbedded(config.database.dataDir, file);
       process.stdout.write(`backed up ${r.events} event(s) and ${r.cases} case(s) to ${r.file} (${r.bytes} bytes)\n`);
     });
@@ -202,7 +183,7 @@ export function buildCli(): Command {
     .description("load a backup into CLAUSEGUARD_DATA_DIR, which must be new or empty, and apply pending migrations")
     .action(async (file: string) => {
       const config = configOrExit();
-      if (config.database.kind !== "pglite") throw new CliError(postgresBackupHint, exitCodes.usage);
+      if (config.database.kind !== "pglite") throw new OperatorError(postgresBackupHint, exitCodes.usage);
       const r = await restoreEmbedded(file, config.database.dataDir);
       process.stdout.write(`restored ${r.events} event(s) and ${r.cases} case(s) from ${r.file} into ${config.database.dataDir}\n`);
     });
@@ -254,7 +235,7 @@ export function buildCli(): Command {
   ).action(async (opts: ServerOptions & { format: "csv" | "ndjson"; out?: string } & Record<string, string | undefined>) => {
     const api = apiOf(opts);
     const filters: CaseFilters = { status: opts.status, severity: opts.severity, ruleId: opts.ruleId, accountId: opts.accountId, assignee: opts.assignee, from: opts.from, to: opts.to };
-    if (opts.out && fs.existsSync(opts.out)) throw new CliError(`${opts.out} already exists: choose another file name`, exitCodes.usage);
+    if (opts.out && fs.existsSync(opts.out)) throw new OperatorError(`${opts.out} already exists: choose another file name`, exitCodes.usage);
     const out = opts.out ? fs.createWriteStream(opts.out, { flags: "wx" }) : process.stdout;
     try {
       const n = await exportCases({ api, filters, format: opts.format, out });
@@ -319,7 +300,7 @@ export function buildCli(): Command {
     .requiredOption("--from <date>", "ISO 8601 start of the range", parseDate)
     .requiredOption("--to <date>", "ISO 8601 end of the range", parseDate)
     .action(async (file: string, opts: { from: Date; to: Date }) => {
-      if (opts.to <= opts.from) throw new CliError("--to must be after --from", exitCodes.usage);
+      if (opts.to <= opts.from) throw new OperatorError("--to must be after --from", exitCodes.usage);
       const [{ rule }] = loadRules([file]) as [RuleFile];
       const config = configOrExit();
       const db = await openMigratedDatabase(config, createLogger("warn"));
@@ -340,14 +321,7 @@ export async function main(argv = process.argv): Promise<void> {
   try {
     await buildCli().parseAsync(argv);
   } catch (err) {
-    const known =
-      err instanceof CliError
-        ? err
-        : err instanceof RuleFileError || err instanceof LinkPolicyError
-          ? new CliError(err.message, exitCodes.invalidRules)
-          : err instanceof MigrationError || err instanceof DatabaseInUseError || err instanceof AppError || err instanceof BackupError || err instanceof ApiError || err instanceof ImportFileError
-            ? new CliError(err.message, exitCodes.failure)
-            : undefined;
+    const known = toOperatorError(err);
     if (known) {
       if (known.exitCode !== exitCodes.ok && !/^\(outputHelp\)|^error: /.test(known.message)) process.stderr.write(`clauseguard: ${known.message}\n`);
       process.exit(known.exitCode);
