@@ -1,4 +1,4 @@
-// The command line's one error type: a message for the operator with the exit code scripts rely on, and the one mapping of other errors to it.
+// The command line's one error type: OperatorError carries its exit code; toOperatorError maps other errors to it.
 import { CommanderError } from "commander";
 import { ConfigError } from "../config";
 import { BackupError } from "../db/backup";
