@@ -26,6 +26,8 @@ export type PeriodicJob = {
   atStart?: boolean;
   /** What the log says when a run fails (the job runs again at its next interval). */
   failure: string;
+  /** How loud a failure is: warn where the last good state still serves (api readings), error otherwise. */
+  level?: "warn" | "error";
 };
 
 /** The list: every periodic job, for every role. */
@@ -53,7 +55,7 @@ export type Scheduler = { stop(): Promise<void> };
 /** Runs each job on its own timer (repeat-every.ts): a slow run never overlaps itself; a failed run is logged. */
 export function startScheduler(jobs: PeriodicJob[], logger: Logger): Scheduler {
   const running: RepeatingJob[] = jobs.map((job) =>
-    repeatEvery(job.everyMs, job.run, (err) => (job.role === "jobs" ? logger.error : logger.warn).call(logger, { err, job: job.name }, job.failure), { now: job.atStart }),
+    repeatEvery(job.everyMs, job.run, (err) => logger[job.level ?? (job.role === "api" ? "warn" : "error")]({ err, job: job.name }, job.failure), { now: job.atStart }),
   );
   return {
     async stop() {
@@ -66,22 +68,24 @@ export type RunningRoles = { stop(): Promise<void> };
 
 /**
  * Starts a process's roles over its services. The api role first loads the enforcement snapshot
- * (nothing is answered from an empty one). stop(): the api's readings, then the worker (it
- * finishes its batch and hands its partitions on), then the worker's and the jobs' timers.
+ * (nothing is answered from an empty one). stop(): the api's readings and the housekeeping jobs
+ * first (no new run starts; one in flight ends), then the worker, which finishes its batch with
+ * its partitions still renewed and then hands them on (leave() also makes a late renewal a no-op),
+ * then the renewal timer.
  */
 export async function startRoles(services: Services, config: Parameters<typeof periodicJobs>[1], roles: Role[], logger: Logger): Promise<RunningRoles> {
   const jobs = periodicJobs(services, config).filter((j) => roles.includes(j.role));
   if (roles.includes("api")) await services.enforcement.refresh();
-  const api = startScheduler(jobs.filter((j) => j.role === "api"), logger);
-  const background = startScheduler(jobs.filter((j) => j.role !== "api"), logger);
+  const early = startScheduler(jobs.filter((j) => j.role !== "worker"), logger);
+  const renewal = startScheduler(jobs.filter((j) => j.role === "worker"), logger);
   if (roles.includes("worker")) services.worker.start();
   let stopped: Promise<void> | undefined;
   return {
     stop: () =>
       (stopped ??= (async () => {
-        await api.stop();
+        await early.stop();
         await services.worker.stop();
-        await background.stop();
+        await renewal.stop();
       })()),
   };
 }

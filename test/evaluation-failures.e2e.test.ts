@@ -3,7 +3,7 @@
 // /readyz and /metrics, and requeued by `retry-failed`; the events around it are evaluated as usual.
 // The fault is real: a trigger in the test database refuses to open a case for one account.
 import { claimBatch, retryFailed } from "../src/features/evaluation/evaluation-queue";
-import { type StoredEventRow, storedEventColumns, storedEventOf } from "../src/features/events/stored-event";
+import { type StoredEventRow, eventFact, storedEventColumns, storedEventOf } from "../src/features/events/stored-event";
 import { sql, raw } from "../src/db/sql";
 import { usageEvent } from "./support/factories";
 import { testTargets } from "./support/test-database";
@@ -60,7 +60,7 @@ describe.each(testTargets())("evaluation faults on %s", (kind) => {
     expect((await server.call("GET", "/readyz")).body.evaluation.failedEvents).toBe(0);
   });
 
-  it("hands rules each event exactly as the API shows it", async () => {
+  it("hands rules each event as the gateway posted it: what the API shows, without receivedAt and null fields", async () => {
     const full = usageEvent({
       accountId: "acct_shape",
       orgId: "org_1",
@@ -75,7 +75,7 @@ describe.each(testTargets())("evaluation faults on %s", (kind) => {
       paymentFingerprint: "card_ab12",
       promptTemplateHash: "tpl_1",
       signals: { reasoningTraceRequest: 0.93, syntheticDataRequest: false },
-      attributes: { tier: "pro", nested: { a: [1, 2] } },
+      attributes: { tier: "pro", nested: { a: [1, 2], gone: null }, plan: null },
       occurredAt: "2026-11-24T09:15:30.123Z",
     });
     const bare = usageEvent({ accountId: "acct_shape", occurredAt: "2026-11-24T09:16:00Z" });
@@ -83,6 +83,10 @@ describe.each(testTargets())("evaluation faults on %s", (kind) => {
     const listed = await server.call("GET", "/v1/events?accountId=acct_shape");
     const claimed = await claimBatch(server.running.services.db, 500, 60_000);
     expect(claimed.events.map((e) => e.event)).toEqual([...listed.body.items].reverse());
+    // The fact a rule reads: the posted event; fields sent as null are absent at any depth, as the old live path's jsonb_strip_nulls made them.
+    const { receivedAt: _r, ...posted } = listed.body.items[1];
+    expect(posted.attributes).toEqual({ tier: "pro", nested: { a: [1, 2], gone: null }, plan: null });
+    expect(eventFact(claimed.events[0]!.event)).toEqual({ ...posted, attributes: { tier: "pro", nested: { a: [1, 2] } } });
     expect(claimed.events[0]!.occurredAtMs).toBe(Date.parse("2026-11-24T09:15:30.123Z"));
     // stored-event.ts is the one mapping of a row: every column of usage_event but its key is in it
     // (a column added to the table must be added there too), and a full event keeps every field.

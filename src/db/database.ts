@@ -37,12 +37,12 @@ export type Orm = Omit<PrismaClient, "$connect" | "$disconnect" | "$on" | "$tran
 export type OrmSql = Sql & { prisma: Orm };
 
 /**
- * `orm: true`: the transaction is Prisma's (interactive), so the callback can use the model API
- * (`tx.prisma`) and SQL (`tx.query`, through Prisma's raw queries) in it. Without, it runs on the
+ * `orm: true`: the transaction is Prisma's (interactive, with its limits: 5 s to run, 2 s to get a
+ * connection), so the callback can use the model API (`tx.prisma`) and SQL (`tx.query`, through
+ * Prisma's raw queries; `tx.exec` takes one statement there) in it. Without, it runs on the
  * driver: fewer layers per statement, for the hot paths (ingestion, evaluation's effects).
- * `timeoutMs`: how long it may run and wait for a connection (Prisma's defaults otherwise: 5 s and 2 s).
  */
-export type OrmTransactionOptions = { orm: true; timeoutMs?: number };
+export type OrmTransactionOptions = { orm: true };
 
 export type Database = Sql & {
   kind: DatabaseTarget["kind"];
@@ -67,7 +67,6 @@ function transactionOf(prisma: PrismaClient, onDriver: DriverTransaction): Datab
   function transaction<T>(opts: OrmTransactionOptions, fn: (tx: OrmSql) => Promise<T>): Promise<T>;
   function transaction<T>(a: ((tx: Sql) => Promise<T>) | OrmTransactionOptions, b?: (tx: OrmSql) => Promise<T>): Promise<T> {
     if (typeof a === "function") return onDriver(a);
-    const timing = a.timeoutMs === undefined ? {} : { timeout: a.timeoutMs, maxWait: a.timeoutMs };
     return prisma.$transaction(
       (tx) =>
         b!({
@@ -78,7 +77,6 @@ function transactionOf(prisma: PrismaClient, onDriver: DriverTransaction): Datab
             await tx.$executeRawUnsafe(text);
           },
         }),
-      timing,
     );
   }
   return transaction;

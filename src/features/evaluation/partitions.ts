@@ -77,11 +77,15 @@ export function createPartitionLeases(store: PartitionStore, opts: { leaseMs: nu
   const workerId = opts.workerId ?? randomUUID();
   let owned: number[] = [];
   let first = true;
+  /** Set by leave(), cleared when the worker's loop joins again (rebalance). */
+  let left = false;
+  let renewing: Promise<number[]> | undefined;
   return {
     workerId,
     renewMs: Math.max(100, Math.floor(opts.leaseMs / 3)),
     owned: () => owned,
     async rebalance() {
+      left = false;
       owned = await store.heartbeat(workerId, opts.leaseMs);
       if (first && opts.exclusive) {
         owned = await store.take(workerId, Array.from({ length: partitionCount }, (_, i) => i), opts.leaseMs, true);
@@ -99,12 +103,23 @@ export function createPartitionLeases(store: PartitionStore, opts: { leaseMs: nu
       return owned;
     },
     async renew() {
-      owned = await store.heartbeat(workerId, opts.leaseMs);
+      // After leave() a renewal would re-register the worker that left (the scheduler may still
+      // fire one while the worker drains): the others would wait for its heartbeat to expire.
+      if (left) return;
+      renewing = store.heartbeat(workerId, opts.leaseMs);
+      try {
+        const held = await renewing;
+        if (!left) owned = held;
+      } finally {
+        renewing = undefined;
+      }
     },
     async hold(tx, ids) {
       return new Set(ids.length ? await store.hold(tx, workerId, ids) : []);
     },
     async leave() {
+      left = true;
+      await renewing?.catch(() => {});
       owned = [];
       await store.release(workerId, "all");
       await store.leave(workerId);

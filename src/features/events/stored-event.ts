@@ -70,9 +70,21 @@ export function storedEventOf(r: StoredEventRow): StoredEvent {
 
 /**
  * The `event` fact: the event as posted, without ClauseGuard's own receivedAt, so that a rule
- * judges the same document live and in a backtest whenever the event arrived.
+ * judges the same document live and in a backtest whenever the event arrived. A field sent as
+ * null is absent, also inside `attributes` (as PostgreSQL's jsonb_strip_nulls, which live
+ * evaluation applied before this mapping was shared): `$.attributes.plan` of `{ "plan": null }`
+ * reads as absent, live and in a backtest alike.
  */
 export function eventFact(stored: StoredEvent): EventFact {
   const { receivedAt: _received, ...posted } = stored;
-  return posted;
+  return posted.attributes ? { ...posted, attributes: withoutNullFields(posted.attributes) as Record<string, unknown> } : posted;
+}
+
+/** The value without object fields that are null, at every depth (nulls inside arrays stay, as jsonb_strip_nulls leaves them). */
+function withoutNullFields(v: unknown): unknown {
+  if (Array.isArray(v)) return v.map(withoutNullFields);
+  if (v === null || typeof v !== "object") return v;
+  const out: Record<string, unknown> = {};
+  for (const [k, x] of Object.entries(v)) if (x !== null) out[k] = withoutNullFields(x);
+  return out;
 }
