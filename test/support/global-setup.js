@@ -5,7 +5,8 @@
 //
 // TEST_DATABASE_URL unset: the machine's PostgreSQL at 127.0.0.1:5432 (trust auth) is used when it
 // answers, and a line says so either way; the workers, started after this, inherit the variable.
-// TEST_DATABASE_URL set to "" runs on PGlite only, on purpose.
+// TEST_DATABASE_URL set to "" runs on PGlite only, on purpose. Under CI=true a PostgreSQL that does
+// not answer fails the run.
 const { execFileSync } = require("node:child_process");
 const path = require("node:path");
 const pg = require("pg");
@@ -31,6 +32,9 @@ module.exports = async function globalSetup() {
     if (await answers(machinePostgres)) {
       process.env.TEST_DATABASE_URL = machinePostgres;
       process.stderr.write(`\ntests run on PGlite and on the PostgreSQL at ${machinePostgres} (TEST_DATABASE_URL= for PGlite only)\n`);
+    } else if (process.env.CI === "true") {
+      // CI must test both databases: a PostgreSQL that is down fails the run instead of skipping half of it.
+      throw new Error(`CI=true and no PostgreSQL answers at ${machinePostgres}: start it (.ci/run does) or set TEST_DATABASE_URL (empty for PGlite only, on purpose)`);
     } else {
       process.stderr.write(`\nno PostgreSQL answers at ${machinePostgres}: tests run on PGlite only (set TEST_DATABASE_URL to use another)\n`);
     }
