@@ -8,6 +8,9 @@ import path from "node:path";
 import { run, startedUrl, waitFor } from "./support/cli";
 import { repoRulesDir } from "./support/test-server";
 
+// Each test starts servers and waits for them (support/cli.ts waitFor): room for slow first starts.
+jest.setTimeout(240_000);
+
 describe("clauseguard serve (embedded database)", () => {
   const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), "cg-data-"));
   const env = { CLAUSEGUARD_DATA_DIR: dataDir, PORT: "0", CLAUSEGUARD_RULES_DIR: repoRulesDir };
@@ -102,7 +105,7 @@ describe("clauseguard serve (embedded database)", () => {
     const unknown = run(["keys", "revoke", "aaaaaaaaaaaa"], keysEnv);
     expect(await unknown.exited).toBe(1);
     expect(unknown.stderr()).toMatch(/API key 'aaaaaaaaaaaa' does not exist/);
-  }, 120_000);
+  }, 240_000);
 
   it("validates rule files from the command line: exit 0, or 4 with every fault", async () => {
     const ok = run(["rules", "validate", repoRulesDir], env);
@@ -182,6 +185,6 @@ describe("clauseguard serve (embedded database)", () => {
     expect(await page.text()).toContain("/console/assets/");
     child.kill("SIGTERM");
     expect(await exited).toBe(0);
-  }, 180_000);
+  }, 300_000);
 });
 

@@ -25,7 +25,12 @@ export function run(args: string[], env: Record<string, string>): Run {
   return { child, stdout: () => out, stderr: () => err, exited };
 }
 
-export async function waitFor<T>(fn: () => T | undefined | Promise<T | undefined>, timeoutMs = 30_000): Promise<T> {
+/**
+ * Waits for a condition (a server's first start: initdb, migrations, the policy pack, through tsx)
+ * up to `timeoutMs`: a first start takes about 17 s on a 2-core machine with the suite's two
+ * workers busy, and more when more runs share it.
+ */
+export async function waitFor<T>(fn: () => T | undefined | Promise<T | undefined>, timeoutMs = 90_000): Promise<T> {
   const until = Date.now() + timeoutMs;
   for (;;) {
     const v = await fn();
