@@ -89,6 +89,10 @@ const envSchema = z.object({
     .max(36_500)
     .refine((d) => d === 0 || d >= 91, "must be 0 (keep every event) or at least 91: the longest rule window is 90 days")
     .default(0),
+  /** Days after a statement of reasons during which its holder may appeal (the EU DSA asks for at least 180). */
+  CLAUSEGUARD_APPEAL_FILING_DAYS: z.coerce.number().int().min(1).max(3650).default(180),
+  /** Days an appeal may wait for a decision before it counts as overdue. */
+  CLAUSEGUARD_APPEAL_DECISION_DAYS: z.coerce.number().int().min(1).max(365).default(14),
   /** Longest wait for in-flight requests and evaluations on shutdown, in milliseconds. */
   CLAUSEGUARD_SHUTDOWN_TIMEOUT_MS: z.coerce.number().int().min(0).max(600_000).default(10_000),
 });
@@ -121,6 +125,8 @@ export type Config = {
   metricsPublic: boolean;
   corsOrigins: string[];
   retentionDays: number;
+  /** Statements of reasons and appeals (docs/due-process.md). */
+  appeals: { filingDays: number; decisionDays: number };
   webhooks: { urls: string[]; secret: string | undefined; timeoutMs: number; maxAttempts: number };
 };
 
@@ -171,6 +177,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, cwd = process.c
     metricsPublic: e.CLAUSEGUARD_METRICS_PUBLIC === "true",
     corsOrigins: e.CLAUSEGUARD_CORS_ORIGINS,
     retentionDays: e.CLAUSEGUARD_RETENTION_DAYS,
+    appeals: { filingDays: e.CLAUSEGUARD_APPEAL_FILING_DAYS, decisionDays: e.CLAUSEGUARD_APPEAL_DECISION_DAYS },
     webhooks: {
       urls: e.CLAUSEGUARD_WEBHOOK_URLS,
       secret: e.CLAUSEGUARD_WEBHOOK_SECRET,

@@ -9,6 +9,7 @@ import { type EvaluationThread, startEvaluationThread } from "./evaluation-threa
 import { migrate } from "./db/migrator";
 import { loadLinkPolicy } from "./features/events/link-policy";
 import { loadRuleFiles } from "./features/rules/rule-files";
+import { loadNotice } from "./features/statements/notice-templates";
 import type { Logger } from "./shared/logger";
 import { type Role, type RunningRoles, startRoles } from "./scheduler";
 import { type Services, createServices } from "./services";
@@ -49,6 +50,7 @@ export async function startServer(config: Config, logger: Logger, roles: Roles, 
   // Rule files are read before the database is touched: a broken policy pack stops the start at once.
   const ruleFiles = loadRuleFiles(config.rulesDir);
   const linkPolicy = loadLinkPolicy(config.rulesDir);
+  const notice = loadNotice(config.rulesDir);
   const database = db ?? (await openMigratedDatabase(config, logger, { ownThread: true }));
   // Both roles on a database this server opened: evaluation runs in a thread of its own
   // (evaluation-thread.ts), so that its work and its garbage collection never hold up HTTP.
@@ -56,7 +58,7 @@ export async function startServer(config: Config, logger: Logger, roles: Roles, 
   let evaluationThread: EvaluationThread | undefined;
   let running: RunningRoles | undefined;
   const background: Role[] = [...(roles.worker ? (["worker"] as const) : []), ...((roles.jobs ?? roles.worker) ? (["jobs"] as const) : [])];
-  const services = createServices(database, config, logger, { linkPolicy, ...(threaded ? { onStored: () => evaluationThread?.nudge() } : {}) });
+  const services = createServices(database, config, logger, { linkPolicy, notice, ...(threaded ? { onStored: () => evaluationThread?.nudge() } : {}) });
   let server: Server | undefined;
   let generatedAdminKey: string | undefined;
   let stopping: Promise<void> | undefined;

@@ -21,13 +21,21 @@ import { createBacktestService } from "./features/rules/backtest";
 import { createRuleRegistry } from "./features/rules/rule-registry";
 import { createRuleService } from "./features/rules/rule-service";
 import { createWebhookDispatcher, createWebhookOutbox } from "./features/webhooks/webhook-outbox";
+import { type NoticeTemplates, builtInNotice, noticeTemplates } from "./features/statements/notice-templates";
+import { createStatementIssuer, createStatementQueries } from "./features/statements/statement-service";
+import { defaultAppealFilingDays } from "./features/statements/statement-model";
+import { createAppealService } from "./features/appeals/appeal-service";
+import { defaultAppealDecisionDays } from "./features/appeals/appeal-model";
 
-/** `onStored`: what ingestion calls once events are stored; by default it wakes this process's worker. */
+/**
+ * `onStored`: what ingestion calls once events are stored; by default it wakes this process's worker.
+ * `notice`: the statement templates (server.ts loads <rules dir>/notices); the built-in ones by default.
+ */
 export function createServices(
   db: Database,
-  config: Pick<Config, "evaluation" | "evaluator" | "webhooks" | "ingest">,
+  config: Pick<Config, "evaluation" | "evaluator" | "webhooks" | "ingest"> & Partial<Pick<Config, "appeals">>,
   logger: Logger,
-  opts: { onStored?: () => void; linkPolicy?: LinkPolicy } = {},
+  opts: { onStored?: () => void; linkPolicy?: LinkPolicy; notice?: NoticeTemplates } = {},
 ) {
   const linkPolicy = opts.linkPolicy ?? defaultLinkPolicy;
   const { hubLimits } = linkPolicy;
@@ -44,6 +52,17 @@ export function createServices(
   const worker = createEvaluationWorker({ evaluation, logger, pollMs: config.evaluation.pollMs, batchSize: config.evaluation.batchSize, partitions });
   const backlog = createBacklogSampler(() => backlogDepth(db, config.ingest.maxBacklog));
   const enforcement = createEnforcementSnapshot({ source: enforcementSourceOf(db) });
+  const notice = opts.notice ?? noticeTemplates(builtInNotice);
+  const statementIssuer = createStatementIssuer(() => notice, { appealFilingDays: config.appeals?.filingDays ?? defaultAppealFilingDays }, outbox);
+  // The change is committed whatever happens here: a failed reload is logged, and the next
+  // periodic one (a second later) shows it.
+  const workflow = createCaseWorkflow(
+    db,
+    outbox,
+    () => enforcement.refresh().catch((err: unknown) => logger.warn({ err }, "enforcement snapshot not reloaded after a change; the next periodic reload shows it")),
+    hubLimits,
+    statementIssuer,
+  );
   return {
     db,
     logger,
@@ -56,12 +75,9 @@ export function createServices(
     admission: createIngestAdmission(config.ingest, backlog.current),
     accounts: createAccountService(db, enforcement, hubLimits),
     cases: createCaseQueries(prisma),
-    // The change is committed whatever happens here: a failed reload is logged, and the next
-    // periodic one (a second later) shows it.
-    workflow: createCaseWorkflow(db, outbox, () =>
-      enforcement.refresh().catch((err: unknown) => logger.warn({ err }, "enforcement snapshot not reloaded after a change; the next periodic reload shows it")),
-      hubLimits,
-    ),
+    workflow,
+    appeals: createAppealService(db, { workflow, statements: statementIssuer, decisionDays: config.appeals?.decisionDays ?? defaultAppealDecisionDays }),
+    statements: createStatementQueries(db),
     webhooks,
     rules: ruleService,
     backtests: createBacktestService(db, compile, hubLimits),

@@ -14,7 +14,7 @@ import { type TestServer, startTestServer } from "./support/test-server";
 import { testTargets } from "./support/test-database";
 import { ruleDocument, usageEvent } from "./support/factories";
 
-const scopes = ["events:write", "accounts:write", "cases:read", "cases:write", "rules:read", "rules:write", "admin"] as const;
+const scopes = ["events:write", "accounts:write", "cases:read", "cases:write", "rules:read", "rules:write", "statements:read", "appeals:write", "admin"] as const;
 type Scope = (typeof scopes)[number];
 
 type Call = { method: string; path: string; body?: unknown };
@@ -31,6 +31,21 @@ async function newCase(s: TestServer): Promise<string> {
   return (await s.call("GET", `/v1/cases?accountId=${accountId}`)).body.items[0].id as string;
 }
 
+/** A statement of reasons of its own (a new case enforced); its id. */
+async function newStatement(s: TestServer): Promise<string> {
+  const id = await newCase(s);
+  await s.call("POST", `/v1/cases/${id}/transitions`, { body: { to: "confirmed" } });
+  const enforced = await s.call("POST", `/v1/cases/${id}/enforce`, { body: { action: "restrict", note: "restricted" } });
+  const accountId = enforced.body.enforced[0].accountId as string;
+  return (await s.call("GET", `/v1/accounts/${accountId}/statements`)).body.items[0].id as string;
+}
+
+/** A new appeal of its own, filed by an admin key (so any analyst key may decide it); its id. */
+async function newAppeal(s: TestServer): Promise<string> {
+  const statementId = await newStatement(s);
+  return (await s.call("POST", "/v1/appeals", { body: { statementId, explanation: "not us" } })).body.id as string;
+}
+
 /** What the server answers without a key. */
 const openRoutes = ["GET /healthz", "GET /readyz", "GET /metrics", "GET /openapi.json", "GET /docs", "GET /docs/init.js", "GET /console"];
 
@@ -44,6 +59,13 @@ const routes: Route[] = [
   { name: "GET /v1/accounts/:id/usage", allowed: ["cases:read"], call: async () => ({ method: "GET", path: "/v1/accounts/acct_access/usage" }) },
   { name: "PUT /v1/accounts/:id", allowed: ["accounts:write"], call: async () => ({ method: "PUT", path: "/v1/accounts/acct_access", body: { plan: "pro" } }) },
   { name: "PUT /v1/accounts", allowed: ["accounts:write"], call: async () => ({ method: "PUT", path: "/v1/accounts", body: [{ accountId: "acct_access", plan: "pro" }] }) },
+  { name: "GET /v1/accounts/:id/statements", allowed: ["statements:read", "cases:read"], call: async () => ({ method: "GET", path: "/v1/accounts/acct_access/statements" }) },
+  { name: "GET /v1/statements/:id", allowed: ["statements:read", "cases:read"], call: async (s) => ({ method: "GET", path: `/v1/statements/${await newStatement(s)}` }) },
+  { name: "POST /v1/appeals", allowed: ["appeals:write"], call: async (s) => ({ method: "POST", path: "/v1/appeals", body: { statementId: await newStatement(s), explanation: "not us" } }) },
+  { name: "GET /v1/appeals", allowed: ["cases:read"], call: async () => ({ method: "GET", path: "/v1/appeals" }) },
+  { name: "GET /v1/appeals/counts", allowed: ["cases:read"], call: async () => ({ method: "GET", path: "/v1/appeals/counts" }) },
+  { name: "GET /v1/appeals/:id", allowed: ["cases:read", "appeals:write"], call: async (s) => ({ method: "GET", path: `/v1/appeals/${await newAppeal(s)}` }) },
+  { name: "POST /v1/appeals/:id/transitions", allowed: ["cases:write"], call: async (s) => ({ method: "POST", path: `/v1/appeals/${await newAppeal(s)}/transitions`, body: { to: "under_review" } }) },
   { name: "GET /v1/cases", allowed: ["cases:read"], call: async () => ({ method: "GET", path: "/v1/cases" }) },
   { name: "GET /v1/cases/counts", allowed: ["cases:read"], call: async () => ({ method: "GET", path: "/v1/cases/counts" }) },
   { name: "GET /v1/cases/:id", allowed: ["cases:read"], call: async (s) => ({ method: "GET", path: `/v1/cases/${await newCase(s)}` }) },

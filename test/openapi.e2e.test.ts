@@ -166,6 +166,28 @@ describe("the OpenAPI document and /docs", () => {
 
       const resolved = await call("POST", "/v1/cases/{id}/transitions", `${kase}/transitions`, { body: { to: "resolved", note: "customer stopped" } });
       expect(resolved.body.accounts).toEqual([expect.objectContaining({ accountId: account, status: "active" })]);
+      const statements = await call("GET", "/v1/accounts/{id}/statements", `/v1/accounts/${account}/statements`);
+      expect(statements.body.items.map((s: { kind: string }) => s.kind)).toEqual(["lifting", "enforcement"]);
+      await call("GET", "/v1/statements/{id}", `/v1/statements/${statements.body.items[1].id}`);
+      // An appeal of a fresh enforcement, through the whole workflow.
+      await call("POST", "/v1/events", "/v1/events", { body: [synth({ accountId: "acct_openapi_appeal" })] });
+      await server.drain();
+      const third = (await call("GET", "/v1/cases", "/v1/cases?accountId=acct_openapi_appeal")).body.items[0].id;
+      await call("POST", "/v1/cases/{id}/transitions", `/v1/cases/${third}/transitions`, { body: { to: "confirmed" } });
+      await call("POST", "/v1/cases/{id}/enforce", `/v1/cases/${third}/enforce`, { body: { action: "restrict", note: "r" } });
+      const toAppeal = (await call("GET", "/v1/accounts/{id}/statements", "/v1/accounts/acct_openapi_appeal/statements")).body.items[0].id;
+      const filed = await call("POST", "/v1/appeals", "/v1/appeals", { body: { statementId: toAppeal, explanation: "not us", attachments: [{ name: "n", ref: "r" }] } });
+      expect(filed.status).toBe(201);
+      expect((await call("POST", "/v1/appeals", "/v1/appeals", { body: { statementId: toAppeal, explanation: "again" } })).status).toBe(409);
+      await call("GET", "/v1/appeals", "/v1/appeals");
+      await call("GET", "/v1/appeals/counts", "/v1/appeals/counts");
+      await call("GET", "/v1/appeals/{id}", `/v1/appeals/${filed.body.id}`);
+      const decided = await call("POST", "/v1/appeals/{id}/transitions", `/v1/appeals/${filed.body.id}/transitions`, { body: { to: "upheld", note: "stands" } });
+      // The admin key enforced: four eyes refuse it; another analyst decides.
+      expect(decided.body.code).toBe("four_eyes");
+      const other = (await server.call("POST", "/v1/keys", { body: { name: "second analyst", scopes: ["cases:write"] } })).body.key;
+      const upheld = await call("POST", "/v1/appeals/{id}/transitions", `/v1/appeals/${filed.body.id}/transitions`, { body: { to: "upheld", note: "stands" }, key: other });
+      expect(upheld.body.appeal.status).toBe("upheld");
       const detail = await call("GET", "/v1/cases/{id}", kase);
       expect(detail.body.timeline.map((t: { kind: string }) => t.kind)).toEqual(["opened", "transition", "note", "assign", "enforce", "transition"]);
       expect(detail.body.evidence.length).toBeGreaterThan(0);

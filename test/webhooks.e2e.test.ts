@@ -69,9 +69,10 @@ describe.each(testTargets())("webhooks on %s", (kind) => {
     await server.call("POST", `/v1/cases/${c.id}/enforce`, { body: { action: "restrict", note: "confirmed extraction" } });
     await server.running.services.webhooks.deliverDue();
     const types = received.filter((r) => r.path === "/ok").map((r) => JSON.parse(r.body));
-    expect(types.map((p: { type: string }) => p.type)).toEqual(["case.opened", "case.status_changed", "account.enforced", "case.status_changed"]);
-    expect(types[2]).toMatchObject({ data: { accountId: "acct_hook", action: "restrict", status: "restricted", caseId: c.id } });
-    expect(types[3]).toMatchObject({ data: { from: "confirmed", to: "enforced" } });
+    expect(types.map((p: { type: string }) => p.type)).toEqual(["case.opened", "case.status_changed", "statement.issued", "account.enforced", "case.status_changed"]);
+    expect(types[2]).toMatchObject({ data: { accountId: "acct_hook", kind: "enforcement", caseId: c.id, statementId: expect.stringMatching(/^sor_/) } });
+    expect(types[3]).toMatchObject({ data: { accountId: "acct_hook", action: "restrict", status: "restricted", caseId: c.id } });
+    expect(types[4]).toMatchObject({ data: { from: "confirmed", to: "enforced" } });
   });
 
   it("gives up after the last attempt on a receiver that is not there", async () => {

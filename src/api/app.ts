@@ -7,6 +7,8 @@ import helmet from "helmet";
 import swaggerUiDist from "swagger-ui-dist";
 import { pinoHttp } from "pino-http";
 import { createAccountsRouter } from "./routes/accounts-router";
+import { createStatementsRouter } from "./routes/statements-router";
+import { createAppealsRouter } from "./routes/appeals-router";
 import { createAuditRouter } from "./routes/audit-router";
 import { createKeysRouter } from "./routes/keys-router";
 import { createCasesRouter } from "./routes/cases-router";
@@ -82,6 +84,8 @@ export function createApp(services: Services, options: AppOptions): Express {
   app.use(createEventsRouter({ events: services.events, admission: services.admission, apiKeys: services.apiKeys, bodyLimitBytes: options.bodyLimitBytes, onIngested: metrics.countEvents }));
   app.use(createAccountsRouter({ accounts: services.accounts, apiKeys: services.apiKeys, bodyLimitBytes: options.bodyLimitBytes }));
   app.use(createCasesRouter({ cases: services.cases, workflow: services.workflow, apiKeys: services.apiKeys }));
+  app.use(createStatementsRouter({ statements: services.statements, apiKeys: services.apiKeys }));
+  app.use(createAppealsRouter({ appeals: services.appeals, apiKeys: services.apiKeys }));
   app.use(createKeysRouter({ apiKeys: services.apiKeys }));
   app.use(createAuditRouter({ audit: services.audit, apiKeys: services.apiKeys }));
   app.use(createRulesRouter({ rules: services.rules, apiKeys: services.apiKeys, backtests: services.backtests }));

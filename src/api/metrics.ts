@@ -3,6 +3,8 @@
 // status and pending webhooks (from the database: the whole deployment's), evaluations by rule
 // and outcome and webhook deliveries (this process's worker), and Node's process metrics.
 // Served at GET /metrics without a key unless CLAUSEGUARD_METRICS_PUBLIC=false.
+import { appealStatuses, openAppealStatuses } from "../features/appeals/appeal-model";
+import { statementKinds } from "../features/statements/statement-model";
 import type { RequestHandler } from "express";
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from "prom-client";
 import { caseStatuses } from "../features/cases/case-model";
@@ -52,6 +54,37 @@ export function createMetrics(deps: { db: Database; workerStats?: WorkerStats; r
       const rows = await deps.db.prisma.violationCase.groupBy({ by: ["status"], _count: { _all: true } });
       this.reset();
       for (const status of caseStatuses) this.set({ status }, rows.find((r) => r.status === status)?._count._all ?? 0);
+    },
+  });
+  // Due process (docs/due-process.md): appeals by status and those overdue, statements issued by kind.
+  new Gauge({
+    name: "clauseguard_appeals",
+    help: "Appeals by status",
+    labelNames: ["status"],
+    registers: [registry],
+    async collect() {
+      const rows = await deps.db.prisma.appeal.groupBy({ by: ["status"], _count: { _all: true } });
+      this.reset();
+      for (const status of appealStatuses) this.set({ status }, rows.find((r) => r.status === status)?._count._all ?? 0);
+    },
+  });
+  new Gauge({
+    name: "clauseguard_appeals_overdue",
+    help: "Appeals submitted or under review past their decision deadline",
+    registers: [registry],
+    async collect() {
+      this.set(await deps.db.prisma.appeal.count({ where: { status: { in: [...openAppealStatuses] }, deadlineAt: { lt: new Date() } } }));
+    },
+  });
+  new Gauge({
+    name: "clauseguard_statements_issued",
+    help: "Statements of reasons issued, by kind (enforcement, lifting, appeal_upheld)",
+    labelNames: ["kind"],
+    registers: [registry],
+    async collect() {
+      const rows = await deps.db.prisma.statementOfReasons.groupBy({ by: ["kind"], _count: { _all: true } });
+      this.reset();
+      for (const kind of statementKinds) this.set({ kind }, rows.find((r) => r.kind === kind)?._count._all ?? 0);
     },
   });
   new Gauge({

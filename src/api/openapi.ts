@@ -38,6 +38,10 @@ import {
   ruleViewSchema,
 } from "../features/rules/rule-views";
 import { healthSchema, readinessSchema } from "./health-views";
+import { statementPageSchema, statementSchema } from "../features/statements/statement-views";
+import { listStatementsQuery, statementIdParam } from "./routes/statements-router";
+import { appealCountsSchema, appealDecisionSchema, appealPageSchema, appealSchema } from "../features/appeals/appeal-views";
+import { appealIdParam, appealTransitionBody, listAppealsQuery, submitAppealBody } from "./routes/appeals-router";
 import { problemSchema } from "./problem";
 
 type ZodObj = z.ZodObject<z.ZodRawShape>;
@@ -125,6 +129,22 @@ export const operations: Operation[] = [
   {
     method: "put", path: "/v1/accounts", summary: "Set many accounts' profiles at once (JSON array or NDJSON, up to 10,000): all or nothing", tag: "accounts", auth: ["accounts:write"],
     body: { schema: z.array(profileItem).min(1).max(maxProfilesPerRequest), contentTypes: ["application/json", "application/x-ndjson"] }, ok: { status: 200, description: "{ updated, items[] }", schema: profilesResultSchema },
+  },
+  {
+    method: "get", path: "/v1/accounts/:id/statements", summary: "An account's statements of reasons (each enforcement placed or lifted, each appeal upheld), newest first", tag: "statements",
+    auth: ["statements:read", "cases:read"], params: accountIdParam, query: listStatementsQuery, ok: { status: 200, description: "a page of statements", schema: statementPageSchema },
+  },
+  { method: "get", path: "/v1/statements/:id", summary: "One statement of reasons", tag: "statements", auth: ["statements:read", "cases:read"], params: statementIdParam, ok: { status: 200, description: "the statement", schema: statementSchema } },
+  {
+    method: "post", path: "/v1/appeals", summary: "File a holder's appeal of an enforcement statement (within its appeal period, while the measure holds, once per statement)", tag: "appeals",
+    auth: ["appeals:write"], body: { schema: submitAppealBody }, ok: { status: 201, description: "the appeal", schema: appealSchema }, problems: [409],
+  },
+  { method: "get", path: "/v1/appeals", summary: "Appeals, the nearest deadline first", tag: "appeals", auth: ["cases:read"], query: listAppealsQuery, ok: { status: 200, description: "a page of appeals", schema: appealPageSchema } },
+  { method: "get", path: "/v1/appeals/counts", summary: "Appeals per status, open and overdue", tag: "appeals", auth: ["cases:read"], ok: { status: 200, description: "the counts", schema: appealCountsSchema } },
+  { method: "get", path: "/v1/appeals/:id", summary: "One appeal", tag: "appeals", auth: ["cases:read", "appeals:write"], params: appealIdParam, ok: { status: 200, description: "the appeal", schema: appealSchema } },
+  {
+    method: "post", path: "/v1/appeals/:id/transitions", summary: "Review, uphold or reverse an appeal (not by who enforced: 409 four_eyes)", tag: "appeals", auth: ["cases:write"],
+    params: appealIdParam, body: { schema: appealTransitionBody }, ok: { status: 200, description: "the appeal and the statements the move issued", schema: appealDecisionSchema }, problems: [409],
   },
   { method: "get", path: "/v1/cases", summary: "Violation cases, filtered, newest activity first", tag: "cases", auth: ["cases:read"], query: listCasesQuery, ok: { status: 200, description: "a page of cases", schema: casePageSchema } },
   { method: "get", path: "/v1/cases/counts", summary: "How many cases of each status match the other filters", tag: "cases", auth: ["cases:read"], query: countCasesQuery, ok: { status: 200, description: "counts per status", schema: caseCountsSchema } },
@@ -236,7 +256,7 @@ export function openApiDocument(version: string): Record<string, unknown> {
     },
     servers: [{ url: "/" }],
     security: [{ bearer: [] }],
-    tags: ["health", "events", "accounts", "cases", "rules", "keys", "audit"].map((name) => ({ name })),
+    tags: ["health", "events", "accounts", "statements", "appeals", "cases", "rules", "keys", "audit"].map((name) => ({ name })),
     paths,
     components: {
       securitySchemes: { bearer: { type: "http", scheme: "bearer", description: `An API key (cg_<id>_<secret>) with one of the scopes: ${scopes.join(", ")}` } },

@@ -18,6 +18,7 @@ export type ErrorCode =
   | "route_not_found"
   | "conflict"
   | "transition_not_allowed"
+  | "four_eyes"
   | "rate_limited"
   | "unavailable";
 
@@ -32,6 +33,7 @@ export const errorRegistry: Record<ErrorCode, { status: number; title: string }>
   route_not_found: { status: 404, title: "No such route" },
   conflict: { status: 409, title: "Conflict" },
   transition_not_allowed: { status: 409, title: "Case transition not allowed" },
+  four_eyes: { status: 409, title: "Refused: who enforced cannot review the appeal of it" },
   rate_limited: { status: 429, title: "Too many requests" },
   unavailable: { status: 503, title: "Service unavailable" },
 };

@@ -38,6 +38,7 @@ export function testConfig(overrides: Partial<Config> = {}): Config {
     metricsPublic: true,
     corsOrigins: [],
     retentionDays: 0,
+    appeals: { filingDays: 180, decisionDays: 14 },
     webhooks: { urls: [], secret: undefined, timeoutMs: 2000, maxAttempts: 3 },
     ...overrides,
   };

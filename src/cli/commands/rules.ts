@@ -7,6 +7,7 @@ import { ruleCompiler } from "../../engine/rule-compiler";
 import { loadLinkPolicy } from "../../features/events/link-policy";
 import { createBacktestService } from "../../features/rules/backtest";
 import { type RuleFile, loadRules } from "../../features/rules/rule-files";
+import { loadNotice } from "../../features/statements/notice-templates";
 import { createLogger } from "../../shared/logger";
 import { openMigratedDatabase } from "../../server";
 import { parseDate } from "../command-options";
@@ -25,6 +26,10 @@ export function registerRulesCommands(program: Command): void {
       for (const dir of dirs.filter((d) => fs.existsSync(path.join(d, "links")))) {
         const policy = loadLinkPolicy(dir);
         process.stdout.write(`link policy of ${dir} valid: ${policy.lists.map((l) => `${l.name} (${l.prefixes} prefixes)`).join(", ") || "no network lists"}\n`);
+      }
+      // So are its statement templates (notices/default.json).
+      for (const dir of dirs.filter((d) => fs.existsSync(path.join(d, "notices", "default.json")))) {
+        process.stdout.write(`notice of ${dir} valid: ${loadNotice(dir).version}\n`);
       }
     });
   rules

@@ -1,7 +1,7 @@
 // API key material: the key format, generation and hashing. Only the sha256 of the secret is stored.
 import { createHash, randomBytes, timingSafeEqual } from "node:crypto";
 
-export const scopes = ["events:write", "accounts:write", "cases:read", "cases:write", "rules:read", "rules:write", "admin"] as const;
+export const scopes = ["events:write", "accounts:write", "cases:read", "cases:write", "rules:read", "rules:write", "statements:read", "appeals:write", "admin"] as const;
 export type Scope = (typeof scopes)[number];
 
 /** `cg_<12-char id>_<secret>`: the id finds the stored hash; the secret is never stored. */

@@ -3,7 +3,7 @@
 // status kept as the strongest enforcement still holding it. Every change is on the timeline and
 // in the audit log, in the same transaction.
 import { randomUUID } from "node:crypto";
-import type { Database, Orm } from "../../db/database";
+import type { Database, Orm, OrmSql } from "../../db/database";
 import { AppError, notFound, validationFailed } from "../../shared/errors";
 import type { LinkBy } from "../../engine/fact-catalog";
 import { type HubLimits, defaultHubLimits } from "../events/link-policy";
@@ -14,6 +14,7 @@ import type { WebhookOutbox } from "../webhooks/webhook-outbox";
 import type { AccountStatus } from "../accounts/account-model";
 import { type CaseStatus, type EnforcementAction, type TimelineKind, activeStatuses, allowedMoves, noteRequiredFor } from "./case-model";
 import type { AssignResult, EnforceResult, NoteResult, TransitionResult } from "./case-views";
+import type { StatementIssuer } from "../statements/statement-service";
 
 // The statuses and the moves are the case model's (case-model.ts); re-exported for the callers that read them here.
 export { type CaseStatus, allowedMoves } from "./case-model";
@@ -26,8 +27,15 @@ type Tx = Orm;
 /**
  * `onEnforcementChanged` runs after a transaction that enforced or lifted commits, before the
  * caller is answered: the enforcement snapshot reloads, so this process's next answer shows it.
+ * `statements`: issues a statement of reasons for every enforcement placed or lifted, in the same transaction.
  */
-export function createCaseWorkflow(db: Database, outbox?: WebhookOutbox, onEnforcementChanged: () => Promise<void> = async () => {}, hubLimits: HubLimits = defaultHubLimits) {
+export function createCaseWorkflow(
+  db: Database,
+  outbox?: WebhookOutbox,
+  onEnforcementChanged: () => Promise<void> = async () => {},
+  hubLimits: HubLimits = defaultHubLimits,
+  statements?: StatementIssuer,
+) {
   const { prisma } = db;
 
   /** Locks the case row for the rest of the transaction: concurrent moves on one case are serialized. */
@@ -63,6 +71,44 @@ export function createCaseWorkflow(db: Database, outbox?: WebhookOutbox, onEnfor
     return { accountId, status, since: now };
   }
 
+  /**
+   * Lifts the case's enforcements that still hold (of `accountId` only, or of every account with
+   * null), settles each account's status, and issues a lifting statement for each enforcement.
+   */
+  async function lift(t: OrmSql, c: { id: string; accountId: string; ruleId: string; ruleVersion: number; clauseRef: string; clauseText: string }, accountId: string | null, who: Actor, now: Date, because: (accountId: string) => "case_resolved" | "appeal_reversed") {
+    const tx = t.prisma;
+    const where = { caseId: c.id, liftedAt: null, ...(accountId === null ? {} : { accountId }) };
+    const held = await tx.enforcement.findMany({ where, select: { id: true, accountId: true, action: true, createdAt: true }, orderBy: [{ accountId: "asc" }, { id: "asc" }] });
+    await tx.enforcement.updateMany({ where, data: { liftedAt: now, liftedBy: who.actor } });
+    const accounts: Awaited<ReturnType<typeof settleAccount>>[] = [];
+    for (const a of [...new Set(held.map((h) => h.accountId))].sort()) accounts.push(await settleAccount(tx, a, now));
+    const statusAfter = new Map(accounts.map((a) => [a.accountId, a.status]));
+    const statementIds: string[] = [];
+    for (const e of held) {
+      const issued = await statements?.issue(t, { kind: "lifting", accountId: e.accountId, enforcement: e, case: c, accountStatus: statusAfter.get(e.accountId)!, effectiveAt: now, linkedBy: null, liftedBecause: because(e.accountId) }, now);
+      if (issued) statementIds.push(issued.id);
+    }
+    return { accounts, statementIds };
+  }
+
+  /**
+   * An appeal reversed (features/appeals), inside the appeal's transaction: `dismissed` or `open`
+   * lift every enforcement of the case and move it there; `unchanged` lifts the appellant's only.
+   * Other cases' enforcements are never touched. The caller runs `enforcementChanged` after commit.
+   */
+  async function reverseForAppeal(t: OrmSql, input: { caseId: string; appellant: string; outcome: "dismissed" | "open" | "unchanged"; appealId: string; note: string }, who: Actor, now: Date) {
+    const tx = t.prisma;
+    const c = await lockCase(tx, input.caseId);
+    const from = c.status as CaseStatus;
+    const lifted = await lift(t, c, input.outcome === "unchanged" ? input.appellant : null, who, now, (a) => (a === input.appellant ? "appeal_reversed" : "case_resolved"));
+    const to: CaseStatus = input.outcome === "unchanged" ? from : input.outcome;
+    if (to !== from) await tx.violationCase.update({ where: { id: c.id }, data: { status: to, ...(to === "dismissed" ? { dismissedAt: now } : {}) } });
+    await timeline(tx, c.id, { actor: who.actor, kind: "appeal", from, to, note: input.note, detail: { appealId: input.appealId, decision: "reversed", outcome: input.outcome, accountsRestored: lifted.accounts.map((a) => a.accountId) } }, now);
+    await appendAudit(tx, { ...who, action: "case.appeal_reversed", targetType: "case", targetId: c.id, before: { status: from }, after: { status: to, appealId: input.appealId, outcome: input.outcome, accountsRestored: lifted.accounts } });
+    if (to !== from) await outbox?.notify(t, "case.status_changed", { caseId: c.id, accountId: c.accountId, ruleId: c.ruleId, from, to, actor: who.actor, note: input.note, accounts: lifted.accounts }, now);
+    return lifted;
+  }
+
   async function transition(caseId: string, to: CaseStatus, note: string | undefined, who: Actor, now = new Date()): Promise<TransitionResult> {
     const result = await transitionInTransaction(caseId, to, note, who, now);
     if (result.accounts.length > 0) await onEnforcementChanged();
@@ -89,13 +135,8 @@ export function createCaseWorkflow(db: Database, outbox?: WebhookOutbox, onEnfor
         });
         if (active) throw new AppError("conflict", `case ${active.id} is already active for this account and rule`, undefined, { activeCaseId: active.id });
       }
-      const lifted: Awaited<ReturnType<typeof settleAccount>>[] = [];
-      if (to === "resolved") {
-        // Lifting the case's enforcements restores each account unless another enforcement still holds it.
-        const held = await tx.enforcement.findMany({ where: { caseId, liftedAt: null }, select: { accountId: true } });
-        await tx.enforcement.updateMany({ where: { caseId, liftedAt: null }, data: { liftedAt: now, liftedBy: who.actor } });
-        for (const accountId of [...new Set(held.map((h) => h.accountId))].sort()) lifted.push(await settleAccount(tx, accountId, now));
-      }
+      // Lifting the case's enforcements restores each account unless another enforcement still holds it.
+      const lifted = to === "resolved" ? (await lift(t, c, null, who, now, () => "case_resolved")).accounts : [];
       await tx.violationCase.update({ where: { id: caseId }, data: { status: to, ...(to === "dismissed" ? { dismissedAt: now } : {}) } });
       await timeline(tx, caseId, { actor: who.actor, kind: "transition", from, to, note }, now);
       await appendAudit(tx, { ...who, action: "case.transition", targetType: "case", targetId: caseId, before: { status: from }, after: { status: to, note, accountsRestored: lifted } });
@@ -153,8 +194,9 @@ export function createCaseWorkflow(db: Database, outbox?: WebhookOutbox, onEnfor
       const accounts = [c.accountId, ...linked.filter((a) => a !== c.accountId).sort()];
       const enforced: (Awaited<ReturnType<typeof settleAccount>> & { action: EnforcementAction; linked: boolean })[] = [];
       for (const accountId of accounts) {
-        await tx.enforcement.create({ data: { id: `enf_${randomUUID().replace(/-/g, "")}`, accountId, caseId, action: input.action, actor: who.actor, note: input.note, createdAt: now } });
+        const enforcement = await tx.enforcement.create({ data: { id: `enf_${randomUUID().replace(/-/g, "")}`, accountId, caseId, action: input.action, actor: who.actor, note: input.note, createdAt: now } });
         const settled = await settleAccount(tx, accountId, now);
+        await statements?.issue(t, { kind: "enforcement", accountId, enforcement, case: c, accountStatus: settled.status, effectiveAt: now, linkedBy: input.includeLinked?.by ?? null }, now);
         enforced.push({ ...settled, action: input.action, linked: accountId !== c.accountId });
         await appendAudit(tx, { ...who, action: "account.enforce", targetType: "account", targetId: accountId, after: { action: input.action, caseId, status: settled.status, note: input.note } });
         await outbox?.notify(t, "account.enforced", { accountId, action: input.action, status: settled.status, caseId, linked: accountId !== c.accountId, actor: who.actor }, now);
@@ -171,7 +213,7 @@ export function createCaseWorkflow(db: Database, outbox?: WebhookOutbox, onEnfor
     return result;
   }
 
-  return { transition, addNote, assign, enforce };
+  return { transition, addNote, assign, enforce, reverseForAppeal, timeline, enforcementChanged: onEnforcementChanged };
 }
 
 export type CaseWorkflow = ReturnType<typeof createCaseWorkflow>;

@@ -7,7 +7,7 @@ import { sql } from "../../db/sql";
 import type { Sql } from "../../db/database";
 import type { Logger } from "../../shared/logger";
 
-export type WebhookEventType = "case.opened" | "case.status_changed" | "account.enforced";
+export type WebhookEventType = "case.opened" | "case.status_changed" | "account.enforced" | "statement.issued";
 
 export type WebhookConfig = { urls: string[]; secret: string | undefined; timeoutMs: number; maxAttempts: number };
 
