@@ -292,6 +292,46 @@ if (!haveBrowser && process.env.CI === "true") {
     expect(await page.getByRole("button", { name: "Previous page" }).isDisabled()).toBe(true);
     await page.close();
   });
+
+  it("works the appeals queue: the statement beside the holder's words, four eyes refused, a second analyst reverses", async () => {
+    // The admin key confirms and enforces; the portal files the holder's appeal.
+    await server.call("POST", "/v1/events", { body: [usageEvent({ accountId: "acct_appellant", outputTokens: 5000, signals: { syntheticDataRequest: true }, occurredAt: new Date(now - hour).toISOString() })] });
+    await server.drain();
+    const caseId = (await server.call("GET", "/v1/cases?accountId=acct_appellant")).body.items[0].id;
+    await server.call("POST", `/v1/cases/${caseId}/transitions`, { body: { to: "confirmed" } });
+    await server.call("POST", `/v1/cases/${caseId}/enforce`, { body: { action: "suspend", note: "bulk extraction" } });
+    const portal = (await server.call("POST", "/v1/keys", { body: { name: "portal", scopes: ["statements:read", "appeals:write"] } })).body.key;
+    const statementId = (await server.call("GET", "/v1/accounts/acct_appellant/statements", { key: portal })).body.items[0].id;
+    const appealId = (await server.call("POST", "/v1/appeals", { body: { statementId, explanation: "Our nightly eval suite, not training data." }, key: portal })).body.id;
+
+    // Who enforced (the admin key) opens it and is refused, with the reason.
+    const own = await newPage();
+    await own.goto(`${server.url}/console`);
+    await own.getByLabel("API key").fill(server.adminKey);
+    await own.getByLabel("API key").press("Enter");
+    await own.getByRole("link", { name: "Appeals" }).click();
+    await own.getByRole("link", { name: appealId }).click();
+    await expectText(own.locator("pre.statement"), /your account acct_appellant is suspended/);
+    await expectText(own.locator(".explanation"), /nightly eval suite/);
+    await own.getByLabel("Note (required to decide)").fill("I stand by it");
+    await own.getByRole("button", { name: "Uphold" }).click();
+    await expectText(own.getByRole("alert"), /another analyst must review and decide it/);
+    await own.close();
+
+    // Another analyst reviews and reverses it; the account is active again.
+    const page = await newPage();
+    await signIn(page);
+    await page.getByRole("link", { name: "Appeals" }).click();
+    await expectText(page.getByRole("button", { name: /^submitted/ }), /1/);
+    await page.getByRole("link", { name: appealId }).click();
+    await page.getByRole("button", { name: "Take under review" }).click();
+    await expectText(page.getByTestId("appeal-status"), /under review/);
+    await page.getByLabel("Note (required to decide)").fill("documented harness");
+    await page.getByRole("button", { name: "Reverse" }).click();
+    await expectText(page.getByTestId("appeal-status"), /reversed/);
+    expect((await server.call("GET", "/v1/accounts/acct_appellant/enforcement")).body.status).toBe("active");
+    await page.close();
+  });
 });
 
 /** Retries `read` until `check` passes (the page updates after the API answers), or fails with the last error. */

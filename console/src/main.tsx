@@ -1,9 +1,10 @@
-// The analyst console: sign in with an API key, then the case queue, a case, the rules.
+// The analyst console: sign in with an API key, then the case queue, a case, the appeals, the rules.
 import { StrictMode, useEffect, useState, type FormEvent } from "react";
 import { createRoot } from "react-dom/client";
 import { ApiError, api, session, whenUnauthorized } from "./api";
 import { CasePage } from "./pages/CasePage";
 import { Queue } from "./pages/Queue";
+import { AppealPage, AppealsQueue } from "./pages/Appeals";
 import { RulePage, RulesList } from "./pages/Rules";
 import { href, useRoute } from "./route";
 import "uplot/dist/uPlot.min.css";
@@ -66,6 +67,8 @@ function App() {
   if (section === "rules" && id) page = <RulePage id={id} />;
   else if (section === "rules") page = <RulesList />;
   else if (section === "cases" && id) page = <CasePage key={id} id={id} />;
+  else if (section === "appeals" && id) page = <AppealPage key={id} id={id} />;
+  else if (section === "appeals") page = <AppealsQueue query={route.query} />;
   else page = <Queue query={route.query} />;
   return (
     <>
@@ -77,6 +80,9 @@ function App() {
         <nav aria-label="Sections">
           <a href={href(["cases"])} aria-current={section === "cases" ? "page" : undefined}>
             Cases
+          </a>
+          <a href={href(["appeals"])} aria-current={section === "appeals" ? "page" : undefined}>
+            Appeals
           </a>
           <a href={href(["rules"])} aria-current={section === "rules" ? "page" : undefined}>
             Rules
