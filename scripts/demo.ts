@@ -127,10 +127,33 @@ async function main(): Promise<void> {
     const legit = [...flagged].filter((a) => !truth.get(a)?.pattern).length;
     console.log(`Caught ${caught} of ${plantedAccounts.length} accounts the generator planted a violation in; ${legit} legitimate account(s) flagged.`);
     if (silent) console.log(`(${silent} more planted account(s) sent no traffic in these ${hours} hours.)`);
+    // Due process, on the demo's own server only (never on a server given with --url): one
+    // planted account enforced, the statement of reasons it gets, and its appeal.
+    const planted = cases.find((c) => truth.get(c.accountId)?.pattern);
+    if (server && planted) await dueProcess(client, url, planted);
     if (server) console.log("The embedded server is stopped and its folder removed; `npm start` runs one that stays.");
   } finally {
     await server?.stop();
     if (dataDir) fs.rmSync(dataDir, { recursive: true, force: true });
+  }
+}
+
+/** Confirms and suspends one case's account, prints its statement of reasons, files its appeal, and shows four eyes refusing the enforcer. */
+async function dueProcess(admin: ReturnType<typeof createApiClient>, url: string, c: { id: string; accountId: string }): Promise<void> {
+  await admin.request("POST", `/v1/cases/${c.id}/transitions`, { to: "confirmed" });
+  await admin.request("POST", `/v1/cases/${c.id}/enforce`, { action: "suspend", note: "demo: confirmed by the analyst" });
+  const created = await admin.request<{ key: string }>("POST", "/v1/keys", { name: "demo customer portal", scopes: ["statements:read", "appeals:write"] });
+  const portal = createApiClient(url, created.key);
+  const { items } = await portal.request<{ items: { id: string; text: string }[] }>("GET", `/v1/accounts/${encodeURIComponent(c.accountId)}/statements`);
+  console.log(`\nDue process: ${c.accountId} confirmed and suspended. The statement of reasons its holder gets:\n`);
+  console.log(items[0]!.text.replace(/^/gm, "    "));
+  const appeal = await portal.request<{ id: string; status: string; deadlineAt: string }>("POST", "/v1/appeals", { statementId: items[0]!.id, explanation: "We run evaluations, not training." });
+  console.log(`\nThe holder appealed through the portal: ${appeal.id}, ${appeal.status}, decision due by ${appeal.deadlineAt}.`);
+  try {
+    await admin.request("POST", `/v1/appeals/${appeal.id}/transitions`, { to: "upheld", note: "I stand by it" });
+    console.log("The enforcing key decided its own appeal: four eyes did not hold.");
+  } catch (err) {
+    console.log(`The key that enforced tried to decide it and was refused: ${(err as Error).message}`);
   }
 }
 

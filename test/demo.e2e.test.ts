@@ -37,6 +37,12 @@ describe("npm run demo", () => {
     // benchmarks, not a test: under a loaded machine it varies by seconds).
     expect(Number(/First case after (\d+) s\./.exec(out)?.[1])).toBeGreaterThanOrEqual(0);
     expect(out).toMatch(/\d[\d,]* events posted in \d+ s, all evaluated \d+ s later\./);
+    // Due process: one planted account suspended, its statement of reasons, its appeal, four eyes.
+    expect(out).toMatch(/Due process: acct_\S+ confirmed and suspended\./);
+    expect(out).toMatch(/^ {4}Statement of reasons sor_[0-9a-f]{32}$/m);
+    expect(out).toMatch(/^ {4}Since .* UTC, your account acct_\S+ is suspended\.$/m);
+    expect(out).toMatch(/The holder appealed through the portal: apl_[0-9a-f]{32}, submitted, decision due by /);
+    expect(out).toMatch(/The key that enforced tried to decide it and was refused: .*another analyst must review and decide it/);
     // The summary: the clause quoted, the rule, each account with what was planted and the evidence.
     // The pre-banned accounts were suspended at the period's start, so their evaders are caught.
     expect(out).toMatch(
