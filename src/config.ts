@@ -93,6 +93,10 @@ const envSchema = z.object({
   CLAUSEGUARD_APPEAL_FILING_DAYS: z.coerce.number().int().min(1).max(3650).default(180),
   /** Days an appeal may wait for a decision before it counts as overdue. */
   CLAUSEGUARD_APPEAL_DECISION_DAYS: z.coerce.number().int().min(1).max(365).default(14),
+  /** The Ed25519 private key (PKCS#8 PEM file) evidence bundles are signed with; on the embedded database one is made in the data folder when unset. */
+  CLAUSEGUARD_SIGNING_KEY_FILE: z.string().min(1).optional(),
+  /** Comma-separated PEM files of retired public keys, still served at GET /v1/signing-keys so older bundles verify. */
+  CLAUSEGUARD_SIGNING_RETIRED_KEYS: commaList(z.string().min(1), 20),
   /** Longest wait for in-flight requests and evaluations on shutdown, in milliseconds. */
   CLAUSEGUARD_SHUTDOWN_TIMEOUT_MS: z.coerce.number().int().min(0).max(600_000).default(10_000),
 });
@@ -127,6 +131,8 @@ export type Config = {
   retentionDays: number;
   /** Statements of reasons and appeals (docs/due-process.md). */
   appeals: { filingDays: number; decisionDays: number };
+  /** Evidence bundle signing (docs/due-process.md#signed-evidence): file paths, resolved against the working folder. */
+  signing: { keyFile?: string; retiredFiles: string[] };
   webhooks: { urls: string[]; secret: string | undefined; timeoutMs: number; maxAttempts: number };
 };
 
@@ -178,6 +184,10 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, cwd = process.c
     corsOrigins: e.CLAUSEGUARD_CORS_ORIGINS,
     retentionDays: e.CLAUSEGUARD_RETENTION_DAYS,
     appeals: { filingDays: e.CLAUSEGUARD_APPEAL_FILING_DAYS, decisionDays: e.CLAUSEGUARD_APPEAL_DECISION_DAYS },
+    signing: {
+      ...(e.CLAUSEGUARD_SIGNING_KEY_FILE ? { keyFile: path.resolve(cwd, e.CLAUSEGUARD_SIGNING_KEY_FILE) } : {}),
+      retiredFiles: e.CLAUSEGUARD_SIGNING_RETIRED_KEYS.map((f) => path.resolve(cwd, f)),
+    },
     webhooks: {
       urls: e.CLAUSEGUARD_WEBHOOK_URLS,
       secret: e.CLAUSEGUARD_WEBHOOK_SECRET,

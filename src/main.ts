@@ -4,6 +4,7 @@ import { registerBackupCommands } from "./cli/commands/backup";
 import { registerCasesCommands } from "./cli/commands/cases";
 import { registerEvaluationCommands } from "./cli/commands/evaluation";
 import { registerEventsCommands } from "./cli/commands/events";
+import { registerEvidenceCommands } from "./cli/commands/evidence";
 import { registerKeysCommands } from "./cli/commands/keys";
 import { registerMigrateCommands } from "./cli/commands/migrate";
 import { registerRulesCommands } from "./cli/commands/rules";
@@ -23,6 +24,7 @@ export function buildCli(): Command {
   registerBackupCommands(program);
   registerEventsCommands(program);
   registerCasesCommands(program);
+  registerEvidenceCommands(program);
   registerKeysCommands(program);
   registerRulesCommands(program);
   return program;

@@ -10,6 +10,7 @@ import { migrate } from "./db/migrator";
 import { loadLinkPolicy } from "./features/events/link-policy";
 import { loadRuleFiles } from "./features/rules/rule-files";
 import { loadNotice } from "./features/statements/notice-templates";
+import { loadSigningKeys } from "./features/evidence/signing-keys";
 import type { Logger } from "./shared/logger";
 import { type Role, type RunningRoles, startRoles } from "./scheduler";
 import { type Services, createServices } from "./services";
@@ -51,6 +52,8 @@ export async function startServer(config: Config, logger: Logger, roles: Roles, 
   const ruleFiles = loadRuleFiles(config.rulesDir);
   const linkPolicy = loadLinkPolicy(config.rulesDir);
   const notice = loadNotice(config.rulesDir);
+  // The embedded database's folder holds its signing key when none is configured; PostgreSQL needs one configured.
+  const signingKeys = loadSigningKeys({ keyFile: config.signing?.keyFile, retiredFiles: config.signing?.retiredFiles ?? [], dataDir: config.database.kind === "pglite" && !db ? config.database.dataDir : undefined });
   const database = db ?? (await openMigratedDatabase(config, logger, { ownThread: true }));
   // Both roles on a database this server opened: evaluation runs in a thread of its own
   // (evaluation-thread.ts), so that its work and its garbage collection never hold up HTTP.
@@ -58,7 +61,7 @@ export async function startServer(config: Config, logger: Logger, roles: Roles, 
   let evaluationThread: EvaluationThread | undefined;
   let running: RunningRoles | undefined;
   const background: Role[] = [...(roles.worker ? (["worker"] as const) : []), ...((roles.jobs ?? roles.worker) ? (["jobs"] as const) : [])];
-  const services = createServices(database, config, logger, { linkPolicy, notice, ...(threaded ? { onStored: () => evaluationThread?.nudge() } : {}) });
+  const services = createServices(database, config, logger, { linkPolicy, notice, signingKeys, ...(threaded ? { onStored: () => evaluationThread?.nudge() } : {}) });
   let server: Server | undefined;
   let generatedAdminKey: string | undefined;
   let stopping: Promise<void> | undefined;

@@ -25,17 +25,20 @@ import { type NoticeTemplates, builtInNotice, noticeTemplates } from "./features
 import { createStatementIssuer, createStatementQueries } from "./features/statements/statement-service";
 import { defaultAppealFilingDays } from "./features/statements/statement-model";
 import { createAppealService } from "./features/appeals/appeal-service";
+import { type SigningKeys, publicKeySet } from "./features/evidence/signing-keys";
+import { createEvidenceService } from "./features/evidence/evidence-bundle";
 import { defaultAppealDecisionDays } from "./features/appeals/appeal-model";
 
 /**
  * `onStored`: what ingestion calls once events are stored; by default it wakes this process's worker.
  * `notice`: the statement templates (server.ts loads <rules dir>/notices); the built-in ones by default.
+ * `signingKeys`: what evidence bundles are signed with (none: bundles answer 503).
  */
 export function createServices(
   db: Database,
   config: Pick<Config, "evaluation" | "evaluator" | "webhooks" | "ingest"> & Partial<Pick<Config, "appeals">>,
   logger: Logger,
-  opts: { onStored?: () => void; linkPolicy?: LinkPolicy; notice?: NoticeTemplates } = {},
+  opts: { onStored?: () => void; linkPolicy?: LinkPolicy; notice?: NoticeTemplates; signingKeys?: SigningKeys } = {},
 ) {
   const linkPolicy = opts.linkPolicy ?? defaultLinkPolicy;
   const { hubLimits } = linkPolicy;
@@ -78,6 +81,8 @@ export function createServices(
     workflow,
     appeals: createAppealService(db, { workflow, statements: statementIssuer, decisionDays: config.appeals?.decisionDays ?? defaultAppealDecisionDays }),
     statements: createStatementQueries(db),
+    evidence: createEvidenceService(db, () => opts.signingKeys),
+    signingKeys: () => publicKeySet(opts.signingKeys),
     webhooks,
     rules: ruleService,
     backtests: createBacktestService(db, compile, hubLimits),

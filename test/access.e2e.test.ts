@@ -47,7 +47,7 @@ async function newAppeal(s: TestServer): Promise<string> {
 }
 
 /** What the server answers without a key. */
-const openRoutes = ["GET /healthz", "GET /readyz", "GET /metrics", "GET /openapi.json", "GET /docs", "GET /docs/init.js", "GET /console"];
+const openRoutes = ["GET /healthz", "GET /readyz", "GET /metrics", "GET /openapi.json", "GET /docs", "GET /docs/init.js", "GET /console", "GET /v1/signing-keys"];
 
 const range = { from: "2026-11-01T00:00:00Z", to: "2026-11-25T00:00:00Z" };
 
@@ -66,6 +66,7 @@ const routes: Route[] = [
   { name: "GET /v1/appeals/counts", allowed: ["cases:read"], call: async () => ({ method: "GET", path: "/v1/appeals/counts" }) },
   { name: "GET /v1/appeals/:id", allowed: ["cases:read", "appeals:write"], call: async (s) => ({ method: "GET", path: `/v1/appeals/${await newAppeal(s)}` }) },
   { name: "POST /v1/appeals/:id/transitions", allowed: ["cases:write"], call: async (s) => ({ method: "POST", path: `/v1/appeals/${await newAppeal(s)}/transitions`, body: { to: "under_review" } }) },
+  { name: "GET /v1/cases/:id/evidence-bundle", allowed: ["cases:read"], call: async (s) => ({ method: "GET", path: `/v1/cases/${await newCase(s)}/evidence-bundle` }) },
   { name: "GET /v1/cases", allowed: ["cases:read"], call: async () => ({ method: "GET", path: "/v1/cases" }) },
   { name: "GET /v1/cases/counts", allowed: ["cases:read"], call: async () => ({ method: "GET", path: "/v1/cases/counts" }) },
   { name: "GET /v1/cases/:id", allowed: ["cases:read"], call: async (s) => ({ method: "GET", path: `/v1/cases/${await newCase(s)}` }) },

@@ -188,6 +188,8 @@ describe("the OpenAPI document and /docs", () => {
       const other = (await server.call("POST", "/v1/keys", { body: { name: "second analyst", scopes: ["cases:write"] } })).body.key;
       const upheld = await call("POST", "/v1/appeals/{id}/transitions", `/v1/appeals/${filed.body.id}/transitions`, { body: { to: "upheld", note: "stands" }, key: other });
       expect(upheld.body.appeal.status).toBe("upheld");
+      const signed = await call("GET", "/v1/cases/{id}/evidence-bundle", `${kase}/evidence-bundle`);
+      expect(signed.body.signature.keyId).toBe((await call("GET", "/v1/signing-keys", "/v1/signing-keys", { key: null })).body.keys[0].kid);
       const detail = await call("GET", "/v1/cases/{id}", kase);
       expect(detail.body.timeline.map((t: { kind: string }) => t.kind)).toEqual(["opened", "transition", "note", "assign", "enforce", "transition"]);
       expect(detail.body.evidence.length).toBeGreaterThan(0);

@@ -40,6 +40,7 @@ import {
 import { healthSchema, readinessSchema } from "./health-views";
 import { statementPageSchema, statementSchema } from "../features/statements/statement-views";
 import { listStatementsQuery, statementIdParam } from "./routes/statements-router";
+import { evidenceBundleSchema, signingKeySetSchema } from "../features/evidence/evidence-views";
 import { appealCountsSchema, appealDecisionSchema, appealPageSchema, appealSchema } from "../features/appeals/appeal-views";
 import { appealIdParam, appealTransitionBody, listAppealsQuery, submitAppealBody } from "./routes/appeals-router";
 import { problemSchema } from "./problem";
@@ -146,6 +147,11 @@ export const operations: Operation[] = [
     method: "post", path: "/v1/appeals/:id/transitions", summary: "Review, uphold or reverse an appeal (not by who enforced: 409 four_eyes)", tag: "appeals", auth: ["cases:write"],
     params: appealIdParam, body: { schema: appealTransitionBody }, ok: { status: 200, description: "the appeal and the statements the move issued", schema: appealDecisionSchema }, problems: [409],
   },
+  {
+    method: "get", path: "/v1/cases/:id/evidence-bundle", summary: "The case's evidence as one self-contained JSON document, signed with Ed25519 over its RFC 8785 canonical JSON (503 when no signing key is configured)", tag: "cases",
+    auth: ["cases:read"], params: caseIdParam, ok: { status: 200, description: "the signed bundle", schema: evidenceBundleSchema },
+  },
+  { method: "get", path: "/v1/signing-keys", summary: "The public keys that verify evidence bundles (a JSON Web Key Set), the current one first", tag: "cases", auth: "open", ok: { status: 200, description: "the keys", schema: signingKeySetSchema } },
   { method: "get", path: "/v1/cases", summary: "Violation cases, filtered, newest activity first", tag: "cases", auth: ["cases:read"], query: listCasesQuery, ok: { status: 200, description: "a page of cases", schema: casePageSchema } },
   { method: "get", path: "/v1/cases/counts", summary: "How many cases of each status match the other filters", tag: "cases", auth: ["cases:read"], query: countCasesQuery, ok: { status: 200, description: "counts per status", schema: caseCountsSchema } },
   { method: "get", path: "/v1/cases/:id", summary: "A case with its evidence and timeline", tag: "cases", auth: ["cases:read"], params: caseIdParam, ok: { status: 200, description: "the case", schema: caseDetailSchema } },

@@ -1,4 +1,5 @@
 // The command line's one error type: OperatorError carries its exit code; toOperatorError maps other errors to it.
+import { SigningKeyError } from "../features/evidence/signing-keys";
 import { CommanderError } from "commander";
 import { ConfigError } from "../config";
 import { BackupError } from "../db/backup";
@@ -30,7 +31,7 @@ export class OperatorError extends Error {
 export function toOperatorError(err: unknown): OperatorError | undefined {
   if (err instanceof OperatorError) return err;
   if (err instanceof CommanderError) return new OperatorError(err.message, err.exitCode === 0 ? exitCodes.ok : exitCodes.usage);
-  if (err instanceof ConfigError) return new OperatorError(err.message, exitCodes.config);
+  if (err instanceof ConfigError || err instanceof SigningKeyError) return new OperatorError(err.message, exitCodes.config);
   if (err instanceof RuleFileError || err instanceof LinkPolicyError) return new OperatorError(err.message, exitCodes.invalidRules);
   if (
     err instanceof MigrationError ||

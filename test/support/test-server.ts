@@ -1,6 +1,9 @@
 // Starts the real ClauseGuard server (HTTP on an ephemeral port) on a test database, with an
 // admin key, a logger that stays quiet, and helpers to call it and to drain evaluation.
+import fs from "node:fs";
+import os from "node:os";
 import path from "node:path";
+import { generateSigningKeyPem } from "../../src/features/evidence/signing-keys";
 import type { Config } from "../../src/config";
 import { generateKey } from "../../src/features/auth/api-key";
 import { createLogger } from "../../src/shared/logger";
@@ -19,6 +22,16 @@ export type TestServer = {
   drain(): Promise<number>;
   stop(): Promise<void>;
 };
+
+let signingKeyFile: string | undefined;
+/** One Ed25519 key per test process, in a file as an operator would configure it. */
+export function testSigningKeyFile(): string {
+  if (!signingKeyFile) {
+    signingKeyFile = path.join(fs.mkdtempSync(path.join(os.tmpdir(), "cg-signing-")), "signing-key.pem");
+    fs.writeFileSync(signingKeyFile, generateSigningKeyPem(), { mode: 0o600 });
+  }
+  return signingKeyFile;
+}
 
 export function testConfig(overrides: Partial<Config> = {}): Config {
   return {
@@ -39,6 +52,7 @@ export function testConfig(overrides: Partial<Config> = {}): Config {
     corsOrigins: [],
     retentionDays: 0,
     appeals: { filingDays: 180, decisionDays: 14 },
+    signing: { keyFile: testSigningKeyFile(), retiredFiles: [] },
     webhooks: { urls: [], secret: undefined, timeoutMs: 2000, maxAttempts: 3 },
     ...overrides,
   };

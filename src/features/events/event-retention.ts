@@ -3,8 +3,12 @@
 // on a long lock. Rollups, link keys, cases and their evidence (which keeps event ids, not rows)
 // stay complete. Retention is at least 91 days: the longest rule window (90 days) then never needs
 // a deleted event, so live facts are unchanged; backtests can only replay what is kept.
+// An event that case evidence names leaves its SHA-256 (of its canonical JSON, as GET /v1/events
+// shows it) in evidence_event_digest, in the same transaction: evidence bundles still commit to it.
 import type { Database } from "../../db/database";
-import { sql } from "../../db/sql";
+import { raw, sql } from "../../db/sql";
+import { canonicalDigest } from "../evidence/signing-keys";
+import { type StoredEventRow, storedEventColumns, storedEventOf } from "./stored-event";
 
 export const minRetentionDays = 91;
 
@@ -14,13 +18,24 @@ export async function deleteExpiredEvents(db: Database, retentionDays: number, n
   const before = new Date(now.getTime() - retentionDays * 86_400_000);
   let deleted = 0;
   for (let i = 0; i < maxBatches; i++) {
-    const rows = await db.query<{ n: number }>(sql`
-      WITH gone AS (
-        DELETE FROM usage_event WHERE id IN (
-          SELECT id FROM usage_event WHERE occurred_at < ${before} ORDER BY occurred_at LIMIT ${batchSize}::int)
-        RETURNING 1)
-      SELECT count(*)::int AS n FROM gone`);
-    const n = Number(rows[0]?.n ?? 0);
+    const n = await db.transaction(async (tx) => {
+      const batch = await tx.query<{ id: string }>(sql`SELECT id::text AS id FROM usage_event WHERE occurred_at < ${before} ORDER BY occurred_at LIMIT ${batchSize}::int`);
+      if (batch.length === 0) return 0;
+      const ids = batch.map((b) => b.id);
+      // The GIN index on case_evidence.event_ids answers each lookup; most expiring events are named by no evidence.
+      const named = await tx.query<StoredEventRow>(sql`
+        SELECT ${raw(storedEventColumns)} FROM usage_event e
+        WHERE e.id = ANY(${ids}::bigint[]) AND EXISTS (SELECT 1 FROM case_evidence ce WHERE ce.event_ids @> ARRAY[e.event_id])`);
+      if (named.length > 0) {
+        const events = named.map(storedEventOf);
+        await tx.query(sql`
+          INSERT INTO evidence_event_digest (event_id, sha256, occurred_at)
+          SELECT * FROM unnest(${events.map((e) => e.eventId)}::text[], ${events.map(canonicalDigest)}::text[], ${events.map((e) => e.occurredAt)}::timestamptz[])
+          ON CONFLICT (event_id) DO NOTHING`);
+      }
+      const gone = await tx.query<{ n: number }>(sql`WITH gone AS (DELETE FROM usage_event WHERE id = ANY(${ids}::bigint[]) RETURNING 1) SELECT count(*)::int AS n FROM gone`);
+      return Number(gone[0]?.n ?? 0);
+    });
     deleted += n;
     if (n < batchSize) break;
   }
