@@ -97,6 +97,19 @@ const envSchema = z.object({
   CLAUSEGUARD_SIGNING_KEY_FILE: z.string().min(1).optional(),
   /** Comma-separated PEM files of retired public keys, still served at GET /v1/signing-keys so older bundles verify. */
   CLAUSEGUARD_SIGNING_RETIRED_KEYS: commaList(z.string().min(1), 20),
+  /**
+   * Indicator-sharing partners and the secret agreed with each: `name=secret,other=secret2`. Exported
+   * indicators for a partner, and indicators imported from it, are HMAC-SHA256 hashes keyed with it.
+   */
+  CLAUSEGUARD_SHARING_PARTNERS: z
+    .string()
+    .transform((s) => s.split(",").map((p) => p.trim()).filter(Boolean))
+    .pipe(
+      z
+        .array(z.string().regex(/^[a-z0-9][a-z0-9_-]{0,63}=[^=\s]{16,}$/, "must be comma-separated name=secret pairs: a name of lowercase letters, digits, '_' or '-', a secret of at least 16 characters without '=', ',' or spaces"))
+        .max(100),
+    )
+    .default([]),
   /** Longest wait for in-flight requests and evaluations on shutdown, in milliseconds. */
   CLAUSEGUARD_SHUTDOWN_TIMEOUT_MS: z.coerce.number().int().min(0).max(600_000).default(10_000),
 });
@@ -133,6 +146,8 @@ export type Config = {
   appeals: { filingDays: number; decisionDays: number };
   /** Evidence bundle signing (docs/due-process.md#signed-evidence): file paths, resolved against the working folder. */
   signing: { keyFile?: string; retiredFiles: string[] };
+  /** Indicator-sharing partners: name -> shared secret. */
+  sharingPartners: Record<string, string>;
   webhooks: { urls: string[]; secret: string | undefined; timeoutMs: number; maxAttempts: number };
 };
 
@@ -184,6 +199,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, cwd = process.c
     corsOrigins: e.CLAUSEGUARD_CORS_ORIGINS,
     retentionDays: e.CLAUSEGUARD_RETENTION_DAYS,
     appeals: { filingDays: e.CLAUSEGUARD_APPEAL_FILING_DAYS, decisionDays: e.CLAUSEGUARD_APPEAL_DECISION_DAYS },
+    sharingPartners: Object.fromEntries(e.CLAUSEGUARD_SHARING_PARTNERS.map((p) => [p.slice(0, p.indexOf("=")), p.slice(p.indexOf("=") + 1)])),
     signing: {
       ...(e.CLAUSEGUARD_SIGNING_KEY_FILE ? { keyFile: path.resolve(cwd, e.CLAUSEGUARD_SIGNING_KEY_FILE) } : {}),
       retiredFiles: e.CLAUSEGUARD_SIGNING_RETIRED_KEYS.map((f) => path.resolve(cwd, f)),

@@ -5,6 +5,7 @@ import { registerCasesCommands } from "./cli/commands/cases";
 import { registerEvaluationCommands } from "./cli/commands/evaluation";
 import { registerEventsCommands } from "./cli/commands/events";
 import { registerEvidenceCommands } from "./cli/commands/evidence";
+import { registerIndicatorsCommands } from "./cli/commands/indicators";
 import { registerKeysCommands } from "./cli/commands/keys";
 import { registerMigrateCommands } from "./cli/commands/migrate";
 import { registerRulesCommands } from "./cli/commands/rules";
@@ -25,6 +26,7 @@ export function buildCli(): Command {
   registerEventsCommands(program);
   registerCasesCommands(program);
   registerEvidenceCommands(program);
+  registerIndicatorsCommands(program);
   registerKeysCommands(program);
   registerRulesCommands(program);
   return program;

@@ -27,6 +27,7 @@ import { defaultAppealFilingDays } from "./features/statements/statement-model";
 import { createAppealService } from "./features/appeals/appeal-service";
 import { type SigningKeys, publicKeySet } from "./features/evidence/signing-keys";
 import { createEvidenceService } from "./features/evidence/evidence-bundle";
+import { createIndicatorService } from "./features/indicators/indicator-service";
 import { defaultAppealDecisionDays } from "./features/appeals/appeal-model";
 
 /**
@@ -36,7 +37,7 @@ import { defaultAppealDecisionDays } from "./features/appeals/appeal-model";
  */
 export function createServices(
   db: Database,
-  config: Pick<Config, "evaluation" | "evaluator" | "webhooks" | "ingest"> & Partial<Pick<Config, "appeals">>,
+  config: Pick<Config, "evaluation" | "evaluator" | "webhooks" | "ingest"> & Partial<Pick<Config, "appeals" | "sharingPartners">>,
   logger: Logger,
   opts: { onStored?: () => void; linkPolicy?: LinkPolicy; notice?: NoticeTemplates; signingKeys?: SigningKeys } = {},
 ) {
@@ -82,6 +83,7 @@ export function createServices(
     appeals: createAppealService(db, { workflow, statements: statementIssuer, decisionDays: config.appeals?.decisionDays ?? defaultAppealDecisionDays }),
     statements: createStatementQueries(db),
     evidence: createEvidenceService(db, () => opts.signingKeys),
+    indicators: createIndicatorService(db, config.sharingPartners ?? {}),
     signingKeys: () => publicKeySet(opts.signingKeys),
     webhooks,
     rules: ruleService,

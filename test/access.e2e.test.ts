@@ -67,6 +67,16 @@ const routes: Route[] = [
   { name: "GET /v1/appeals/:id", allowed: ["cases:read", "appeals:write"], call: async (s) => ({ method: "GET", path: `/v1/appeals/${await newAppeal(s)}` }) },
   { name: "POST /v1/appeals/:id/transitions", allowed: ["cases:write"], call: async (s) => ({ method: "POST", path: `/v1/appeals/${await newAppeal(s)}/transitions`, body: { to: "under_review" } }) },
   { name: "GET /v1/cases/:id/evidence-bundle", allowed: ["cases:read"], call: async (s) => ({ method: "GET", path: `/v1/cases/${await newCase(s)}/evidence-bundle` }) },
+  {
+    name: "GET /v1/indicators",
+    allowed: ["cases:read"],
+    call: async (s) => {
+      const id = await newCase(s);
+      await s.call("POST", `/v1/cases/${id}/transitions`, { body: { to: "confirmed" } });
+      return { method: "GET", path: `/v1/indicators?partner=acme&caseId=${id}` };
+    },
+  },
+  { name: "POST /v1/indicators/import", allowed: ["rules:write"], call: async () => ({ method: "POST", path: "/v1/indicators/import?source=acme", body: { type: "bundle", id: "bundle--a463ffb3-1bd9-4d94-b02d-74e4f1658283", objects: [] } }) },
   { name: "GET /v1/cases", allowed: ["cases:read"], call: async () => ({ method: "GET", path: "/v1/cases" }) },
   { name: "GET /v1/cases/counts", allowed: ["cases:read"], call: async () => ({ method: "GET", path: "/v1/cases/counts" }) },
   { name: "GET /v1/cases/:id", allowed: ["cases:read"], call: async (s) => ({ method: "GET", path: `/v1/cases/${await newCase(s)}` }) },

@@ -188,6 +188,9 @@ describe("the OpenAPI document and /docs", () => {
       const other = (await server.call("POST", "/v1/keys", { body: { name: "second analyst", scopes: ["cases:write"] } })).body.key;
       const upheld = await call("POST", "/v1/appeals/{id}/transitions", `/v1/appeals/${filed.body.id}/transitions`, { body: { to: "upheld", note: "stands" }, key: other });
       expect(upheld.body.appeal.status).toBe("upheld");
+      const indicators = await call("GET", "/v1/indicators", `/v1/indicators?partner=acme&caseId=${id}`);
+      expect(indicators.body.objects.length).toBeGreaterThan(0);
+      expect((await call("POST", "/v1/indicators/import", "/v1/indicators/import?source=acme", { body: indicators.body })).body.imported).toBe(indicators.body.objects.length);
       const signed = await call("GET", "/v1/cases/{id}/evidence-bundle", `${kase}/evidence-bundle`);
       expect(signed.body.signature.keyId).toBe((await call("GET", "/v1/signing-keys", "/v1/signing-keys", { key: null })).body.keys[0].kid);
       const detail = await call("GET", "/v1/cases/{id}", kase);

@@ -10,6 +10,7 @@ import { createAccountsRouter } from "./routes/accounts-router";
 import { createStatementsRouter } from "./routes/statements-router";
 import { createAppealsRouter } from "./routes/appeals-router";
 import { createEvidenceRouter } from "./routes/evidence-router";
+import { createIndicatorsRouter } from "./routes/indicators-router";
 import { createAuditRouter } from "./routes/audit-router";
 import { createKeysRouter } from "./routes/keys-router";
 import { createCasesRouter } from "./routes/cases-router";
@@ -87,6 +88,7 @@ export function createApp(services: Services, options: AppOptions): Express {
   app.use(createCasesRouter({ cases: services.cases, workflow: services.workflow, apiKeys: services.apiKeys }));
   app.use(createStatementsRouter({ statements: services.statements, apiKeys: services.apiKeys }));
   app.use(createAppealsRouter({ appeals: services.appeals, apiKeys: services.apiKeys }));
+  app.use(createIndicatorsRouter({ indicators: services.indicators, apiKeys: services.apiKeys, bodyLimitBytes: options.bodyLimitBytes }));
   app.use(createEvidenceRouter({ evidence: services.evidence, signingKeys: services.signingKeys, apiKeys: services.apiKeys }));
   app.use(createKeysRouter({ apiKeys: services.apiKeys }));
   app.use(createAuditRouter({ audit: services.audit, apiKeys: services.apiKeys }));

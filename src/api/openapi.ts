@@ -41,6 +41,8 @@ import { healthSchema, readinessSchema } from "./health-views";
 import { statementPageSchema, statementSchema } from "../features/statements/statement-views";
 import { listStatementsQuery, statementIdParam } from "./routes/statements-router";
 import { evidenceBundleSchema, signingKeySetSchema } from "../features/evidence/evidence-views";
+import { exportedBundleSchema, importResultSchema } from "../features/indicators/stix";
+import { exportIndicatorsQuery, importIndicatorsQuery } from "./routes/indicators-router";
 import { appealCountsSchema, appealDecisionSchema, appealPageSchema, appealSchema } from "../features/appeals/appeal-views";
 import { appealIdParam, appealTransitionBody, listAppealsQuery, submitAppealBody } from "./routes/appeals-router";
 import { problemSchema } from "./problem";
@@ -152,6 +154,14 @@ export const operations: Operation[] = [
     auth: ["cases:read"], params: caseIdParam, ok: { status: 200, description: "the signed bundle", schema: evidenceBundleSchema },
   },
   { method: "get", path: "/v1/signing-keys", summary: "The public keys that verify evidence bundles (a JSON Web Key Set), the current one first", tag: "cases", auth: "open", ok: { status: 200, description: "the keys", schema: signingKeySetSchema } },
+  {
+    method: "get", path: "/v1/indicators", summary: "A STIX 2.1 bundle of indicators (HMAC-SHA256 hashes keyed for one sharing partner) from one case, or a rule's cases over a period", tag: "indicators",
+    auth: ["cases:read"], query: exportIndicatorsQuery, ok: { status: 200, description: "the bundle", schema: exportedBundleSchema }, problems: [409],
+  },
+  {
+    method: "post", path: "/v1/indicators/import", summary: "Import a partner's STIX 2.1 bundle as a named source: checked in full, every fault with its path, all or nothing", tag: "indicators",
+    auth: ["rules:write"], query: importIndicatorsQuery, body: { schema: { type: "object", description: "a STIX 2.1 bundle" } }, ok: { status: 200, description: "what was stored", schema: importResultSchema },
+  },
   { method: "get", path: "/v1/cases", summary: "Violation cases, filtered, newest activity first", tag: "cases", auth: ["cases:read"], query: listCasesQuery, ok: { status: 200, description: "a page of cases", schema: casePageSchema } },
   { method: "get", path: "/v1/cases/counts", summary: "How many cases of each status match the other filters", tag: "cases", auth: ["cases:read"], query: countCasesQuery, ok: { status: 200, description: "counts per status", schema: caseCountsSchema } },
   { method: "get", path: "/v1/cases/:id", summary: "A case with its evidence and timeline", tag: "cases", auth: ["cases:read"], params: caseIdParam, ok: { status: 200, description: "the case", schema: caseDetailSchema } },
@@ -262,7 +272,7 @@ export function openApiDocument(version: string): Record<string, unknown> {
     },
     servers: [{ url: "/" }],
     security: [{ bearer: [] }],
-    tags: ["health", "events", "accounts", "statements", "appeals", "cases", "rules", "keys", "audit"].map((name) => ({ name })),
+    tags: ["health", "events", "accounts", "statements", "appeals", "indicators", "cases", "rules", "keys", "audit"].map((name) => ({ name })),
     paths,
     components: {
       securitySchemes: { bearer: { type: "http", scheme: "bearer", description: `An API key (cg_<id>_<secret>) with one of the scopes: ${scopes.join(", ")}` } },

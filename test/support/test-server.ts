@@ -53,6 +53,7 @@ export function testConfig(overrides: Partial<Config> = {}): Config {
     retentionDays: 0,
     appeals: { filingDays: 180, decisionDays: 14 },
     signing: { keyFile: testSigningKeyFile(), retiredFiles: [] },
+    sharingPartners: { acme: "test-secret-shared-with-acme" },
     webhooks: { urls: [], secret: undefined, timeoutMs: 2000, maxAttempts: 3 },
     ...overrides,
   };
