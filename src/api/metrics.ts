@@ -44,30 +44,27 @@ export function createMetrics(deps: { db: Database; workerStats?: WorkerStats; r
     q.oldestEnqueuedAt ? Math.max(0, (Date.now() - q.oldestEnqueuedAt.getTime()) / 1000) : 0,
   );
   queueGauge("clauseguard_evaluation_failed_events", "Events that failed to evaluate on their own and wait in evaluation_failure (dead letters)", (q) => q.failed);
-  // Small grouped counts: cases by status (indexed), webhooks not delivered yet (a few rows).
-  new Gauge({
-    name: "clauseguard_cases",
-    help: "Violation cases by status",
-    labelNames: ["status"],
-    registers: [registry],
-    async collect() {
-      const rows = await deps.db.prisma.violationCase.groupBy({ by: ["status"], _count: { _all: true } });
-      this.reset();
-      for (const status of caseStatuses) this.set({ status }, rows.find((r) => r.status === status)?._count._all ?? 0);
-    },
-  });
+  // Small grouped counts from the database: one series per value of `label`, 0 where none.
+  const countsGauge = (name: string, help: string, label: string, values: readonly string[], read: () => Promise<{ key: string; n: number }[]>) =>
+    new Gauge({
+      name,
+      help,
+      labelNames: [label],
+      registers: [registry],
+      async collect() {
+        const rows = await read();
+        this.reset();
+        for (const v of values) this.set({ [label]: v }, rows.find((r) => r.key === v)?.n ?? 0);
+      },
+    });
+  // Cases by status (indexed), webhooks not delivered yet (a few rows).
+  countsGauge("clauseguard_cases", "Violation cases by status", "status", caseStatuses, async () =>
+    (await deps.db.prisma.violationCase.groupBy({ by: ["status"], _count: { _all: true } })).map((r) => ({ key: r.status, n: r._count._all })),
+  );
   // Due process (docs/due-process.md): appeals by status and those overdue, statements issued by kind.
-  new Gauge({
-    name: "clauseguard_appeals",
-    help: "Appeals by status",
-    labelNames: ["status"],
-    registers: [registry],
-    async collect() {
-      const rows = await deps.db.prisma.appeal.groupBy({ by: ["status"], _count: { _all: true } });
-      this.reset();
-      for (const status of appealStatuses) this.set({ status }, rows.find((r) => r.status === status)?._count._all ?? 0);
-    },
-  });
+  countsGauge("clauseguard_appeals", "Appeals by status", "status", appealStatuses, async () =>
+    (await deps.db.prisma.appeal.groupBy({ by: ["status"], _count: { _all: true } })).map((r) => ({ key: r.status, n: r._count._all })),
+  );
   new Gauge({
     name: "clauseguard_appeals_overdue",
     help: "Appeals submitted or under review past their decision deadline",
@@ -76,17 +73,9 @@ export function createMetrics(deps: { db: Database; workerStats?: WorkerStats; r
       this.set(await deps.db.prisma.appeal.count({ where: { status: { in: [...openAppealStatuses] }, deadlineAt: { lt: new Date() } } }));
     },
   });
-  new Gauge({
-    name: "clauseguard_statements_issued",
-    help: "Statements of reasons issued, by kind (enforcement, lifting, appeal_upheld)",
-    labelNames: ["kind"],
-    registers: [registry],
-    async collect() {
-      const rows = await deps.db.prisma.statementOfReasons.groupBy({ by: ["kind"], _count: { _all: true } });
-      this.reset();
-      for (const kind of statementKinds) this.set({ kind }, rows.find((r) => r.kind === kind)?._count._all ?? 0);
-    },
-  });
+  countsGauge("clauseguard_statements_issued", "Statements of reasons issued, by kind (enforcement, lifting, appeal_upheld)", "kind", statementKinds, async () =>
+    (await deps.db.prisma.statementOfReasons.groupBy({ by: ["kind"], _count: { _all: true } })).map((r) => ({ key: r.kind, n: r._count._all })),
+  );
   new Gauge({
     name: "clauseguard_webhook_deliveries_pending",
     help: "Webhook deliveries not delivered yet and not given up on",

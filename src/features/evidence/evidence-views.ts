@@ -2,7 +2,7 @@
 // (GET /v1/signing-keys), as zod schemas: the service builds these shapes, the OpenAPI document
 // publishes them, and `clauseguard evidence verify` reads a bundle through the same schema.
 import { z } from "zod";
-import { conditionExplanationSchema } from "../cases/case-views";
+import { evidenceSchema } from "../cases/case-views";
 import { caseStatuses, severities } from "../cases/case-model";
 import { storedEventSchema } from "../events/event-views";
 
@@ -38,18 +38,7 @@ export const evidenceBundleSchema = z.strictObject({
   /** The full document of every rule version the hits were judged with. */
   ruleVersions: z.array(z.strictObject({ version: z.number().int(), checksum: z.string(), document: z.record(z.string(), z.unknown()) })),
   /** The recorded hits, newest first: each condition with its fact value and result. */
-  hits: z.array(
-    z.strictObject({
-      id: z.string(),
-      ruleVersion: z.number().int(),
-      triggerEventId: z.string(),
-      occurredAt: moment,
-      window: z.string(),
-      conditions: z.array(conditionExplanationSchema),
-      eventIds: z.array(z.string()),
-      recordedAt: moment,
-    }),
-  ),
+  hits: z.array(evidenceSchema.extend({ id: z.string() })),
   /** The contributing events still stored, each with the SHA-256 of its canonical JSON. */
   events: z.array(z.strictObject({ sha256: z.string(), event: storedEventSchema })),
   /** Events retention removed: their SHA-256, kept when they were deleted. */
