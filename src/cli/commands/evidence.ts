@@ -6,7 +6,7 @@ import type { Command } from "commander";
 import { ruleCompiler } from "../../engine/rule-compiler";
 import { evidenceBundleSchema, signingKeySetSchema } from "../../features/evidence/evidence-views";
 import { verifyBundle } from "../../features/evidence/evidence-verify";
-import { generateSigningKeyPem, keyIdOf, publicKeyFromJwk, readPublicKeyFile } from "../../features/evidence/signing-keys";
+import { generateSigningKeyPem, keyIdOf, publicKeyFromJwk, publicKeyFromPem } from "../../features/evidence/signing-keys";
 import { issuesToFieldErrors } from "../../shared/errors";
 import { parseUrl } from "../command-options";
 import { OperatorError, exitCodes } from "../operator-error";
@@ -20,7 +20,7 @@ async function publicKeyFor(keyId: string, opts: { publicKey?: string; url?: str
   if (opts.publicKey) {
     const text = fs.readFileSync(opts.publicKey, "utf8");
     if (text.includes("-----BEGIN")) {
-      const key = readPublicKeyFile(opts.publicKey);
+      const key = publicKeyFromPem(text, opts.publicKey);
       if (keyIdOf(key) !== keyId) throw new OperatorError(`${opts.publicKey} is key ${keyIdOf(key)}, but the bundle was signed with ${keyId}`, exitCodes.failure);
       return key;
     }

@@ -63,6 +63,9 @@ export type AppealListQuery = { status?: AppealStatus; overdue?: boolean; accoun
 
 const cursorShape = z.tuple([z.string(), z.string()]);
 
+/** Still waiting for a decision, past the deadline. */
+const overdueWhere = (now: Date) => ({ status: { in: [...openAppealStatuses] }, deadlineAt: { lt: now } });
+
 export function createAppealService(db: Database, deps: { workflow: CaseWorkflow; statements: StatementIssuer; decisionDays: number }) {
   const { prisma } = db;
 
@@ -175,7 +178,8 @@ export function createAppealService(db: Database, deps: { workflow: CaseWorkflow
       where: {
         ...(q.status ? { status: q.status } : {}),
         ...(q.accountId ? { accountId: q.accountId } : {}),
-        ...(q.overdue === undefined ? {} : q.overdue ? { status: { in: q.status ? [q.status].filter((s) => (openAppealStatuses as readonly string[]).includes(s)) : [...openAppealStatuses] }, deadlineAt: { lt: now } } : { NOT: { status: { in: [...openAppealStatuses] }, deadlineAt: { lt: now } } }),
+        // Beside a status filter, not over it: AND keeps both.
+        ...(q.overdue === undefined ? {} : { AND: [q.overdue ? overdueWhere(now) : { NOT: overdueWhere(now) }] }),
         ...(after ? { OR: [{ deadlineAt: { gt: new Date(after[0]) } }, { deadlineAt: new Date(after[0]), id: { gt: after[1] } }] } : {}),
       },
       orderBy: [{ deadlineAt: "asc" }, { id: "asc" }],
@@ -188,7 +192,7 @@ export function createAppealService(db: Database, deps: { workflow: CaseWorkflow
 
   async function counts(now = new Date()): Promise<AppealCounts> {
     const groups = await prisma.appeal.groupBy({ by: ["status"], _count: { _all: true } });
-    const overdue = await prisma.appeal.count({ where: { status: { in: [...openAppealStatuses] }, deadlineAt: { lt: now } } });
+    const overdue = await prisma.appeal.count({ where: overdueWhere(now) });
     const byStatus = Object.fromEntries(appealStatuses.map((s) => [s, groups.find((g) => g.status === s)?._count._all ?? 0])) as AppealCounts["counts"];
     return { counts: byStatus, open: byStatus.submitted + byStatus.under_review, overdue };
   }

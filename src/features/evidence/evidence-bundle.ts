@@ -7,7 +7,7 @@ import type { Database } from "../../db/database";
 import { raw, sql } from "../../db/sql";
 import { AppError, notFound } from "../../shared/errors";
 import type { ConditionExplanation } from "../../engine/evaluation";
-import type { CaseStatus, Severity } from "../cases/case-model";
+import { toCaseSummary } from "../cases/case-queries";
 import { type StoredEventRow, storedEventColumns, storedEventOf } from "../events/stored-event";
 import { type SigningKey, type SigningKeys, canonicalDigest, signDocument } from "./signing-keys";
 import { type EvidenceBundle, bundleFormat } from "./evidence-views";
@@ -18,9 +18,11 @@ function linkHashKey(key: SigningKey): Buffer {
   return createHash("sha256").update("clauseguard linked-account hash\0").update(Buffer.from(d, "base64url")).digest();
 }
 
+const hmacHex = (key: Buffer, accountId: string) => createHmac("sha256", key).update(accountId, "utf8").digest("hex");
+
 /** The keyed hash of an account id as a bundle lists it. */
 export function linkedAccountHash(key: SigningKey, accountId: string): string {
-  return createHmac("sha256", linkHashKey(key)).update(accountId, "utf8").digest("hex");
+  return hmacHex(linkHashKey(key), accountId);
 }
 
 export function createEvidenceService(db: Database, keys: () => SigningKeys | undefined) {
@@ -45,22 +47,12 @@ export function createEvidenceService(db: Database, keys: () => SigningKeys | un
     const digests = missing.length ? await prisma.evidenceEventDigest.findMany({ where: { eventId: { in: missing } }, orderBy: { eventId: "asc" } }) : [];
     const digested = new Set(digests.map((d) => d.eventId));
     const signingKey = signing.current;
+    const hashKey = linkHashKey(signingKey);
+    const { id, accountId, ruleId, ruleVersion, clause, severity, status, firstSeenAt, lastSeenAt, hitCount, createdAt } = toCaseSummary(c);
     const unsigned = {
       format: bundleFormat,
       generatedAt: now.toISOString(),
-      case: {
-        id: c.id,
-        accountId: c.accountId,
-        ruleId: c.ruleId,
-        ruleVersion: c.ruleVersion,
-        clause: { ref: c.clauseRef, text: c.clauseText },
-        severity: c.severity as Severity,
-        status: c.status as CaseStatus,
-        firstSeenAt: c.firstSeenAt.toISOString(),
-        lastSeenAt: c.lastSeenAt.toISOString(),
-        hitCount: c.hitCount,
-        createdAt: c.createdAt.toISOString(),
-      },
+      case: { id, accountId, ruleId, ruleVersion, clause, severity, status, firstSeenAt, lastSeenAt, hitCount, createdAt },
       ruleVersions: documents.map((v) => ({ version: v.version, checksum: v.checksum, document: v.document as Record<string, unknown> })),
       hits: hits.map((h) => ({
         id: h.id.toString(),
@@ -75,7 +67,7 @@ export function createEvidenceService(db: Database, keys: () => SigningKeys | un
       events: stored.map((event) => ({ sha256: canonicalDigest(event), event })),
       eventDigests: digests.map((d) => ({ eventId: d.eventId, sha256: d.sha256 })),
       unavailableEventIds: missing.filter((id) => !digested.has(id)),
-      linkedAccounts: { algorithm: "HMAC-SHA256" as const, hashes: (c.linkedAccounts as string[]).map((a) => linkedAccountHash(signingKey, a)).sort() },
+      linkedAccounts: { algorithm: "HMAC-SHA256" as const, hashes: (c.linkedAccounts as string[]).map((a) => hmacHex(hashKey, a)).sort() },
     };
     return signDocument(unsigned, signingKey) as EvidenceBundle;
   }

@@ -2,8 +2,7 @@
 // (GET /v1/signing-keys), as zod schemas: the service builds these shapes, the OpenAPI document
 // publishes them, and `clauseguard evidence verify` reads a bundle through the same schema.
 import { z } from "zod";
-import { evidenceSchema } from "../cases/case-views";
-import { caseStatuses, severities } from "../cases/case-model";
+import { caseSummarySchema, evidenceSchema } from "../cases/case-views";
 import { storedEventSchema } from "../events/event-views";
 
 const moment = z.iso.datetime();
@@ -21,20 +20,8 @@ export const signatureSchema = z.strictObject({
 export const evidenceBundleSchema = z.strictObject({
   format: z.literal(bundleFormat),
   generatedAt: moment,
-  case: z.strictObject({
-    id: z.string(),
-    accountId: z.string(),
-    ruleId: z.string(),
-    ruleVersion: z.number().int(),
-    clause: z.strictObject({ ref: z.string(), text: z.string() }),
-    severity: z.enum(severities),
-    status: z.enum(caseStatuses),
-    firstSeenAt: moment,
-    lastSeenAt: moment,
-    /** Every hit counted on the case; `hits` holds those whose evidence is kept (the newest 20). */
-    hitCount: z.number().int(),
-    createdAt: moment,
-  }),
+  /** The case as lists show it, without who works it (assignee) and with the linked accounts only as hashes below. */
+  case: caseSummarySchema.pick({ id: true, accountId: true, ruleId: true, ruleVersion: true, clause: true, severity: true, status: true, firstSeenAt: true, lastSeenAt: true, hitCount: true, createdAt: true }),
   /** The full document of every rule version the hits were judged with. */
   ruleVersions: z.array(z.strictObject({ version: z.number().int(), checksum: z.string(), document: z.record(z.string(), z.unknown()) })),
   /** The recorded hits, newest first: each condition with its fact value and result. */

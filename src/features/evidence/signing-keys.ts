@@ -26,6 +26,18 @@ export class SigningKeyError extends Error {
   override name = "SigningKeyError";
 }
 
+/** A PEM key of `kind`, checked to be Ed25519; `where` names it in errors. */
+function keyFromPem(text: string, where: string, kind: "private" | "public"): KeyObject {
+  let key: KeyObject;
+  try {
+    key = kind === "private" ? createPrivateKey(text) : createPublicKey(text);
+  } catch (err) {
+    throw new SigningKeyError(`${where} is not a PEM ${kind} key (${(err as Error).message})`);
+  }
+  if (key.asymmetricKeyType !== "ed25519") throw new SigningKeyError(`${where} holds a ${key.asymmetricKeyType} key; evidence is signed with Ed25519`);
+  return key;
+}
+
 function readKey(file: string, variable: string, kind: "private" | "public"): KeyObject {
   let text: string;
   try {
@@ -33,21 +45,11 @@ function readKey(file: string, variable: string, kind: "private" | "public"): Ke
   } catch (err) {
     throw new SigningKeyError(`${variable}: cannot read ${file} (${(err as NodeJS.ErrnoException).code ?? (err as Error).message})`);
   }
-  let key: KeyObject;
-  try {
-    key = kind === "private" ? createPrivateKey(text) : createPublicKey(text);
-  } catch (err) {
-    throw new SigningKeyError(`${variable}: ${file} is not a PEM ${kind} key (${(err as Error).message})`);
-  }
-  if (key.asymmetricKeyType !== "ed25519") throw new SigningKeyError(`${variable}: ${file} holds a ${key.asymmetricKeyType} key; evidence is signed with Ed25519`);
-  return key;
+  return keyFromPem(text, `${variable}: ${file}`, kind);
 }
 
-/** A public key from a PEM file, for verifying a bundle offline. */
-export function readPublicKeyFile(file: string): KeyObject {
-  const key = readKey(file, "--public-key", "public");
-  return key;
-}
+/** A public key from PEM text already read (`clauseguard evidence verify --public-key`). */
+export const publicKeyFromPem = (text: string, file: string): KeyObject => keyFromPem(text, `--public-key: ${file}`, "public");
 
 /**
  * The keys to sign with. `keyFile` wins; without it, on the embedded database, the key in

@@ -65,15 +65,20 @@ export function createIndicatorService(db: Database, partners: Record<string, st
         prev.rules.add(c.ruleId);
       }
     };
-    for (const c of cases) {
-      add("accountId", c.accountId, c);
-      const values = await db.query<{ kind: IndicatorKind; value: string }>(sql`
-        SELECT DISTINCT kind, value FROM account_link_key
-        WHERE account_id = ${c.accountId} AND kind IN ('paymentFingerprint', 'ipPrefix', 'promptTemplateHash')
-          AND last_seen_at >= ${new Date(c.firstSeenAt.getTime() - lookbackMs)} AND first_seen_at <= ${c.lastSeenAt}
-        ORDER BY kind, value LIMIT 1000`);
-      for (const v of values) add(v.kind, v.value, c);
-    }
+    // Every case's link values in one statement (a lateral read per case, at most 1,000 values each), not one query a case.
+    const values = cases.length
+      ? await db.query<{ i: number; kind: IndicatorKind; value: string }>(sql`
+          SELECT c.i, v.kind, v.value
+          FROM unnest(${cases.map((c) => c.accountId)}::text[], ${cases.map((c) => new Date(c.firstSeenAt.getTime() - lookbackMs))}::timestamptz[],
+                      ${cases.map((c) => c.lastSeenAt)}::timestamptz[]) WITH ORDINALITY AS c(account_id, since, until, i)
+          CROSS JOIN LATERAL (
+            SELECT DISTINCT kind, value FROM account_link_key k
+            WHERE k.account_id = c.account_id AND k.kind IN ('paymentFingerprint', 'ipPrefix', 'promptTemplateHash')
+              AND k.last_seen_at >= c.since AND k.first_seen_at <= c.until
+            ORDER BY kind, value LIMIT 1000) v`)
+      : [];
+    for (const c of cases) add("accountId", c.accountId, c);
+    for (const v of values) add(v.kind, v.value, cases[Number(v.i) - 1]!);
     const created = now.toISOString();
     const objects = [...found.values()]
       .sort((a, b) => a.kind.localeCompare(b.kind) || a.hash.localeCompare(b.hash))
