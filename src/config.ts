@@ -5,6 +5,8 @@ import { parse as parseDotenv } from "dotenv";
 import { z } from "zod";
 import { type EvaluatorKind, evaluatorKinds } from "./engine/evaluation";
 import { type EvaluationCadence, evaluationCadences } from "./features/evaluation/account-minutes";
+import { defaultAppealFilingDays } from "./features/statements/statement-model";
+import { defaultAppealDecisionDays } from "./features/appeals/appeal-model";
 
 const logLevels = ["fatal", "error", "warn", "info", "debug", "trace", "silent"] as const;
 
@@ -90,9 +92,9 @@ const envSchema = z.object({
     .refine((d) => d === 0 || d >= 91, "must be 0 (keep every event) or at least 91: the longest rule window is 90 days")
     .default(0),
   /** Days after a statement of reasons during which its holder may appeal (the EU DSA asks for at least 180). */
-  CLAUSEGUARD_APPEAL_FILING_DAYS: z.coerce.number().int().min(1).max(3650).default(180),
+  CLAUSEGUARD_APPEAL_FILING_DAYS: z.coerce.number().int().min(1).max(3650).default(defaultAppealFilingDays),
   /** Days an appeal may wait for a decision before it counts as overdue. */
-  CLAUSEGUARD_APPEAL_DECISION_DAYS: z.coerce.number().int().min(1).max(365).default(14),
+  CLAUSEGUARD_APPEAL_DECISION_DAYS: z.coerce.number().int().min(1).max(365).default(defaultAppealDecisionDays),
   /** The Ed25519 private key (PKCS#8 PEM file) evidence bundles are signed with; on the embedded database one is made in the data folder when unset. */
   CLAUSEGUARD_SIGNING_KEY_FILE: z.string().min(1).optional(),
   /** Comma-separated PEM files of retired public keys, still served at GET /v1/signing-keys so older bundles verify. */

@@ -57,7 +57,7 @@ export function createServices(
   const backlog = createBacklogSampler(() => backlogDepth(db, config.ingest.maxBacklog));
   const enforcement = createEnforcementSnapshot({ source: enforcementSourceOf(db) });
   const notice = opts.notice ?? noticeTemplates(builtInNotice);
-  const statementIssuer = createStatementIssuer(() => notice, { appealFilingDays: config.appeals?.filingDays ?? defaultAppealFilingDays }, outbox);
+  const statementIssuer = createStatementIssuer(notice, { appealFilingDays: config.appeals?.filingDays ?? defaultAppealFilingDays }, outbox);
   // The change is committed whatever happens here: a failed reload is logged, and the next
   // periodic one (a second later) shows it.
   const workflow = createCaseWorkflow(
@@ -82,9 +82,9 @@ export function createServices(
     workflow,
     appeals: createAppealService(db, { workflow, statements: statementIssuer, decisionDays: config.appeals?.decisionDays ?? defaultAppealDecisionDays }),
     statements: createStatementQueries(db),
-    evidence: createEvidenceService(db, () => opts.signingKeys),
+    evidence: createEvidenceService(db, opts.signingKeys),
     indicators: createIndicatorService(db, config.sharingPartners ?? {}),
-    signingKeys: () => publicKeySet(opts.signingKeys),
+    signingKeys: publicKeySet(opts.signingKeys),
     webhooks,
     rules: ruleService,
     backtests: createBacktestService(db, compile, hubLimits),

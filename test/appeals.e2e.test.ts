@@ -173,4 +173,18 @@ describe.each(testTargets())("appeals on %s", (kind) => {
     expect((await moveAppeal(id, { to: "under_review" }, portal)).status).toBe(403);
     expect((await server.call("GET", "/v1/appeals", { key: portal })).status).toBe(403);
   });
+
+  it("reverses with the case reopened when the decision says so: every enforcement of it lifted, the case back in the queue", async () => {
+    await server.call("POST", "/v1/events", { body: [synth("acct_ap8", { paymentFingerprint: "pm_ap8" }), usageEvent({ accountId: "acct_ap9", paymentFingerprint: "pm_ap8", occurredAt: ago(4) })] });
+    await server.drain();
+    const c = await caseOf("acct_ap8", "extraction.synthetic-data-request");
+    await enforce(c, "suspend", { by: "paymentFingerprint" });
+    const [own] = await statementsOf("acct_ap8");
+    const id: string = (await appeal(own!.id)).body.id;
+    const reversed = await moveAppeal(id, { to: "reversed", note: "needs a second look", caseOutcome: "open" });
+    expect(reversed.body.appeal).toMatchObject({ status: "reversed", caseOutcome: "open" });
+    expect(reversed.body.statementIds).toHaveLength(2);
+    expect((await server.call("GET", `/v1/cases/${c}`)).body).toMatchObject({ status: "open", dismissedAt: null });
+    for (const a of ["acct_ap8", "acct_ap9"]) expect((await server.call("GET", `/v1/accounts/${a}/enforcement`)).body.status).toBe("active");
+  });
 });

@@ -129,7 +129,7 @@ describe.each(testTargets())("evidence bundles on %s", (kind) => {
 
   it("answers 404 for an unknown case, and 503 naming the setting where no key is configured", async () => {
     expect((await server.call("GET", "/v1/cases/case_nope/evidence-bundle")).status).toBe(404);
-    const unsigned = createEvidenceService(server.running.services.db, () => undefined);
+    const unsigned = createEvidenceService(server.running.services.db, undefined);
     await expect(unsigned.bundle(caseId)).rejects.toThrow(/CLAUSEGUARD_SIGNING_KEY_FILE/);
   });
 });

@@ -3,7 +3,13 @@
 // with values and windows, grounds, automation, appeal deadline), that a linked account's holds no
 // other customer's identity or data, that stored statements cannot be changed, the webhook, and
 // who may read them.
-import { type TestServer, startTestServer } from "./support/test-server";
+import fs from "node:fs";
+import os from "node:os";
+import path from "node:path";
+import { type TestServer, startTestServer, testConfig } from "./support/test-server";
+import { startServer } from "../src/server";
+import { createLogger } from "../src/shared/logger";
+import { builtInNotice } from "../src/features/statements/notice-templates";
 import { testTargets } from "./support/test-database";
 import { usageEvent } from "./support/factories";
 
@@ -105,6 +111,13 @@ describe.each(testTargets())("statements of reasons on %s", (kind) => {
     const hooks = await server.running.services.db.prisma.webhookDelivery.findMany({ where: { eventType: "statement.issued" }, orderBy: { id: "asc" } });
     const data = hooks.map((h) => (h.payload as { data: { accountId: string; kind: string } }).data);
     expect(data.map((d) => `${d.accountId}:${d.kind}`)).toEqual(["acct_sor_1:enforcement", "acct_sor_2:enforcement", "acct_sor_1:lifting", "acct_sor_2:lifting"]);
+  });
+
+  it("refuses to start on an invalid notice file, naming the file and the path, before touching the database", async () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), "cg-bad-notice-"));
+    fs.mkdirSync(path.join(dir, "notices"));
+    fs.writeFileSync(path.join(dir, "notices", "default.json"), JSON.stringify({ ...builtInNotice, enforcement: "Dear {{customerName}}" }));
+    await expect(startServer(testConfig({ rulesDir: dir }), createLogger("silent", false), { api: true, worker: false })).rejects.toThrow(/default\.json at enforcement: '\{\{customerName\}\}' is not a name/);
   });
 
   it("keeps every statement as issued: the database refuses to change or delete one", async () => {

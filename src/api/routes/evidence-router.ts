@@ -8,14 +8,14 @@ import type { EvidenceService } from "../../features/evidence/evidence-bundle";
 import type { SigningKeySet } from "../../features/evidence/evidence-views";
 import { caseIdParam } from "./cases-router";
 
-export function createEvidenceRouter(deps: { evidence: EvidenceService; signingKeys: () => SigningKeySet; apiKeys: ApiKeyService }): Router {
+export function createEvidenceRouter(deps: { evidence: EvidenceService; signingKeys: SigningKeySet; apiKeys: ApiKeyService }): Router {
   const router = Router();
   router.get("/v1/cases/:id/evidence-bundle", requireScope(deps.apiKeys, "cases:read"), async (req, res) => {
     const { id } = parseOrThrow(caseIdParam, req.params, "params");
     res.json(await deps.evidence.bundle(id));
   });
   router.get("/v1/signing-keys", (_req, res) => {
-    res.json(deps.signingKeys());
+    res.json(deps.signingKeys);
   });
   return router;
 }

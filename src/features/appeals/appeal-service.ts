@@ -5,6 +5,7 @@
 import { randomUUID } from "node:crypto";
 import { z } from "zod";
 import type { Database, Orm } from "../../db/database";
+import type { Appeal } from "../../generated/prisma/client";
 import { AppError, notFound, validationFailed } from "../../shared/errors";
 import { decodeCursor, encodeCursor } from "../../shared/pagination";
 import { type Actor, appendAudit } from "../audit/audit-log";
@@ -17,25 +18,7 @@ import type { AppealCounts, AppealDecision, AppealPage, AppealView } from "./app
 
 const dayMs = 86_400_000;
 
-type AppealRow = {
-  id: string;
-  statementId: string;
-  accountId: string;
-  caseId: string;
-  enforcementId: string;
-  explanation: string;
-  attachments: unknown;
-  status: string;
-  submittedAt: Date;
-  deadlineAt: Date;
-  reviewer: string | null;
-  decidedBy: string | null;
-  decidedAt: Date | null;
-  decisionNote: string | null;
-  caseOutcome: string | null;
-};
-
-export function appealView(row: AppealRow, now: Date): AppealView {
+export function appealView(row: Appeal, now: Date): AppealView {
   const status = row.status as AppealStatus;
   return {
     id: row.id,

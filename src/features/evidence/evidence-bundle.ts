@@ -25,11 +25,12 @@ export function linkedAccountHash(key: SigningKey, accountId: string): string {
   return hmacHex(linkHashKey(key), accountId);
 }
 
-export function createEvidenceService(db: Database, keys: () => SigningKeys | undefined) {
+/** `keys`: what bundles are signed with; none: bundles answer 503. */
+export function createEvidenceService(db: Database, keys: SigningKeys | undefined) {
   const { prisma } = db;
 
   async function bundle(caseId: string, now = new Date()): Promise<EvidenceBundle> {
-    const signing = keys();
+    const signing = keys;
     if (!signing) {
       throw new AppError("unavailable", "evidence signing is not configured: set CLAUSEGUARD_SIGNING_KEY_FILE to an Ed25519 private key (make one with `npx clauseguard evidence keygen --out signing-key.pem`)");
     }

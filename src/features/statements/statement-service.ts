@@ -6,7 +6,7 @@ import { randomUUID } from "node:crypto";
 import type { Database, OrmSql } from "../../db/database";
 import type { ConditionExplanation } from "../../engine/evaluation";
 import type { LinkBy } from "../../engine/fact-catalog";
-import type { Prisma } from "../../generated/prisma/client";
+import type { Prisma, StatementOfReasons } from "../../generated/prisma/client";
 import { decodeCursor, encodeCursor } from "../../shared/pagination";
 import { notFound } from "../../shared/errors";
 import { z } from "zod";
@@ -95,10 +95,9 @@ export type StatementIssuer = {
   issue(tx: OrmSql, input: StatementInput, now: Date): Promise<Statement>;
 };
 
-export function createStatementIssuer(templates: () => NoticeTemplates, opts: { appealFilingDays: number }, outbox?: WebhookOutbox): StatementIssuer {
+export function createStatementIssuer(notice: NoticeTemplates, opts: { appealFilingDays: number }, outbox?: WebhookOutbox): StatementIssuer {
   return {
     async issue(tx, input, now) {
-      const notice = templates();
       const id = `sor_${randomUUID().replace(/-/g, "")}`;
       const own = input.accountId === input.case.accountId;
       // The newest hit's conditions, for a measure placed on the case's own account: a linked account
@@ -177,24 +176,7 @@ export function createStatementIssuer(templates: () => NoticeTemplates, opts: { 
 type StatementBody = Pick<Statement, "clause" | "grounds" | "linkedBy" | "facts" | "automated" | "appealUntil">;
 const bodyOf = (s: Statement): StatementBody => ({ clause: s.clause, grounds: s.grounds, linkedBy: s.linkedBy, facts: s.facts, automated: s.automated, appealUntil: s.appealUntil });
 
-type StatementRow = {
-  id: string;
-  accountId: string;
-  kind: string;
-  enforcementId: string;
-  caseId: string;
-  ruleId: string;
-  ruleVersion: number;
-  action: string;
-  accountStatus: string;
-  effectiveAt: Date;
-  body: unknown;
-  text: string;
-  template: string;
-  issuedAt: Date;
-};
-
-function statementOf(row: StatementRow): Statement {
+function statementOf(row: StatementOfReasons): Statement {
   const body = row.body as StatementBody;
   return {
     id: row.id,
