@@ -60,13 +60,12 @@ export function createServices(
   const statementIssuer = createStatementIssuer(notice, { appealFilingDays: config.appeals?.filingDays ?? defaultAppealFilingDays }, outbox);
   // The change is committed whatever happens here: a failed reload is logged, and the next
   // periodic one (a second later) shows it.
-  const workflow = createCaseWorkflow(
-    db,
+  const workflow = createCaseWorkflow(db, {
+    statements: statementIssuer,
     outbox,
-    () => enforcement.refresh().catch((err: unknown) => logger.warn({ err }, "enforcement snapshot not reloaded after a change; the next periodic reload shows it")),
+    onEnforcementChanged: () => enforcement.refresh().catch((err: unknown) => logger.warn({ err }, "enforcement snapshot not reloaded after a change; the next periodic reload shows it")),
     hubLimits,
-    statementIssuer,
-  );
+  });
   return {
     db,
     logger,

@@ -14,7 +14,7 @@ import type { WebhookOutbox } from "../webhooks/webhook-outbox";
 import type { AccountStatus } from "../accounts/account-model";
 import { type CaseStatus, type EnforcementAction, type TimelineKind, activeStatuses, allowedMoves, noteRequiredFor } from "./case-model";
 import type { AssignResult, EnforceResult, NoteResult, TransitionResult } from "./case-views";
-import type { StatementIssuer } from "../statements/statement-service";
+import type { StatementInput, StatementIssuer } from "../statements/statement-service";
 
 // The statuses and the moves are the case model's (case-model.ts); re-exported for the callers that read them here.
 export { type CaseStatus, allowedMoves } from "./case-model";
@@ -27,15 +27,16 @@ type Tx = Orm;
 /**
  * `onEnforcementChanged` runs after a transaction that enforced or lifted commits, before the
  * caller is answered: the enforcement snapshot reloads, so this process's next answer shows it.
- * `statements`: issues a statement of reasons for every enforcement placed or lifted, in the same transaction.
+ * `statements` issues a statement of reasons for every enforcement placed or lifted, in the same
+ * transaction: required, so no workflow can enforce without one.
  */
 export function createCaseWorkflow(
   db: Database,
-  outbox?: WebhookOutbox,
-  onEnforcementChanged: () => Promise<void> = async () => {},
-  hubLimits: HubLimits = defaultHubLimits,
-  statements?: StatementIssuer,
+  deps: { statements: StatementIssuer; outbox?: WebhookOutbox; onEnforcementChanged?: () => Promise<void>; hubLimits?: HubLimits },
 ) {
+  const { statements, outbox } = deps;
+  const onEnforcementChanged = deps.onEnforcementChanged ?? (async () => {});
+  const hubLimits = deps.hubLimits ?? defaultHubLimits;
   const { prisma } = db;
 
   /** Locks the case row for the rest of the transaction: concurrent moves on one case are serialized. */
@@ -75,7 +76,7 @@ export function createCaseWorkflow(
    * Lifts the case's enforcements that still hold (of `accountId` only, or of every account with
    * null), settles each account's status, and issues a lifting statement for each enforcement.
    */
-  async function lift(t: OrmSql, c: { id: string; accountId: string; ruleId: string; ruleVersion: number; clauseRef: string; clauseText: string }, accountId: string | null, who: Actor, now: Date, because: (accountId: string) => "case_resolved" | "appeal_reversed") {
+  async function lift(t: OrmSql, c: StatementInput["case"], accountId: string | null, who: Actor, now: Date, because: (accountId: string) => "case_resolved" | "appeal_reversed") {
     const tx = t.prisma;
     const where = { caseId: c.id, liftedAt: null, ...(accountId === null ? {} : { accountId }) };
     const held = await tx.enforcement.findMany({ where, select: { id: true, accountId: true, action: true, createdAt: true }, orderBy: [{ accountId: "asc" }, { id: "asc" }] });
@@ -85,8 +86,8 @@ export function createCaseWorkflow(
     const statusAfter = new Map(accounts.map((a) => [a.accountId, a.status]));
     const statementIds: string[] = [];
     for (const e of held) {
-      const issued = await statements?.issue(t, { kind: "lifting", accountId: e.accountId, enforcement: e, case: c, accountStatus: statusAfter.get(e.accountId)!, effectiveAt: now, linkedBy: null, liftedBecause: because(e.accountId) }, now);
-      if (issued) statementIds.push(issued.id);
+      const issued = await statements.issue(t, { kind: "lifting", accountId: e.accountId, enforcement: e, case: c, accountStatus: statusAfter.get(e.accountId)!, effectiveAt: now, linkedBy: null, liftedBecause: because(e.accountId) }, now);
+      statementIds.push(issued.id);
     }
     return { accounts, statementIds };
   }
@@ -196,7 +197,7 @@ export function createCaseWorkflow(
       for (const accountId of accounts) {
         const enforcement = await tx.enforcement.create({ data: { id: `enf_${randomUUID().replace(/-/g, "")}`, accountId, caseId, action: input.action, actor: who.actor, note: input.note, createdAt: now } });
         const settled = await settleAccount(tx, accountId, now);
-        await statements?.issue(t, { kind: "enforcement", accountId, enforcement, case: c, accountStatus: settled.status, effectiveAt: now, linkedBy: input.includeLinked?.by ?? null }, now);
+        await statements.issue(t, { kind: "enforcement", accountId, enforcement, case: c, accountStatus: settled.status, effectiveAt: now, linkedBy: input.includeLinked?.by ?? null }, now);
         enforced.push({ ...settled, action: input.action, linked: accountId !== c.accountId });
         await appendAudit(tx, { ...who, action: "account.enforce", targetType: "account", targetId: accountId, after: { action: input.action, caseId, status: settled.status, note: input.note } });
         await outbox?.notify(t, "account.enforced", { accountId, action: input.action, status: settled.status, caseId, linked: accountId !== c.accountId, actor: who.actor }, now);
