@@ -50,7 +50,7 @@ export function createServices(
   // One evaluator for the process: live evaluation and backtests judge alike.
   const compile = ruleCompiler(config.evaluator);
   const ruleRegistry = createRuleRegistry(ruleService, logger, compile);
-  const evaluation = createEvaluationService({ store: sqlEvaluationStore(db, { hubLimits, outbox }), rules: ruleRegistry, logger, leaseMs: config.evaluation.leaseMs, cadence: config.evaluation.cadence });
+  const evaluation = createEvaluationService({ store: sqlEvaluationStore(db, { hubLimits, outbox, partners: config.sharingPartners }), rules: ruleRegistry, logger, leaseMs: config.evaluation.leaseMs, cadence: config.evaluation.cadence });
   // The embedded database is one process's: it takes every partition at once, even after a crash.
   const partitions = createPartitionLeases(sqlPartitionStore(db), { leaseMs: partitionLeaseMs(config.evaluation.leaseMs), exclusive: db.kind === "pglite" });
   const worker = createEvaluationWorker({ evaluation, logger, pollMs: config.evaluation.pollMs, batchSize: config.evaluation.batchSize, partitions });
@@ -86,7 +86,7 @@ export function createServices(
     signingKeys: publicKeySet(opts.signingKeys),
     webhooks,
     rules: ruleService,
-    backtests: createBacktestService(db, compile, hubLimits),
+    backtests: createBacktestService(db, compile, hubLimits, config.sharingPartners),
     ruleRegistry,
     evaluation,
     worker,

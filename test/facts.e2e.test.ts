@@ -50,7 +50,7 @@ function reference(events: UsageEventInput[], accountIds: string[], from: number
   };
 }
 
-const aggregateNames: Exclude<WindowAggregateName, "signalRate">[] = [
+const aggregateNames: Exclude<WindowAggregateName, "signalRate" | "indicatorMatches">[] = [
   "requestCount", "inputTokens", "outputTokens", "distinctModels", "distinctIps", "distinctCountries",
   "distinctPromptTemplates", "topTemplateShare", "peakRequestsPerMinute",
 ];

@@ -85,6 +85,44 @@ describe.each(testTargets())("indicator exchange on %s", (kind) => {
     expect(rows.find((r) => r.kind === "accountId")!.valueHash).toBe(indicatorHash(secret, "accountId", "acct_ind1"));
   });
 
+  it("feeds a rule on the partner's side: its accounts using a shared value hit once the bundle is imported, live and in a backtest", async () => {
+    // Provider B shares the secret with this one (provider A), under its own name for A.
+    const b = await startTestServer(kind, { config: { sharingPartners: { provider_a: secret } } });
+    try {
+      await b.call("POST", "/v1/rules", {
+        body: {
+          id: "test.partner-card",
+          name: "A card another provider confirmed",
+          clause: { ref: "Terms 3(b)", text: "No accounts of a banned operation." },
+          severity: "high",
+          scope: "account",
+          window: "24h",
+          conditions: { all: [{ fact: "indicatorMatches", params: { kind: "paymentFingerprint", source: "provider_a" }, operator: "greaterThanInclusive", value: 1 }] },
+        },
+      });
+      // Before the import, the card means nothing on B.
+      await b.call("POST", "/v1/events", { body: [usageEvent({ accountId: "acct_b0", paymentFingerprint: "pm_ind_card", occurredAt: ago(3) })] });
+      await b.drain();
+      expect((await b.call("GET", "/v1/cases?ruleId=test.partner-card")).body.items).toEqual([]);
+
+      const bundle = (await server.call("GET", `/v1/indicators?partner=acme&caseId=${caseId}`)).body;
+      expect((await b.call("POST", "/v1/indicators/import?source=provider_a", { body: bundle })).body.imported).toBe(4);
+      await b.call("POST", "/v1/events", {
+        body: [usageEvent({ accountId: "acct_b1", paymentFingerprint: "pm_ind_card", occurredAt: ago(2) }), usageEvent({ accountId: "acct_b2", paymentFingerprint: "pm_b_own", occurredAt: ago(2) })],
+      });
+      await b.drain();
+      const cases = (await b.call("GET", "/v1/cases?ruleId=test.partner-card")).body.items;
+      expect(cases.map((c: { accountId: string }) => c.accountId)).toEqual(["acct_b1"]);
+      const detail = (await b.call("GET", `/v1/cases/${cases[0].id}`)).body;
+      expect(detail.evidence[0].conditions[0]).toMatchObject({ fact: "indicatorMatches", factValue: 1, result: true });
+      // A backtest reads the imported indicators as live evaluation does: both accounts with the card.
+      const backtest = await b.call("POST", "/v1/rules/test.partner-card/backtest", { body: { from: ago(60), to: ago(-1) } });
+      expect(backtest.body.hits.map((h: { accountId: string }) => h.accountId).sort()).toEqual(["acct_b0", "acct_b1"]);
+    } finally {
+      await b.stop();
+    }
+  });
+
   it("refuses a malformed bundle with the path of each fault, and stores nothing of it", async () => {
     const before = await server.running.services.db.prisma.sharedIndicator.count();
     const good = (await server.call("GET", `/v1/indicators?partner=acme&caseId=${caseId}`)).body.objects[0];

@@ -8,7 +8,7 @@ import type { z } from "zod";
 import { loadRuleFiles } from "../features/rules/rule-files";
 import { compileRule } from "./compiled-rule";
 import type { AccountFact, Evaluation, FactSource, RuleEvaluator } from "./evaluation";
-import { factCatalog, factNames, linkByParam } from "./fact-catalog";
+import { factCatalog, factNames, indicatorKinds, linkByParam } from "./fact-catalog";
 import { builtinOperators, customOperators, operatorDecorators, parseOperator } from "./operators";
 import { CompiledRule } from "./rule-evaluator";
 import { type RuleDocument, validateRule } from "./rule-schema";
@@ -122,6 +122,8 @@ const paramValues: Record<string, fc.Arbitrary<unknown>> = {
   by: fc.constantFrom(...linkByParam.options),
   maxAgeDays: fc.constantFrom(1, 14, 30.5),
   reach: fc.constantFrom("component", "direct"),
+  kind: fc.constantFrom(...indicatorKinds),
+  source: fc.constantFrom("acme", "globex"),
 };
 const paths: Record<string, string[]> = {
   event: ["$.country", "$.model", "$.ip", "$.userAgent", "$.outputTokens", "$.inputTokens", "$.tags", "$.tags[0]", "$.tags[1]", "$.signals", "$.signals.syntheticDataRequest", "$.signals.jailbreakAttempt", "$.items[0].k", "$.items[1].n", "$.nested.x.y", "$.nested.x.list", "$.nested.x.list[0]", "$.missing.deep", "$.constructor", "$", "$.eventId"],

@@ -1,5 +1,5 @@
 // The contract both evaluators keep: the fact source they read, the evaluation they return, and what they share of json-rules-engine's rules.
-import { type LinkBy, type LinkReach, type LinkedFactName, type WindowAggregateName, factPriority } from "./fact-catalog";
+import { type IndicatorKind, type LinkBy, type LinkReach, type LinkedFactName, type WindowAggregateName, factPriority } from "./fact-catalog";
 import type { RuleDocument } from "./rule-schema";
 
 export type EventFact = { eventId: string; accountId: string; occurredAt: string } & Record<string, unknown>;
@@ -18,7 +18,8 @@ export type AccountFact = {
   plan: string | null;
   confirmedCases: number;
 };
-export type WindowQuery = { windowMs: number; signal?: string; threshold?: number };
+/** `kind` and `source`: indicatorMatches' (fact-catalog.ts). */
+export type WindowQuery = { windowMs: number; signal?: string; threshold?: number; kind?: IndicatorKind; source?: string };
 /** reach: absent or "component" reads the account's component; "direct" its one-hop set within the window. */
 export type LinkedQuery = WindowQuery & { by: LinkBy; maxAgeDays?: number; reach?: LinkReach };
 

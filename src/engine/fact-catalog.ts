@@ -30,6 +30,7 @@ export const windowAggregateNames = [
   "topTemplateShare",
   "peakRequestsPerMinute",
   "signalRate",
+  "indicatorMatches",
 ] as const;
 export type WindowAggregateName = (typeof windowAggregateNames)[number];
 
@@ -53,6 +54,12 @@ export type FactDefinition = {
   params: z.ZodType<Record<string, unknown>>;
   description: string;
 };
+
+/** What a shared indicator can hash (docs/due-process.md#indicator-exchange). */
+export const indicatorKinds = ["accountId", "paymentFingerprint", "ipPrefix", "promptTemplateHash"] as const;
+export type IndicatorKind = (typeof indicatorKinds)[number];
+/** A sharing partner's name, as CLAUSEGUARD_SHARING_PARTNERS names it. */
+export const partnerNamePattern = /^[a-z0-9][a-z0-9_-]{0,63}$/;
 
 const noParams = z.strictObject({});
 const windowOnly = z.strictObject({ window: windowParam.optional() });
@@ -99,6 +106,10 @@ export const factCatalog: Record<string, FactDefinition> = {
   topTemplateShare: windowFact("Share (0..1) of the account's requests in the window that used its most used prompt template."),
   peakRequestsPerMinute: windowFact("Most requests of the account in one clock minute of the window."),
   signalRate: windowFact("Share (0..1) of the account's requests in the window whose `signal` is true or >= `threshold` (default 0.5).", signalParams),
+  indicatorMatches: windowFact(
+    "Distinct values of `kind` (accountId, paymentFingerprint, ipPrefix, promptTemplateHash) the account used in the window that match an indicator imported from the sharing partner `source` and valid at the event's time (its own id for accountId: 0 or 1). A source that is not a configured partner matches nothing.",
+    z.strictObject({ window: windowParam.optional(), kind: z.enum(indicatorKinds), source: z.string().regex(partnerNamePattern, "must be a sharing partner's name (lowercase letters, digits, '_', '-')") }),
+  ),
   linkedAccounts: linkedFact(
     "Other accounts in this one's component of linked accounts (`by`, default any): joined to it by shared values that are not hubs, directly or through others, over all stored link keys. With `reach: direct`: the accounts that shared such a value with it within the window (one hop), as for every linked fact.",
   ),
@@ -146,6 +157,7 @@ const factPriorities: Record<string, number> = {
   topTemplateShare: 1,
   signalRate: 1,
   clusterSignalRate: 1,
+  indicatorMatches: 1,
 };
 
 export function isFactName(name: string): boolean {

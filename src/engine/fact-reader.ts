@@ -1,6 +1,6 @@
 // How a fact a rule names is read from a FactSource (its query, the window it covers): both evaluators ask through it.
 import type { EvidenceWindow, FactSource } from "./evaluation";
-import { type LinkBy, type LinkedFactName, type WindowAggregateName, factCatalog } from "./fact-catalog";
+import { type IndicatorKind, type LinkBy, type LinkedFactName, type WindowAggregateName, factCatalog } from "./fact-catalog";
 import { windowMs } from "./window";
 
 export type FactReader = {
@@ -21,7 +21,8 @@ export function factReader(fact: string, params: Record<string, unknown>, ruleWi
   const threshold = params.threshold as number | undefined;
   if (kind === "window") {
     // Frozen: a compiled rule hands the same query to every evaluation.
-    const query = Object.freeze({ windowMs: window.ms, signal, threshold });
+    const indicator = params.kind === undefined ? {} : { kind: params.kind as IndicatorKind, source: params.source as string };
+    const query = Object.freeze({ windowMs: window.ms, signal, threshold, ...indicator });
     return { window, read: (source) => source.windowAggregate(fact as WindowAggregateName, query) };
   }
   const by = (params.by as LinkBy | undefined) ?? "any";

@@ -44,7 +44,7 @@ export function registerRulesCommands(program: Command): void {
       const db = await openMigratedDatabase(config, createLogger("warn"));
       try {
         // The configured evaluator, as the server's backtests and evaluation use.
-        const result = await createBacktestService(db, ruleCompiler(config.evaluator), loadLinkPolicy(config.rulesDir).hubLimits).run({ rule, version: null, from: opts.from, to: opts.to }, {
+        const result = await createBacktestService(db, ruleCompiler(config.evaluator), loadLinkPolicy(config.rulesDir).hubLimits, config.sharingPartners).run({ rule, version: null, from: opts.from, to: opts.to }, {
           onProgress: (p) => process.stderr.write(`backtest: ${p.eventsRead} events read, ${p.accountsEvaluated} accounts, ${p.accountsHit} hit\n`),
         });
         process.stdout.write(`${JSON.stringify(result, null, 2)}\n`);

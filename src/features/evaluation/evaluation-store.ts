@@ -52,7 +52,8 @@ export interface EvaluationStore {
   commit(batch: ClaimedBatch, pending: PendingHit[], now: Date, leases?: PartitionLeases): Promise<CommitResult>;
 }
 
-export function sqlEvaluationStore(db: Database, opts: { hubLimits?: HubLimits; outbox?: WebhookOutbox } = {}): EvaluationStore {
+/** `partners`: the sharing partners' secrets, for indicatorMatches. */
+export function sqlEvaluationStore(db: Database, opts: { hubLimits?: HubLimits; outbox?: WebhookOutbox; partners?: Record<string, string> } = {}): EvaluationStore {
   const hubLimits = opts.hubLimits ?? defaultHubLimits;
   return {
     claim: (size, leaseMs, partitions) => claimBatch(db, size, leaseMs, partitions),
@@ -61,7 +62,7 @@ export function sqlEvaluationStore(db: Database, opts: { hubLimits?: HubLimits; 
       await uniteComponents(db, { scopes, hubLimits });
     },
     readsForBatch() {
-      const loader = createFactLoader(db, { hubLimits });
+      const loader = createFactLoader(db, { hubLimits, partners: opts.partners });
       return {
         sourceOf: (event) => createFactSource(db, event, loader),
         async cluster(accountId) {

@@ -6,7 +6,8 @@
 // is the batch's consistent view of the data.
 import DataLoader from "dataloader";
 import { prepared, sql } from "../../db/sql";
-import type { LinkBy } from "../../engine/fact-catalog";
+import type { IndicatorKind, LinkBy } from "../../engine/fact-catalog";
+import { indicatorHash } from "../indicators/stix";
 import type { HubLimits } from "../events/link-policy";
 import { type AccountRow, accountRowsMany, linkedAccountIdsMany } from "./fact-queries";
 import type { Sql } from "../../db/database";
@@ -25,6 +26,8 @@ export type ComponentSignalSpan = ComponentSpan & { signal: string; threshold: n
 export type ComponentView = { size: number; members: string[]; suspended: Set<string>; bornMs: number[]; knownAges: number };
 export type EvidenceKey = { accountId: string; from: Date; to: Date; limit: number };
 export type DirectKey = { accountId: string; by: LinkBy; from: Date; to: Date };
+/** indicatorMatches: an account's values of one kind in [from, to] against one partner's indicators valid at `to`. */
+export type IndicatorKey = { accountId: string; kind: IndicatorKind; source: string; from: Date; to: Date };
 /** `bornAt`: the provider's createdAt when it gave one (`ageKnown`), else the first sight. */
 export type AccountBasics = { status: string; firstSeenAt: Date; bornAt: Date; ageKnown: boolean };
 
@@ -47,6 +50,8 @@ export type FactLoader = {
   direct: DataLoader<DirectKey, string[], string>;
   /** The newest event ids of an account in a window (a hit's evidence). */
   evidence: DataLoader<EvidenceKey, string[], string>;
+  /** How many of an account's distinct values of a kind in a window match a partner's indicators. */
+  indicatorMatches: DataLoader<IndicatorKey, number, string>;
 };
 
 /** DataLoader.loadMany whose first failure is thrown, not returned among the values. */
@@ -61,8 +66,11 @@ const span = (k: { from: Date; to: Date }) => `${k.from.getTime()}:${k.to.getTim
 /** Reads per statement: bounded so that a round of a huge batch still goes out as statements of sane size. */
 const maxAsks = 5000;
 
-/** `hubLimits`: the one-hop reads' (the link policy's; tests use small ones, as the uniting passes do). */
-export function createFactLoader(db: Sql, opts: { hubLimits?: HubLimits } = {}): FactLoader {
+/**
+ * `hubLimits`: the one-hop reads' (the link policy's; tests use small ones, as the uniting passes do).
+ * `partners`: the sharing partners' secrets, which indicatorMatches hashes the account's values with.
+ */
+export function createFactLoader(db: Sql, opts: { hubLimits?: HubLimits; partners?: Record<string, string> } = {}): FactLoader {
   const spanKey = (k: { key: string; from: Date; to: Date }) => `${k.key}:${span(k)}`;
   const signalCacheKey = (k: { key: string; from: Date; to: Date; signal: string; threshold: number }) => `${spanKey(k)}:${k.signal}:${k.threshold}`;
   const totalsOf = async (keys: readonly SpanKey[]) => {
@@ -154,5 +162,45 @@ export function createFactLoader(db: Sql, opts: { hubLimits?: HubLimits } = {}):
       },
       { cacheKeyFn: (k) => `${k.accountId}:${span(k)}:${k.limit}`, maxBatchSize: maxAsks },
     ),
+    indicatorMatches: new DataLoader((keys) => indicatorMatchesMany(db, keys, opts.partners ?? {}), {
+      cacheKeyFn: (k) => `${k.source}:${k.kind}:${k.accountId}:${span(k)}`,
+      maxBatchSize: maxAsks,
+    }),
   };
+}
+
+/**
+ * Two statements for a whole round of asks: the accounts' distinct values of each kind in its
+ * window (link keys hold a value's first and last sight; an account's own id for accountId), then
+ * which of their hashes, keyed with each source's secret, are among that source's indicators valid
+ * at the window's end. A source without a configured secret matches nothing.
+ */
+async function indicatorMatchesMany(db: Sql, keys: readonly IndicatorKey[], partners: Record<string, string>): Promise<number[]> {
+  const linked = keys.map((k, i) => ({ k, i })).filter(({ k }) => k.kind !== "accountId" && partners[k.source] !== undefined);
+  const values = linked.length
+    ? await db.query<{ i: number; value: string }>(prepared("cg_indicator_values", sql`
+        SELECT r.i, v.value
+        FROM unnest(${linked.map((l) => l.i)}::int[], ${linked.map((l) => l.k.accountId)}::text[], ${linked.map((l) => l.k.kind)}::text[],
+                    ${linked.map((l) => l.k.from.toISOString())}::timestamptz[], ${linked.map((l) => l.k.to.toISOString())}::timestamptz[]) AS r(i, account_id, kind, f, t)
+        CROSS JOIN LATERAL (
+          SELECT DISTINCT value FROM account_link_key k
+          WHERE k.account_id = r.account_id AND k.kind = r.kind AND k.last_seen_at >= r.f AND k.first_seen_at <= r.t) v`))
+    : [];
+  const asks: { i: number; source: string; kind: string; hash: string; at: string }[] = [];
+  const ask = (i: number, value: string) => {
+    const k = keys[i]!;
+    asks.push({ i, source: k.source, kind: k.kind, hash: indicatorHash(partners[k.source]!, k.kind, value), at: k.to.toISOString() });
+  };
+  keys.forEach((k, i) => k.kind === "accountId" && partners[k.source] !== undefined && ask(i, k.accountId));
+  for (const v of values) ask(Number(v.i), v.value);
+  if (asks.length === 0) return keys.map(() => 0);
+  const rows = await db.query<{ i: number; n: number }>(prepared("cg_indicator_matches", sql`
+    SELECT r.i, count(DISTINCT r.hash)::int AS n
+    FROM unnest(${asks.map((a) => a.i)}::int[], ${asks.map((a) => a.source)}::text[], ${asks.map((a) => a.kind)}::text[], ${asks.map((a) => a.hash)}::text[],
+                ${asks.map((a) => a.at)}::timestamptz[]) AS r(i, source, kind, hash, at)
+    WHERE EXISTS (SELECT 1 FROM shared_indicator s WHERE s.source = r.source AND s.kind = r.kind AND s.value_hash = r.hash
+                  AND s.valid_from <= r.at AND (s.valid_until IS NULL OR s.valid_until >= r.at))
+    GROUP BY r.i`));
+  const counts = new Map(rows.map((r) => [Number(r.i), Number(r.n)]));
+  return keys.map((_, i) => counts.get(i) ?? 0);
 }

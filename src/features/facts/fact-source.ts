@@ -133,6 +133,8 @@ export function createFactSource(db: Sql, event: EventFact, loader: FactLoader =
         }
         case "signalRate":
           return ownShare(q);
+        case "indicatorMatches":
+          return loader.indicatorMatches.load({ accountId: event.accountId, kind: q.kind!, source: q.source!, from: fromOf(q.windowMs), to: at });
       }
     },
     async linkedFact(name: LinkedFactName, q: LinkedQuery): Promise<number> {

@@ -7,10 +7,10 @@
 import { createHash, createHmac } from "node:crypto";
 import { z } from "zod";
 import { issuesToFieldErrors } from "../../shared/errors";
+import { type IndicatorKind, indicatorKinds } from "../../engine/fact-catalog";
 
-/** What an indicator can hash, and the observable property its pattern names. */
-export const indicatorKinds = ["accountId", "paymentFingerprint", "ipPrefix", "promptTemplateHash"] as const;
-export type IndicatorKind = (typeof indicatorKinds)[number];
+/** What an indicator can hash (the engine's list: rules name the kinds), and the observable property its pattern names. */
+export { type IndicatorKind, indicatorKinds };
 export const patternProperty: Record<IndicatorKind, string> = {
   accountId: "account_id",
   paymentFingerprint: "payment_fingerprint",

@@ -29,7 +29,7 @@ describe("SlidingWindow", () => {
     const signals = [{ signal: "s", threshold: 0.5 }, { signal: "s", threshold: 0.93 }];
     const size = 60 * minute;
     const w = new SlidingWindow(size, signals);
-    const names: WindowAggregateName[] = ["requestCount", "inputTokens", "outputTokens", "distinctModels", "distinctIps", "distinctCountries", "distinctPromptTemplates", "topTemplateShare", "peakRequestsPerMinute"];
+    const names: Exclude<WindowAggregateName, "indicatorMatches">[] = ["requestCount", "inputTokens", "outputTokens", "distinctModels", "distinctIps", "distinctCountries", "distinctPromptTemplates", "topTemplateShare", "peakRequestsPerMinute"];
     for (let i = 0; i < events.length; ) {
       let j = i;
       while (j < events.length && events[j]!.occurredAtMs === events[i]!.occurredAtMs) j++;

@@ -76,7 +76,8 @@ export class SlidingWindow {
     });
   }
 
-  aggregate(name: WindowAggregateName, signal?: string, threshold = 0.5): number {
+  /** indicatorMatches is read from the database (link keys and imported indicators), not from the replayed events. */
+  aggregate(name: Exclude<WindowAggregateName, "indicatorMatches">, signal?: string, threshold = 0.5): number {
     const n = this.requestCount;
     switch (name) {
       case "requestCount":
@@ -120,7 +121,7 @@ function rowToEvent(r: StoredEventRow): StreamedEvent {
 export async function runBacktest(
   db: Database,
   request: { compiled: RuleEvaluator; version: number | null; from: Date; to: Date },
-  options: { maxHits?: number; onProgress?: (p: BacktestProgress) => void; progressEveryMs?: number; hubLimits?: HubLimits } = {},
+  options: { maxHits?: number; onProgress?: (p: BacktestProgress) => void; progressEveryMs?: number; hubLimits?: HubLimits; partners?: Record<string, string> } = {},
 ): Promise<BacktestResult> {
   const started = Date.now();
   // Linked facts read components as of now, with every stored link in them (link-components.ts).
@@ -146,12 +147,12 @@ export async function runBacktest(
   const sourceFor = (e: StreamedEvent): FactSource => {
     // The event fact as live evaluation sees it: the posted event, without the replay's own keys.
     const { occurredAtMs: _ms, ...event } = e;
-    const fromDb = createFactSource(db, event, createFactLoader(db, { hubLimits: options.hubLimits }));
+    const fromDb = createFactSource(db, event, createFactLoader(db, { hubLimits: options.hubLimits, partners: options.partners }));
     const windowOf = (ms: number) => windows.find((w) => w.size === ms) ?? windows[windows.length - 1]!;
     return {
       event,
       account: () => fromDb.account(),
-      windowAggregate: async (name, q) => windowOf(q.windowMs).aggregate(name, q.signal, q.threshold ?? 0.5),
+      windowAggregate: async (name, q) => (name === "indicatorMatches" ? fromDb.windowAggregate(name, q) : windowOf(q.windowMs).aggregate(name, q.signal, q.threshold ?? 0.5)),
       linkedFact: (name, q) => fromDb.linkedFact(name, q),
       contributingEventIds: async (ms, limit) => windowOf(ms).newestIds(Math.min(limit, maxEvidenceEvents)),
     };
@@ -278,11 +279,12 @@ export async function runBacktest(
 export type BacktestRequest = { rule: RuleDocument; version: number | null; from: Date; to: Date };
 
 /** `compile`: the same evaluator live evaluation uses (CLAUSEGUARD_EVALUATOR), so a backtest and the worker agree. */
-export function createBacktestService(db: Database, compile: RuleCompiler, hubLimits: HubLimits = defaultHubLimits) {
+/** `partners`: the sharing partners' secrets (indicatorMatches), as live evaluation has them. */
+export function createBacktestService(db: Database, compile: RuleCompiler, hubLimits: HubLimits = defaultHubLimits, partners: Record<string, string> = {}) {
   return {
     run: ({ rule, version, from, to }: BacktestRequest, options?: Parameters<typeof runBacktest>[2]) =>
       // An unsaved document is version 0 to the evaluator; the result says null.
-      runBacktest(db, { compiled: compile(rule, version ?? 0), version, from, to }, { hubLimits, ...options }),
+      runBacktest(db, { compiled: compile(rule, version ?? 0), version, from, to }, { hubLimits, partners, ...options }),
   };
 }
 

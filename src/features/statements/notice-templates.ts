@@ -149,6 +149,7 @@ export const builtInNotice: NoticeDocument = {
     clusterSignalRate: "{{percent}} of requests in {{window}} by this account and the accounts linked to it {{signal}}",
     clusterNewAccountShare: "{{percent}} of the accounts linked to this one were newly created",
     clusterKnownAgeShare: "{{percent}} of the accounts linked to this one have a known creation date",
+    indicatorMatches: "{{value}} of the account's values matched indicators another provider shared of an operation it confirmed, in {{window}}",
     event: "a request with {{path}} {{value}}",
     account: "the account's {{path}}: {{value}}",
   },
