@@ -6,6 +6,7 @@ import { registerEvaluationCommands } from "./cli/commands/evaluation";
 import { registerEventsCommands } from "./cli/commands/events";
 import { registerEvidenceCommands } from "./cli/commands/evidence";
 import { registerIndicatorsCommands } from "./cli/commands/indicators";
+import { registerListsCommands } from "./cli/commands/lists";
 import { registerKeysCommands } from "./cli/commands/keys";
 import { registerMigrateCommands } from "./cli/commands/migrate";
 import { registerRulesCommands } from "./cli/commands/rules";
@@ -27,6 +28,7 @@ export function buildCli(): Command {
   registerCasesCommands(program);
   registerEvidenceCommands(program);
   registerIndicatorsCommands(program);
+  registerListsCommands(program);
   registerKeysCommands(program);
   registerRulesCommands(program);
   return program;

@@ -20,6 +20,11 @@ import { backlogDepth } from "./features/evaluation/evaluation-queue";
 import { createBacktestService } from "./features/rules/backtest";
 import { createRuleRegistry } from "./features/rules/rule-registry";
 import { createRuleService } from "./features/rules/rule-service";
+import { createShadowService } from "./features/rules/shadow-service";
+import { createRuleQuality } from "./features/rules/rule-quality";
+import { createListService } from "./features/lists/list-service";
+import { createListCatalog } from "./features/lists/list-catalog";
+import { createSuppressionService } from "./features/suppressions/suppression-service";
 import { createWebhookDispatcher, createWebhookOutbox } from "./features/webhooks/webhook-outbox";
 import { type NoticeTemplates, builtInNotice, noticeTemplates } from "./features/statements/notice-templates";
 import { createStatementIssuer, createStatementQueries } from "./features/statements/statement-service";
@@ -49,7 +54,10 @@ export function createServices(
   const ruleService = createRuleService(db);
   // One evaluator for the process: live evaluation and backtests judge alike.
   const compile = ruleCompiler(config.evaluator);
-  const ruleRegistry = createRuleRegistry(ruleService, logger, compile);
+  const lists = createListService(db);
+  const suppressions = createSuppressionService(db);
+  // The named lists the process's rules name, as Sets (list-catalog.ts).
+  const ruleRegistry = createRuleRegistry(ruleService, logger, compile, 0, createListCatalog(db, logger));
   const evaluation = createEvaluationService({ store: sqlEvaluationStore(db, { hubLimits, outbox, partners: config.sharingPartners }), rules: ruleRegistry, logger, leaseMs: config.evaluation.leaseMs, cadence: config.evaluation.cadence });
   // The embedded database is one process's: it takes every partition at once, even after a crash.
   const partitions = createPartitionLeases(sqlPartitionStore(db), { leaseMs: partitionLeaseMs(config.evaluation.leaseMs), exclusive: db.kind === "pglite" });
@@ -76,7 +84,7 @@ export function createServices(
     enforcement,
     backlog,
     admission: createIngestAdmission(config.ingest, backlog.current),
-    accounts: createAccountService(db, enforcement, hubLimits),
+    accounts: createAccountService(db, enforcement, hubLimits, suppressions),
     cases: createCaseQueries(prisma),
     workflow,
     appeals: createAppealService(db, { workflow, statements: statementIssuer, decisionDays: config.appeals?.decisionDays ?? defaultAppealDecisionDays }),
@@ -86,6 +94,10 @@ export function createServices(
     signingKeys: publicKeySet(opts.signingKeys),
     webhooks,
     rules: ruleService,
+    lists,
+    suppressions,
+    shadows: createShadowService(db, ruleService),
+    quality: createRuleQuality(db),
     backtests: createBacktestService(db, compile, hubLimits, config.sharingPartners),
     ruleRegistry,
     evaluation,

@@ -46,6 +46,31 @@ async function newAppeal(s: TestServer): Promise<string> {
   return (await s.call("POST", "/v1/appeals", { body: { statementId, explanation: "not us" } })).body.id as string;
 }
 
+/** A day from now: an end for allow entries and snoozes. */
+const soon = () => new Date(Date.now() + 86_400_000).toISOString();
+
+/** A new rule of its own (with a second, candidate version when `candidate`); its id. */
+async function newRule(s: TestServer, candidate = false): Promise<string> {
+  const id = `access.${unique()}`;
+  await s.call("POST", "/v1/rules", { body: ruleDocument({ id }) });
+  if (candidate) await s.call("POST", `/v1/rules/${id}/versions`, { body: ruleDocument({ id, severity: "low" }) });
+  return id;
+}
+
+/** A new rule with a running shadow; its id. */
+async function newShadow(s: TestServer): Promise<string> {
+  const id = await newRule(s, true);
+  await s.call("POST", `/v1/rules/${id}/shadow`, { body: { version: 2 } });
+  return id;
+}
+
+/** A new named list; its name. */
+async function newList(s: TestServer): Promise<string> {
+  const name = `access-${unique()}`;
+  await s.call("POST", "/v1/lists", { body: { name } });
+  return name;
+}
+
 /** What the server answers without a key. */
 const openRoutes = ["GET /healthz", "GET /readyz", "GET /metrics", "GET /openapi.json", "GET /docs", "GET /docs/init.js", "GET /console", "GET /v1/signing-keys"];
 
@@ -110,6 +135,45 @@ const routes: Route[] = [
   },
   { name: "POST /v1/rules/:id/disable", allowed: ["rules:write"], call: async () => ({ method: "POST", path: "/v1/rules/distillation.output-volume/disable" }) },
   { name: "POST /v1/rules/:id/enable", allowed: ["rules:write"], call: async () => ({ method: "POST", path: "/v1/rules/distillation.output-volume/enable" }) },
+  { name: "GET /v1/rules/:id/stats", allowed: ["rules:read"], call: async () => ({ method: "GET", path: "/v1/rules/extraction.synthetic-data-request/stats" }) },
+  { name: "GET /v1/rule-stats", allowed: ["rules:read"], call: async () => ({ method: "GET", path: "/v1/rule-stats" }) },
+  {
+    name: "POST /v1/rules/:id/versions",
+    allowed: ["rules:write"],
+    call: async (s) => {
+      const id = await newRule(s);
+      return { method: "POST", path: `/v1/rules/${id}/versions`, body: ruleDocument({ id, severity: "low" }) };
+    },
+  },
+  { name: "POST /v1/rules/:id/shadow", allowed: ["rules:write"], call: async (s) => ({ method: "POST", path: `/v1/rules/${await newRule(s, true)}/shadow`, body: { version: 2 } }) },
+  { name: "GET /v1/rules/:id/shadow", allowed: ["rules:read"], call: async (s) => ({ method: "GET", path: `/v1/rules/${await newShadow(s)}/shadow` }) },
+  { name: "GET /v1/rules/:id/shadow/report", allowed: ["rules:read"], call: async (s) => ({ method: "GET", path: `/v1/rules/${await newShadow(s)}/shadow/report` }) },
+  { name: "DELETE /v1/rules/:id/shadow", allowed: ["rules:write"], call: async (s) => ({ method: "DELETE", path: `/v1/rules/${await newShadow(s)}/shadow` }) },
+  { name: "POST /v1/rules/:id/shadow/promote", allowed: ["rules:write"], call: async (s) => ({ method: "POST", path: `/v1/rules/${await newShadow(s)}/shadow/promote`, body: { reason: "better" } }) },
+  { name: "GET /v1/lists", allowed: ["rules:read"], call: async () => ({ method: "GET", path: "/v1/lists" }) },
+  { name: "POST /v1/lists", allowed: ["rules:write"], call: async () => ({ method: "POST", path: "/v1/lists", body: { name: `access-${unique()}` } }) },
+  { name: "GET /v1/lists/:name", allowed: ["rules:read"], call: async (s) => ({ method: "GET", path: `/v1/lists/${await newList(s)}` }) },
+  { name: "DELETE /v1/lists/:name", allowed: ["rules:write"], call: async (s) => ({ method: "DELETE", path: `/v1/lists/${await newList(s)}` }) },
+  { name: "GET /v1/lists/:name/entries", allowed: ["rules:read"], call: async (s) => ({ method: "GET", path: `/v1/lists/${await newList(s)}/entries` }) },
+  { name: "POST /v1/lists/:name/entries", allowed: ["rules:write"], call: async (s) => ({ method: "POST", path: `/v1/lists/${await newList(s)}/entries`, body: { values: ["v"] } }) },
+  { name: "POST /v1/allow-entries", allowed: ["cases:write"], call: async () => ({ method: "POST", path: "/v1/allow-entries", body: { kind: "accountId", value: "acct_access", reason: "r", expiresAt: soon() } }) },
+  { name: "GET /v1/allow-entries", allowed: ["cases:read"], call: async () => ({ method: "GET", path: "/v1/allow-entries" }) },
+  {
+    name: "DELETE /v1/allow-entries/:id",
+    allowed: ["cases:write"],
+    call: async (s) => ({ method: "DELETE", path: `/v1/allow-entries/${(await s.call("POST", "/v1/allow-entries", { body: { kind: "orgId", value: "o", reason: "r", expiresAt: soon() } })).body.id}` }),
+  },
+  { name: "POST /v1/snoozes", allowed: ["cases:write"], call: async () => ({ method: "POST", path: "/v1/snoozes", body: { ruleId: "distillation.output-volume", accountId: "acct_access", until: soon(), reason: "r" } }) },
+  { name: "GET /v1/snoozes", allowed: ["cases:read"], call: async () => ({ method: "GET", path: "/v1/snoozes" }) },
+  {
+    name: "DELETE /v1/snoozes/:id",
+    allowed: ["cases:write"],
+    call: async (s) => ({
+      method: "DELETE",
+      path: `/v1/snoozes/${(await s.call("POST", "/v1/snoozes", { body: { ruleId: "distillation.output-volume", accountId: "acct_access", until: soon(), reason: "r" } })).body.id}`,
+    }),
+  },
+  { name: "POST /v1/cases/:id/snooze", allowed: ["cases:write"], call: async (s) => ({ method: "POST", path: `/v1/cases/${await newCase(s)}/snooze`, body: { until: soon(), reason: "r" } }) },
   { name: "GET /v1/keys", allowed: [], call: async () => ({ method: "GET", path: "/v1/keys" }) },
   { name: "POST /v1/keys", allowed: [], call: async () => ({ method: "POST", path: "/v1/keys", body: { name: `k ${unique()}`, scopes: ["cases:read"] } }) },
   {

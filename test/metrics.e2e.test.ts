@@ -5,7 +5,9 @@
 import parsePrometheusTextFormat, { type Family } from "parse-prometheus-text-format";
 import { type TestServer, startTestServer } from "./support/test-server";
 import { testTargets } from "./support/test-database";
-import { usageEvent } from "./support/factories";
+import type { AddressInfo } from "node:net";
+import { createApp } from "../src/api/app";
+import { ruleDocument, usageEvent } from "./support/factories";
 import { waitFor } from "./support/cli";
 
 /** The value of one sample (a family's sample whose labels include `labels`), or undefined. */
@@ -78,5 +80,29 @@ describe.each(testTargets())("metrics on %s", (kind) => {
     expect(value(families, "clauseguard_cases", { status: "resolved" })).toBe(0);
     expect(value(families, "clauseguard_webhook_deliveries_pending")).toBe(0);
     expect(value(families, "clauseguard_webhook_deliveries_total", { outcome: "delivered" })).toBe(0);
+  });
+
+  it("publishes each rule's quality from verdicts: precision and hits per 1,000 events over 30 days", async () => {
+    const rule = ruleDocument({ id: "test.metrics-quality", scope: "event", conditions: { all: [{ fact: "event", path: "$.outputTokens", operator: "equal", value: 4321 }] } });
+    await server.call("POST", "/v1/rules", { body: rule });
+    await server.call("POST", "/v1/events", { body: [usageEvent({ accountId: "acct_mq1", outputTokens: 4321 }), usageEvent({ accountId: "acct_mq2", outputTokens: 4321 })] });
+    await waitFor(async () => ((await server.call("GET", "/readyz")).body.evaluation.queueDepth === 0 ? true : undefined));
+    await server.drain();
+    for (const [account, to, note] of [["acct_mq1", "confirmed", undefined], ["acct_mq2", "dismissed", "benign"]] as const) {
+      const id = (await server.call("GET", `/v1/cases?accountId=${account}&ruleId=test.metrics-quality`)).body.items[0].id;
+      await server.call("POST", `/v1/cases/${id}/transitions`, { body: { to, ...(note ? { note } : {}) } });
+    }
+    const stats = (await server.call("GET", "/v1/rules/test.metrics-quality/stats")).body.total;
+    // The gauges keep a read for a minute and earlier tests scraped: a new app over the same services scrapes afresh.
+    const listener = createApp(server.running.services, { bodyLimitBytes: 1_000_000, workerInProcess: false }).listen(0, "127.0.0.1");
+    await new Promise((r) => listener.once("listening", r));
+    const text = await (await fetch(`http://127.0.0.1:${(listener.address() as AddressInfo).port}/metrics`)).text();
+    listener.close();
+    const families = parsePrometheusTextFormat(text);
+    expect(families.find((f) => f.name === "clauseguard_rule_precision")?.type).toBe("GAUGE");
+    expect(value(families, "clauseguard_rule_precision", { rule: "test.metrics-quality" })).toBe(stats.precision);
+    expect(stats.precision).toBeGreaterThan(0);
+    expect(stats.precision).toBeLessThan(1);
+    expect(value(families, "clauseguard_rule_hits_per_1000_events", { rule: "test.metrics-quality" })).toBe(stats.hitsPer1000Events);
   });
 });

@@ -229,6 +229,48 @@ describe("the OpenAPI document and /docs", () => {
       expect(lines[lines.length - 1]!.type).toBe("result");
     });
 
+    it("the rule lifecycle: candidate versions, shadows, rule quality, named lists, allow entries and snoozes", async () => {
+      const base = ruleDocument({ id: "openapi.lifecycle", scope: "event", conditions: { all: [{ fact: "event", path: "$.outputTokens", operator: "greaterThan", value: 9000 }] } });
+      await call("POST", "/v1/rules", "/v1/rules", { body: base });
+      const candidate = { ...base, conditions: { all: [{ fact: "event", path: "$.paymentFingerprint", operator: "inList", value: { list: "openapi-cards" } }] } };
+      expect((await call("POST", "/v1/lists", "/v1/lists", { body: { name: "openapi-cards" } })).status).toBe(201);
+      await call("POST", "/v1/lists/{name}/entries", "/v1/lists/openapi-cards/entries?mode=add", { body: { values: ["pf_lifecycle"] } });
+      await call("POST", "/v1/lists/{name}/entries", "/v1/lists/openapi-cards/entries?mode=replace", { rawBody: '"pf_lifecycle"\n"pf_two"\n', contentType: "application/x-ndjson" });
+      await call("GET", "/v1/lists", "/v1/lists");
+      await call("GET", "/v1/lists/{name}", "/v1/lists/openapi-cards");
+      await call("GET", "/v1/lists/{name}/entries", "/v1/lists/openapi-cards/entries?limit=1");
+      const v2 = await call("POST", "/v1/rules/{id}/versions", "/v1/rules/openapi.lifecycle/versions", { body: candidate });
+      expect((await call("POST", "/v1/rules/{id}/shadow", "/v1/rules/openapi.lifecycle/shadow", { body: { version: v2.body.version, endsAt: at(-600) } })).status).toBe(201);
+      await call("GET", "/v1/rules/{id}/shadow", "/v1/rules/openapi.lifecycle/shadow");
+      const until = at(-60);
+      await call("POST", "/v1/allow-entries", "/v1/allow-entries", { body: { kind: "accountId", value: "acct_openapi_allowed", reason: "partner", expiresAt: until } });
+      await call("POST", "/v1/events", "/v1/events", {
+        body: [usageEvent({ accountId: "acct_openapi_shadow", paymentFingerprint: "pf_lifecycle", occurredAt: at(1) }), usageEvent({ accountId: "acct_openapi_allowed", outputTokens: 9500, occurredAt: at(1) })],
+      });
+      await server.drain();
+      const report = await call("GET", "/v1/rules/{id}/shadow/report", "/v1/rules/openapi.lifecycle/shadow/report");
+      expect(report.body.totals.onlyCandidate).toBe(1);
+      const allowed = await call("GET", "/v1/accounts/{id}", "/v1/accounts/acct_openapi_allowed");
+      expect(allowed.body.suppression.suppressedHits.map((h: { ruleId: string }) => h.ruleId)).toContain("openapi.lifecycle");
+      const entries = await call("GET", "/v1/allow-entries", "/v1/allow-entries?active=true");
+      await call("DELETE", "/v1/allow-entries/{id}", `/v1/allow-entries/${entries.body.items[0].id}`);
+      const snooze = await call("POST", "/v1/snoozes", "/v1/snoozes", { body: { ruleId: "openapi.lifecycle", accountId: "acct_openapi_allowed", until, reason: "agreed" } });
+      await call("GET", "/v1/snoozes", "/v1/snoozes?accountId=acct_openapi_allowed");
+      await call("DELETE", "/v1/snoozes/{id}", `/v1/snoozes/${snooze.body.id}`);
+      const caseId = (await server.call("GET", "/v1/cases?accountId=acct_openapi_1")).body.items[0].id;
+      await call("POST", "/v1/cases/{id}/snooze", `/v1/cases/${caseId}/snooze`, { body: { until, reason: "agreed" } });
+      const promoted = await call("POST", "/v1/rules/{id}/shadow/promote", "/v1/rules/openapi.lifecycle/shadow/promote", { body: { reason: "better" } });
+      expect(promoted.body.rule.version).toBe(v2.body.version);
+      const v3 = await call("POST", "/v1/rules/{id}/versions", "/v1/rules/openapi.lifecycle/versions", { body: base });
+      await call("POST", "/v1/rules/{id}/shadow", "/v1/rules/openapi.lifecycle/shadow", { body: { version: v3.body.version } });
+      await call("DELETE", "/v1/rules/{id}/shadow", "/v1/rules/openapi.lifecycle/shadow");
+      const stats = await call("GET", "/v1/rules/{id}/stats", "/v1/rules/extraction.synthetic-data-request/stats");
+      expect(stats.body.total.casesOpened).toBeGreaterThan(0);
+      await call("GET", "/v1/rule-stats", "/v1/rule-stats");
+      await call("POST", "/v1/lists", "/v1/lists", { body: { name: "openapi-scratch" } });
+      expect((await call("DELETE", "/v1/lists/{name}", "/v1/lists/openapi-scratch")).status).toBe(204);
+    });
+
     it("keys, the audit log, health and the problems", async () => {
       const created = await call("POST", "/v1/keys", "/v1/keys", { body: { name: "openapi test", scopes: ["cases:read"], expiresAt: at(-60) } });
       expect((await call("GET", "/v1/cases/counts", "/v1/cases/counts", { key: created.body.key })).status).toBe(200);

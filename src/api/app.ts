@@ -16,6 +16,8 @@ import { createKeysRouter } from "./routes/keys-router";
 import { createCasesRouter } from "./routes/cases-router";
 import { createEventsRouter } from "./routes/events-router";
 import { createRulesRouter } from "./routes/rules-router";
+import { createListsRouter } from "./routes/lists-router";
+import { createSuppressionsRouter } from "./routes/suppressions-router";
 import { createHealthRouter } from "./health-router";
 import { requireScope } from "./auth";
 import { rateLimits } from "./rate-limit";
@@ -51,6 +53,7 @@ export function createApp(services: Services, options: AppOptions): Express {
   }
   const metrics = createMetrics({
     db: services.db,
+    ruleQuality: async (from, to) => services.quality.all(await services.rules.ruleIds(), from, to),
     ...(options.workerInProcess ? { workerStats: services.worker.stats, ruleStats: services.evaluation.ruleStats, webhookStats: services.webhooks.stats } : {}),
   });
   app.use(requestId);
@@ -92,7 +95,9 @@ export function createApp(services: Services, options: AppOptions): Express {
   app.use(createEvidenceRouter({ evidence: services.evidence, signingKeys: services.signingKeys, apiKeys: services.apiKeys }));
   app.use(createKeysRouter({ apiKeys: services.apiKeys }));
   app.use(createAuditRouter({ audit: services.audit, apiKeys: services.apiKeys }));
-  app.use(createRulesRouter({ rules: services.rules, apiKeys: services.apiKeys, backtests: services.backtests }));
+  app.use(createRulesRouter({ rules: services.rules, apiKeys: services.apiKeys, backtests: services.backtests, shadows: services.shadows, quality: services.quality }));
+  app.use(createListsRouter({ lists: services.lists, apiKeys: services.apiKeys }));
+  app.use(createSuppressionsRouter({ suppressions: services.suppressions, apiKeys: services.apiKeys }));
   app.use(routeNotFound);
   app.use(errorHandler(services.logger));
   return app;

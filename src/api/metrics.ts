@@ -13,8 +13,19 @@ import { type QueueStats, queueStats } from "../features/evaluation/evaluation-q
 import type { RuleStats } from "../features/evaluation/evaluation-service";
 import type { WorkerStats } from "../features/evaluation/evaluation-worker";
 import type { WebhookStats } from "../features/webhooks/webhook-outbox";
+import type { QualityStats } from "../features/rules/lifecycle-views";
 
-export function createMetrics(deps: { db: Database; workerStats?: WorkerStats; ruleStats?: RuleStats; webhookStats?: WebhookStats }) {
+/** How long the rule quality gauges keep one read: they aggregate 30 days of cases and counters. */
+const qualityTtlMs = 60_000;
+
+export function createMetrics(deps: {
+  db: Database;
+  workerStats?: WorkerStats;
+  ruleStats?: RuleStats;
+  webhookStats?: WebhookStats;
+  /** Every rule's quality over [from, to) (rule-quality.ts). */
+  ruleQuality?: (from: Date, to: Date) => Promise<QualityStats[]>;
+}) {
   const registry = new Registry();
   collectDefaultMetrics({ register: registry });
 
@@ -84,6 +95,36 @@ export function createMetrics(deps: { db: Database; workerStats?: WorkerStats; r
       this.set(await deps.db.prisma.webhookDelivery.count({ where: { deliveredAt: null, failedAt: null } }));
     },
   });
+  if (deps.ruleQuality) {
+    // Rule quality over the last 30 days (docs/rule-lifecycle.md#rule-quality), read at most once a minute.
+    const read = deps.ruleQuality;
+    let quality: { at: number; stats: Promise<QualityStats[]> } | undefined;
+    const current = () => {
+      if (!quality || Date.now() - quality.at > qualityTtlMs) {
+        const to = new Date();
+        quality = { at: Date.now(), stats: read(new Date(to.getTime() - 30 * 86_400_000), to) };
+        quality.stats.catch(() => (quality = undefined));
+      }
+      return quality.stats;
+    };
+    const perRule = (name: string, help: string, value: (s: QualityStats) => number | null) =>
+      new Gauge({
+        name,
+        help,
+        labelNames: ["rule"],
+        registers: [registry],
+        async collect() {
+          const stats = await current();
+          this.reset();
+          for (const s of stats) {
+            const v = value(s);
+            if (v !== null) this.set({ rule: s.ruleId }, v);
+          }
+        },
+      });
+    perRule("clauseguard_rule_precision", "Confirmed / decided among the cases each rule opened in the last 30 days (rules with a decided case)", (s) => s.total.precision);
+    perRule("clauseguard_rule_hits_per_1000_events", "Hits per 1,000 events evaluated over the last 30 days, by rule", (s) => s.total.hitsPer1000Events);
+  }
   if (deps.ruleStats) {
     const ruleStats = deps.ruleStats;
     new Counter({

@@ -5,6 +5,7 @@
 // test/openapi.e2e.test.ts holds the routes and real answers to this document. Served at
 // /openapi.json; /docs shows it with Swagger UI (swagger-ui-dist, served from this process: no CDN).
 import { z } from "zod";
+import { paginationQuery } from "../shared/pagination";
 import { ruleDocumentSchema } from "../engine/rule-schema";
 import { maxProfilesPerRequest, profileBody, profileItem } from "../features/accounts/account-profile";
 import { accountProfileSchema, accountViewSchema, enforcementStatusSchema, profilesResultSchema, usageSeriesSchema } from "../features/accounts/account-views";
@@ -35,6 +36,7 @@ import {
   ruleUpdateSchema,
   ruleValidSchema,
   ruleVersionPageSchema,
+  ruleVersionSchema,
   ruleViewSchema,
 } from "../features/rules/rule-views";
 import { healthSchema, readinessSchema } from "./health-views";
@@ -43,6 +45,12 @@ import { listStatementsQuery, statementIdParam } from "./routes/statements-route
 import { evidenceBundleSchema, signingKeySetSchema } from "../features/evidence/evidence-views";
 import { exportedBundleSchema, importResultSchema } from "../features/indicators/stix";
 import { exportIndicatorsQuery, importIndicatorsQuery } from "./routes/indicators-router";
+import { changeEntriesBody, changeEntriesQuery, createListBody, listEntriesQuery, listNameParam } from "./routes/lists-router";
+import { allowBody, caseSnoozeBody, listAllowQuery, listSnoozesQuery, snoozeBody, suppressionIdParam } from "./routes/suppressions-router";
+import { periodQuery, promoteBody, shadowBody, shadowReportQuery } from "./routes/rules-router";
+import { listChangeResultSchema, listDetailSchema, listEntryPageSchema, listPageSchema, listSchema } from "../features/lists/list-views";
+import { allowEntryPageSchema, allowEntrySchema, snoozePageSchema, snoozeSchema } from "../features/suppressions/suppression-views";
+import { promotionSchema, ruleStatsPageSchema, ruleStatsSchema, shadowReportSchema, shadowSchema } from "../features/rules/lifecycle-views";
 import { appealCountsSchema, appealDecisionSchema, appealPageSchema, appealSchema } from "../features/appeals/appeal-views";
 import { appealIdParam, appealTransitionBody, listAppealsQuery, submitAppealBody } from "./routes/appeals-router";
 import { problemSchema } from "./problem";
@@ -198,6 +206,52 @@ export const operations: Operation[] = [
   { method: "post", path: "/v1/rules/:id/backtest", summary: "Replay stored events through a stored rule version", tag: "rules", auth: ["rules:read"], params: ruleIdParam, body: { schema: backtestBody }, ok: backtestOk },
   { method: "post", path: "/v1/rules/:id/enable", summary: "Enable a rule", tag: "rules", auth: ["rules:write"], params: ruleIdParam, ok: { status: 200, description: "the rule", schema: ruleViewSchema } },
   { method: "post", path: "/v1/rules/:id/disable", summary: "Disable a rule", tag: "rules", auth: ["rules:write"], params: ruleIdParam, ok: { status: 200, description: "the rule", schema: ruleViewSchema } },
+  {
+    method: "post", path: "/v1/rules/:id/versions", summary: "Store a candidate version without making it current (to run in shadow, then promote)", tag: "rules", auth: ["rules:write"],
+    params: ruleIdParam, body: { schema: ruleDocumentSchema }, ok: { status: 201, description: "the stored version", schema: ruleVersionSchema }, problems: [409],
+  },
+  {
+    method: "post", path: "/v1/rules/:id/shadow", summary: "Evaluate a version live beside the active one, opening no case", tag: "rules", auth: ["rules:write"],
+    params: ruleIdParam, body: { schema: shadowBody }, ok: { status: 201, description: "the shadow", schema: shadowSchema }, problems: [409],
+  },
+  { method: "get", path: "/v1/rules/:id/shadow", summary: "The rule's running shadow, else its newest", tag: "rules", auth: ["rules:read"], params: ruleIdParam, ok: { status: 200, description: "the shadow", schema: shadowSchema } },
+  { method: "delete", path: "/v1/rules/:id/shadow", summary: "Stop the rule's running shadow", tag: "rules", auth: ["rules:write"], params: ruleIdParam, ok: { status: 200, description: "the stopped shadow", schema: shadowSchema } },
+  {
+    method: "get", path: "/v1/rules/:id/shadow/report", summary: "Accounts hit only by the candidate, only by the active version, by both; evidence and counts per day", tag: "rules", auth: ["rules:read"],
+    params: ruleIdParam, query: shadowReportQuery, ok: { status: 200, description: "the report", schema: shadowReportSchema },
+  },
+  {
+    method: "post", path: "/v1/rules/:id/shadow/promote", summary: "Make the running shadow's version the active one (audited with the reason)", tag: "rules", auth: ["rules:write"],
+    params: ruleIdParam, body: { schema: promoteBody }, ok: { status: 200, description: "the rule and the shadow", schema: promotionSchema },
+  },
+  {
+    method: "get", path: "/v1/rules/:id/stats", summary: "Rule quality from verdicts, per version: cases, precision, time to decision, hits per 1,000 events", tag: "rules", auth: ["rules:read"],
+    params: ruleIdParam, query: periodQuery, ok: { status: 200, description: "the stats", schema: ruleStatsSchema },
+  },
+  { method: "get", path: "/v1/rule-stats", summary: "Every rule's quality over one period", tag: "rules", auth: ["rules:read"], query: periodQuery, ok: { status: 200, description: "the stats of every rule", schema: ruleStatsPageSchema } },
+  { method: "get", path: "/v1/lists", summary: "Named lists", tag: "lists", auth: ["rules:read"], query: z.strictObject(paginationQuery), ok: { status: 200, description: "a page of lists", schema: listPageSchema } },
+  { method: "post", path: "/v1/lists", summary: "Create an empty named list", tag: "lists", auth: ["rules:write"], body: { schema: createListBody }, ok: { status: 201, description: "the list", schema: listSchema }, problems: [409] },
+  { method: "get", path: "/v1/lists/:name", summary: "A list, the rules that name it, and its newest changes", tag: "lists", auth: ["rules:read"], params: listNameParam, ok: { status: 200, description: "the list", schema: listDetailSchema } },
+  { method: "delete", path: "/v1/lists/:name", summary: "Delete a list no rule names", tag: "lists", auth: ["rules:write"], params: listNameParam, ok: { status: 204, description: "deleted" }, problems: [409] },
+  {
+    method: "get", path: "/v1/lists/:name/entries", summary: "A list's entries in value order, or whether one value is an entry", tag: "lists", auth: ["rules:read"],
+    params: listNameParam, query: listEntriesQuery, ok: { status: 200, description: "a page of values", schema: listEntryPageSchema },
+  },
+  {
+    method: "post", path: "/v1/lists/:name/entries", summary: "A new version of the entries: replace, add or remove up to 1,000,000 values, all or nothing", tag: "lists", auth: ["rules:write"],
+    params: listNameParam, query: changeEntriesQuery, body: { schema: changeEntriesBody, contentTypes: ["application/json", "application/x-ndjson"] },
+    ok: { status: 200, description: "the list and the change", schema: listChangeResultSchema },
+  },
+  { method: "post", path: "/v1/allow-entries", summary: "Exempt an account, a payment fingerprint or an org from a rule or every rule, until it expires", tag: "suppressions", auth: ["cases:write"], body: { schema: allowBody }, ok: { status: 201, description: "the allow entry", schema: allowEntrySchema } },
+  { method: "get", path: "/v1/allow-entries", summary: "Allow entries, newest first", tag: "suppressions", auth: ["cases:read"], query: listAllowQuery, ok: { status: 200, description: "a page of allow entries", schema: allowEntryPageSchema } },
+  { method: "delete", path: "/v1/allow-entries/:id", summary: "Revoke an allow entry", tag: "suppressions", auth: ["cases:write"], params: suppressionIdParam, ok: { status: 200, description: "the revoked entry", schema: allowEntrySchema } },
+  { method: "post", path: "/v1/snoozes", summary: "Silence a rule for one account until a time", tag: "suppressions", auth: ["cases:write"], body: { schema: snoozeBody }, ok: { status: 201, description: "the snooze", schema: snoozeSchema } },
+  { method: "get", path: "/v1/snoozes", summary: "Snoozes, newest first", tag: "suppressions", auth: ["cases:read"], query: listSnoozesQuery, ok: { status: 200, description: "a page of snoozes", schema: snoozePageSchema } },
+  { method: "delete", path: "/v1/snoozes/:id", summary: "Cancel a snooze", tag: "suppressions", auth: ["cases:write"], params: suppressionIdParam, ok: { status: 200, description: "the cancelled snooze", schema: snoozeSchema } },
+  {
+    method: "post", path: "/v1/cases/:id/snooze", summary: "Silence the case's rule for the case's account until a time (on the case's timeline)", tag: "suppressions", auth: ["cases:write"],
+    params: caseIdParam, body: { schema: caseSnoozeBody }, ok: { status: 201, description: "the snooze", schema: snoozeSchema },
+  },
   { method: "get", path: "/v1/keys", summary: "API keys (never their secrets)", tag: "keys", auth: [], ok: { status: 200, description: "the keys, in one page", schema: apiKeyPageSchema } },
   { method: "post", path: "/v1/keys", summary: "Create an API key; the key is in this answer only", tag: "keys", auth: [], body: { schema: createKeyBody }, ok: { status: 201, description: "the key, shown once", schema: createdKeySchema } },
   { method: "delete", path: "/v1/keys/:id", summary: "Revoke an API key", tag: "keys", auth: [], params: keyIdParam, ok: { status: 204, description: "revoked" } },
@@ -272,7 +326,7 @@ export function openApiDocument(version: string): Record<string, unknown> {
     },
     servers: [{ url: "/" }],
     security: [{ bearer: [] }],
-    tags: ["health", "events", "accounts", "statements", "appeals", "indicators", "cases", "rules", "keys", "audit"].map((name) => ({ name })),
+    tags: ["health", "events", "accounts", "statements", "appeals", "indicators", "cases", "rules", "lists", "suppressions", "keys", "audit"].map((name) => ({ name })),
     paths,
     components: {
       securitySchemes: { bearer: { type: "http", scheme: "bearer", description: `An API key (cg_<id>_<secret>) with one of the scopes: ${scopes.join(", ")}` } },

@@ -14,7 +14,8 @@ export class ApiError extends Error {
   }
 }
 
-export type ApiClient = { url: string; request<T>(method: string, path: string, body?: unknown): Promise<T> };
+/** `raw`: the body is already text of this content type (NDJSON), sent as it is. */
+export type ApiClient = { url: string; request<T>(method: string, path: string, body?: unknown, raw?: { contentType: string }): Promise<T> };
 
 /** 408: the server did not take in the whole request within its request timeout (a busy embedded server): nothing was done. */
 const retryable = new Set([408, 429, 502, 503, 504]);
@@ -34,14 +35,15 @@ export function createApiClient(url: string, key: string, opts: { attempts?: num
   const attempts = opts.attempts ?? 8;
   return {
     url,
-    async request<T>(method: string, path: string, body?: unknown): Promise<T> {
-      const payload = body === undefined ? undefined : JSON.stringify(body);
+    async request<T>(method: string, path: string, body?: unknown, raw?: { contentType: string }): Promise<T> {
+      const payload = body === undefined ? undefined : raw ? String(body) : JSON.stringify(body);
+      const contentType = raw?.contentType ?? "application/json";
       for (let attempt = 1; ; attempt++) {
         let res: Response;
         try {
           res = await fetch(`${url}${path}`, {
             method,
-            headers: { authorization: `Bearer ${key}`, ...(payload ? { "content-type": "application/json" } : {}) },
+            headers: { authorization: `Bearer ${key}`, ...(payload ? { "content-type": contentType } : {}) },
             body: payload,
             signal: AbortSignal.timeout(120_000),
           });

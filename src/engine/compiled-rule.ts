@@ -2,6 +2,7 @@
 import { type ConditionExplanation, type Evaluation, EvidenceWindow, type FactSource, type RuleEvaluator, childPath, evaluationError, evaluationOrder, hitEventIds } from "./evaluation";
 import { type FactReader, factReader, readFact } from "./fact-reader";
 import { type Comparison, compileOperator } from "./operators";
+import { NamedListValue } from "./named-lists";
 import type { Condition, ConditionLeaf, FactReference, RuleDocument } from "./rule-schema";
 import { compileSimplePath } from "./simple-path";
 
@@ -33,7 +34,8 @@ type Leaf = Omit<ConditionExplanation, "factValue" | "result">;
 export function compileRule(rule: RuleDocument, version: number): RuleEvaluator {
   // A frozen copy of its own: explanations hand out its values and params without cloning them
   // on every evaluation, and nothing a caller does to the document or an explanation changes the rule.
-  const conditions = deepFreeze(structuredClone(rule.conditions));
+  // A bound named list (named-lists.ts) is kept as it is: it is immutable, and its lookup changes with the list.
+  const conditions = deepFreeze(cloneKeepingLists(rule.conditions));
   const compiler = new Compiler(rule.window);
   const root = compiler.node(conditions, "");
   const { leaves, readers } = compiler;
@@ -224,8 +226,14 @@ function isThenable(value: unknown): value is PromiseLike<unknown> {
   return value !== null && (typeof value === "object" || typeof value === "function") && typeof (value as { then?: unknown }).then === "function";
 }
 
+function cloneKeepingLists<T>(value: T): T {
+  if (value instanceof NamedListValue || value === null || typeof value !== "object") return value;
+  if (Array.isArray(value)) return value.map(cloneKeepingLists) as T;
+  return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, cloneKeepingLists(v)])) as T;
+}
+
 function deepFreeze<T>(value: T): T {
-  if (value !== null && typeof value === "object" && !Object.isFrozen(value)) {
+  if (value !== null && typeof value === "object" && !(value instanceof NamedListValue) && !Object.isFrozen(value)) {
     Object.freeze(value);
     for (const v of Object.values(value)) deepFreeze(v);
   }

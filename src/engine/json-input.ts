@@ -58,3 +58,8 @@ export function deeperThan(value: unknown, limit: number): boolean {
   return false;
 }
 
+
+/** An object that is not an array (nor null). */
+export function isPlainObject(v: unknown): v is Record<string, unknown> {
+  return v !== null && typeof v === "object" && !Array.isArray(v);
+}

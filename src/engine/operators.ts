@@ -3,6 +3,7 @@
 // operator or value is rejected on load rather than failing, or silently never matching, at run time.
 import ipaddr from "ipaddr.js";
 import { RE2JS } from "re2js";
+import { NamedListValue, isListRef, listRefFault } from "./named-lists";
 
 export type ValueKind = "any" | "number" | "array" | "scalar" | "string";
 
@@ -41,7 +42,7 @@ export const builtinOperators: Record<string, BuiltinOperator> = {
 
 export const maxPatternLength = 256;
 export const maxCidrs = 10_000;
-/** A sanity cap; in practice a list is bounded by the 64 KB rule document it sits in. */
+/** A sanity cap on an inline list; in practice it is bounded by the 64 KB rule document it sits in (a named list is not). */
 export const maxListItems = 100_000;
 
 type CustomOperator = {
@@ -89,7 +90,8 @@ function cidrFault(value: unknown): string | undefined {
 }
 
 function listFault(value: unknown): string | undefined {
-  if (!Array.isArray(value)) return "a list of strings, numbers or booleans";
+  if (isListRef(value) || (value !== null && typeof value === "object" && !Array.isArray(value) && "list" in value)) return listRefFault(value);
+  if (!Array.isArray(value)) return 'a list of strings, numbers or booleans, or a named list { "list": name }';
   if (value.length > maxListItems) return `at most ${maxListItems} items`;
   const bad = value.findIndex((v) => v === null || typeof v === "object");
   return bad >= 0 ? `entry [${bad}] must be a string, number or boolean` : undefined;
@@ -140,15 +142,15 @@ export const customOperators: Record<string, CustomOperator> = {
   },
   inList: {
     valueKind: "array",
-    description: "the fact is one of the value's items (looked up in a set built once per rule version)",
+    description: 'the fact is one of the value\'s items (a set built once per rule version), or a member of the named list { "list": name }',
     checkValue: listFault,
-    evaluate: (factValue, value) => Array.isArray(value) && setOf(value).has(factValue),
+    evaluate: (factValue, value) => (value instanceof NamedListValue ? value.has(factValue) : Array.isArray(value) && setOf(value).has(factValue)),
   },
   notInList: {
     valueKind: "array",
-    description: "the fact is none of the value's items",
+    description: 'the fact is none of the value\'s items, or not a member of the named list { "list": name }',
     checkValue: listFault,
-    evaluate: (factValue, value) => Array.isArray(value) && !setOf(value).has(factValue),
+    evaluate: (factValue, value) => (value instanceof NamedListValue ? !value.has(factValue) : Array.isArray(value) && !setOf(value).has(factValue)),
   },
 };
 

@@ -1,7 +1,7 @@
 // The rule document (SPEC.md "Rule file"): a zod schema for its fields plus a walker that checks
 // `conditions` against json-rules-engine's real semantics, reporting every fault with its JSON path.
 import { z } from "zod";
-import { type FieldError, deeperThan, formatPath, unusableParts } from "./json-input";
+import { type FieldError, deeperThan, formatPath, isPlainObject, unusableParts } from "./json-input";
 import { factCatalog, isFactName } from "./fact-catalog";
 import { parseOperator } from "./operators";
 import { parseWindow } from "./window";
@@ -211,10 +211,6 @@ function checkFactUse(node: Record<string, unknown>, path: string, errors: Field
       for (const i of parsed.error.issues) errors.push({ path: `${path}.params.${String(i.path[0])}`, message: `fact '${name}' requires it` });
     }
   }
-}
-
-function isPlainObject(v: unknown): v is Record<string, unknown> {
-  return v !== null && typeof v === "object" && !Array.isArray(v);
 }
 
 /** `conditions.all[2].any[0]` split back into segments so zod issue paths can be appended. */

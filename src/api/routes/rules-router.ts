@@ -10,6 +10,12 @@ import type { ApiKeyService } from "../../features/auth/api-key-service";
 import type { BacktestService } from "../../features/rules/backtest";
 import type { RuleService } from "../../features/rules/rule-service";
 import type { BacktestStreamLine, RuleValid, RuleVersionPage } from "../../features/rules/rule-views";
+import type { ShadowService } from "../../features/rules/shadow-service";
+import type { RuleQuality } from "../../features/rules/rule-quality";
+import type { QualityStatsPage } from "../../features/rules/lifecycle-views";
+import { queryMoment } from "../../features/events/event-schemas";
+import { storable, unstorableMessage } from "../../engine/json-input";
+import { storableText } from "../../shared/parse";
 
 const maxBacktestRangeMs = 92 * 86_400_000;
 
@@ -38,7 +44,33 @@ export function ruleFromBody(body: unknown): RuleDocument {
   return v.rule;
 }
 
-export function createRulesRouter(deps: { rules: RuleService; apiKeys: ApiKeyService; backtests: BacktestService }): Router {
+export const shadowBody = z.strictObject({
+  version: z.number().int().min(1),
+  /** It stops being evaluated then; absent: until stopped. */
+  endsAt: queryMoment.optional(),
+});
+export const promoteBody = z.strictObject({ reason: z.string().trim().min(1).max(2000).refine(storable, unstorableMessage) });
+const dayMs = 86_400_000;
+/** A period of at most 366 days; `from` defaults to 30 days before `to`, `to` to now. */
+export const periodQuery = z
+  .strictObject({ from: queryMoment.optional(), to: queryMoment.optional() })
+  .superRefine((q, ctx) => {
+    const { from, to } = periodOf(q);
+    if (from >= to) ctx.addIssue({ code: "custom", path: ["from"], message: "must be before to" });
+    else if (to.getTime() - from.getTime() > 366 * dayMs) ctx.addIssue({ code: "custom", path: ["from"], message: "the period is at most 366 days" });
+  });
+export function periodOf(q: { from?: string; to?: string }): { from: Date; to: Date } {
+  const to = q.to ? new Date(q.to) : new Date();
+  return { from: q.from ? new Date(q.from) : new Date(to.getTime() - 30 * dayMs), to };
+}
+export const shadowReportQuery = z.strictObject({
+  from: queryMoment.optional().describe("hits of events that occurred from then (default: unbounded)"),
+  to: queryMoment.optional().describe("and before then (default: unbounded)"),
+  shadowId: storableText(64).optional().describe("an earlier shadow of the rule (default: the running one, else the newest)"),
+  limit: z.coerce.number().int().min(1).max(1000).default(100).describe("accounts listed per group"),
+});
+
+export function createRulesRouter(deps: { rules: RuleService; apiKeys: ApiKeyService; backtests: BacktestService; shadows: ShadowService; quality: RuleQuality }): Router {
   const router = Router();
   const read = requireScope(deps.apiKeys, "rules:read");
   const write = requireScope(deps.apiKeys, "rules:write");
@@ -91,6 +123,42 @@ export function createRulesRouter(deps: { rules: RuleService; apiKeys: ApiKeySer
     const body = parseOrThrow(backtestBody, req.body ?? {}, "body");
     const { rule, version } = await deps.rules.ruleVersion(id, body.version);
     await backtest(req, res, rule, version, new Date(body.from), new Date(body.to));
+  });
+  // A candidate version: stored, not made current (to run in shadow, then promote).
+  router.post("/v1/rules/:id/versions", write, json, async (req, res) => {
+    const { id } = parseOrThrow(ruleIdParam, req.params, "params");
+    res.status(201).json(await deps.rules.addCandidate(id, ruleFromBody(req.body), actorOf(res)));
+  });
+  router.post("/v1/rules/:id/shadow", write, json, async (req, res) => {
+    const { id } = parseOrThrow(ruleIdParam, req.params, "params");
+    const body = parseOrThrow(shadowBody, req.body ?? {}, "body");
+    res.status(201).json(await deps.shadows.start(id, { version: body.version, ...(body.endsAt ? { endsAt: new Date(body.endsAt) } : {}) }, actorOf(res)));
+  });
+  router.get("/v1/rules/:id/shadow", read, async (req, res) => {
+    res.json(await deps.shadows.get(parseOrThrow(ruleIdParam, req.params, "params").id));
+  });
+  router.delete("/v1/rules/:id/shadow", write, async (req, res) => {
+    res.json(await deps.shadows.stop(parseOrThrow(ruleIdParam, req.params, "params").id, actorOf(res)));
+  });
+  router.get("/v1/rules/:id/shadow/report", read, async (req, res) => {
+    const { id } = parseOrThrow(ruleIdParam, req.params, "params");
+    const q = parseOrThrow(shadowReportQuery, req.query, "query");
+    res.json(await deps.shadows.report(id, { ...q, from: q.from ? new Date(q.from) : undefined, to: q.to ? new Date(q.to) : undefined }));
+  });
+  router.post("/v1/rules/:id/shadow/promote", write, json, async (req, res) => {
+    const { id } = parseOrThrow(ruleIdParam, req.params, "params");
+    res.json(await deps.shadows.promote(id, parseOrThrow(promoteBody, req.body ?? {}, "body"), actorOf(res)));
+  });
+  router.get("/v1/rules/:id/stats", read, async (req, res) => {
+    const { id } = parseOrThrow(ruleIdParam, req.params, "params");
+    const { from, to } = periodOf(parseOrThrow(periodQuery, req.query, "query"));
+    await deps.rules.ruleView(id);
+    res.json(await deps.quality.stats(id, from, to));
+  });
+  router.get("/v1/rule-stats", read, async (req, res) => {
+    const { from, to } = periodOf(parseOrThrow(periodQuery, req.query, "query"));
+    const ids = await deps.rules.ruleIds();
+    res.json({ from: from.toISOString(), to: to.toISOString(), items: await deps.quality.all(ids, from, to) } satisfies QualityStatsPage);
   });
   for (const [action, enabled] of [["enable", true], ["disable", false]] as const) {
     router.post(`/v1/rules/:id/${action}`, write, async (req, res) => {

@@ -10,10 +10,12 @@ import { seriesSignalThreshold, usageSeries as readUsageSeries, usageTotals, val
 import type { Database } from "../../db/database";
 import type { EnforcementSnapshot } from "./enforcement-snapshot";
 import type { AccountView, EnforcementStatus, UsageSeries } from "./account-views";
+import type { SuppressionService } from "../suppressions/suppression-service";
 
 const dayMs = 86_400_000;
 
-export function createAccountService(db: Database, enforcement: EnforcementSnapshot, hubLimits: HubLimits = defaultHubLimits) {
+/** `suppressions`: what the account view shows of allow entries, snoozes and suppressed hits. */
+export function createAccountService(db: Database, enforcement: EnforcementSnapshot, hubLimits: HubLimits = defaultHubLimits, suppressions?: Pick<SuppressionService, "ofAccount">) {
   const { prisma } = db;
   /** From memory (see enforcement-snapshot.ts): the gateway's answer never waits on the database. */
   function enforcementStatus(accountId: string): EnforcementStatus {
@@ -29,7 +31,7 @@ export function createAccountService(db: Database, enforcement: EnforcementSnaps
     if (!account) throw notFound("account", accountId);
     const since = new Date(now.getTime() - dayMs);
     const linkFrom = new Date(now.getTime() - linkWindowMs);
-    const [totals, values, openCases, byPayment, byIp, byOrg, bySharedIp, hubs, enforcements] = await Promise.all([
+    const [totals, values, openCases, byPayment, byIp, byOrg, bySharedIp, hubs, enforcements, suppression] = await Promise.all([
       usageTotals(db, [accountId], since, now),
       valueStats(db, [accountId], since, now),
       prisma.violationCase.findMany({
@@ -42,6 +44,7 @@ export function createAccountService(db: Database, enforcement: EnforcementSnaps
       linkedAccountIds(db, accountId, "sharedIpPrefix", linkFrom, now, hubLimits),
       linkHubs(db, accountId, "any", linkFrom, now, hubLimits),
       prisma.enforcement.findMany({ where: { accountId }, orderBy: { createdAt: "desc" }, take: 100 }),
+      suppressions?.ofAccount(accountId, now) ?? { allowEntries: [], snoozes: [], suppressedHits: [] },
     ]);
     const { topTemplateRequests, ...distinct } = values;
     const usage24h = { ...totals, ...distinct, topTemplateShare: totals.requestCount ? topTemplateRequests / totals.requestCount : 0 };
@@ -70,6 +73,7 @@ export function createAccountService(db: Database, enforcement: EnforcementSnaps
         liftedAt: e.liftedAt?.toISOString() ?? null,
         liftedBy: e.liftedBy,
       })),
+      suppression,
     };
   }
 

@@ -6,6 +6,7 @@ import { z } from "zod";
 import { caseSummarySchema } from "../cases/case-views";
 import { enforcementActions } from "../cases/case-model";
 import { accountStatuses } from "./account-model";
+import { accountSuppressionSchema } from "../suppressions/suppression-views";
 
 const moment = z.iso.datetime();
 const status = z.enum(accountStatuses);
@@ -85,6 +86,8 @@ export const accountViewSchema = z.strictObject({
       liftedBy: z.string().nullable(),
     }),
   ),
+  /** Allow entries and snoozes that hold for the account now, and its newest suppressed hits (docs/rule-lifecycle.md). */
+  suppression: accountSuppressionSchema,
 });
 export type AccountView = z.infer<typeof accountViewSchema>;
 

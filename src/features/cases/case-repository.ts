@@ -135,9 +135,9 @@ export async function recordHits(tx: Sql, hits: Hit[], now: Date, outbox?: Webho
   const newest = (w: CaseWrite) => w.hits[w.hits.length - 1]!;
   if (opens.length) {
     await exec(sql`
-      INSERT INTO violation_case (id, account_id, rule_id, rule_version, clause_ref, clause_text, severity, status,
+      INSERT INTO violation_case (id, account_id, rule_id, rule_version, opened_version, clause_ref, clause_text, severity, status,
                                   first_seen_at, last_seen_at, hit_count, linked_accounts, created_at, activity_at)
-      SELECT r.id, r.account_id, r.rule_id, r.rule_version, r.clause_ref, r.clause_text, r.severity::severity, 'open',
+      SELECT r.id, r.account_id, r.rule_id, r.rule_version, r.opened_version, r.clause_ref, r.clause_text, r.severity::severity, 'open',
              r.first_seen_at, r.last_seen_at, r.hit_count, r.linked_accounts, r.now, r.now
       FROM jsonb_to_recordset(${json(
         opens.map((w) => ({
@@ -145,6 +145,7 @@ export async function recordHits(tx: Sql, hits: Hit[], now: Date, outbox?: Webho
           account_id: first(w).accountId,
           rule_id: first(w).rule.id,
           rule_version: newest(w).version,
+          opened_version: first(w).version,
           clause_ref: first(w).rule.clause.ref,
           clause_text: first(w).rule.clause.text,
           severity: first(w).rule.severity,
@@ -154,7 +155,7 @@ export async function recordHits(tx: Sql, hits: Hit[], now: Date, outbox?: Webho
           linked_accounts: newest(w).linkedAccounts,
           now,
         })),
-      )}::jsonb) AS r(id text, account_id text, rule_id text, rule_version int, clause_ref text, clause_text text, severity text,
+      )}::jsonb) AS r(id text, account_id text, rule_id text, rule_version int, opened_version int, clause_ref text, clause_text text, severity text,
                       first_seen_at timestamptz, last_seen_at timestamptz, hit_count int, linked_accounts jsonb, now timestamptz)`);
     await exec(sql`
       INSERT INTO case_timeline_entry (case_id, at, actor, kind, to_status, detail)

@@ -112,4 +112,55 @@ describe("evaluation service", () => {
     expect(fake.cases().map((c) => c.hits)).toEqual([["e1"]]);
     expect(fake.queued()).toEqual([{ eventId: "e2", leased: true }]);
   });
+
+  describe("shadows and suppression (hit-routing.ts)", () => {
+    const candidate = compileRule({ ...bigSyntheticRequest, conditions: { all: [{ fact: "event", path: "$.outputTokens", operator: "greaterThanInclusive", value: 1000 }] } }, 2);
+    const active = compileRule(bigSyntheticRequest, 1);
+    const withShadow = (fake: FakeEvaluationStore, endsAt: number | null = null) =>
+      createEvaluationService({
+        store: fake.store,
+        rules: { current: async () => [active], shadows: () => [{ shadowId: "shadow_1", endsAt, evaluator: candidate }] },
+        logger: createLogger("silent", false),
+      });
+
+    it("judges a shadow version beside the active one: its hits open no case, and the active version's hits are kept beside them", async () => {
+      const fake = fakeEvaluationStore();
+      fake.enqueue([event("e1", "a1", 0, 5000), event("e2", "a2", 1, 2000), event("e3", "a3", 2, 10)]);
+      const r = await withShadow(fake).runBatch(10);
+      expect(r).toMatchObject({ hits: 1, shadowHits: 2, suppressed: 0 });
+      expect(fake.cases().map((c) => c.hits)).toEqual([["e1"]]);
+      expect(fake.sideHits().sort((a, b) => a.eventId.localeCompare(b.eventId) || a.role.localeCompare(b.role))).toEqual([
+        { role: "live", shadowId: "shadow_1", ruleId: bigSyntheticRequest.id, version: 1, eventId: "e1", suppressedBy: null },
+        { role: "shadow", shadowId: "shadow_1", ruleId: bigSyntheticRequest.id, version: 2, eventId: "e1", suppressedBy: null },
+        { role: "shadow", shadowId: "shadow_1", ruleId: bigSyntheticRequest.id, version: 2, eventId: "e2", suppressedBy: null },
+      ]);
+    });
+
+    it("stops judging a shadow once its end time has passed", async () => {
+      const fake = fakeEvaluationStore();
+      fake.enqueue([event("e1", "a1", 0, 5000)]);
+      const r = await withShadow(fake, Date.parse("2026-01-01T00:00:00Z")).runBatch(10);
+      expect(r).toMatchObject({ hits: 1, shadowHits: 0 });
+      expect(fake.sideHits()).toEqual([]);
+    });
+
+    it("records a suppressed hit as a side hit instead of a case, while the suppression is in force", async () => {
+      const fake = fakeEvaluationStore();
+      const service = serviceOver(fake);
+      fake.suppress("a1", bigSyntheticRequest.id, new Date("2026-12-01T00:00:00Z"), { type: "snooze", id: "snooze_1", reason: "agreed" });
+      fake.suppress("a2", undefined, new Date("2026-12-01T00:00:00Z"), { type: "allow", id: "allow_1", reason: "partner" });
+      fake.enqueue([event("e1", "a1", 0, 5000), event("e2", "a2", 0, 5000), event("e3", "a3", 0, 5000)]);
+      const r = await service.runBatch(10, { now: () => new Date("2026-11-30T00:00:00Z") });
+      expect(r).toMatchObject({ hits: 1, suppressed: 2 });
+      expect(fake.cases().map((c) => c.accountId)).toEqual(["a3"]);
+      expect(fake.sideHits().map((h) => [h.eventId, h.role, h.suppressedBy])).toEqual([
+        ["e1", "live", "snooze_1"],
+        ["e2", "live", "allow_1"],
+      ]);
+      // After it ends, the same hit opens a case.
+      fake.enqueue([event("e4", "a1", 1, 5000)]);
+      expect(await service.runBatch(10, { now: () => new Date("2026-12-02T00:00:00Z") })).toMatchObject({ hits: 1, suppressed: 0 });
+      expect(fake.cases().map((c) => c.accountId)).toEqual(["a3", "a1"]);
+    });
+  });
 });

@@ -18,7 +18,12 @@ import { subBatch } from "./evaluation-queue";
 export type BatchResult = {
   claimed: number;
   evaluated: number;
+  /** Live hits recorded in cases. */
   hits: number;
+  /** Live hits an allow entry or a snooze suppressed (kept as side hits). */
+  suppressed: number;
+  /** Shadow versions' would-be hits (kept as side hits). */
+  shadowHits: number;
   errors: number;
   /** Events that failed to evaluate on their own and were dead-lettered. */
   failed: number;
@@ -30,6 +35,8 @@ export type BatchResult = {
 /** At most this many accounts of its cluster are stored with a hit (the first by id); the account view lists the rest. */
 export const hitLinkedAccounts = 100;
 type Judgement = { group: MinuteGroup; asOf: ClaimedEvent };
+/** A version to judge with: an active one (with its rule's running shadow, if any), or a shadow candidate. */
+type Judge = { evaluator: RuleEvaluator; shadowId?: string; role?: "shadow" };
 
 /** Faults that pass by themselves: the database unreachable, an aborted transaction, a lock or statement timeout. */
 const timeoutCodes = new Set(["55P03", "57014"]);
@@ -37,7 +44,13 @@ const isTransient = (err: unknown) =>
   isDatabaseUnavailable(err) || isAbortedTransaction(err) || timeoutCodes.has((err as { code?: string })?.code ?? "");
 
 /** `store`: the queue, the facts and the cases (evaluation-store.ts: SQL, or a fake in unit tests). */
-export function createEvaluationService(deps: { store: EvaluationStore; rules: Pick<RuleRegistry, "current">; logger: Logger; leaseMs?: number; cadence?: EvaluationCadence }) {
+export function createEvaluationService(deps: {
+  store: EvaluationStore;
+  rules: Pick<RuleRegistry, "current"> & Partial<Pick<RuleRegistry, "shadows">>;
+  logger: Logger;
+  leaseMs?: number;
+  cadence?: EvaluationCadence;
+}) {
   const { store, logger } = deps;
   const leaseMs = deps.leaseMs ?? 60_000;
   const cadence = deps.cadence ?? "batch";
@@ -57,7 +70,7 @@ export function createEvaluationService(deps: { store: EvaluationStore; rules: P
   async function runBatch(size: number, opts: { now?: () => Date; leases?: PartitionLeases } = {}): Promise<BatchResult> {
     const now = opts.now ?? (() => new Date());
     const owned = opts.leases?.owned();
-    const empty: BatchResult = { claimed: 0, evaluated: 0, hits: 0, errors: 0, failed: 0, outcomes: [], lagMs: 0 };
+    const empty: BatchResult = { claimed: 0, evaluated: 0, hits: 0, suppressed: 0, shadowHits: 0, errors: 0, failed: 0, outcomes: [], lagMs: 0 };
     if (owned && owned.length === 0) return empty;
     const batch = await store.claim(size, leaseMs, owned);
     const result: BatchResult = { ...empty, claimed: batch.eventPks.length };
@@ -79,6 +92,8 @@ export function createEvaluationService(deps: { store: EvaluationStore; rules: P
       const part = await evaluateBatch(batch, now, leases);
       result.evaluated += part.evaluated;
       result.hits += part.hits;
+      result.suppressed += part.suppressed;
+      result.shadowHits += part.shadowHits;
       result.errors += part.errors;
       result.outcomes.push(...part.outcomes);
     } catch (err) {
@@ -107,13 +122,22 @@ export function createEvaluationService(deps: { store: EvaluationStore; rules: P
   }
 
   async function evaluateBatch(batch: ClaimedBatch, now: () => Date, leases?: PartitionLeases): Promise<Omit<BatchResult, "claimed" | "lagMs" | "failed">> {
-    const part = { evaluated: 0, hits: 0, errors: 0, outcomes: [] as HitOutcome[] };
-    const rules = await deps.rules.current();
+    const part = { evaluated: 0, hits: 0, suppressed: 0, shadowHits: 0, errors: 0, outcomes: [] as HitOutcome[] };
+    const active = await deps.rules.current();
+    // Shadow versions run beside the active ones, on the same fact reads (the batch's loader
+    // answers a read both ask for once): only their own evaluation is added (docs/rule-lifecycle.md).
+    const at = now().getTime();
+    const shadows = (deps.rules.shadows?.() ?? []).filter((s) => s.endsAt === null || s.endsAt > at);
+    const shadowOf = new Map(shadows.map((s) => [s.evaluator.rule.id, s.shadowId]));
+    const rules: Judge[] = [
+      ...active.map((evaluator) => ({ evaluator, shadowId: shadowOf.get(evaluator.rule.id) })),
+      ...shadows.map((s) => ({ evaluator: s.evaluator, shadowId: s.shadowId, role: "shadow" as const })),
+    ];
     // The links stored before this batch was claimed join their components first, in the link
     // scopes these rules read (link-components.ts).
-    await store.uniteLinks(scopesFor(rules.map((r) => r.rule)));
-    const eventRules = rules.filter((r) => r.rule.scope === "event");
-    const accountRules = rules.filter((r) => r.rule.scope === "account");
+    await store.uniteLinks(scopesFor(rules.map((r) => r.evaluator.rule)));
+    const eventRules = rules.filter((r) => r.evaluator.rule.scope === "event");
+    const accountRules = rules.filter((r) => r.evaluator.rule.scope === "account");
 
     const pending: PendingHit[] = [];
     // Minute cadence: account-scope rules judge each account-minute once, as of the minute's last
@@ -150,17 +174,20 @@ export function createEvaluationService(deps: { store: EvaluationStore; rules: P
     return part;
   }
 
-  async function judge(rule: RuleEvaluator, source: FactSource, eventPk: bigint, accountId: string, pending: PendingHit[], result: { errors: number }): Promise<void> {
+  async function judge(j: Judge, source: FactSource, eventPk: bigint, accountId: string, pending: PendingHit[], result: { errors: number }): Promise<void> {
+    const rule = j.evaluator;
     const evaluation = await rule.evaluate(source);
-    count(rule.rule.id, evaluation.outcome);
+    if (!j.role) count(rule.rule.id, evaluation.outcome);
     if (evaluation.outcome === "error") {
-      result.errors++;
-      logger.warn({ ruleId: rule.rule.id, version: rule.version, eventId: source.event.eventId, error: evaluation.error }, "rule evaluation failed");
+      if (!j.role) result.errors++;
+      logger.warn({ ruleId: rule.rule.id, version: rule.version, shadow: j.role === "shadow", eventId: source.event.eventId, error: evaluation.error }, "rule evaluation failed");
       return;
     }
     if (evaluation.outcome !== "hit") return;
     pending.push({
       eventPk,
+      ...(j.role ? { role: j.role } : {}),
+      ...(j.shadowId ? { shadowId: j.shadowId } : {}),
       hit: {
         accountId,
         rule: rule.rule,
@@ -175,13 +202,21 @@ export function createEvaluationService(deps: { store: EvaluationStore; rules: P
     });
   }
 
-  async function applyEffects(batch: ClaimedBatch, pending: PendingHit[], now: Date, result: { hits: number; outcomes: HitOutcome[] }, leases?: PartitionLeases): Promise<void> {
+  async function applyEffects(
+    batch: ClaimedBatch,
+    pending: PendingHit[],
+    now: Date,
+    result: { hits: number; suppressed: number; shadowHits: number; outcomes: HitOutcome[] },
+    leases?: PartitionLeases,
+  ): Promise<void> {
     const committed = await store.commit(batch, pending, now, leases);
     if (committed.owned.size < batch.eventPks.length) {
       logger.warn({ lost: batch.eventPks.length - committed.owned.size }, "evaluation lease or partition lost for part of a batch; another worker evaluates it");
     }
     result.outcomes.push(...committed.outcomes);
     result.hits += committed.recorded;
+    result.suppressed += committed.suppressed;
+    result.shadowHits += committed.shadowHits;
   }
 
   return { runBatch, ruleStats };

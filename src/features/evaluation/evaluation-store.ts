@@ -6,7 +6,7 @@ import type { Database } from "../../db/database";
 import { sql } from "../../db/sql";
 import type { FactSource, EventFact } from "../../engine/evaluation";
 import type { LinkBy } from "../../engine/fact-catalog";
-import { type Hit, type HitOutcome, recordHits } from "../cases/case-repository";
+import { type HitOutcome, recordHits } from "../cases/case-repository";
 import { type HubLimits, defaultHubLimits } from "../events/link-policy";
 import { createFactLoader } from "../facts/fact-loader";
 import { createFactSource } from "../facts/fact-source";
@@ -24,15 +24,20 @@ export type BatchReads = {
   cluster(accountId: string): Promise<string[]>;
 };
 
-/** A hit waiting for its effects, with the queued event whose task carries them. */
-export type PendingHit = { hit: Hit; eventPk: bigint };
+export type { PendingHit } from "./hit-routing";
+import { type PendingHit, routeHits } from "./hit-routing";
+import { countEvaluation, findSuppressions, recordSideHits } from "./hit-ledger";
 
 export type CommitResult = {
   /** The batch's events whose tasks this commit completed (others were lost to another worker's lease or partition). */
   owned: Set<bigint>;
   outcomes: HitOutcome[];
-  /** Hits recorded: those of owned events. */
+  /** Live hits recorded in cases: those of owned events not suppressed. */
   recorded: number;
+  /** Live hits an allow entry or a snooze suppressed. */
+  suppressed: number;
+  /** Shadow versions' would-be hits. */
+  shadowHits: number;
 };
 
 export interface EvaluationStore {
@@ -85,8 +90,13 @@ export function sqlEvaluationStore(db: Database, opts: { hubLimits?: HubLimits; 
             SELECT count(*)::int AS n FROM (
               SELECT pg_advisory_xact_lock(1, hashtext(a)) FROM (SELECT a FROM unnest(${accounts}::text[]) a ORDER BY a) sorted) locked`);
         }
-        const hits = pending.filter((p) => owned.has(p.eventPk)).map((p) => p.hit);
-        return { owned, outcomes: await recordHits(tx, hits, now, opts.outbox), recorded: hits.length };
+        const mine = pending.filter((p) => owned.has(p.eventPk));
+        const suppressions = await findSuppressions(tx, mine, now);
+        const routed = routeHits(mine, (p) => suppressions.get(p));
+        const outcomes = await recordHits(tx, routed.toCases, now, opts.outbox);
+        await recordSideHits(tx, routed.side, now);
+        await countEvaluation(tx, batch.events.filter((e) => owned.has(e.pk)), routed.toCases, routed.suppressed);
+        return { owned, outcomes, recorded: routed.toCases.length, suppressed: routed.suppressed.length, shadowHits: routed.side.filter((s) => s.role === "shadow").length };
       }),
   };
 }

@@ -7,6 +7,7 @@ import { type Hit, type HitOutcome, planCaseWrites } from "../cases/case-reposit
 import type { StoredEvent } from "../events/stored-event";
 import type { ClaimedEvent } from "./claimed-batch";
 import type { EvaluationStore, PendingHit } from "./evaluation-store";
+import { type SideHit, type Suppression, routeHits } from "./hit-routing";
 
 type Task = { event: ClaimedEvent; leaseToken?: string };
 type FakeCase = { id: string; accountId: string; ruleId: string; status: "open" | "dismissed"; dismissedAt?: Date; hits: Hit[] };
@@ -16,6 +17,9 @@ export function fakeEvaluationStore() {
   const cases: FakeCase[] = [];
   const deadLetters: { eventId: string; error: string }[] = [];
   const commits: { eventIds: string[]; ok: boolean }[] = [];
+  const sideHits: SideHit[] = [];
+  /** Suppressions in force: an allow entry or a snooze of (account, rule), or of an account for every rule (rule undefined). */
+  const suppressions: { accountId: string; ruleId?: string; until: Date; s: Suppression }[] = [];
   let nextPk = 1n;
   let nextToken = 1;
   let nextCase = 1;
@@ -57,14 +61,19 @@ export function fakeEvaluationStore() {
       deadLetters.push({ eventId: event.event.eventId, error });
       return true;
     },
-    async commit(batch, pending) {
+    async commit(batch, pending, now) {
       beforeCommit();
       const fault = failCommit(pending);
       commits.push({ eventIds: batch.events.map((e) => e.event.eventId), ok: !fault });
       if (fault) throw fault;
       const owned = new Set(batch.eventPks.filter((pk) => tasks.get(pk)?.leaseToken === batch.token));
       for (const pk of owned) tasks.delete(pk);
-      const hits = pending.filter((p) => owned.has(p.eventPk)).map((p) => p.hit);
+      const routed = routeHits(
+        pending.filter((p) => owned.has(p.eventPk)),
+        (p) => suppressions.find((x) => x.accountId === p.hit.accountId && (x.ruleId === undefined || x.ruleId === p.hit.rule.id) && x.until > now)?.s,
+      );
+      sideHits.push(...routed.side);
+      const hits = routed.toCases;
       const outcomes = new Map<Hit, HitOutcome>();
       const groups = new Map<string, Hit[]>();
       for (const h of hits) groups.set(`${h.accountId}\u0000${h.rule.id}`, [...(groups.get(`${h.accountId}\u0000${h.rule.id}`) ?? []), h]);
@@ -81,7 +90,13 @@ export function fakeEvaluationStore() {
         }
         sorted.forEach((h, i) => outcomes.set(h, plan.outcomes[i]!));
       }
-      return { owned, outcomes: hits.map((h) => outcomes.get(h)!), recorded: hits.length };
+      return {
+        owned,
+        outcomes: hits.map((h) => outcomes.get(h)!),
+        recorded: hits.length,
+        suppressed: routed.suppressed.length,
+        shadowHits: routed.side.filter((x) => x.role === "shadow").length,
+      };
     },
   };
 
@@ -105,6 +120,11 @@ export function fakeEvaluationStore() {
     beforeCommit(f: () => void): void {
       beforeCommit = f;
     },
+    /** An allow entry (ruleId undefined: every rule) or a snooze, in force until `until`. */
+    suppress(accountId: string, ruleId: string | undefined, until: Date, s: Suppression): void {
+      suppressions.push({ accountId, ruleId, until, s });
+    },
+    sideHits: () => sideHits.map((x) => ({ role: x.role, shadowId: x.shadowId, ruleId: x.hit.rule.id, version: x.hit.version, eventId: x.hit.triggerEventId, suppressedBy: x.suppressedBy?.id ?? null })),
     dismiss(caseId: string, at: Date): void {
       const c = cases.find((x) => x.id === caseId)!;
       c.status = "dismissed";

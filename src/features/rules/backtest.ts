@@ -13,6 +13,10 @@ import { type StoredEventRow, eventFact, storedEventColumns, storedEventOf } fro
 import { createFactLoader } from "../facts/fact-loader";
 import { scopesFor, uniteComponents } from "../facts/link-components";
 import type { BacktestHit, BacktestProgress, BacktestResult } from "./rule-views";
+import { compileBound } from "../../engine/list-binding";
+import { listRefs } from "../../engine/named-lists";
+import { type ListCatalog, createListCatalog } from "../lists/list-catalog";
+import { validationFailed } from "../../shared/errors";
 
 const pageSize = 20_000;
 const minuteMs = 60_000;
@@ -282,9 +286,19 @@ export type BacktestRequest = { rule: RuleDocument; version: number | null; from
 /** `partners`: the sharing partners' secrets (indicatorMatches), as live evaluation has them. */
 export function createBacktestService(db: Database, compile: RuleCompiler, hubLimits: HubLimits = defaultHubLimits, partners: Record<string, string> = {}) {
   return {
-    run: ({ rule, version, from, to }: BacktestRequest, options?: Parameters<typeof runBacktest>[2]) =>
+    async run({ rule, version, from, to }: BacktestRequest, options?: Parameters<typeof runBacktest>[2]) {
+      // The named lists as they are now, read for this run (an unknown one is refused with its path).
+      const refs = listRefs(rule.conditions);
+      let lists: ListCatalog | undefined;
+      if (refs.length) {
+        lists = createListCatalog(db);
+        await lists.sync(refs.map((r) => r.list));
+        const unknown = refs.filter((r) => lists!.versions()[r.list] === 0);
+        if (unknown.length) throw validationFailed(unknown.map((r) => ({ path: `rule.${r.path}`, message: `unknown list '${r.list}'` })));
+      }
       // An unsaved document is version 0 to the evaluator; the result says null.
-      runBacktest(db, { compiled: compile(rule, version ?? 0), version, from, to }, { hubLimits, partners, ...options }),
+      return runBacktest(db, { compiled: compileBound(compile, rule, version ?? 0, lists), version, from, to }, { hubLimits, partners, ...options });
+    },
   };
 }
 

@@ -5,6 +5,8 @@ import type { Database, Orm } from "../../db/database";
 import type { Prisma } from "../../generated/prisma/client";
 import { z } from "zod";
 import { type RuleDocument, ruleIdPattern } from "../../engine/rule-schema";
+import { listRefs } from "../../engine/named-lists";
+import { sql } from "../../db/sql";
 import { AppError, notFound, validationFailed } from "../../shared/errors";
 import { decodeCursor, encodeCursor } from "../../shared/pagination";
 import { type Actor, appendAudit } from "../audit/audit-log";
@@ -29,6 +31,7 @@ export function ruleChecksum(rule: RuleDocument): string {
 }
 
 export type ActiveRule = { rule: RuleDocument; version: number };
+export type RunningShadow = ActiveRule & { shadowId: string; endsAt: Date | null };
 
 export type SyncResult = { created: string[]; updated: string[]; unchanged: string[] };
 
@@ -61,7 +64,9 @@ export function createRuleService(db: Database) {
     rule: RuleDocument,
     source: RuleSource,
     { actor, requestId }: Actor,
+    activate = true,
   ): Promise<"created" | "updated" | "unchanged"> {
+    await checkLists(tx, rule);
     const checksum = ruleChecksum(rule);
     const existing = await tx.rule.findUnique({ where: { id: rule.id } });
     const document = rule as unknown as Prisma.InputJsonValue;
@@ -73,8 +78,17 @@ export function createRuleService(db: Database) {
     }
     const current = await tx.ruleVersion.findUnique({ where: { ruleId_version: { ruleId: rule.id, version: existing.currentVersion } } });
     if (current?.checksum === checksum) return "unchanged";
-    const version = existing.currentVersion + 1;
+    // A file already stored as some version does not undo what the API did since (a PUT, a
+    // promoted shadow): only an edited file makes a new version.
+    if (source === "file" && existing.source === "api" && (await tx.ruleVersion.findFirst({ where: { ruleId: rule.id, checksum }, select: { version: true } }))) return "unchanged";
+    // Versions are numbered past the newest, which may be a candidate stored without becoming current.
+    const newest = await tx.ruleVersion.findFirst({ where: { ruleId: rule.id }, orderBy: { version: "desc" }, select: { version: true } });
+    const version = (newest?.version ?? existing.currentVersion) + 1;
     await tx.ruleVersion.create({ data: { ruleId: rule.id, version, document, checksum, createdBy: actor } });
+    if (!activate) {
+      await appendAudit(tx, { actor, requestId, action: "rule.candidate", targetType: "rule", targetId: rule.id, after: { version, document: rule } });
+      return "updated";
+    }
     await tx.rule.update({ where: { id: rule.id }, data: { currentVersion: version, enabled: rule.enabled, source } });
     await appendAudit(tx, {
       actor,
@@ -88,6 +102,21 @@ export function createRuleService(db: Database) {
     return "updated";
   }
 
+  /** A rule may only name lists that exist: 400 with the path of each unknown one. */
+  async function checkLists(tx: Orm, rule: RuleDocument): Promise<void> {
+    const refs = listRefs(rule.conditions);
+    if (refs.length === 0) return;
+    const found = await tx.namedList.findMany({ where: { name: { in: refs.map((r) => r.list) } }, select: { name: true } });
+    const have = new Set(found.map((f) => f.name));
+    const unknown = refs.filter((r) => !have.has(r.list));
+    if (unknown.length) {
+      throw validationFailed(
+        unknown.map((r) => ({ path: r.path, message: `unknown list '${r.list}': create it first (POST /v1/lists)` })),
+        `rule '${rule.id}' names ${unknown.length} unknown list(s)`,
+      );
+    }
+  }
+
   /** The enabled rules with the document of their current version. */
   async function activeRules(): Promise<ActiveRule[]> {
     const rules = await prisma.rule.findMany({ where: { enabled: true }, orderBy: { id: "asc" } });
@@ -98,10 +127,31 @@ export function createRuleService(db: Database) {
     return versions.map((v) => ({ rule: v.document as unknown as RuleDocument, version: v.version }));
   }
 
-  /** A cheap fingerprint of what is enabled at which version, to notice changes made by any process. */
+  /**
+   * A cheap fingerprint of what is evaluated (the enabled rules at their versions, the running
+   * shadows, the named lists' versions), to notice changes made by any process. One statement.
+   */
   async function rulesFingerprint(): Promise<string> {
-    const rows = await prisma.rule.findMany({ where: { enabled: true }, select: { id: true, currentVersion: true }, orderBy: { id: "asc" } });
-    return rows.map((r) => `${r.id}@${r.currentVersion}`).join(",");
+    const [row] = await db.query<{ fp: string }>(sql`
+      SELECT coalesce((SELECT string_agg(id || '@' || current_version, ',' ORDER BY id) FROM rule WHERE enabled), '')
+        || '|' || coalesce((SELECT string_agg(id || ':' || rule_id || '@' || version || ':' || coalesce(ends_at::text, ''), ',' ORDER BY id)
+                            FROM rule_shadow WHERE stopped_at IS NULL), '')
+        || '|' || coalesce((SELECT string_agg(name || '@' || version, ',' ORDER BY name) FROM named_list), '') AS fp`);
+    return row?.fp ?? "";
+  }
+
+  /** Every rule's id, sorted. */
+  async function ruleIds(): Promise<string[]> {
+    return (await prisma.rule.findMany({ select: { id: true }, orderBy: { id: "asc" } })).map((r) => r.id);
+  }
+
+  /** The running shadows with their candidate's document. */
+  async function runningShadows(): Promise<RunningShadow[]> {
+    const rows = await db.query<{ id: string; rule_id: string; version: number; ends_at: Date | null; document: RuleDocument }>(sql`
+      SELECT s.id, s.rule_id, s.version, s.ends_at, v.document
+      FROM rule_shadow s JOIN rule_version v ON v.rule_id = s.rule_id AND v.version = s.version
+      WHERE s.stopped_at IS NULL ORDER BY s.rule_id`);
+    return rows.map((r) => ({ shadowId: r.id, rule: r.document, version: r.version, endsAt: r.ends_at ? new Date(r.ends_at) : null }));
   }
 
   async function ruleView(id: string, tx: Orm = prisma): Promise<RuleView> {
@@ -155,6 +205,20 @@ export function createRuleService(db: Database) {
     });
   }
 
+  /**
+   * A candidate version: stored, not made current (to run in shadow, then promote). 201 with its
+   * number; a document equal to the current version adds none (409).
+   */
+  async function addCandidate(id: string, rule: RuleDocument, who: Actor): Promise<RuleVersion> {
+    if (rule.id !== id) throw validationFailed([{ path: "id", message: `must be '${id}', the rule in the path` }]);
+    return writing(async (tx) => {
+      if (!(await tx.rule.findUnique({ where: { id } }))) throw notFound("rule", id);
+      if ((await saveVersion(tx, rule, "api", who, false)) === "unchanged") throw new AppError("conflict", `the document equals the current version of '${id}'`);
+      const v = await tx.ruleVersion.findFirstOrThrow({ where: { ruleId: id }, orderBy: { version: "desc" } });
+      return { version: v.version, current: false, checksum: v.checksum, createdAt: v.createdAt.toISOString(), createdBy: v.createdBy, document: v.document as unknown as RuleDocument };
+    });
+  }
+
   /** A new version of an existing rule; an identical document adds none. */
   async function updateRule(id: string, rule: RuleDocument, who: Actor): Promise<RuleUpdate> {
     if (rule.id !== id) throw validationFailed([{ path: "id", message: `must be '${id}', the rule in the path` }]);
@@ -195,7 +259,7 @@ export function createRuleService(db: Database) {
     return { rule: v.document as unknown as RuleDocument, version: v.version };
   }
 
-  return { syncRuleFiles, activeRules, rulesFingerprint, ruleView, ruleVersion, listRules, listVersions, createRule, updateRule, setEnabled };
+  return { syncRuleFiles, activeRules, rulesFingerprint, runningShadows, addCandidate, writing, ruleIds, ruleView, ruleVersion, listRules, listVersions, createRule, updateRule, setEnabled };
 }
 
 export type RuleService = ReturnType<typeof createRuleService>;
