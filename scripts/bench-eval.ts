@@ -1,5 +1,7 @@
 // npm run bench:eval -- [--db postgres|pglite] [--rate 5000] [--seconds 30] [--accounts 5000] [--cases 100000] [--eval-batch 2000] [--rules dir]
-//   [--history-days 0] [--history-per-day 4]
+//   [--history-days 0] [--history-per-day 4] [--shadow]
+// With --shadow, every rule runs a shadow candidate beside it (docs/rule-lifecycle.md): compare the
+// evaluation rate with and without to read what a shadow version costs per event.
 // With --history-days, first stores that many days of history for every account (--history-per-day
 // events each per day, through the ingestion statement, compacted and united as the worker would have
 // done, not judged), so that the run's windows are full: day 30 of a scenario against day 1 without it.
@@ -38,6 +40,8 @@ const args = scriptOptions("bench:eval", {
   "history-days": { type: "string", default: "0" },
   /** History events per account and day. */
   "history-per-day": { type: "string", default: "4" },
+  /** Put a candidate of every rule in shadow before the run (the same conditions, another severity): what a shadow adds per event. */
+  shadow: { type: "boolean", default: false },
   /** Write a V8 CPU profile of the server to this folder (node --cpu-prof). */
   profile: { type: "string" },
 });
@@ -71,7 +75,20 @@ async function main(): Promise<void> {
   const headers = { authorization: `Bearer ${adminKey}`, "content-type": "application/json" };
   const ready = async () => (await (await fetch(`${server.url}/readyz`)).json()) as Ready;
   try {
-    console.log(`ClauseGuard evaluation bench: ${kind}, ${rate} events/s for ${seconds} s, ${accounts} accounts, ${historyDays} days of history, ${os.cpus().length} cores (${os.cpus()[0]?.model ?? "?"})`);
+    let shadows = 0;
+    if (args.shadow) {
+      for (const { rule } of loadRuleFiles(rulesDir)) {
+        const candidate = { ...rule, severity: rule.severity === "low" ? "medium" : "low" };
+        const v = await fetch(`${server.url}/v1/rules/${rule.id}/versions`, { method: "POST", headers, body: JSON.stringify(candidate) });
+        const { version } = (await v.json()) as { version: number };
+        const started = await fetch(`${server.url}/v1/rules/${rule.id}/shadow`, { method: "POST", headers, body: JSON.stringify({ version }) });
+        if (started.status !== 201) throw new Error(`shadow of ${rule.id}: ${started.status} ${await started.text()}`);
+        shadows++;
+      }
+    }
+    console.log(
+      `ClauseGuard evaluation bench: ${kind}, ${rate} events/s for ${seconds} s, ${accounts} accounts, ${historyDays} days of history, ${shadows} shadow versions, ${os.cpus().length} cores (${os.cpus()[0]?.model ?? "?"})`,
+    );
     // One batch every 200 ms, sized to the rate; events are timestamped as they are sent.
     const perTick = Math.max(1, Math.round(rate / 5));
     const ages: number[] = [];

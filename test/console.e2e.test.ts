@@ -332,6 +332,67 @@ if (!haveBrowser && process.env.CI === "true") {
     expect((await server.call("GET", "/v1/accounts/acct_appellant/enforcement")).body.status).toBe("active");
     await page.close();
   });
+
+  it("shows each rule's quality in the list, runs a candidate in shadow from the rule page, reads its report and promotes it", async () => {
+    const author = (await server.call("POST", "/v1/keys", { body: { name: "rule author", scopes: ["cases:read", "cases:write", "rules:read", "rules:write"] } })).body.key;
+    // A verdict on the region rule: its one case dismissed, so its precision is 0.00.
+    const regionCase = (await server.call("GET", "/v1/cases?accountId=acct_region")).body.items[0].id;
+    await server.call("POST", `/v1/cases/${regionCase}/transitions`, { body: { to: "dismissed", note: "a traveller" } });
+    const doc = (await server.call("GET", "/v1/rules/access.unsupported-region")).body.document;
+    const candidate = await server.call("POST", "/v1/rules/access.unsupported-region/versions", { body: { ...doc, severity: "medium" } });
+    expect(candidate.status).toBe(201);
+
+    const page = await newPage();
+    await page.goto(`${server.url}/console`);
+    await page.getByLabel("API key").fill(author);
+    await page.getByLabel("API key").press("Enter");
+    await page.getByRole("heading", { name: "Cases" }).waitFor();
+    await page.getByRole("link", { name: "Rules" }).click();
+    await expectText(page.getByTestId("precision-access.unsupported-region"), /^0\.00$/);
+    await page.getByRole("link", { name: "access.unsupported-region" }).click();
+    await page.getByRole("heading", { name: "access.unsupported-region" }).waitFor();
+    // all versions: n cases opened, 0 confirmed, 1 dismissed, 0 enforced, 0 reversed, precision 0.00.
+    await expectText(page.getByRole("region", { name: "Quality (30 days)" }), /all\s*\d+\s*0\s*1\s*0\s*0\s*0\.00/);
+    const shadow = page.getByRole("region", { name: "Shadow" });
+    await shadow.getByLabel("Candidate").selectOption(String(candidate.body.version));
+    await shadow.getByRole("button", { name: "Run in shadow" }).click();
+    await expectText(page.getByTestId("shadow-status"), new RegExp(`Version ${candidate.body.version} runs in shadow beside version 1`));
+
+    // Live traffic meets both versions; the candidate's hit opens no case of its own.
+    await server.call("POST", "/v1/events", { body: [usageEvent({ accountId: "acct_traveller", country: "KP", occurredAt: new Date().toISOString() })] });
+    await server.drain();
+    await page.reload();
+    await expectText(page.getByTestId("shadow-totals"), /Candidate: 1 hit\(s\); active: 1\..*by both: 1/);
+    await expectText(page.getByRole("table", { name: "Accounts of the shadow report" }), /acct_traveller\s*both\s*1\s*1/);
+    expect((await server.call("GET", "/v1/cases?accountId=acct_traveller")).body.items).toHaveLength(1);
+
+    await page.getByLabel("Why promote it").fill("same hits, right severity");
+    await page.getByRole("button", { name: `Promote version ${candidate.body.version}` }).click();
+    await expectText(page.getByRole("status"), new RegExp(`Version ${candidate.body.version} promoted`));
+    await expectText(page.getByText(/Version \d+, enabled/), new RegExp(`Version ${candidate.body.version}, enabled`));
+    const audit = (await server.call("GET", "/v1/audit?action=rule.promote")).body.items;
+    expect(audit[0]).toMatchObject({ targetId: "access.unsupported-region", after: { version: candidate.body.version, reason: "same hits, right severity" } });
+    await page.close();
+  });
+
+  it("snoozes a case's rule for its account from the case page, and shows the hits it then holds back", async () => {
+    const id = (await server.call("GET", "/v1/cases?accountId=acct_traveller")).body.items[0].id;
+    const page = await newPage();
+    await signIn(page);
+    await page.goto(`${server.url}/console/#/cases/${id}`);
+    await page.getByRole("heading", { name: /access\.unsupported-region on acct_traveller/ }).waitFor();
+    await page.getByLabel("Note").fill("travelling this month, confirmed with the customer");
+    await page.getByRole("button", { name: "Snooze" }).click();
+    await expectText(page.getByRole("status"), /Snoozed until/);
+    await expectText(page.getByTestId("suppressions"), /Snooze of access\.unsupported-region until .* travelling this month/);
+    await expectText(page.getByRole("region", { name: "Timeline" }), /snoozed/);
+
+    await server.call("POST", "/v1/events", { body: [usageEvent({ accountId: "acct_traveller", country: "KP", occurredAt: new Date().toISOString() })] });
+    await server.drain();
+    await page.reload();
+    await expectText(page.getByRole("table", { name: "Suppressed hits" }), /access\.unsupported-region v\d+\s*snooze: travelling this month/);
+    await page.close();
+  });
 });
 
 /** Retries `read` until `check` passes (the page updates after the API answers), or fails with the last error. */

@@ -26,6 +26,11 @@ function ev(accountId: string, atMs: number, extra: Partial<UsageEventInput> = {
 
 function reference(events: UsageEventInput[], accountIds: string[], from: number, to: number) {
   const inWin = events.filter((e) => accountIds.includes(e.accountId) && Date.parse(e.occurredAt) >= from && Date.parse(e.occurredAt) <= to);
+  // When each model was first seen: its earliest event of all those stored, any account's.
+  const firstSeen = new Map<string, number>();
+  for (const e of events) firstSeen.set(e.model, Math.min(firstSeen.get(e.model) ?? Infinity, Date.parse(e.occurredAt)));
+  const newModelShare = (maxAgeDays: number) =>
+    inWin.length ? inWin.filter((e) => firstSeen.get(e.model)! > to - maxAgeDays * day).length / inWin.length : 0;
   const distinct = (f: (e: UsageEventInput) => string | null | undefined) => new Set(inWin.map(f).filter((v) => v != null)).size;
   const templates = new Map<string, number>();
   const minutes = new Map<string, number>();
@@ -47,6 +52,7 @@ function reference(events: UsageEventInput[], accountIds: string[], from: number
     topTemplateShare: inWin.length ? Math.max(0, ...templates.values()) / inWin.length : 0,
     peakRequestsPerMinute: Math.max(0, ...minutes.values()),
     signal,
+    newModelShare,
   };
 }
 
@@ -74,8 +80,10 @@ describe.each(testTargets())("facts on %s", (kind) => {
     for (let i = 0; i < 600; i++) {
       // Clustered in bursts so minutes hold several events; some exactly on minute and hour marks.
       const at = base + Math.floor(r() * 3 * day / minute) * minute + (r() < 0.3 ? 0 : Math.floor(r() * minute));
+      // Models of this test alone, released one a day: a window's share of new models varies with the moment.
+      const models = at < base + day ? ["ref_m1"] : at < base + 2 * day ? ["ref_m1", "ref_m2"] : ["ref_m1", "ref_m2", "ref_m3"];
       events.push(ev("acct_ref", at, {
-        model: ["m1", "m2", "m3"][Math.floor(r() * 3)]!,
+        model: models[Math.floor(r() * models.length)]!,
         ip: `198.51.100.${Math.floor(r() * 20)}`,
         country: ["NL", "US", "DE", "FR"][Math.floor(r() * 4)],
         promptTemplateHash: r() < 0.8 ? `tpl_${Math.floor(r() * 4)}` : null,
@@ -109,6 +117,7 @@ describe.each(testTargets())("facts on %s", (kind) => {
     expect(await t.db.prisma.usageMinute.count()).toBeLessThan(rowsBefore);
     expect(await t.db.prisma.usageMinute.count({ where: { compacted: false } })).toBe(0);
 
+    let partialShares = 0;
     for (const at of probes) {
       for (const w of windows) {
         const expected = reference(events, ["acct_ref"], at - w, at);
@@ -120,8 +129,15 @@ describe.each(testTargets())("facts on %s", (kind) => {
         for (const [signal, threshold] of [["reasoningTraceRequest", 0.5], ["reasoningTraceRequest", 0.93], ["reasoningTraceRequest", 0], ["syntheticDataRequest", 0.5]] as const) {
           expect(await s.windowAggregate("signalRate", { windowMs: w, signal, threshold })).toBeCloseTo(expected.signal(signal, threshold), 12);
         }
+        for (const maxAgeDays of [0.5, 1, 2, 7]) {
+          const share = await s.windowAggregate("newModelShare", { windowMs: w, maxAgeDays });
+          expect([w, maxAgeDays, share]).toEqual([w, maxAgeDays, expected.newModelShare(maxAgeDays)]);
+          if (share > 0 && share < 1) partialShares++;
+        }
       }
     }
+    // The probes see windows where only part of the traffic went to new models.
+    expect(partialShares).toBeGreaterThan(10);
   });
 
   it("answers many reads in one statement exactly as the reference: accounts, clusters and windows mixed", async () => {

@@ -5,6 +5,9 @@ import { createHash } from "node:crypto";
 import { type TestServer, startTestServer } from "./support/test-server";
 import { testTargets } from "./support/test-database";
 import { usageEvent } from "./support/factories";
+import { waitFor } from "./support/cli";
+import { createApiKeyService, keyCacheMs, keyStaleMs } from "../src/features/auth/api-key-service";
+import { createLogger } from "../src/shared/logger";
 
 type Res = { status: number; body: any; headers: Headers };
 
@@ -253,5 +256,26 @@ describe.each(testTargets())("API keys on %s", (kind) => {
     const text = JSON.stringify(entries, (_k, v) => (typeof v === "bigint" ? String(v) : v));
     for (const k of created) expect(text).not.toContain(secretOf(k.key));
     expect(text).not.toContain(secretOf(server.adminKey));
+  });
+
+  it("answers a known key from memory past its cache time while one read refreshes it; a revocation by another process shows after that read", async () => {
+    const { key, id } = await create("gateway of another process", ["events:write"]);
+    // Another process: its own service over the same database, with its own cache.
+    const other = createApiKeyService(server.running.services.db, createLogger("silent", false));
+    const t0 = Date.now();
+    expect((await other.authenticate(`Bearer ${key}`, new Date(t0))).keyId).toBe(id);
+    expect((await server.call("DELETE", `/v1/keys/${id}`)).status).toBe(204);
+    // Within the cache time: from memory, the revocation unseen.
+    expect((await other.authenticate(`Bearer ${key}`, new Date(t0 + keyCacheMs - 1))).keyId).toBe(id);
+    // Past it: still answered at once from memory, while one read starts.
+    expect((await other.authenticate(`Bearer ${key}`, new Date(t0 + keyCacheMs + 1))).keyId).toBe(id);
+    await waitFor(async () => other.authenticate(`Bearer ${key}`, new Date(t0 + keyCacheMs + 2)).then(() => undefined, (err: Error) => err.message));
+    await expect(other.authenticate(`Bearer ${key}`, new Date(t0 + keyCacheMs + 3))).rejects.toThrow("revoked");
+    // A key not read for longer than keyStaleMs waits for the database.
+    const fresh = createApiKeyService(server.running.services.db, createLogger("silent", false));
+    const second = await create("read long ago", ["events:write"]);
+    await fresh.authenticate(`Bearer ${second.key}`, new Date(t0));
+    await server.call("DELETE", `/v1/keys/${second.id}`);
+    await expect(fresh.authenticate(`Bearer ${second.key}`, new Date(t0 + keyStaleMs + 1))).rejects.toThrow("revoked");
   });
 });

@@ -26,24 +26,31 @@ const day = 24 * hour;
 const base = Date.parse("2026-11-10T00:00:00Z");
 // Per-kind limits, as a link policy sets them: the corroborated shared-prefix key has its own.
 const hubLimits = { ...uniformHubLimits(6), sharedIpPrefixTemplate: 4 };
+/** clusterNewModelShare's maxAgeDays in the asks: models first seen within a day of the moment are new. */
+const newSince = 1;
 
 /** 120 accounts, 900 events over 3 days; values from small pools, so they are shared, some by more than the hub limit. */
 function history(seed: number): UsageEventInput[] {
   const r = rng(seed);
   const pick = <T>(xs: T[]) => xs[Math.floor(r() * xs.length)]!;
   const accounts = Array.from({ length: 120 }, (_, i) => `lr_${seed}_${i}`);
-  return Array.from({ length: 900 }, (_, i) => ({
+  return Array.from({ length: 900 }, (_, i) => {
+    const at = base + Math.floor(r() * 3 * day);
+    // Models released one a day (their first sight), so a window's share of new models varies.
+    const models = at < base + day ? ["lr_m1"] : at < base + 2 * day ? ["lr_m1", "lr_m2"] : ["lr_m1", "lr_m2", "lr_m3"];
+    return {
     eventId: `lr_${seed}_e${i}`,
     accountId: pick(accounts),
-    occurredAt: new Date(base + Math.floor(r() * 3 * day)).toISOString(),
-    model: "m1",
+    occurredAt: new Date(at).toISOString(),
+    model: models[Math.floor(r() * models.length)]!,
     inputTokens: 10,
     outputTokens: 1 + Math.floor(r() * 500),
     ...(r() < 0.3 ? { paymentFingerprint: `pf_${Math.floor(r() * 60)}` } : {}),
     ...(r() < 0.7 ? { ip: `10.${seed % 200}.${Math.floor(r() * 80)}.${1 + Math.floor(r() * 200)}`, ipType: r() < 0.4 ? ("hosting" as const) : ("residential" as const) } : {}),
     ...(r() < 0.2 ? { orgId: `org_${Math.floor(r() * 25)}` } : {}),
     ...(r() < 0.5 ? { promptTemplateHash: `tpl_${Math.floor(r() * 8)}` } : {}),
-  }));
+    };
+  });
 }
 
 type Value = { kind: string; value: string };
@@ -64,6 +71,8 @@ const limitOf = (kind: string) => hubLimits[kind as keyof typeof hubLimits];
  * used by more accounts than its kind's hub limit within the window links no one.
  */
 function reference(events: UsageEventInput[]) {
+  const firstSeen = new Map<string, number>();
+  for (const e of events) firstSeen.set(e.model, Math.min(firstSeen.get(e.model) ?? Infinity, Date.parse(e.occurredAt)));
   const spans = new Map<string, { accountId: string; kind: string; value: string; first: number; last: number }>();
   for (const e of events) {
     const h = Math.floor(Date.parse(e.occurredAt) / hour) * hour;
@@ -118,9 +127,18 @@ function reference(events: UsageEventInput[]) {
       seen.delete(accountId);
       return [...seen].sort();
     },
-    usage(accountIds: string[], from: number, to: number) {
+    /** `at`: the evaluated moment, which model newness is measured from (newSince days before it). */
+    usage(accountIds: string[], from: number, to: number, at = to) {
       const inWin = events.filter((e) => accountIds.includes(e.accountId) && Date.parse(e.occurredAt) >= from && Date.parse(e.occurredAt) <= to);
-      return { requestCount: inWin.length, outputTokens: inWin.reduce((a, e) => a + e.outputTokens, 0) };
+      const templates = new Map<string, number>();
+      for (const e of inWin) if (e.promptTemplateHash) templates.set(e.promptTemplateHash, (templates.get(e.promptTemplateHash) ?? 0) + 1);
+      const newModel = inWin.filter((e) => firstSeen.get(e.model)! > at - newSince * day).length;
+      return {
+        requestCount: inWin.length,
+        outputTokens: inWin.reduce((a, e) => a + e.outputTokens, 0),
+        topTemplateShare: inWin.length ? Math.max(0, ...templates.values()) / inWin.length : 0,
+        newModelShare: inWin.length ? newModel / inWin.length : 0,
+      };
     },
   };
 }
@@ -150,6 +168,8 @@ describe.each(testTargets())("linked facts against a brute-force reference on %s
           linkedSuspendedAccounts: await s.linkedFact("linkedSuspendedAccounts", q),
           clusterRequestCount: await s.linkedFact("clusterRequestCount", q),
           clusterOutputTokens: await s.linkedFact("clusterOutputTokens", q),
+          clusterTopTemplateShare: await s.linkedFact("clusterTopTemplateShare", q),
+          clusterNewModelShare: await s.linkedFact("clusterNewModelShare", { ...q, maxAgeDays: newSince }),
         };
       }),
     );
@@ -230,6 +250,8 @@ describe.each(testTargets())("linked facts against a brute-force reference on %s
         linkedSuspendedAccounts: linked.filter((id) => suspended.includes(id)).length,
         clusterRequestCount: usage.requestCount,
         clusterOutputTokens: usage.outputTokens,
+        clusterTopTemplateShare: usage.topTemplateShare,
+        clusterNewModelShare: usage.newModelShare,
       });
     });
     // The asks tell the two reaches apart: many one-hop sets are smaller than the component.
@@ -244,7 +266,7 @@ describe.each(testTargets())("linked facts against a brute-force reference on %s
       // A component's usage is counted by whole minutes: those that start within the window, up to
       // the end of the evaluated moment's minute. An account alone counts its own window exactly.
       const usage = linked.length
-        ? ref.usage([a.event.accountId, ...linked], Math.ceil((a.at - a.windowMs) / minute) * minute, Math.floor(a.at / minute) * minute + minute - 1)
+        ? ref.usage([a.event.accountId, ...linked], Math.ceil((a.at - a.windowMs) / minute) * minute, Math.floor(a.at / minute) * minute + minute - 1, a.at)
         : ref.usage([a.event.accountId], a.at - a.windowMs, a.at);
       expect({ i, ...facts[i] }).toEqual({
         i,
@@ -252,7 +274,12 @@ describe.each(testTargets())("linked facts against a brute-force reference on %s
         linkedSuspendedAccounts: linked.filter((id) => suspended.includes(id)).length,
         clusterRequestCount: usage.requestCount,
         clusterOutputTokens: usage.outputTokens,
+        clusterTopTemplateShare: usage.topTemplateShare,
+        clusterNewModelShare: usage.newModelShare,
       });
     });
+    // Both shares take values strictly between 0 and 1 among the asks: the comparison is not of 0s and 1s.
+    expect(facts.filter((f) => f.clusterTopTemplateShare > 0 && f.clusterTopTemplateShare < 1).length).toBeGreaterThan(30);
+    expect(facts.filter((f) => f.clusterNewModelShare > 0 && f.clusterNewModelShare < 1).length).toBeGreaterThan(10);
   });
 });

@@ -44,4 +44,17 @@ describe.each(testTargets())("event retention on %s", (kind) => {
     expect(caseAfter.body.evidence[0].triggerEventId).toBe(old[old.length - 1]!.eventId);
     expect(await deleteExpiredEvents(db, 0, new Date(now))).toBe(0);
   });
+
+  it("deletes side hits (shadow and suppressed) of expired events with them", async () => {
+    const now = Date.parse("2026-11-25T00:00:00Z");
+    const { db } = server.running.services;
+    const side = (eventId: string, daysAgo: number) => sql`
+      INSERT INTO side_hit (role, rule_id, rule_version, account_id, occurred_at, trigger_event_id, "window", conditions, event_ids, recorded_at)
+      VALUES ('shadow', 'distillation.output-volume', 1, 'acct_ret_side', ${new Date(now - daysAgo * day)}, ${eventId}, '24h', '[]', '{}', now())`;
+    for (let k = 0; k < 4; k++) await db.query(side(`old_${k}`, 120));
+    await db.query(side("recent", 10));
+    await deleteExpiredEvents(db, 91, new Date(now), 3);
+    const left = await db.query<{ trigger_event_id: string }>(sql`SELECT trigger_event_id FROM side_hit WHERE account_id = 'acct_ret_side'`);
+    expect(left.map((r) => r.trigger_event_id)).toEqual(["recent"]);
+  });
 });

@@ -7,6 +7,9 @@ import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { run } from "./support/cli";
+import { ruleCompiler } from "../src/engine/rule-compiler";
+import { verifyBundle } from "../src/features/evidence/evidence-verify";
+import { publicKeyFromJwk } from "../src/features/evidence/signing-keys";
 import { type TestServer, startTestServer } from "./support/test-server";
 import { testTargets } from "./support/test-database";
 import { ruleDocument, usageEvent } from "./support/factories";
@@ -106,6 +109,12 @@ describe.each(testTargets())("rule lifecycle on %s", (kind) => {
       const del = await server.call("DELETE", "/v1/lists/blocked-cards");
       expect(del.body).toMatchObject({ status: 409, usedBy: ["test.blocked-card", "test.card-not-listed"] });
       expect((await server.call("GET", "/v1/lists")).body.items.find((l: { name: string }) => l.name === "blocked-cards").usedBy).toEqual(["test.blocked-card", "test.card-not-listed"]);
+      // Its evidence bundle verifies offline: the list's membership is what the hit recorded.
+      const bundle = (await server.call("GET", `/v1/cases/${(await casesOf("test.blocked-card"))[0]!.id}/evidence-bundle`)).body;
+      const key = publicKeyFromJwk((await server.call("GET", "/v1/signing-keys", { key: null })).body.keys[0]);
+      const check = await verifyBundle(bundle, key, ruleCompiler("compiled"));
+      expect(check).toMatchObject({ signature: true, ok: true });
+      expect(check.hits[0]!.conditions).toEqual([expect.objectContaining({ operator: "inList", value: { list: "blocked-cards" }, recorded: true, recomputed: true })]);
       // A backtest reads the list too.
       const bt = await server.call("POST", "/v1/rules/test.blocked-card/backtest", { body: { from: at(0), to: at(10) } });
       expect(bt.body.hits.map((h: { accountId: string }) => h.accountId).sort()).toEqual(["acct_list1", "acct_list2"]);

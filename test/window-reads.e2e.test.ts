@@ -259,8 +259,9 @@ describe.each(testTargets())("the usage_day migration on %s", (kind) => {
       expect(dayMigration).toBeGreaterThan(0);
       await migrate(db, all.slice(0, dayMigration));
       // This version's ingestion also writes the tables of later migrations (linked-account
-      // components): stand-ins for them while the old schema is in place, dropped before upgrading.
-      const standIns = ["link_component", "component_minute", "component_hour"];
+      // components, the models' first sightings): stand-ins for them while the old schema is in place, dropped before upgrading.
+      const standIns = ["link_component", "component_minute", "component_hour", "model_first_seen"];
+      await db.query(sql`CREATE TABLE model_first_seen (model text PRIMARY KEY, first_seen_at timestamptz NOT NULL)`);
       await db.query(sql`CREATE TABLE link_component (account_id text, scope text, component text)`);
       await db.query(sql`CREATE TABLE component_minute (LIKE usage_minute INCLUDING DEFAULTS)`);
       await db.query(sql`CREATE TABLE component_hour (LIKE usage_hour INCLUDING DEFAULTS)`);
@@ -271,6 +272,11 @@ describe.each(testTargets())("the usage_day migration on %s", (kind) => {
       // marked; its key's other rows are merged with it later), the rest not.
       await db.query(sql`UPDATE usage_hour SET compacted = true WHERE id % 3 <> 0`);
       await migrate(db, all);
+      // The models' first sightings are taken from the stored events by the upgrade.
+      const firstSeen = new Map<string, number>();
+      for (const e of events) firstSeen.set(e.model, Math.min(firstSeen.get(e.model) ?? Infinity, Date.parse(e.occurredAt)));
+      const seen = await db.query<{ model: string; first_seen_at: Date }>(sql`SELECT model, first_seen_at FROM model_first_seen ORDER BY model`);
+      expect(seen.map((r) => [r.model, new Date(r.first_seen_at).getTime()])).toEqual([...firstSeen].sort());
       const [folded] = await db.query<{ day: string; hour: string }>(sql`
         SELECT (SELECT sum(requests)::text FROM usage_day) AS day, (SELECT sum(requests)::text FROM usage_hour WHERE compacted) AS hour`);
       expect(folded!.day).toBe(folded!.hour);

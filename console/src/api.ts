@@ -10,6 +10,7 @@ export type { CaseCounts, CaseDetail, CasePage, CaseSummary, ConditionView as Co
 export type { AccountView, UsagePoint, UsageSeries } from "../../src/features/accounts/account-views";
 export type { EventPage, StoredEvent } from "../../src/features/events/event-views";
 export type { BacktestResult, RulePage, RuleVersion, RuleVersionPage, RuleView } from "../../src/features/rules/rule-views";
+export type { Promotion, QualityStats, QualityStatsPage, ShadowAccount, ShadowReport, ShadowView } from "../../src/features/rules/lifecycle-views";
 export type { Statement, StatementPage } from "../../src/features/statements/statement-views";
 export type { AppealCounts, AppealPage, AppealView } from "../../src/features/appeals/appeal-views";
 export { appealStatuses, caseOutcomes } from "../../src/features/appeals/appeal-model";

@@ -16,6 +16,7 @@ export const ruleTargets: Record<string, Pattern[]> = {
   "abuse.rate-limit-evasion": ["rate-limit-evasion"],
   "abuse.jailbreak-volume": ["jailbreak"],
   "access.unsupported-region": ["unsupported-region"],
+  "distillation.new-model-rush": ["new-model-distillation"],
   // Supplementary rules: they catch part of a pattern by design (one large request, an extreme day).
   "extraction.synthetic-data-request": ["synthetic-data-generation", "hydra-synthetic"],
   "distillation.output-volume": ["reasoning-extraction", "synthetic-data-generation", "dataset-sweep"],

@@ -33,6 +33,12 @@ export const populations = {
   "rate-limit-evader": "rate-limit-evasion",
   "jailbreak-campaign": "jailbreak",
   "unsupported-region": "unsupported-region",
+  /**
+   * An operation that moves its traffic to a model the day it is released (modelRelease): linked
+   * established accounts on residential proxies, moderate use each, one pipeline's two templates,
+   * no classifier signal. Published operations moved about half their traffic within a day.
+   */
+  "model-rush-operation": "new-model-distillation",
 } as const satisfies Record<string, string | null>;
 
 export type Population = keyof typeof populations;
@@ -69,6 +75,12 @@ export type ScenarioOptions = {
 export const unsupportedCountries = ["CN", "RU", "IR", "KP", "SY", "CU", "BY"];
 const supportedCountries = ["US", "US", "US", "GB", "DE", "FR", "IN", "BR", "JP", "CA", "NL", "ES", "IT", "KR", "AU", "SG", "MX", "PL", "SE", "CH"];
 const models = ["frontier-large", "frontier-mini", "frontier-reasoning"];
+/** The model released during a scenario of at least 2 days, at the start of its middle day (modelRelease). */
+export const newModel = "frontier-next";
+/** When the scenario's new model is released: the start of day floor(days / 2); none in a one-day scenario. */
+export function modelRelease(opts: Pick<ScenarioOptions, "start" | "days">): number | undefined {
+  return opts.days >= 2 ? opts.start.getTime() + Math.floor(opts.days / 2) * 24 * 3_600_000 : undefined;
+}
 const hourMs = 3_600_000;
 const dayMs = 24 * hourMs;
 
@@ -194,6 +206,20 @@ export function planScenario(opts: ScenarioOptions): AccountPlan[] {
       }
     }
   }
+  for (let op = 0; op < Math.max(1, Math.round(n / 5000)); op++) {
+    const opPrefixes = Array.from({ length: int(rng, 2, 3) }, () => prefix24(9, prefixes++));
+    const opCards = Array.from({ length: int(rng, 3, 5) }, () => `pmfp_${seed}_${cards++}`);
+    const pipeline = Array.from({ length: 2 }, (_, k) => `tpl_${seed}_model-rush-${op}_${k}`);
+    for (let k = 0, size = int(rng, 15, 25); k < size; k++) {
+      add("model-rush-operation", {
+        group: `model-rush-${op}`,
+        family: pipeline,
+        ipType: "residential",
+        ips: [`${pick(rng, opPrefixes)}.${int(rng, 2, 250)}`, `${pick(rng, opPrefixes)}.${int(rng, 2, 250)}`],
+        paymentFingerprint: pick(rng, opCards),
+      });
+    }
+  }
   for (let i = 0; i < atLeast(0.003, 2); i++) add("reseller");
   for (let i = 0; i < atLeast(0.0015, 2); i++) {
     const templates = family(`ban-${i}`);
@@ -304,6 +330,11 @@ function* accountEvents(plan: AccountPlan, opts: ScenarioOptions): Generator<Usa
   let seq = 0;
   const tz = int(rng, 0, 23); // the account's own daytime, as an hour offset
   const templates = Array.from({ length: 8 }, (_, k) => `tpl_${plan.accountId}_${k}`);
+  // Who moves to the new model, from when, with what share of requests: drawn from streams of
+  // their own, so the rest of every account's stream is the same with or without a release.
+  const adoption = adoptionOf(plan, opts);
+  const adoptRng = rngFor(opts.seed, 5_000_000 + plan.index);
+  const modelAt = (at: number, model: string) => (adoption && at >= adoption.from && adoptRng() < adoption.share ? newModel : model);
   const make = (at: number, d: Draft): UsageEventInput => ({
     eventId: `evt_${plan.accountId}_${seq++}`,
     occurredAt: new Date(at).toISOString(),
@@ -317,6 +348,7 @@ function* accountEvents(plan: AccountPlan, opts: ScenarioOptions): Generator<Usa
     userAgent: plan.userAgent,
     paymentFingerprint: plan.paymentFingerprint,
     ...d,
+    model: modelAt(at, d.model),
   });
   /** A request's template: mostly one of its operation's, when it belongs to one; else its own. */
   const ownTemplate = () => (plan.family && chance(rng, 0.7) ? pick(rng, plan.family) : `tpl_${plan.accountId}_u${int(rng, 0, 999_999)}`);
@@ -483,6 +515,54 @@ function* accountEvents(plan: AccountPlan, opts: ScenarioOptions): Generator<Usa
     case "unsupported-region":
       yield* eachDay(0.8, () => int(rng, 5, 60), tz, 4, ordinaryDraft);
       return;
+    case "model-rush-operation": {
+      // Each account moderate, ordinary-looking outputs and signals; one pipeline's two templates.
+      // Busy some days before the release, every day from it (the rush is the operation's point).
+      const draft = (): Draft => ({
+        model: pick(rng, models),
+        inputTokens: int(rng, 200, 1500),
+        outputTokens: int(rng, 600, 2200),
+        promptTemplateHash: chance(rng, 0.85) ? pick(rng, plan.family!) : `tpl_${plan.accountId}_u${int(rng, 0, 999_999)}`,
+        signals: backgroundSignals(rng),
+      });
+      const releaseDay = Math.floor(days / 2);
+      if (releaseDay > 0) yield* eachDay(0.7, () => int(rng, 100, 250), tz, 8, draft, 0, releaseDay);
+      yield* eachDay(1, () => int(rng, 100, 250), tz, 8, draft, releaseDay, days);
+      return;
+    }
+  }
+}
+
+/**
+ * How an account takes up the model released during the scenario: from when, and what share of
+ * its requests go to it. Ordinary users and most legitimate heavy users drift over to it over days,
+ * each with a small share; a chat product switches its traffic within hours; every other office
+ * rolls it out to all its people on release day (linked accounts moving together, each with its
+ * own prompts); an operation moves half its traffic within hours. The violation patterns of the
+ * other populations keep their models.
+ */
+function adoptionOf(plan: AccountPlan, opts: ScenarioOptions): { from: number; share: number } | undefined {
+  const release = modelRelease(opts);
+  if (release === undefined) return undefined;
+  const r = rngFor(opts.seed, 6_000_000 + plan.index);
+  // A group's own stream: its members move together.
+  const g = rngFor(opts.seed, 7_000_000 + [...(plan.group ?? "")].reduce((h, c) => (Math.imul(h, 31) + c.charCodeAt(0)) | 0, 7));
+  const drift = () => (chance(r, 0.5) ? { from: release + Math.floor(-Math.log(1 - r()) * 2 * dayMs), share: 0.1 + r() * 0.4 } : undefined);
+  switch (plan.population) {
+    case "model-rush-operation":
+      return { from: release + Math.floor((1 + g() * 3) * hourMs), share: 0.5 + r() * 0.2 };
+    case "heavy-chat-product":
+      return { from: release + Math.floor((1 + r() * 11) * hourMs), share: 0.9 };
+    case "ordinary":
+      if (plan.group?.startsWith("office-") && g() < 0.5) return { from: release + Math.floor((2 + g() * 18) * hourMs), share: 0.5 + r() * 0.3 };
+      return drift();
+    case "cgnat-user":
+    case "campus-student":
+    case "heavy-coding-agent":
+    case "data-labelling":
+      return drift();
+    default:
+      return undefined;
   }
 }
 

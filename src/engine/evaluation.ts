@@ -19,7 +19,7 @@ export type AccountFact = {
   confirmedCases: number;
 };
 /** `kind` and `source`: indicatorMatches' (fact-catalog.ts). */
-export type WindowQuery = { windowMs: number; signal?: string; threshold?: number; kind?: IndicatorKind; source?: string };
+export type WindowQuery = { windowMs: number; signal?: string; threshold?: number; kind?: IndicatorKind; source?: string; maxAgeDays?: number };
 /** reach: absent or "component" reads the account's component; "direct" its one-hop set within the window. */
 export type LinkedQuery = WindowQuery & { by: LinkBy; maxAgeDays?: number; reach?: LinkReach };
 

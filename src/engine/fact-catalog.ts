@@ -28,6 +28,7 @@ export const windowAggregateNames = [
   "distinctCountries",
   "distinctPromptTemplates",
   "topTemplateShare",
+  "newModelShare",
   "peakRequestsPerMinute",
   "signalRate",
   "indicatorMatches",
@@ -42,6 +43,8 @@ export const linkedFactNames = [
   "clusterSignalRate",
   "clusterNewAccountShare",
   "clusterKnownAgeShare",
+  "clusterTopTemplateShare",
+  "clusterNewModelShare",
 ] as const;
 export type LinkedFactName = (typeof linkedFactNames)[number];
 
@@ -73,6 +76,9 @@ const signalParams = z.strictObject({ window: windowParam.optional(), signal: si
 export const linkReachParam = z.enum(["component", "direct"]);
 export type LinkReach = z.infer<typeof linkReachParam>;
 const linkParams = z.strictObject({ window: windowParam.optional(), by: linkByParam.optional(), reach: linkReachParam.optional() });
+/** How recently a model must have been first seen to count as new (newModelShare, clusterNewModelShare). */
+export const defaultNewModelDays = 7;
+const newModelDays = z.number().positive().max(365);
 
 const windowFact = (description: string, params: z.ZodType<Record<string, unknown>> = windowOnly): FactDefinition => ({
   kind: "window",
@@ -104,6 +110,10 @@ export const factCatalog: Record<string, FactDefinition> = {
   distinctCountries: windowFact("Distinct countries of the account in the window."),
   distinctPromptTemplates: windowFact("Distinct prompt templates of the account in the window."),
   topTemplateShare: windowFact("Share (0..1) of the account's requests in the window that used its most used prompt template."),
+  newModelShare: windowFact(
+    `Share (0..1) of the account's requests in the window that went to a model first seen by the provider (its first event in ClauseGuard, any account's) less than \`maxAgeDays\` (default ${defaultNewModelDays}) days before the event: distillation operations move to a newly released model within a day.`,
+    z.strictObject({ window: windowParam.optional(), maxAgeDays: newModelDays.optional() }),
+  ),
   peakRequestsPerMinute: windowFact("Most requests of the account in one clock minute of the window."),
   signalRate: windowFact("Share (0..1) of the account's requests in the window whose `signal` is true or >= `threshold` (default 0.5).", signalParams),
   indicatorMatches: windowFact(
@@ -125,6 +135,13 @@ export const factCatalog: Record<string, FactDefinition> = {
     z.strictObject({ window: windowParam.optional(), by: linkByParam.optional(), reach: linkReachParam.optional(), maxAgeDays: z.number().positive().max(3650).optional() }),
   ),
   clusterKnownAgeShare: linkedFact("Share of the cluster's accounts (this one included) whose creation time the provider gave: a rule can require the ages it judges to be known."),
+  clusterTopTemplateShare: linkedFact(
+    "topTemplateShare over the account's component of linked accounts (by whole minutes, as the other cluster facts): the share of the cluster's requests that used its most used prompt template. Scripted extraction spread over many accounts concentrates on few templates.",
+  ),
+  clusterNewModelShare: linkedFact(
+    `newModelShare over the account's component of linked accounts (by whole minutes): the share of the cluster's requests that went to models first seen less than \`maxAgeDays\` (default ${defaultNewModelDays}) days before the event.`,
+    z.strictObject({ window: windowParam.optional(), by: linkByParam.optional(), reach: linkReachParam.optional(), maxAgeDays: newModelDays.optional() }),
+  ),
 };
 
 export const factNames = Object.keys(factCatalog);
@@ -155,6 +172,9 @@ const factPriorities: Record<string, number> = {
   distinctCountries: 1,
   distinctPromptTemplates: 1,
   topTemplateShare: 1,
+  newModelShare: 1,
+  clusterTopTemplateShare: 1,
+  clusterNewModelShare: 1,
   signalRate: 1,
   clusterSignalRate: 1,
   indicatorMatches: 1,

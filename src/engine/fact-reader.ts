@@ -22,7 +22,8 @@ export function factReader(fact: string, params: Record<string, unknown>, ruleWi
   if (kind === "window") {
     // Frozen: a compiled rule hands the same query to every evaluation.
     const indicator = params.kind === undefined ? {} : { kind: params.kind as IndicatorKind, source: params.source as string };
-    const query = Object.freeze({ windowMs: window.ms, signal, threshold, ...indicator });
+    const maxAgeDays = params.maxAgeDays === undefined ? {} : { maxAgeDays: params.maxAgeDays as number };
+    const query = Object.freeze({ windowMs: window.ms, signal, threshold, ...indicator, ...maxAgeDays });
     return { window, read: (source) => source.windowAggregate(fact as WindowAggregateName, query) };
   }
   const by = (params.by as LinkBy | undefined) ?? "any";

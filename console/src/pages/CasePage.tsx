@@ -4,7 +4,7 @@
 import { useEffect, useState, type FormEvent, type ReactNode } from "react";
 import { type AccountView, ApiError, type CaseDetail, type EnforcementAction, type EventPage, type StoredEvent, type UsageSeries, api, qs } from "../api";
 import { UsageChart } from "../components/UsageChart";
-import { factLabel, fmtNumber, fmtOperator, fmtTime, windowMs } from "../format";
+import { factLabel, fmtNumber, fmtOperator, fmtTime, fromLocalInput, toLocalInput, windowMs } from "../format";
 import { href } from "../route";
 import { useApi } from "../useApi";
 import { Alert, Table } from "../components/Table";
@@ -141,6 +141,8 @@ export function CasePage({ id }: { id: string }) {
         <ContributingEvents ids={evidence?.eventIds ?? []} loaded={events.data?.items} error={events.error} />
       </section>
 
+      <Suppression account={account.data} />
+
       {/* Re-read after every change to the case: enforcing may have acted on the linked accounts too. */}
       <LinkedAccounts ids={c.linkedAccounts} changes={c.timeline.length} />
 
@@ -262,6 +264,7 @@ function Actions({ kase, onChanged }: { kase: CaseDetail; onChanged: () => Promi
   const [linkedBy, setLinkedBy] = useState("");
   const [message, setMessage] = useState<{ kind: "ok" | "error"; text: string }>();
   const [busy, setBusy] = useState(false);
+  const [snoozeUntil, setSnoozeUntil] = useState(() => new Date(Date.now() + 7 * 86_400_000).toISOString());
   const moves = kase.allowedTransitions.filter((t) => t.to !== "enforced");
   const canEnforce = kase.allowedTransitions.some((t) => t.to === "enforced");
 
@@ -355,7 +358,62 @@ function Actions({ kase, onChanged }: { kase: CaseDetail; onChanged: () => Promi
           </button>
         </fieldset>
       )}
+      <fieldset className="snooze">
+        <legend>Snooze this rule for the account</legend>
+        <p className="muted">Its hits of this account are kept as suppressed, not added to a case, until then. The note is the reason.</p>
+        <div className="field">
+          <label htmlFor="snooze-until">Until</label>
+          <input id="snooze-until" type="datetime-local" required value={toLocalInput(snoozeUntil)} onChange={(e) => setSnoozeUntil(fromLocalInput(e.target.value) ?? snoozeUntil)} />
+        </div>
+        <button
+          type="button"
+          className="secondary"
+          disabled={busy || !note.trim()}
+          title={!note.trim() ? "Write the reason as a note first" : undefined}
+          onClick={() => void run(`Snoozed until ${fmtTime(snoozeUntil)}.`, () => api("POST", `${base}/snooze`, { until: snoozeUntil, reason: note.trim() }))}
+        >
+          Snooze
+        </button>
+      </fieldset>
       <div aria-live="polite">{message && <p className={message.kind === "error" ? "error" : "ok"} role={message.kind === "error" ? "alert" : "status"}>{message.text}</p>}</div>
+    </section>
+  );
+}
+
+/** What holds the account's hits back (allow entries, snoozes) and the hits it held back. */
+function Suppression({ account }: { account?: AccountView }) {
+  const s = account?.suppression;
+  if (!s || (s.allowEntries.length === 0 && s.snoozes.length === 0 && s.suppressedHits.length === 0)) return null;
+  return (
+    <section aria-labelledby="suppression-title" className="panel">
+      <h2 id="suppression-title">Suppressed on this account</h2>
+      <ul data-testid="suppressions">
+        {s.snoozes.map((z) => (
+          <li key={z.id}>
+            Snooze of <strong>{z.ruleId}</strong> until {fmtTime(z.until)} by {z.createdBy}: {z.reason}
+          </li>
+        ))}
+        {s.allowEntries.map((a) => (
+          <li key={a.id}>
+            Allowed by {a.kind} {a.value} for {a.ruleId ?? "every rule"} until {fmtTime(a.expiresAt)}: {a.reason}
+          </li>
+        ))}
+      </ul>
+      {s.suppressedHits.length > 0 && (
+        <Table columns={["Hit", "Rule", "Suppressed by"]} label="Suppressed hits">
+          {s.suppressedHits.map((h, i) => (
+            <tr key={i}>
+              <td>{fmtTime(h.occurredAt)}</td>
+              <td>
+                {h.ruleId} v{h.ruleVersion}
+              </td>
+              <td>
+                {h.suppressedBy?.type}: {h.suppressedBy?.reason}
+              </td>
+            </tr>
+          ))}
+        </Table>
+      )}
     </section>
   );
 }

@@ -2,7 +2,20 @@
 // a backtest of a version over a chosen range (what it would have flagged; nothing is saved).
 import { diffLines } from "diff";
 import { useState, type FormEvent } from "react";
-import { type ApiError, type BacktestResult, type RulePage, type RuleVersion, type RuleVersionPage, type RuleView, api } from "../api";
+import {
+  type ApiError,
+  type BacktestResult,
+  type QualityStats,
+  type QualityStatsPage,
+  type RulePage,
+  type RuleVersion,
+  type RuleVersionPage,
+  type RuleView,
+  type ShadowAccount,
+  type ShadowReport,
+  type ShadowView,
+  api,
+} from "../api";
 import { factLabel, fmtNumber, fmtOperator, fmtTime, fromLocalInput, toLocalInput } from "../format";
 import { href } from "../route";
 import { useApi } from "../useApi";
@@ -10,11 +23,14 @@ import { Alert, Table } from "../components/Table";
 
 export function RulesList() {
   const rules = useApi<RulePage>("/v1/rules?limit=500");
+  // Quality from verdicts over the last 30 days (GET /v1/rule-stats): one read for every rule.
+  const quality = useApi<QualityStatsPage>("/v1/rule-stats");
+  const qualityOf = new Map((quality.data?.items ?? []).map((q) => [q.ruleId, q.total]));
   return (
     <section aria-labelledby="rules-title">
       <h1 id="rules-title">Rules</h1>
       {rules.error && <Alert>{rules.error.message}</Alert>}
-      <Table columns={["Rule", "Name", "Severity", "Scope", "Clause", "Version", "Enabled"]}>
+      <Table columns={["Rule", "Name", "Severity", "Scope", "Clause", "Version", "Enabled", "Precision (30 d)", "Hits / 1,000 events"]}>
         {rules.data?.items.map((r) => (
           <tr key={r.id}>
             <td>
@@ -31,12 +47,20 @@ export function RulesList() {
             <td className="muted">{r.document.clause.ref}</td>
             <td className="num">{r.version}</td>
             <td>{r.enabled ? "yes" : "no"}</td>
+            <td className="num" data-testid={`precision-${r.id}`} title={qualityTitle(qualityOf.get(r.id))}>
+              {fmtShare(qualityOf.get(r.id)?.precision)}
+            </td>
+            <td className="num">{qualityOf.get(r.id)?.hitsPer1000Events?.toLocaleString("en-US", { maximumFractionDigits: 2 }) ?? "—"}</td>
           </tr>
         ))}
       </Table>
     </section>
   );
 }
+
+const fmtShare = (x: number | null | undefined) => (x === null || x === undefined ? "—" : x.toFixed(2));
+const qualityTitle = (q?: QualityStats["total"]) =>
+  q ? `${q.casesOpened} case(s) opened: ${q.confirmed} confirmed, ${q.dismissed} dismissed, ${q.enforced} enforced, ${q.reversedOnAppeal} reversed on appeal` : undefined;
 
 type Row = { left?: string; right?: string; kind: "same" | "changed" | "removed" | "added" };
 
@@ -122,6 +146,8 @@ export function RulePage({ id }: { id: string }) {
         </Table>
       </section>
 
+      <Quality id={id} />
+      <Shadow id={id} versions={all.map((v) => v.version)} current={r?.version} onPromoted={() => void Promise.all([rule.reload(), versions.reload()])} />
       <Backtest id={id} versions={all.map((v) => v.version)} current={r?.version} />
     </article>
   );
@@ -219,6 +245,160 @@ function Backtest({ id, versions, current }: { id: string; versions: number[]; c
           )}
         </div>
       )}
+    </section>
+  );
+}
+
+/** Rule quality from verdicts over the last 30 days, per version that opened the cases. */
+function Quality({ id }: { id: string }) {
+  const stats = useApi<QualityStats>(`/v1/rules/${encodeURIComponent(id)}/stats`);
+  if (stats.error) return <Alert>{stats.error.message}</Alert>;
+  const q = stats.data;
+  return (
+    <section aria-labelledby="quality-title" className="panel">
+      <h2 id="quality-title">Quality (30 days)</h2>
+      {q && (
+        <Table columns={["Version", "Cases", "Confirmed", "Dismissed", "Enforced", "Reversed", "Precision", "Median hours to decision", "Hits", "Suppressed", "Hits / 1,000 events"]}>
+          {[q.total, ...q.versions].map((v) => (
+            <tr key={v.version ?? "all"}>
+              <td>{v.version === null ? "all" : `version ${v.version}`}</td>
+              <td className="num">{v.casesOpened}</td>
+              <td className="num">{v.confirmed}</td>
+              <td className="num">{v.dismissed}</td>
+              <td className="num">{v.enforced}</td>
+              <td className="num">{v.reversedOnAppeal}</td>
+              <td className="num">{fmtShare(v.precision)}</td>
+              <td className="num">{v.medianHoursToDecision ?? "—"}</td>
+              <td className="num">{v.hits.toLocaleString("en-US")}</td>
+              <td className="num">{v.suppressedHits.toLocaleString("en-US")}</td>
+              <td className="num">{v.hitsPer1000Events ?? "—"}</td>
+            </tr>
+          ))}
+        </Table>
+      )}
+    </section>
+  );
+}
+
+/** A candidate version run live beside the active one: start it, read its report, promote or stop it. */
+function Shadow({ id, versions, current, onPromoted }: { id: string; versions: number[]; current?: number; onPromoted: () => void }) {
+  const base = `/v1/rules/${encodeURIComponent(id)}/shadow`;
+  const shadow = useApi<ShadowView>(base);
+  const running = shadow.data?.running ? shadow.data : undefined;
+  const report = useApi<ShadowReport>(shadow.data ? `${base}/report?shadowId=${encodeURIComponent(shadow.data.id)}` : null);
+  const candidates = versions.filter((v) => v !== current);
+  const [version, setVersion] = useState<number>();
+  const [reason, setReason] = useState("");
+  const [message, setMessage] = useState<{ kind: "ok" | "error"; text: string }>();
+  const [busy, setBusy] = useState(false);
+  const run = async (label: string, f: () => Promise<unknown>) => {
+    setBusy(true);
+    setMessage(undefined);
+    try {
+      await f();
+      setMessage({ kind: "ok", text: label });
+      await shadow.reload();
+    } catch (err) {
+      const a = err as ApiError;
+      setMessage({ kind: "error", text: `Refused (${a.status ?? "network"}): ${a.message}${a.errors?.length ? `: ${a.errors.map((f) => `${f.path} ${f.message}`).join("; ")}` : ""}` });
+    } finally {
+      setBusy(false);
+    }
+  };
+  const chosen = version ?? candidates[candidates.length - 1];
+  const start = (e: FormEvent) => {
+    e.preventDefault();
+    if (chosen !== undefined) void run(`Version ${chosen} runs in shadow.`, () => api("POST", base, { version: chosen }));
+  };
+  const promote = (e: FormEvent) => {
+    e.preventDefault();
+    void run(`Version ${running?.version} promoted.`, async () => {
+      await api("POST", `${base}/promote`, { reason: reason.trim() });
+      setReason("");
+      onPromoted();
+    });
+  };
+  const r = report.data;
+  return (
+    <section aria-labelledby="shadow-title" className="panel">
+      <h2 id="shadow-title">Shadow</h2>
+      <p className="muted">A version in shadow is judged on live traffic beside the active one; its hits open no case. Compare, then promote it or stop it.</p>
+      {running ? (
+        <p data-testid="shadow-status">
+          Version {running.version} runs in shadow beside version {running.baseVersion ?? "—"} since {fmtTime(running.startedAt)}
+          {running.endsAt ? `, until ${fmtTime(running.endsAt)}` : ""}, started by {running.startedBy}.
+        </p>
+      ) : (
+        <form onSubmit={start} className="row wrap">
+          {shadow.data && (
+            <span className="muted" data-testid="shadow-status">
+              The last shadow (version {shadow.data.version}) was {shadow.data.outcome ?? "ended"}
+              {shadow.data.stoppedAt ? ` ${fmtTime(shadow.data.stoppedAt)}` : ""}.
+            </span>
+          )}
+          <div className="field">
+            <label htmlFor="shadow-version">Candidate</label>
+            <select id="shadow-version" value={chosen ?? ""} onChange={(e) => setVersion(Number(e.target.value))}>
+              {candidates.map((v) => (
+                <option key={v} value={v}>
+                  version {v}
+                </option>
+              ))}
+            </select>
+          </div>
+          <button type="submit" disabled={busy || chosen === undefined}>
+            Run in shadow
+          </button>
+        </form>
+      )}
+      {r && (
+        <div aria-live="polite">
+          <p data-testid="shadow-totals">
+            Candidate: {r.totals.candidateHits} hit(s); active: {r.totals.activeHits}. Accounts hit only by the candidate: {r.totals.onlyCandidate}, only by the active version:{" "}
+            {r.totals.onlyActive}, by both: {r.totals.both}
+            {r.totals.suppressedHits ? `; ${r.totals.suppressedHits} hit(s) suppressed` : ""}.
+          </p>
+          <Table columns={["Account", "Only", "Candidate hits", "Active hits", "Newest candidate evidence"]} label="Accounts of the shadow report">
+            {([
+              ["candidate", r.onlyCandidate],
+              ["active", r.onlyActive],
+              ["both", r.both],
+            ] as [string, ShadowAccount[]][]).flatMap(([group, list]) =>
+              list.map((a) => (
+                <tr key={`${group}-${a.accountId}`}>
+                  <td>
+                    <a href={href(["cases"], { accountId: a.accountId })}>{a.accountId}</a>
+                  </td>
+                  <td>{group}</td>
+                  <td className="num">{a.candidateHits}</td>
+                  <td className="num">{a.activeHits}</td>
+                  <td>
+                    {a.sample.candidate?.conditions
+                      .filter((c) => c.result !== null)
+                      .map((c) => `${factLabel(c)} = ${fmtNumber(c.factValue)} ${fmtOperator(c.operator)} ${fmtNumber(c.value)}`)
+                      .join("; ") ?? "—"}
+                  </td>
+                </tr>
+              )),
+            )}
+          </Table>
+        </div>
+      )}
+      {running && (
+        <form onSubmit={promote} className="row wrap">
+          <div className="field">
+            <label htmlFor="promote-reason">Why promote it</label>
+            <input id="promote-reason" value={reason} onChange={(e) => setReason(e.target.value)} required />
+          </div>
+          <button type="submit" disabled={busy || !reason.trim()}>
+            Promote version {running.version}
+          </button>
+          <button type="button" className="secondary" disabled={busy} onClick={() => void run("Shadow stopped.", () => api("DELETE", base))}>
+            Stop shadow
+          </button>
+        </form>
+      )}
+      <div aria-live="polite">{message && <p className={message.kind === "error" ? "error" : "ok"} role={message.kind === "error" ? "alert" : "status"}>{message.text}</p>}</div>
     </section>
   );
 }

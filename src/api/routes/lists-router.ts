@@ -9,7 +9,7 @@ import { AppError, validationFailed } from "../../shared/errors";
 import { paginationQuery } from "../../shared/pagination";
 import { parseOrThrow, storableText } from "../../shared/parse";
 import type { ApiKeyService } from "../../features/auth/api-key-service";
-import { maxListEntries, maxListValueLength, valueFaults } from "../../features/lists/list-service";
+import { distinctValues, maxListEntries, maxListValueLength } from "../../features/lists/list-service";
 import type { ListService } from "../../features/lists/list-service";
 import { listModes } from "../../features/lists/list-views";
 
@@ -27,9 +27,9 @@ const ndjsonLimit = 64 * 1024 * 1024;
 /** Lines parsed between yields to the event loop: a large body never holds it for long. */
 const linesPerSlice = 20_000;
 
-/** The values of an NDJSON body: one JSON string per line (or `{ "value": "..." }`), blank lines skipped. */
-export async function ndjsonValues(text: string): Promise<string[]> {
-  const values: string[] = [];
+/** The values of an NDJSON body with their line numbers: one JSON string per line (or `{ "value": "..." }`), blank lines skipped. */
+export async function ndjsonValues(text: string): Promise<{ line: number; value: string }[]> {
+  const values: { line: number; value: string }[] = [];
   const errors: { path: string; message: string }[] = [];
   let start = 0;
   let line = 0;
@@ -53,7 +53,7 @@ export async function ndjsonValues(text: string): Promise<string[]> {
       if (errors.length < 100) errors.push({ path: `line ${line}`, message: 'must be a JSON string, or { "value": "..." }' });
       continue;
     }
-    values.push(v);
+    values.push({ line, value: v });
     if (values.length > maxListEntries) throw validationFailed([{ path: `line ${line}`, message: `at most ${maxListEntries} values in one change` }]);
   }
   if (errors.length) throw validationFailed(errors, `${errors.length} line(s) cannot be read; nothing was changed`);
@@ -91,15 +91,12 @@ export function createListsRouter(deps: { lists: ListService; apiKeys: ApiKeySer
       const { mode } = parseOrThrow(changeEntriesQuery, req.query, "query");
       let values: string[];
       if (typeof req.body === "string") {
-        values = await ndjsonValues(req.body);
-        const faults = valueFaults(values, (i) => `values[${i}]`);
-        if (faults.length) throw validationFailed(faults, "some values cannot be stored; nothing was changed");
+        const lines = await ndjsonValues(req.body);
+        values = await distinctValues(lines.map((l) => l.value), (i) => `line ${lines[i]!.line}`);
       } else if (req.body === undefined) {
         throw new AppError("unsupported_media_type", 'send Content-Type: application/json ({ "values": [...] }) or application/x-ndjson (a JSON string per line)');
       } else {
-        values = parseOrThrow(changeEntriesBody, req.body, "body").values;
-        const faults = valueFaults(values, (i) => `body.values[${i}]`);
-        if (faults.length) throw validationFailed(faults, "some values cannot be stored; nothing was changed");
+        values = await distinctValues(parseOrThrow(changeEntriesBody, req.body, "body").values, (i) => `body.values[${i}]`);
       }
       res.json(await deps.lists.change(name, mode, values, actorOf(res)));
     },

@@ -19,6 +19,13 @@ const lastUsedResolutionMs = 60_000;
  * takes effect at once in the process that made it, within this time in the others.
  */
 export const keyCacheMs = 10_000;
+/**
+ * Past keyCacheMs, a known key is still answered from memory while one read refreshes it in the
+ * background, up to this age: a database busy with a long statement (a list import, a backlog on
+ * the embedded database) does not stall the gateway's requests at each expiry. Beyond it, the
+ * request waits for the read.
+ */
+export const keyStaleMs = 60_000;
 
 type KeyRow = { id: string; name: string; scopes: string[]; secretHash: string; revokedAt: Date | null; expiresAt: Date | null; lastUsedAt: Date | null };
 
@@ -26,19 +33,33 @@ export function createApiKeyService(db: Database, logger: Logger, opts: { cacheM
   const { prisma } = db;
   const cacheMs = opts.cacheMs ?? keyCacheMs;
   const cache = new Map<string, { row: KeyRow | null; readAt: number }>();
+  const refreshing = new Set<string>();
 
   /** Bumped by every change this process makes to a key: a read that began before it is not cached. */
   let generation = 0;
 
-  async function storedKey(id: string, now: number): Promise<KeyRow | null> {
-    const hit = cache.get(id);
-    if (hit && now - hit.readAt < cacheMs) return hit.row;
+  async function read(id: string, now: number): Promise<KeyRow | null> {
     const startedAt = generation;
     const row = await prisma.apiKey.findUnique({ where: { id } });
     // Bounded: unknown ids are cached too (a caller guessing ids must not reach the database each time).
     if (cache.size >= 10_000) cache.clear();
     if (startedAt === generation) cache.set(id, { row, readAt: now });
     return row;
+  }
+
+  async function storedKey(id: string, now: number): Promise<KeyRow | null> {
+    const hit = cache.get(id);
+    if (hit && now - hit.readAt < cacheMs) return hit.row;
+    if (hit?.row && now - hit.readAt < Math.max(cacheMs, keyStaleMs)) {
+      if (!refreshing.has(id)) {
+        refreshing.add(id);
+        read(id, now)
+          .catch((err: unknown) => logger.warn({ err, keyId: id }, "could not refresh an API key; the next request tries again"))
+          .finally(() => refreshing.delete(id));
+      }
+      return hit.row;
+    }
+    return read(id, now);
   }
 
   async function authenticate(authorization: string | undefined, now = new Date()): Promise<Principal> {

@@ -53,9 +53,17 @@ export async function insertEvents(
       ${raw(enqueueInserted("ins"))}
     )${raw(rollupStatements("ins"))}, component_events AS (
       -- The events of linked accounts, once more under each component they are in (link-components.ts).
-      SELECT c.component AS account_id, s.occurred_at, s.input_tokens, s.output_tokens, s.signals
+      SELECT c.component AS account_id, s.occurred_at, s.input_tokens, s.output_tokens, s.signals, s.model, s.prompt_template_hash
       FROM ins s JOIN link_component c ON c.account_id = s.account_id
-    )${raw(rollupStatements("component_events", componentTables))}, link_keys AS (
+    )${raw(rollupStatements("component_events", componentTables))}, models_seen AS (
+      -- When each model was first seen (newModelShare). Only a model new to the table, or seen
+      -- earlier than it says (a backfill), writes: a batch of known models takes no row lock.
+      INSERT INTO model_first_seen AS f (model, first_seen_at)
+      SELECT x.model, x.first FROM (SELECT model, min(occurred_at) AS first FROM ins GROUP BY 1) x
+      WHERE NOT EXISTS (SELECT 1 FROM model_first_seen m WHERE m.model = x.model AND m.first_seen_at <= x.first)
+      ORDER BY x.model
+      ON CONFLICT (model) DO UPDATE SET first_seen_at = LEAST(f.first_seen_at, excluded.first_seen_at)
+    ), link_keys AS (
       INSERT INTO account_link_key (kind, value, account_id, first_seen_at, last_seen_at)
       SELECT kind, value, "accountId", "firstSeenAt", "lastSeenAt"
       FROM jsonb_to_recordset(${linkKeyRecords(newLinkKeys)}::jsonb)

@@ -12,9 +12,13 @@ import { type StoredEventRow, storedEventColumns, storedEventOf } from "./stored
 
 export const minRetentionDays = 91;
 
-/** Deletes up to `maxBatches` batches of expired events; returns how many it deleted. */
+/**
+ * Deletes up to `maxBatches` batches of expired events, and as many of expired side hits (shadow and
+ * suppressed hits, docs/rule-lifecycle.md: kept as long as the events they name); returns how many events it deleted.
+ */
 export async function deleteExpiredEvents(db: Database, retentionDays: number, now = new Date(), batchSize = 5000, maxBatches = 20): Promise<number> {
   if (retentionDays <= 0) return 0;
+  await deleteExpiredSideHits(db, new Date(now.getTime() - retentionDays * 86_400_000), batchSize, maxBatches);
   const before = new Date(now.getTime() - retentionDays * 86_400_000);
   let deleted = 0;
   for (let i = 0; i < maxBatches; i++) {
@@ -40,4 +44,13 @@ export async function deleteExpiredEvents(db: Database, retentionDays: number, n
     if (n < batchSize) break;
   }
   return deleted;
+}
+
+async function deleteExpiredSideHits(db: Database, before: Date, batchSize: number, maxBatches: number): Promise<void> {
+  for (let i = 0; i < maxBatches; i++) {
+    const [gone] = await db.query<{ n: number }>(sql`
+      WITH gone AS (DELETE FROM side_hit WHERE id IN (SELECT id FROM side_hit WHERE occurred_at < ${before} ORDER BY occurred_at LIMIT ${batchSize}::int) RETURNING 1)
+      SELECT count(*)::int AS n FROM gone`);
+    if (Number(gone?.n ?? 0) < batchSize) return;
+  }
 }

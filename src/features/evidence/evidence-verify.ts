@@ -3,6 +3,8 @@
 // condition by condition, by the same evaluator the server uses. Pure: no database, no network.
 import type { KeyObject } from "node:crypto";
 import type { ConditionExplanation, EventFact, FactSource, LinkedQuery, RuleCompiler, WindowQuery } from "../../engine/evaluation";
+import { compileBound } from "../../engine/list-binding";
+import { type ListLookup, isListRef } from "../../engine/named-lists";
 import { factReader } from "../../engine/fact-reader";
 import { validateRule } from "../../engine/rule-schema";
 import { canonicalDigest, signatureHolds } from "./signing-keys";
@@ -75,6 +77,19 @@ function recordedSource(conditions: readonly (Omit<ConditionExplanation, "factVa
   };
 }
 
+/**
+ * Named lists as the hit found them: a bundle holds the list's name, not its values, so a value's
+ * membership is what the hit recorded (inList met: a member; notInList met: not one).
+ */
+function recordedLists(conditions: readonly { operator: string; value: unknown; factValue?: unknown; result: boolean | null }[]): ListLookup {
+  const members = new Map<string, boolean>();
+  for (const c of conditions) {
+    if (c.result === null || !isListRef(c.value) || (c.operator !== "inList" && c.operator !== "notInList")) continue;
+    members.set(`${c.value.list}\u0000${String(c.factValue)}`, c.operator === "inList" ? c.result : !c.result);
+  }
+  return { has: (list, value) => members.get(`${list}\u0000${value}`) ?? false };
+}
+
 /** Checks a bundle with `publicKey` (the key its `signature.keyId` names), re-evaluating with `compile`. */
 export async function verifyBundle(bundle: EvidenceBundle, publicKey: KeyObject, compile: RuleCompiler): Promise<BundleCheck> {
   const signature = signatureHolds(bundle as unknown as Record<string, unknown>, publicKey);
@@ -95,7 +110,7 @@ export async function verifyBundle(bundle: EvidenceBundle, publicKey: KeyObject,
     }
     const trigger = bundle.events.find((e) => e.event.eventId === hit.triggerEventId)?.event;
     const source = recordedSource(hit.conditions, parsed.rule.window, hit.eventIds, { eventId: hit.triggerEventId, accountId: bundle.case.accountId, occurredAt: trigger?.occurredAt ?? hit.occurredAt });
-    const evaluation = await compile(parsed.rule, hit.ruleVersion).evaluate(source);
+    const evaluation = await compileBound(compile, parsed.rule, hit.ruleVersion, recordedLists(hit.conditions)).evaluate(source);
     if (evaluation.outcome === "error") {
       hits.push({ ...base, reproduced: false, outcome: "error", reason: evaluation.error, conditions: recordedOnly });
       continue;

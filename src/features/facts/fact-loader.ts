@@ -11,7 +11,7 @@ import { indicatorHash } from "../indicators/stix";
 import type { HubLimits } from "../events/link-policy";
 import { type AccountRow, accountRowsMany, linkedAccountIdsMany } from "./fact-queries";
 import type { Sql } from "../../db/database";
-import { type UsageTotals, type ValueStats, componentTables, signalHitsMany, sumTotals, usageTotalsMany, valueStatsMany } from "./usage-rollups";
+import { type UsageTotals, type ValueStats, componentTables, signalHitsMany, sumTotals, usageTotalsMany, valueCountsMany, valueStatsMany } from "./usage-rollups";
 
 /** A read over one account or several, in [from, to]. `key` names it. */
 export type SpanKey = { key: string; accountIds: string[]; from: Date; to: Date };
@@ -52,6 +52,11 @@ export type FactLoader = {
   evidence: DataLoader<EvidenceKey, string[], string>;
   /** How many of an account's distinct values of a kind in a window match a partner's indicators. */
   indicatorMatches: DataLoader<IndicatorKey, number, string>;
+  /** Requests per model and prompt template ("model:<name>", "template:<hash>") over accounts, and over a component's rollups. */
+  valueCounts: DataLoader<SpanKey, Map<string, number>, string>;
+  componentValueCounts: DataLoader<ComponentSpan, Map<string, number>, string>;
+  /** When a model was first seen by the provider (any account's first event of it), in ms; null for a model never stored. */
+  modelFirstSeen: DataLoader<string, number | null, string>;
 };
 
 /** DataLoader.loadMany whose first failure is thrown, not returned among the values. */
@@ -131,6 +136,20 @@ export function createFactLoader(db: Sql, opts: { hubLimits?: HubLimits; partner
     componentTotals: new DataLoader(
       (keys) => usageTotalsMany(db, keys.map((k) => ({ accountId: k.component, from: k.from, to: k.to })), componentTables),
       { cacheKeyFn: componentKey, maxBatchSize: maxAsks },
+    ),
+    valueCounts: new DataLoader<SpanKey, Map<string, number>, string>((keys) => valueCountsMany(db, [...keys]), { cacheKeyFn: spanKey, maxBatchSize: maxAsks }),
+    componentValueCounts: new DataLoader(
+      (keys) => valueCountsMany(db, keys.map((k) => ({ accountIds: [k.component], from: k.from, to: k.to })), componentTables),
+      { cacheKeyFn: componentKey, maxBatchSize: maxAsks },
+    ),
+    modelFirstSeen: new DataLoader(
+      async (models) => {
+        const rows = await db.query<{ model: string; first_seen_at: Date }>(prepared("cg_model_first_seen", sql`
+          SELECT model, first_seen_at FROM model_first_seen WHERE model = ANY(${[...models]}::text[])`));
+        const at = new Map(rows.map((r) => [r.model, new Date(r.first_seen_at).getTime()]));
+        return models.map((m) => at.get(m) ?? null);
+      },
+      { maxBatchSize: maxAsks },
     ),
     componentSignalHits: new DataLoader(
       (keys) => signalHitsMany(db, keys.map((k) => ({ ...k, accountIds: [k.component] })), componentTables),

@@ -4,7 +4,7 @@
 // Every read goes through a FactLoader (fact-loader.ts), so the evaluations of one batch share
 // statements; each value is computed once per source. Windows are [at - window, at], both ends
 // included, relative to the evaluated event's time.
-import type { LinkBy, LinkedFactName, WindowAggregateName } from "../../engine/fact-catalog";
+import { type LinkBy, type LinkedFactName, type WindowAggregateName, defaultNewModelDays } from "../../engine/fact-catalog";
 import type { AccountFact, ConditionExplanation, EventFact, FactSource, LinkedQuery, WindowQuery } from "../../engine/evaluation";
 import { factReader } from "../../engine/fact-reader";
 import { type FactLoader, type SpanKey, createFactLoader, loadAll } from "./fact-loader";
@@ -60,6 +60,33 @@ export function createFactSource(db: Sql, event: EventFact, loader: FactLoader =
     return (await loader.signalHits.load({ ...span, signal: q.signal!, threshold: q.threshold ?? 0.5 })) / requestCount;
   };
   const ownShare = (q: WindowQuery) => once(`signal:${q.signal}:${q.threshold ?? 0.5}:${q.windowMs}`, () => spanShare(self(q.windowMs), q));
+  /** The first moment a model counts as new for newModelShare: `maxAgeDays` before the event. */
+  const newSince = (q: { maxAgeDays?: number }) => at.getTime() - (q.maxAgeDays ?? defaultNewModelDays) * dayMs;
+  /** The share of `requests` that went to models first seen after `since`, from requests per model. */
+  const newModelShareOf = async (counts: Map<string, number>, requests: number, since: number) => {
+    if (!requests) return 0;
+    const models = [...counts.keys()].filter((k) => k.startsWith("model:"));
+    const firstSeen = await loadAll(loader.modelFirstSeen, models.map((k) => k.slice("model:".length)));
+    let n = 0;
+    models.forEach((k, i) => {
+      const f = firstSeen[i];
+      if (f !== null && f !== undefined && f > since) n += counts.get(k)!;
+    });
+    return n / requests;
+  };
+  /** The share of `requests` that used the most used prompt template, from requests per template. */
+  const topTemplateShareOf = (counts: Map<string, number>, requests: number) => {
+    if (!requests) return 0;
+    let top = 0;
+    for (const [k, n] of counts) if (k.startsWith("template:") && n > top) top = n;
+    return top / requests;
+  };
+  const ownNewModelShare = async (q: WindowQuery) =>
+    newModelShareOf(await loader.valueCounts.load(self(q.windowMs)), (await loader.totals.load(self(q.windowMs))).requestCount, newSince(q));
+  const ownTopTemplateShare = async (windowMs: number) => {
+    const { requestCount } = await loader.totals.load(self(windowMs));
+    return requestCount ? (await loader.values.load(self(windowMs))).topTemplateRequests / requestCount : 0;
+  };
   /** A share of a component's requests over the window whose signal is raised. */
   const componentShare = (component: string, q: LinkedQuery) =>
     once(`cluster-signal:${q.by}:${q.signal}:${q.threshold ?? 0.5}:${q.windowMs}`, async () => {
@@ -92,6 +119,10 @@ export function createFactSource(db: Sql, event: EventFact, loader: FactLoader =
         const all = await loadAll(loader.basics, group.accountIds);
         return all.filter((b) => b?.ageKnown).length / all.length;
       }
+      case "clusterTopTemplateShare":
+        return topTemplateShareOf(await loader.valueCounts.load(group), (await loader.totals.load(group)).requestCount);
+      case "clusterNewModelShare":
+        return newModelShareOf(await loader.valueCounts.load(group), (await loader.totals.load(group)).requestCount, newSince(q));
     }
   };
 
@@ -127,10 +158,10 @@ export function createFactSource(db: Sql, event: EventFact, loader: FactLoader =
         case "distinctCountries":
         case "distinctPromptTemplates":
           return (await loader.values.load(self(q.windowMs)))[name];
-        case "topTemplateShare": {
-          const { requestCount } = await loader.totals.load(self(q.windowMs));
-          return requestCount ? (await loader.values.load(self(q.windowMs))).topTemplateRequests / requestCount : 0;
-        }
+        case "topTemplateShare":
+          return ownTopTemplateShare(q.windowMs);
+        case "newModelShare":
+          return ownNewModelShare(q);
         case "signalRate":
           return ownShare(q);
         case "indicatorMatches":
@@ -159,6 +190,10 @@ export function createFactSource(db: Sql, event: EventFact, loader: FactLoader =
           }
           case "clusterKnownAgeShare":
             return (await loader.basics.load(event.accountId))?.ageKnown ? 1 : 0;
+          case "clusterTopTemplateShare":
+            return ownTopTemplateShare(q.windowMs);
+          case "clusterNewModelShare":
+            return ownNewModelShare(q);
         }
       }
       const span = componentSpan(component, q.windowMs);
@@ -183,6 +218,10 @@ export function createFactSource(db: Sql, event: EventFact, loader: FactLoader =
           const { size, knownAges } = await loader.componentView.load(component);
           return size ? knownAges / size : 0;
         }
+        case "clusterTopTemplateShare":
+          return topTemplateShareOf(await loader.componentValueCounts.load(span), (await loader.componentTotals.load(span)).requestCount);
+        case "clusterNewModelShare":
+          return newModelShareOf(await loader.componentValueCounts.load(span), (await loader.componentTotals.load(span)).requestCount, newSince(q));
       }
     },
     contributingEventIds: (windowMs, limit) => loader.evidence.load({ accountId: event.accountId, from: fromOf(windowMs), to: at, limit }),

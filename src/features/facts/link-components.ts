@@ -281,7 +281,7 @@ async function addMembers(s: Sql, scope: string, members: { accountId: string; k
     const peak = tier !== "minute";
     await s.query(sql`
       WITH src AS (
-        SELECT m.k AS account_id, u.bucket, u.compacted, u.requests, u.input_tokens, u.output_tokens, u.signals${raw(peak ? ", u.peak_minute_requests" : "")}
+        SELECT m.k AS account_id, u.bucket, u.compacted, u.requests, u.input_tokens, u.output_tokens, u.signals, u."values"${raw(peak ? ", u.peak_minute_requests" : "")}
         FROM unnest(${ids}::text[], ${keys}::text[]) AS m(a, k) JOIN ${raw(accountTables[tier])} u ON u.account_id = m.a
       ), totals AS (
         SELECT account_id, bucket, compacted, sum(requests) AS requests, sum(input_tokens) AS input_tokens, sum(output_tokens) AS output_tokens
@@ -291,10 +291,16 @@ async function addMembers(s: Sql, scope: string, members: { accountId: string; k
         SELECT account_id, bucket, compacted, jsonb_object_agg(k, n) AS m FROM (
           SELECT src.account_id, src.bucket, src.compacted, e.key AS k, sum(e.value::bigint) AS n FROM src, LATERAL jsonb_each(src.signals) AS e GROUP BY 1, 2, 3, 4
         ) x GROUP BY 1, 2, 3
+      ), val AS (
+        -- The models and prompt templates (what component rows keep of the values: usage-rollups.ts).
+        SELECT account_id, bucket, compacted, jsonb_object_agg(k, n) AS m FROM (
+          SELECT src.account_id, src.bucket, src.compacted, e.key AS k, sum(e.value::bigint) AS n FROM src, LATERAL jsonb_each(src."values") AS e
+          WHERE e.key LIKE 'model:%' OR e.key LIKE 'template:%' GROUP BY 1, 2, 3, 4
+        ) x GROUP BY 1, 2, 3
       )
       INSERT INTO ${raw(componentTables[tier])} (account_id, bucket, requests, input_tokens, output_tokens, "values", signals${raw(peak ? ", peak_minute_requests" : "")}, compacted)
-      SELECT t.account_id, t.bucket, t.requests, t.input_tokens, t.output_tokens, '{}', coalesce(g.m, '{}')${raw(peak ? ", t.peak" : "")}, t.compacted
-      FROM totals t LEFT JOIN sig g USING (account_id, bucket, compacted)`);
+      SELECT t.account_id, t.bucket, t.requests, t.input_tokens, t.output_tokens, coalesce(v.m, '{}'), coalesce(g.m, '{}')${raw(peak ? ", t.peak" : "")}, t.compacted
+      FROM totals t LEFT JOIN sig g USING (account_id, bucket, compacted) LEFT JOIN val v USING (account_id, bucket, compacted)`);
   }
 }
 

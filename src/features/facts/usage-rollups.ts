@@ -45,14 +45,15 @@ export const componentTables: RollupTables = { minute: "component_minute", hour:
  */
 export function rollupStatements(source: string, tables: RollupTables = accountTables): string {
   const minute = bucketOf("minute", "s.occurred_at");
-  // Component rows keep no values map (cluster facts read totals and signals only).
-  const values = tables === accountTables;
+  // Component rows keep the models and prompt templates only (the cluster facts' top template and
+  // new-model share); IPs and countries, unbounded for a proxy network, are an account's alone.
+  const kinds = tables === accountTables ? "('model', s.model), ('ip', s.ip), ('country', s.country), ('template', s.prompt_template_hash)" : "('model', s.model), ('template', s.prompt_template_hash)";
   const p = tables.cte;
-  return `${values ? `, ${p}value_counts AS (
+  return `, ${p}value_counts AS (
       SELECT s.account_id, ${minute} AS minute, v.kind || ':' || v.value AS k, count(*) AS n
-      FROM ${source} s, LATERAL (VALUES ('model', s.model), ('ip', s.ip), ('country', s.country), ('template', s.prompt_template_hash)) AS v(kind, value)
+      FROM ${source} s, LATERAL (VALUES ${kinds}) AS v(kind, value)
       WHERE v.value IS NOT NULL GROUP BY 1, 2, 3
-    )` : `, ${p}value_counts AS (SELECT NULL::text AS account_id, NULL::timestamptz AS minute, NULL::text AS k, 0::bigint AS n WHERE false)`}, ${p}signal_counts AS (
+    ), ${p}signal_counts AS (
       SELECT s.account_id, ${minute} AS minute, j.key || ':' || (${signalBinSql("j.value")}) AS k, count(*) AS n
       FROM ${source} s, LATERAL jsonb_each(s.signals) AS j
       WHERE jsonb_typeof(s.signals) = 'object' GROUP BY 1, 2, 3
@@ -254,6 +255,44 @@ export async function valueStatsMany(db: Sql, asks: WindowAsk[]): Promise<ValueS
     distinctPromptTemplates: num(byAsk.get(`${i}:template`)?.distinct_values),
     topTemplateRequests: num(byAsk.get(`${i}:template`)?.top),
   }));
+}
+
+/** The value kinds component rollups keep (a cluster's models and prompt templates): see rollupStatements. */
+export const componentValueKinds = ["model", "template"] as const;
+const componentValueKeys = (x: string) => `(${x}.key LIKE 'model:%' OR ${x}.key LIKE 'template:%')`;
+const modelAndTemplate = (e: string) => `(VALUES ('model', ${e}.model), ('template', ${e}.prompt_template_hash)) AS v(kind, value)`;
+
+/**
+ * Requests per model and per prompt template ("model:<name>", "template:<hash>") of each ask (a
+ * set of accounts over a window, or with componentTables one component's key), in one statement:
+ * newModelShare and the cluster's top template read them. Reads as valueStatsMany does (raw edge
+ * minutes, minute, hour and day rows); a component's key has no raw events, so its read is by
+ * whole minutes.
+ */
+export async function valueCountsMany(db: Sql, asks: WindowAsk[], tables: RollupTables = accountTables): Promise<Map<string, number>[]> {
+  if (asks.length === 0) return [];
+  const rows = await db.query<{ i: number; k: string; n: unknown }>(prepared(`cg_${tables.cte}value_counts_many`, sql`
+    WITH ${askRows(asks)}, parts AS (
+      SELECT m.i, p.k, p.n FROM m CROSS JOIN LATERAL (
+        SELECT v.kind || ':' || v.value AS k, count(*) AS n
+        FROM usage_event e, LATERAL ${raw(modelAndTemplate("e"))}
+        WHERE e.account_id = m.account_id AND ${raw(rawIn("e"))} AND v.value IS NOT NULL GROUP BY 1
+        UNION ALL
+        SELECT v.kind || ':' || v.value, -count(*)
+        FROM usage_event f, LATERAL ${raw(modelAndTemplate("f"))}
+        WHERE f.account_id = m.account_id AND ${raw(futureIn("f"))} AND v.value IS NOT NULL GROUP BY 1
+        UNION ALL
+        SELECT x.key, sum(x.value::int) FROM ${raw(tables.minute)} u, LATERAL jsonb_each(u."values") AS x
+        WHERE u.account_id = m.account_id AND ${raw(minutesIn("u"))} AND ${raw(componentValueKeys("x"))} GROUP BY 1
+        UNION ALL
+        SELECT x.key, sum(x.value::bigint) FROM ${raw(hoursAndDays("m", 'h."values"', tables))} h, LATERAL jsonb_each(h."values") AS x
+        WHERE ${raw(componentValueKeys("x"))} GROUP BY 1
+      ) p
+    )
+    SELECT i, k, sum(n) AS n FROM parts GROUP BY 1, 2 HAVING sum(n) > 0`));
+  const out = asks.map(() => new Map<string, number>());
+  for (const r of rows) out[Number(r.i)]!.set(r.k, num(r.n));
+  return out;
 }
 
 /** Distinct models, IPs, countries and templates over [from, to], and the top template's requests. */

@@ -2,6 +2,7 @@
 // of values) in one transaction with its change row and audit entry, so a rule never sees half an
 // import. Rules name them with inList / notInList { "list": name } (src/engine/named-lists.ts);
 // the evaluation process holds each list it needs as a Set (list-catalog.ts).
+import { setImmediate as yieldToLoop } from "node:timers/promises";
 import type { Database, Sql } from "../../db/database";
 import { sql } from "../../db/sql";
 import { z } from "zod";
@@ -23,17 +24,46 @@ const sampleSize = 100;
 type ListRow = { name: string; description: string; version: number; size: number; created_at: Date; created_by: string; updated_at: Date; updated_by: string };
 type ChangeRow = { version: number; mode: string; added: number; removed: number; size: number; actor: string; at: Date; sample: { added?: string[]; removed?: string[] } };
 
+/** Values checked between yields to the event loop: a million never hold it for long. */
+const valuesPerSlice = 20_000;
+
+/** The fault of one value, if any. */
+function valueFault(v: unknown): string | undefined {
+  if (typeof v !== "string") return "must be a string";
+  if (v.length === 0 || v.length > maxListValueLength) return `must be 1 to ${maxListValueLength} chars`;
+  if (!storable(v)) return unstorableMessage;
+  return undefined;
+}
+
 /** The faults of a change's values (each with its path), none when all can be stored. At most 100 are listed. */
 export function valueFaults(values: readonly unknown[], pathOf: (i: number) => string): FieldError[] {
   const errors: FieldError[] = [];
   if (values.length > maxListEntries) errors.push({ path: "", message: `at most ${maxListEntries} values in one change; this one has ${values.length}` });
   for (let i = 0; i < values.length && errors.length < sampleSize; i++) {
-    const v = values[i];
-    if (typeof v !== "string") errors.push({ path: pathOf(i), message: "must be a string" });
-    else if (v.length === 0 || v.length > maxListValueLength) errors.push({ path: pathOf(i), message: `must be 1 to ${maxListValueLength} chars` });
-    else if (!storable(v)) errors.push({ path: pathOf(i), message: unstorableMessage });
+    const fault = valueFault(values[i]);
+    if (fault) errors.push({ path: pathOf(i), message: fault });
   }
   return errors;
+}
+
+/**
+ * A change's values, checked (a 400 with the path of each fault, nothing stored) and without
+ * repeats, yielding to the event loop every few thousand: the API thread keeps answering the
+ * gateway while a million values are checked.
+ */
+export async function distinctValues(values: readonly unknown[], pathOf: (i: number) => string): Promise<string[]> {
+  const errors: FieldError[] = [];
+  if (values.length > maxListEntries) throw validationFailed([{ path: "", message: `at most ${maxListEntries} values in one change; this one has ${values.length}` }]);
+  const seen = new Set<string>();
+  for (let i = 0; i < values.length; i++) {
+    if (i % valuesPerSlice === valuesPerSlice - 1) await yieldToLoop();
+    const fault = valueFault(values[i]);
+    if (fault) {
+      if (errors.length < sampleSize) errors.push({ path: pathOf(i), message: fault });
+    } else seen.add(values[i] as string);
+  }
+  if (errors.length) throw validationFailed(errors, "some values cannot be stored; nothing was changed");
+  return [...seen];
 }
 
 export function createListService(db: Database) {
@@ -121,10 +151,9 @@ export function createListService(db: Database) {
   /**
    * A new version of the list's entries: `replace` makes them exactly `values`, `add` and `remove`
    * change those given. One transaction (on the driver: a million values outlast Prisma's 5 s),
-   * `chunk` values per statement; the values were checked by the caller (valueFaults).
+   * `chunk` values per statement; `unique`: values checked and without repeats (distinctValues).
    */
-  async function change(name: string, mode: ListMode, values: readonly string[], { actor, requestId }: Actor): Promise<ListChangeResult> {
-    const unique = [...new Set(values)];
+  async function change(name: string, mode: ListMode, unique: readonly string[], { actor, requestId }: Actor): Promise<ListChangeResult> {
     return db.transaction(async (tx) => {
       const before = await row(tx, name, true);
       const added: string[] = [];

@@ -29,7 +29,7 @@ describe("SlidingWindow", () => {
     const signals = [{ signal: "s", threshold: 0.5 }, { signal: "s", threshold: 0.93 }];
     const size = 60 * minute;
     const w = new SlidingWindow(size, signals);
-    const names: Exclude<WindowAggregateName, "indicatorMatches">[] = ["requestCount", "inputTokens", "outputTokens", "distinctModels", "distinctIps", "distinctCountries", "distinctPromptTemplates", "topTemplateShare", "peakRequestsPerMinute"];
+    const names: Exclude<WindowAggregateName, "indicatorMatches" | "newModelShare">[] = ["requestCount", "inputTokens", "outputTokens", "distinctModels", "distinctIps", "distinctCountries", "distinctPromptTemplates", "topTemplateShare", "peakRequestsPerMinute"];
     for (let i = 0; i < events.length; ) {
       let j = i;
       while (j < events.length && events[j]!.occurredAtMs === events[i]!.occurredAtMs) j++;
@@ -63,6 +63,9 @@ describe("SlidingWindow", () => {
         expect(w.aggregate("signalRate", "s", threshold)).toBeCloseTo(hits / inWin.length, 12);
       }
       expect(w.newestIds(3)).toEqual(inWin.slice(-3).reverse().map((e) => e.eventId));
+      const perModel = new Map<string, number>();
+      for (const e of inWin) perModel.set(e.model as string, (perModel.get(e.model as string) ?? 0) + 1);
+      expect(new Map(w.modelRequests())).toEqual(perModel);
       i = j;
     }
   });

@@ -3,7 +3,8 @@
 // facts come from in-memory sliding windows over that stream (exact, and relative to each event's
 // time, as in live evaluation); the account and linked-account facts are read from the database.
 import type { Database } from "../../db/database";
-import type { WindowAggregateName } from "../../engine/fact-catalog";
+import { type WindowAggregateName, defaultNewModelDays } from "../../engine/fact-catalog";
+import { sql } from "../../db/sql";
 import { type EventFact, type FactSource, type RuleCompiler, type RuleEvaluator, maxEvidenceEvents } from "../../engine/evaluation";
 import type { RuleDocument } from "../../engine/rule-schema";
 import { windowNeeds } from "../../engine/window-needs";
@@ -80,8 +81,16 @@ export class SlidingWindow {
     });
   }
 
-  /** indicatorMatches is read from the database (link keys and imported indicators), not from the replayed events. */
-  aggregate(name: Exclude<WindowAggregateName, "indicatorMatches">, signal?: string, threshold = 0.5): number {
+  /** Requests per model in the window (newModelShare: the backtest's source weighs them by when each model was first seen). */
+  modelRequests(): ReadonlyMap<string, number> {
+    return this.values.model;
+  }
+
+  /**
+   * indicatorMatches is read from the database (link keys and imported indicators), not from the
+   * replayed events; newModelShare from modelRequests and the models' first sightings.
+   */
+  aggregate(name: Exclude<WindowAggregateName, "indicatorMatches" | "newModelShare">, signal?: string, threshold = 0.5): number {
     const n = this.requestCount;
     switch (name) {
       case "requestCount":
@@ -133,6 +142,10 @@ export async function runBacktest(
   const { compiled, from, to } = request;
   const rule = compiled.rule;
   const needs = windowNeeds(rule);
+  // When each model was first seen (newModelShare), as live evaluation reads it: a small table, read once.
+  const firstSeen = new Map(
+    (await db.query<{ model: string; first_seen_at: Date }>(sql`SELECT model, first_seen_at FROM model_first_seen`)).map((r) => [r.model, new Date(r.first_seen_at).getTime()]),
+  );
   const lookback = Math.max(...needs.windows);
   const maxHits = options.maxHits ?? 1000;
   const hits = new Map<string, BacktestHit>();
@@ -153,10 +166,19 @@ export async function runBacktest(
     const { occurredAtMs: _ms, ...event } = e;
     const fromDb = createFactSource(db, event, createFactLoader(db, { hubLimits: options.hubLimits, partners: options.partners }));
     const windowOf = (ms: number) => windows.find((w) => w.size === ms) ?? windows[windows.length - 1]!;
+    const newModelShare = (q: { windowMs: number; maxAgeDays?: number }) => {
+      const w = windowOf(q.windowMs);
+      if (!w.requestCount) return 0;
+      const since = e.occurredAtMs - (q.maxAgeDays ?? defaultNewModelDays) * 86_400_000;
+      let n = 0;
+      for (const [model, count] of w.modelRequests()) if ((firstSeen.get(model) ?? Number.POSITIVE_INFINITY) > since) n += count;
+      return n / w.requestCount;
+    };
     return {
       event,
       account: () => fromDb.account(),
-      windowAggregate: async (name, q) => (name === "indicatorMatches" ? fromDb.windowAggregate(name, q) : windowOf(q.windowMs).aggregate(name, q.signal, q.threshold ?? 0.5)),
+      windowAggregate: async (name, q) =>
+        name === "indicatorMatches" ? fromDb.windowAggregate(name, q) : name === "newModelShare" ? newModelShare(q) : windowOf(q.windowMs).aggregate(name, q.signal, q.threshold ?? 0.5),
       linkedFact: (name, q) => fromDb.linkedFact(name, q),
       contributingEventIds: async (ms, limit) => windowOf(ms).newestIds(Math.min(limit, maxEvidenceEvents)),
     };

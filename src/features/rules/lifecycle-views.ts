@@ -1,6 +1,7 @@
 // What the API answers about shadow runs and rule quality, as zod schemas: the services return
 // these types, the OpenAPI document publishes them and the console imports them.
 import { z } from "zod";
+import { conditionExplanationSchema } from "../cases/case-views";
 import { ruleViewSchema } from "./rule-views";
 
 const moment = z.iso.datetime();
@@ -36,7 +37,7 @@ const sampleHitSchema = z.strictObject({
   occurredAt: moment,
   triggerEventId: z.string(),
   window: z.string(),
-  conditions: z.array(z.record(z.string(), z.unknown())),
+  conditions: z.array(conditionExplanationSchema),
   suppressed: z.boolean(),
 });
 

@@ -4,6 +4,7 @@
 import { randomUUID } from "node:crypto";
 import type { Database } from "../../db/database";
 import { sql } from "../../db/sql";
+import type { ConditionExplanation } from "../../engine/evaluation";
 import { AppError, notFound, validationFailed } from "../../shared/errors";
 import { type Actor, appendAudit } from "../audit/audit-log";
 import type { RuleService } from "./rule-service";
@@ -154,7 +155,7 @@ export function createShadowService(db: Database, rules: Pick<RuleService, "writ
     };
     const listed = [...groups.onlyCandidate.slice(0, limit), ...groups.onlyActive.slice(0, limit), ...groups.both.slice(0, limit)].map((a) => a.account_id);
     const samples = listed.length
-      ? await db.query<{ account_id: string; role: string; rule_version: number; occurred_at: Date; trigger_event_id: string; window: string; conditions: Record<string, unknown>[]; suppressed: boolean }>(sql`
+      ? await db.query<{ account_id: string; role: string; rule_version: number; occurred_at: Date; trigger_event_id: string; window: string; conditions: ConditionExplanation[]; suppressed: boolean }>(sql`
           SELECT DISTINCT ON (account_id, role) account_id, role, rule_version, occurred_at, trigger_event_id, "window", conditions, suppressed_by IS NOT NULL AS suppressed
           FROM side_hit WHERE shadow_id = ${row.id} AND account_id = ANY(${listed}::text[]) AND (${from}::timestamptz IS NULL OR occurred_at >= ${from}::timestamptz) AND (${to}::timestamptz IS NULL OR occurred_at < ${to}::timestamptz)
           ORDER BY account_id, role, occurred_at DESC, id DESC`)

@@ -4,6 +4,7 @@
 import { randomUUID } from "node:crypto";
 import type { Database, Orm } from "../../db/database";
 import { sql } from "../../db/sql";
+import type { ConditionExplanation } from "../../engine/evaluation";
 import type { Prisma } from "../../generated/prisma/client";
 import { notFound, validationFailed } from "../../shared/errors";
 import { decodeCursor, encodeCursor } from "../../shared/pagination";
@@ -14,7 +15,7 @@ import type { AccountSuppression, AllowEntryPage, AllowEntryView, AllowKind, Sid
 
 type AllowRow = Prisma.AllowEntryGetPayload<object>;
 type SnoozeRow = Prisma.RuleSnoozeGetPayload<object>;
-type SideRow = { role: "live" | "shadow"; shadow_id: string | null; rule_id: string; rule_version: number; account_id: string; occurred_at: Date; trigger_event_id: string; window: string; conditions: Record<string, unknown>[]; event_ids: string[] | null; suppressed_by: SideHitView["suppressedBy"]; recorded_at: Date };
+type SideRow = { role: "live" | "shadow"; shadow_id: string | null; rule_id: string; rule_version: number; account_id: string; occurred_at: Date; trigger_event_id: string; window: string; conditions: ConditionExplanation[]; event_ids: string[] | null; suppressed_by: SideHitView["suppressedBy"]; recorded_at: Date };
 
 const iso = (d: Date) => new Date(d).toISOString();
 

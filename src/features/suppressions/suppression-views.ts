@@ -1,6 +1,7 @@
 // What the API answers about allow entries, snoozes and suppressed hits, as zod schemas: the
 // services return these types, the OpenAPI document publishes them and the console imports them.
 import { z } from "zod";
+import { conditionExplanationSchema } from "../cases/case-views";
 import { pageOf } from "../../shared/page-view";
 
 const moment = z.iso.datetime();
@@ -59,7 +60,7 @@ export const sideHitSchema = z.strictObject({
   occurredAt: moment,
   triggerEventId: z.string(),
   window: z.string(),
-  conditions: z.array(z.record(z.string(), z.unknown())),
+  conditions: z.array(conditionExplanationSchema),
   eventIds: z.array(z.string()),
   suppressedBy: suppressionSchema.nullable(),
   recordedAt: moment,
