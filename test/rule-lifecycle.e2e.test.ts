@@ -138,10 +138,33 @@ describe.each(testTargets())("rule lifecycle on %s", (kind) => {
       expect((await server.call("GET", "/v1/lists/cli-cards")).body).toMatchObject({ version: 3, size: 3, description: "from a file" });
     });
 
-    it("deletes a list no rule names", async () => {
+    it("takes 1,000,000 values (the most) in one change, judges against them, and refuses one more", async () => {
+      await server.call("POST", "/v1/lists", { body: { name: "million" } });
+      const value = (i: number) => `v${i.toString(36).padStart(5, "0")}`;
+      const body = Array.from({ length: 1_000_000 }, (_, i) => JSON.stringify(value(i))).join("\n");
+      const res = await server.call("POST", "/v1/lists/million/entries?mode=replace", { rawBody: body, contentType: "application/x-ndjson" });
+      expect(res.body.change).toMatchObject({ version: 2, added: 1_000_000, removed: 0, size: 1_000_000 });
+      const more = await server.call("POST", "/v1/lists/million/entries?mode=add", { rawBody: `${body}\n"one more"`, contentType: "application/x-ndjson" });
+      expect(more.status).toBe(400);
+      expect((await server.call("GET", "/v1/lists/million")).body).toMatchObject({ version: 2, size: 1_000_000 });
+      await server.call("POST", "/v1/rules", {
+        body: ruleDocument({ id: "test.million", scope: "event", conditions: { all: [{ fact: "event", path: "$.endUserId", operator: "inList", value: { list: "million" } }] } }),
+      });
+      await post([usageEvent({ accountId: "acct_million", occurredAt: at(8), endUserId: value(999_999) }), usageEvent({ accountId: "acct_not_million", occurredAt: at(8), endUserId: "v-none" })]);
+      expect((await casesOf("test.million")).map((c) => c.accountId)).toEqual(["acct_million"]);
+    }, 120_000);
+
+    it("deletes a list no rule names; a stored candidate naming it then cannot run in shadow", async () => {
       await server.call("POST", "/v1/lists", { body: { name: "scratch" } });
+      const rule = ruleDocument({ id: "test.scratch", scope: "event", conditions: { all: [{ fact: "event", path: "$.ip", operator: "equal", value: "1.2.3.4" }] } });
+      await server.call("POST", "/v1/rules", { body: rule });
+      const v2 = await server.call("POST", "/v1/rules/test.scratch/versions", { body: { ...rule, conditions: { all: [{ fact: "event", path: "$.ip", operator: "inList", value: { list: "scratch" } }] } } });
+      expect(v2.status).toBe(201);
+      // Neither the current version nor a running shadow names it: it may go.
       expect((await server.call("DELETE", "/v1/lists/scratch")).status).toBe(204);
       expect((await server.call("GET", "/v1/lists/scratch")).status).toBe(404);
+      const shadow = await server.call("POST", "/v1/rules/test.scratch/shadow", { body: { version: v2.body.version } });
+      expect(shadow.body.errors).toEqual([{ path: "body.version", message: expect.stringContaining("unknown list(s) scratch") }]);
     });
   });
 

@@ -8,6 +8,8 @@ import type { ConditionExplanation } from "../../engine/evaluation";
 import { AppError, notFound, validationFailed } from "../../shared/errors";
 import { type Actor, appendAudit } from "../audit/audit-log";
 import type { RuleService } from "./rule-service";
+import { listRefs } from "../../engine/named-lists";
+import type { RuleDocument } from "../../engine/rule-schema";
 import type { RuleView } from "./rule-views";
 import type { ShadowAccount, ShadowReport, ShadowView } from "./lifecycle-views";
 
@@ -58,8 +60,14 @@ export function createShadowService(db: Database, rules: Pick<RuleService, "writ
     return rules.writing(async (tx) => {
       const rule = await tx.rule.findUnique({ where: { id: ruleId } });
       if (!rule) throw notFound("rule", ruleId);
-      if (!(await tx.ruleVersion.findUnique({ where: { ruleId_version: { ruleId, version: input.version } }, select: { version: true } }))) {
-        throw validationFailed([{ path: "body.version", message: `rule '${ruleId}' has no version ${input.version}` }]);
+      const candidate = await tx.ruleVersion.findUnique({ where: { ruleId_version: { ruleId, version: input.version } }, select: { document: true } });
+      if (!candidate) throw validationFailed([{ path: "body.version", message: `rule '${ruleId}' has no version ${input.version}` }]);
+      // Its named lists must exist now (one may have been deleted since the version was stored).
+      const refs = listRefs((candidate.document as unknown as RuleDocument).conditions);
+      if (refs.length) {
+        const found = new Set((await tx.namedList.findMany({ where: { name: { in: refs.map((r) => r.list) } }, select: { name: true } })).map((l) => l.name));
+        const missing = refs.filter((r) => !found.has(r.list)).map((r) => r.list);
+        if (missing.length) throw validationFailed([{ path: "body.version", message: `version ${input.version} names unknown list(s) ${missing.join(", ")}` }]);
       }
       if (input.version === rule.currentVersion) throw validationFailed([{ path: "body.version", message: `version ${input.version} is the active version; shadow another one` }]);
       const [current] = await tx.$queryRaw<ShadowRow[]>`SELECT * FROM rule_shadow WHERE rule_id = ${ruleId} AND stopped_at IS NULL`;
