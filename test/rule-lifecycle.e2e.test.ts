@@ -7,6 +7,7 @@ import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { run } from "./support/cli";
+import { sql } from "../src/db/sql";
 import { ruleCompiler } from "../src/engine/rule-compiler";
 import { verifyBundle } from "../src/features/evidence/evidence-verify";
 import { publicKeyFromJwk } from "../src/features/evidence/signing-keys";
@@ -303,6 +304,20 @@ describe.each(testTargets())("rule lifecycle on %s", (kind) => {
       const stopped = await server.call("DELETE", "/v1/rules/test.shadowed/shadow");
       expect(stopped.body).toMatchObject({ outcome: "stopped", running: false });
       expect((await server.call("GET", "/v1/rules/test.shadowed/shadow")).body.id).toBe(stopped.body.id);
+    });
+
+    it("closes a shadow past its end time when the next one starts", async () => {
+      const shadows = server.running.services.shadows;
+      const who = { actor: "test" };
+      const v = await server.call("POST", "/v1/rules/test.shadowed/versions", { body: { ...base, severity: "medium" } });
+      const t = Date.now();
+      const first = await shadows.start("test.shadowed", { version: v.body.version, endsAt: new Date(t + 60_000) }, who, new Date(t));
+      const second = await shadows.start("test.shadowed", { version: v.body.version }, who, new Date(t + 120_000));
+      expect(second).toMatchObject({ running: true });
+      expect(second.id).not.toBe(first.id);
+      const closed = (await server.running.services.db.query<{ stopped_by: string; outcome: string }>(sql`SELECT stopped_by, outcome FROM rule_shadow WHERE id = ${first.id}`))[0];
+      expect(closed).toEqual({ stopped_by: "system:ended", outcome: "stopped" });
+      await server.call("DELETE", "/v1/rules/test.shadowed/shadow");
     });
   });
 

@@ -1,7 +1,7 @@
 // Loading state for one API read, re-run when its key changes; `reload` refreshes in place
 // (the old data stays on screen meanwhile, so an auto-refresh never blanks the page).
 import { useCallback, useEffect, useRef, useState } from "react";
-import { api } from "./api";
+import { type ApiError, api } from "./api";
 
 export type Loaded<T> = { data?: T; error?: Error; loading: boolean; reload: () => Promise<void> };
 
@@ -42,4 +42,32 @@ export function useInterval(f: () => void, ms: number, on: boolean): void {
       document.removeEventListener("visibilitychange", onVisible);
     };
   }, [ms, on]);
+}
+
+export type ActionMessage = { kind: "ok" | "error"; text: string };
+
+/**
+ * An action against the API from a page: `busy` while it runs, then a message saying it was done
+ * (`label`) or why the API refused it, with the fields it names; `after` runs once it succeeded
+ * (a reload of what it changed).
+ */
+export function useAction() {
+  const [busy, setBusy] = useState(false);
+  const [message, setMessage] = useState<ActionMessage>();
+  const run = async (label: string, f: () => Promise<unknown>, after?: () => Promise<unknown> | void) => {
+    setBusy(true);
+    setMessage(undefined);
+    try {
+      await f();
+      setMessage({ kind: "ok", text: label });
+      await after?.();
+    } catch (err) {
+      const e = err as ApiError;
+      const fields = e.errors?.length ? `: ${e.errors.map((x) => `${x.path} ${x.message}`).join("; ")}` : "";
+      setMessage({ kind: "error", text: `Refused (${e.status ?? "network"}): ${e.message}${fields}` });
+    } finally {
+      setBusy(false);
+    }
+  };
+  return { busy, message, run };
 }

@@ -6,7 +6,7 @@
 const Sequencer = require("@jest/test-sequencer").default;
 
 /** Slowest first; file names as they end. */
-const slowSuites = ["policy-pack.e2e.test.ts", "faults.e2e.test.ts", "process.test.ts", "fuzz.e2e.test.ts", "console.e2e.test.ts", "demo.e2e.test.ts", "backup.e2e.test.ts"];
+const slowSuites = ["policy-pack.e2e.test.ts", "faults.e2e.test.ts", "process.test.ts", "rule-lifecycle.e2e.test.ts", "window-reads.e2e.test.ts", "fuzz.e2e.test.ts", "console.e2e.test.ts", "demo.e2e.test.ts", "backup.e2e.test.ts"];
 
 class SlowFirstSequencer extends Sequencer {
   sort(tests) {

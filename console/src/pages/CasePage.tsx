@@ -6,7 +6,7 @@ import { type AccountView, ApiError, type CaseDetail, type EnforcementAction, ty
 import { UsageChart } from "../components/UsageChart";
 import { factLabel, fmtNumber, fmtOperator, fmtTime, fromLocalInput, toLocalInput, windowMs } from "../format";
 import { href } from "../route";
-import { useApi } from "../useApi";
+import { useAction, useApi } from "../useApi";
 import { Alert, Table } from "../components/Table";
 
 const hourMs = 3_600_000;
@@ -262,28 +262,16 @@ function Actions({ kase, onChanged }: { kase: CaseDetail; onChanged: () => Promi
   const [note, setNote] = useState("");
   const [action, setAction] = useState<EnforcementAction>("suspend");
   const [linkedBy, setLinkedBy] = useState("");
-  const [message, setMessage] = useState<{ kind: "ok" | "error"; text: string }>();
-  const [busy, setBusy] = useState(false);
   const [snoozeUntil, setSnoozeUntil] = useState(() => new Date(Date.now() + 7 * 86_400_000).toISOString());
   const moves = kase.allowedTransitions.filter((t) => t.to !== "enforced");
   const canEnforce = kase.allowedTransitions.some((t) => t.to === "enforced");
-
-  const run = async (label: string, f: () => Promise<unknown>) => {
-    setBusy(true);
-    setMessage(undefined);
-    try {
-      await f();
-      setMessage({ kind: "ok", text: label });
+  const act = useAction();
+  const { busy, message } = act;
+  const run = (label: string, f: () => Promise<unknown>) =>
+    act.run(label, f, async () => {
       setNote("");
       await onChanged();
-    } catch (err) {
-      const e = err as ApiError;
-      const fields = e.errors?.length ? `: ${e.errors.map((f) => `${f.path} ${f.message}`).join("; ")}` : "";
-      setMessage({ kind: "error", text: `Refused (${e.status ?? "network"}): ${e.message}${fields}` });
-    } finally {
-      setBusy(false);
-    }
-  };
+    });
   const base = `/v1/cases/${encodeURIComponent(kase.id)}`;
   const assign = (e: FormEvent) => {
     e.preventDefault();

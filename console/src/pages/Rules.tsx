@@ -18,7 +18,7 @@ import {
 } from "../api";
 import { factLabel, fmtNumber, fmtOperator, fmtTime, fromLocalInput, toLocalInput } from "../format";
 import { href } from "../route";
-import { useApi } from "../useApi";
+import { useAction, useApi } from "../useApi";
 import { Alert, Table } from "../components/Table";
 
 export function RulesList() {
@@ -289,22 +289,9 @@ function Shadow({ id, versions, current, onPromoted }: { id: string; versions: n
   const candidates = versions.filter((v) => v !== current);
   const [version, setVersion] = useState<number>();
   const [reason, setReason] = useState("");
-  const [message, setMessage] = useState<{ kind: "ok" | "error"; text: string }>();
-  const [busy, setBusy] = useState(false);
-  const run = async (label: string, f: () => Promise<unknown>) => {
-    setBusy(true);
-    setMessage(undefined);
-    try {
-      await f();
-      setMessage({ kind: "ok", text: label });
-      await shadow.reload();
-    } catch (err) {
-      const a = err as ApiError;
-      setMessage({ kind: "error", text: `Refused (${a.status ?? "network"}): ${a.message}${a.errors?.length ? `: ${a.errors.map((f) => `${f.path} ${f.message}`).join("; ")}` : ""}` });
-    } finally {
-      setBusy(false);
-    }
-  };
+  const action = useAction();
+  const { busy, message } = action;
+  const run = (label: string, f: () => Promise<unknown>) => action.run(label, f, () => shadow.reload());
   const chosen = version ?? candidates[candidates.length - 1];
   const start = (e: FormEvent) => {
     e.preventDefault();

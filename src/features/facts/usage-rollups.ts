@@ -224,28 +224,35 @@ const minutesIn = (u: string) => `((${u}.bucket >= m.mh0 AND ${u}.bucket < m.mh1
 const valueKinds = (e: string) => `(VALUES ('model', ${e}.model), ('ip', ${e}.ip), ('country', ${e}.country), ('template', ${e}.prompt_template_hash)) AS v(kind, value)`;
 
 /**
+ * The `parts` CTE of a read per value: (ask, "kind:value", requests) from the raw edge minutes (the
+ * events after the window subtracted), the minute rows, and the hour and day rows of `tables`;
+ * `keys`: which keys of the rows' maps to read (all when absent).
+ */
+const valueParts = (kinds: (e: string) => string, tables: RollupTables, keys?: (x: string) => string) => `parts AS (
+      SELECT m.i, p.k, p.n FROM m CROSS JOIN LATERAL (
+        SELECT v.kind || ':' || v.value AS k, count(*) AS n
+        FROM usage_event e, LATERAL ${kinds("e")}
+        WHERE e.account_id = m.account_id AND ${rawIn("e")} AND v.value IS NOT NULL GROUP BY 1
+        UNION ALL
+        SELECT v.kind || ':' || v.value, -count(*)
+        FROM usage_event f, LATERAL ${kinds("f")}
+        WHERE f.account_id = m.account_id AND ${futureIn("f")} AND v.value IS NOT NULL GROUP BY 1
+        UNION ALL
+        SELECT x.key, sum(x.value::int) FROM ${tables.minute} u, LATERAL jsonb_each(u."values") AS x
+        WHERE u.account_id = m.account_id AND ${minutesIn("u")}${keys ? ` AND ${keys("x")}` : ""} GROUP BY 1
+        UNION ALL
+        SELECT x.key, sum(x.value::bigint) FROM ${hoursAndDays("m", 'h."values"', tables)} h, LATERAL jsonb_each(h."values") AS x${keys ? ` WHERE ${keys("x")}` : ""} GROUP BY 1
+      ) p
+    )`;
+
+/**
  * Distinct models, IPs, countries and templates, and the top template's requests, for each ask
  * (a set of accounts over a window), in one statement: evaluation asks for a whole batch.
  */
 export async function valueStatsMany(db: Sql, asks: WindowAsk[]): Promise<ValueStats[]> {
   if (asks.length === 0) return [];
   const rows = await db.query<{ i: number; kind: string; distinct_values: unknown; top: unknown }>(prepared("cg_value_stats_many", sql`
-    WITH ${askRows(asks)}, parts AS (
-      SELECT m.i, p.k, p.n FROM m CROSS JOIN LATERAL (
-        SELECT v.kind || ':' || v.value AS k, count(*) AS n
-        FROM usage_event e, LATERAL ${raw(valueKinds("e"))}
-        WHERE e.account_id = m.account_id AND ${raw(rawIn("e"))} AND v.value IS NOT NULL GROUP BY 1
-        UNION ALL
-        SELECT v.kind || ':' || v.value, -count(*)
-        FROM usage_event f, LATERAL ${raw(valueKinds("f"))}
-        WHERE f.account_id = m.account_id AND ${raw(futureIn("f"))} AND v.value IS NOT NULL GROUP BY 1
-        UNION ALL
-        SELECT x.key, sum(x.value::int) FROM usage_minute u, LATERAL jsonb_each(u."values") AS x
-        WHERE u.account_id = m.account_id AND ${raw(minutesIn("u"))} GROUP BY 1
-        UNION ALL
-        SELECT x.key, sum(x.value::bigint) FROM ${raw(hoursAndDays("m", 'h."values"'))} h, LATERAL jsonb_each(h."values") AS x GROUP BY 1
-      ) p
-    ), per_value AS (SELECT i, k, sum(n) AS n FROM parts GROUP BY 1, 2 HAVING sum(n) > 0)
+    WITH ${askRows(asks)}, ${raw(valueParts(valueKinds, accountTables))}, per_value AS (SELECT i, k, sum(n) AS n FROM parts GROUP BY 1, 2 HAVING sum(n) > 0)
     SELECT i, split_part(k, ':', 1) AS kind, count(*) AS distinct_values, max(n) AS top FROM per_value GROUP BY 1, 2`));
   const byAsk = new Map<string, { distinct_values: unknown; top: unknown }>(rows.map((r) => [`${r.i}:${r.kind}`, r]));
   return asks.map((_, i) => ({
@@ -257,8 +264,6 @@ export async function valueStatsMany(db: Sql, asks: WindowAsk[]): Promise<ValueS
   }));
 }
 
-/** The value kinds component rollups keep (a cluster's models and prompt templates): see rollupStatements. */
-export const componentValueKinds = ["model", "template"] as const;
 const componentValueKeys = (x: string) => `(${x}.key LIKE 'model:%' OR ${x}.key LIKE 'template:%')`;
 const modelAndTemplate = (e: string) => `(VALUES ('model', ${e}.model), ('template', ${e}.prompt_template_hash)) AS v(kind, value)`;
 
@@ -272,23 +277,7 @@ const modelAndTemplate = (e: string) => `(VALUES ('model', ${e}.model), ('templa
 export async function valueCountsMany(db: Sql, asks: WindowAsk[], tables: RollupTables = accountTables): Promise<Map<string, number>[]> {
   if (asks.length === 0) return [];
   const rows = await db.query<{ i: number; k: string; n: unknown }>(prepared(`cg_${tables.cte}value_counts_many`, sql`
-    WITH ${askRows(asks)}, parts AS (
-      SELECT m.i, p.k, p.n FROM m CROSS JOIN LATERAL (
-        SELECT v.kind || ':' || v.value AS k, count(*) AS n
-        FROM usage_event e, LATERAL ${raw(modelAndTemplate("e"))}
-        WHERE e.account_id = m.account_id AND ${raw(rawIn("e"))} AND v.value IS NOT NULL GROUP BY 1
-        UNION ALL
-        SELECT v.kind || ':' || v.value, -count(*)
-        FROM usage_event f, LATERAL ${raw(modelAndTemplate("f"))}
-        WHERE f.account_id = m.account_id AND ${raw(futureIn("f"))} AND v.value IS NOT NULL GROUP BY 1
-        UNION ALL
-        SELECT x.key, sum(x.value::int) FROM ${raw(tables.minute)} u, LATERAL jsonb_each(u."values") AS x
-        WHERE u.account_id = m.account_id AND ${raw(minutesIn("u"))} AND ${raw(componentValueKeys("x"))} GROUP BY 1
-        UNION ALL
-        SELECT x.key, sum(x.value::bigint) FROM ${raw(hoursAndDays("m", 'h."values"', tables))} h, LATERAL jsonb_each(h."values") AS x
-        WHERE ${raw(componentValueKeys("x"))} GROUP BY 1
-      ) p
-    )
+    WITH ${askRows(asks)}, ${raw(valueParts(modelAndTemplate, tables, componentValueKeys))}
     SELECT i, k, sum(n) AS n FROM parts GROUP BY 1, 2 HAVING sum(n) > 0`));
   const out = asks.map(() => new Map<string, number>());
   for (const r of rows) out[Number(r.i)]!.set(r.k, num(r.n));

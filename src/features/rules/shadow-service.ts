@@ -70,6 +70,10 @@ export function createShadowService(db: Database, rules: Pick<RuleService, "writ
         if (missing.length) throw validationFailed([{ path: "body.version", message: `version ${input.version} names unknown list(s) ${missing.join(", ")}` }]);
       }
       if (input.version === rule.currentVersion) throw validationFailed([{ path: "body.version", message: `version ${input.version} is the active version; shadow another one` }]);
+      // One past its end time is closed as of that time; one still running is in the way.
+      await tx.$executeRaw`
+        UPDATE rule_shadow SET stopped_at = ends_at, stopped_by = 'system:ended', outcome = 'stopped'
+        WHERE rule_id = ${ruleId} AND stopped_at IS NULL AND ends_at <= ${now}`;
       const [current] = await tx.$queryRaw<ShadowRow[]>`SELECT * FROM rule_shadow WHERE rule_id = ${ruleId} AND stopped_at IS NULL`;
       if (current) throw new AppError("conflict", `version ${current.version} of '${ruleId}' runs in shadow already: stop it first (DELETE /v1/rules/${ruleId}/shadow)`);
       const id = `shadow_${randomUUID().replace(/-/g, "")}`;
