@@ -259,6 +259,8 @@ describe("the OpenAPI document and /docs", () => {
       await call("DELETE", "/v1/snoozes/{id}", `/v1/snoozes/${snooze.body.id}`);
       const caseId = (await server.call("GET", "/v1/cases?accountId=acct_openapi_1")).body.items[0].id;
       await call("POST", "/v1/cases/{id}/snooze", `/v1/cases/${caseId}/snooze`, { body: { until, reason: "agreed" } });
+      // The snooze is on the case's timeline, in the documented shape.
+      expect((await call("GET", "/v1/cases/{id}", `/v1/cases/${caseId}`)).body.timeline.map((t: { kind: string }) => t.kind)).toContain("snoozed");
       const promoted = await call("POST", "/v1/rules/{id}/shadow/promote", "/v1/rules/openapi.lifecycle/shadow/promote", { body: { reason: "better" } });
       expect(promoted.body.rule.version).toBe(v2.body.version);
       const v3 = await call("POST", "/v1/rules/{id}/versions", "/v1/rules/openapi.lifecycle/versions", { body: base });

@@ -116,6 +116,14 @@ describe.each(testTargets())("rule lifecycle on %s", (kind) => {
       const check = await verifyBundle(bundle, key, ruleCompiler("compiled"));
       expect(check).toMatchObject({ signature: true, ok: true });
       expect(check.hits[0]!.conditions).toEqual([expect.objectContaining({ operator: "inList", value: { list: "blocked-cards" }, recorded: true, recomputed: true })]);
+      // A list deleted behind the API's back holds neither way: notInList does not flag everything.
+      await server.call("POST", "/v1/lists", { body: { name: "vanishing" } });
+      await server.call("POST", "/v1/rules", {
+        body: ruleDocument({ id: "test.vanishing", scope: "event", conditions: { all: [{ fact: "event", path: "$.paymentFingerprint", operator: "notInList", value: { list: "vanishing" } }] } }),
+      });
+      await server.running.services.db.query(sql`DELETE FROM named_list WHERE name = 'vanishing'`);
+      await post([usageEvent({ accountId: "acct_vanishing", occurredAt: at(2), paymentFingerprint: "pm_any" })]);
+      expect(await casesOf("test.vanishing")).toEqual([]);
       // A backtest reads the list too.
       const bt = await server.call("POST", "/v1/rules/test.blocked-card/backtest", { body: { from: at(0), to: at(10) } });
       expect(bt.body.hits.map((h: { accountId: string }) => h.accountId).sort()).toEqual(["acct_list1", "acct_list2"]);
@@ -200,6 +208,24 @@ describe.each(testTargets())("rule lifecycle on %s", (kind) => {
       expect((await casesOf("test.big-output")).map((c) => c.accountId).sort()).toEqual(["acct_allow1", "acct_allow3"]);
       const hits = (await server.call("GET", "/v1/rules/test.big-output/stats")).body.total;
       expect(hits).toMatchObject({ hits: 2, suppressedHits: 2 });
+    });
+
+    it("pages through allow entries by state: every page of inactive ones holds inactive ones only", async () => {
+      const until = new Date(Date.now() + 86_400_000).toISOString();
+      const ids: string[] = [];
+      for (let k = 0; k < 4; k++) ids.push((await server.call("POST", "/v1/allow-entries", { body: { kind: "orgId", value: `org_page_${k}`, reason: "r", expiresAt: until } })).body.id);
+      for (const id of ids.slice(0, 3)) await server.call("DELETE", `/v1/allow-entries/${id}`);
+      const seen: string[] = [];
+      let cursor: string | null = null;
+      do {
+        const page: { body: { items: { id: string; active: boolean }[]; nextCursor: string | null } } = await server.call("GET", `/v1/allow-entries?kind=orgId&active=false&limit=1${cursor ? `&cursor=${cursor}` : ""}`);
+        expect(page.body.items.every((e) => !e.active)).toBe(true);
+        seen.push(...page.body.items.map((e) => e.id));
+        cursor = page.body.nextCursor;
+      } while (cursor);
+      expect(seen.filter((id) => ids.includes(id)).sort()).toEqual(ids.slice(0, 3).sort());
+      const bad = await server.call("GET", `/v1/allow-entries?cursor=${Buffer.from(JSON.stringify(["not a date", "x"])).toString("base64url")}`);
+      expect(bad.body.errors[0].path).toBe("query.cursor");
     });
 
     it("refuses an allow entry without a future expiry or with an unknown rule, naming the field", async () => {

@@ -6,7 +6,7 @@ import readline from "node:readline";
 import { parse as parseCsv } from "csv-parse";
 import type { ApiClient } from "./api-client";
 import { ImportFileError, formatOf } from "./event-import";
-import { maxListEntries, valueFaults } from "../features/lists/list-service";
+import { maxListBodyBytes, maxListEntries, valueFaults } from "../features/lists/list-service";
 import type { ListChangeResult, ListMode } from "../features/lists/list-views";
 
 /** The values of a file: an NDJSON line is a JSON string or { "value": ... }; a CSV row's `column` (default: the first). */
@@ -49,11 +49,14 @@ export async function readListValues(file: string, column?: string): Promise<str
     }
   }
   for (const f of valueFaults(values, (i) => `value ${i + 1}`)) faults.push(`${f.path}: ${f.message}`);
+  // What the server takes in one request (lists-router.ts): the values as NDJSON.
+  const bytes = values.reduce((n, v) => n + Buffer.byteLength(JSON.stringify(v)) + 1, 0);
+  if (bytes > maxListBodyBytes) faults.push(`the values make ${bytes} bytes of NDJSON; one change takes at most ${maxListBodyBytes} (split the file and use --mode add)`);
   if (faults.length) throw new ImportFileError(`${file}: nothing sent; ${faults.slice(0, 20).join("; ")}`);
   return values;
 }
 
-/** Sends the values as one change (creating the list first with `create`). */
+/** Sends the values as one change (creating the list first with `create`: an empty list that stays if the server then refuses the change). */
 export async function importList(opts: { api: ApiClient; name: string; values: string[]; mode: ListMode; create?: boolean; description?: string }): Promise<ListChangeResult> {
   if (opts.create) {
     const exists = await opts.api.request("GET", `/v1/lists/${encodeURIComponent(opts.name)}`).then(

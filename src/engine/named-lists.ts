@@ -14,7 +14,8 @@ export type ListRef = { list: string };
 
 /** Where a bound rule finds a list's values: the evaluation process's loaded lists (list-catalog.ts). */
 export interface ListLookup {
-  has(list: string, value: string): boolean;
+  /** undefined: the list is not held (unknown, or not read yet), and a condition on it holds neither way. */
+  has(list: string, value: string): boolean | undefined;
 }
 
 /** A bound `{ list }` value. Serializes back to `{ list }`, so evidence shows what the rule said. */
@@ -23,11 +24,14 @@ export class NamedListValue {
     readonly list: string,
     private readonly lookup: ListLookup,
   ) {}
-  /** Strings match as they are; a number or boolean fact matches its text. */
-  has(factValue: unknown): boolean {
+  /**
+   * Strings match as they are; a number or boolean fact matches its text; another fact is in no
+   * list. undefined when the list is not held: inList and notInList are then both false.
+   */
+  has(factValue: unknown): boolean | undefined {
     if (typeof factValue === "string") return this.lookup.has(this.list, factValue);
     if (typeof factValue === "number" || typeof factValue === "boolean") return this.lookup.has(this.list, String(factValue));
-    return false;
+    return this.lookup.has(this.list, "") === undefined ? undefined : false;
   }
   toJSON(): ListRef {
     return { list: this.list };

@@ -144,13 +144,13 @@ export const customOperators: Record<string, CustomOperator> = {
     valueKind: "array",
     description: 'the fact is one of the value\'s items (a set built once per rule version), or a member of the named list { "list": name }',
     checkValue: listFault,
-    evaluate: (factValue, value) => (value instanceof NamedListValue ? value.has(factValue) : Array.isArray(value) && setOf(value).has(factValue)),
+    evaluate: (factValue, value) => (value instanceof NamedListValue ? value.has(factValue) === true : Array.isArray(value) && setOf(value).has(factValue)),
   },
   notInList: {
     valueKind: "array",
     description: 'the fact is none of the value\'s items, or not a member of the named list { "list": name }',
     checkValue: listFault,
-    evaluate: (factValue, value) => (value instanceof NamedListValue ? !value.has(factValue) : Array.isArray(value) && !setOf(value).has(factValue)),
+    evaluate: (factValue, value) => (value instanceof NamedListValue ? value.has(factValue) === false : Array.isArray(value) && !setOf(value).has(factValue)),
   },
 };
 

@@ -6,24 +6,25 @@ import { z } from "zod";
 import { actorOf, requireScope } from "../auth";
 import { listNameMessage, listNamePattern } from "../../engine/named-lists";
 import { AppError, validationFailed } from "../../shared/errors";
+import { storable, unstorableMessage } from "../../engine/json-input";
 import { paginationQuery } from "../../shared/pagination";
 import { parseOrThrow, storableText } from "../../shared/parse";
 import type { ApiKeyService } from "../../features/auth/api-key-service";
-import { distinctValues, maxListEntries, maxListValueLength } from "../../features/lists/list-service";
+import { distinctValues, maxListBodyBytes, maxListEntries, maxListValueLength } from "../../features/lists/list-service";
 import type { ListService } from "../../features/lists/list-service";
 import { listModes } from "../../features/lists/list-views";
 
 export const listNameParam = z.object({ name: z.string().regex(listNamePattern, listNameMessage) });
 export const createListBody = z.strictObject({
   name: z.string().regex(listNamePattern, listNameMessage),
-  description: z.string().max(2000).default(""),
+  description: z.string().max(2000).refine(storable, unstorableMessage).default(""),
 });
 export const listEntriesQuery = z.strictObject({ ...paginationQuery, value: storableText(maxListValueLength).optional().describe("answer whether this one value is an entry") });
 export const changeEntriesQuery = z.strictObject({ mode: z.enum(listModes).default("add") });
 export const changeEntriesBody = z.strictObject({ values: z.array(z.string()).max(maxListEntries) });
 
-/** NDJSON bodies of up to a million values: 64 MB. */
-const ndjsonLimit = 64 * 1024 * 1024;
+/** NDJSON bodies of up to a million values of about 60 characters: 64 MiB. */
+const ndjsonLimit = maxListBodyBytes;
 /** Lines parsed between yields to the event loop: a large body never holds it for long. */
 const linesPerSlice = 20_000;
 

@@ -16,7 +16,8 @@ const lastUsedResolutionMs = 60_000;
 /**
  * A key's stored row is kept in memory this long after it was read: the gateway's every request
  * authenticates, and must not wait on a database busy with ingestion and evaluation. A revocation
- * takes effect at once in the process that made it, within this time in the others.
+ * takes effect at once in the process that made it; in the others once a read after this time
+ * completes (see keyStaleMs: on a busy database, up to that long).
  */
 export const keyCacheMs = 10_000;
 /**

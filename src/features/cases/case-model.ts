@@ -29,8 +29,8 @@ export const noteRequiredFor: CaseStatus[] = ["dismissed", "enforced", "resolved
 /** A hit less than this long after a dismissal is counted on the dismissed case, which is not reopened. */
 export const dismissalCooldownMs = 7 * 86_400_000;
 
-/** What a timeline entry records: the case opened (by a rule's hit), a move, a note, an assignment, an enforcement, an appeal filed or decided. */
-export const timelineKinds = ["opened", "transition", "note", "assign", "enforce", "appeal"] as const;
+/** What a timeline entry records: the case opened (by a rule's hit), a move, a note, an assignment, an enforcement, an appeal filed or decided, its rule snoozed for the account or the snooze cancelled. */
+export const timelineKinds = ["opened", "transition", "note", "assign", "enforce", "appeal", "snoozed", "snooze_cancelled"] as const;
 export type TimelineKind = (typeof timelineKinds)[number];
 
 /** What enforcing a case does to its account (and to linked accounts on request). */

@@ -7,6 +7,7 @@ import type { Hit } from "../cases/case-repository";
 import { partitionOf } from "./partitions";
 import type { ClaimedEvent } from "./claimed-batch";
 import type { PendingHit, SideHit, Suppression } from "./hit-routing";
+import { allowKeysOf } from "../suppressions/suppression-service";
 
 const json = (v: unknown) => JSON.stringify(v);
 const dayOf = (d: Date) => d.toISOString().slice(0, 10);
@@ -32,12 +33,9 @@ export async function findSuppressions(tx: Sql, pending: readonly PendingHit[], 
         SELECT 'snooze' AS type, z.id, z.reason, 0 AS rank FROM rule_snooze z
         WHERE z.account_id = p.account_id AND z.rule_id = p.rule_id AND z.cancelled_at IS NULL AND z.until > ${now}::timestamptz
         UNION ALL
-        SELECT 'allow', a.id, a.reason, 1 FROM allow_entry a
+        SELECT 'allow', a.id, a.reason, 1 FROM (${allowKeysOf(sql`p.account_id`)}) k
+        JOIN allow_entry a ON a.kind = k.kind AND a.value = k.value
         WHERE a.revoked_at IS NULL AND a.expires_at > ${now}::timestamptz AND (a.rule_id IS NULL OR a.rule_id = p.rule_id)
-          AND ((a.kind = 'accountId' AND a.value = p.account_id)
-            OR (a.kind = 'orgId' AND a.value IN (SELECT org_id FROM account WHERE id = p.account_id AND org_id IS NOT NULL
-                                                 UNION SELECT org_id FROM account_profile WHERE account_id = p.account_id AND org_id IS NOT NULL))
-            OR (a.kind = 'paymentFingerprint' AND a.value IN (SELECT k.value FROM account_link_key k WHERE k.kind = 'paymentFingerprint' AND k.account_id = p.account_id)))
       ) c ORDER BY rank, id LIMIT 1) s ON true`);
   const byIndex = new Map(rows.map((r) => [Number(r.i), { type: r.type, id: r.id, reason: r.reason } satisfies Suppression]));
   for (const p of pending) {

@@ -10,8 +10,8 @@ import type { Logger } from "../../shared/logger";
 const page = 100_000;
 
 export type ListCatalog = ListLookup & {
-  /** Holds exactly these lists, at their current versions. */
-  sync(names: readonly string[]): Promise<void>;
+  /** Holds exactly these lists, at their current versions; false when one could not be read (it is not held: try again). */
+  sync(names: readonly string[]): Promise<boolean>;
   /** name -> version held. */
   versions(): Record<string, number>;
 };
@@ -34,20 +34,22 @@ export function createListCatalog(db: Sql, logger?: Logger): ListCatalog {
   }
 
   return {
-    has: (list, value) => held.get(list)?.values.has(value) ?? false,
+    has: (list, value) => held.get(list)?.values.has(value),
     versions: () => Object.fromEntries([...held].map(([k, v]) => [k, v.version])),
     async sync(names) {
       const wanted = new Set(names);
       for (const name of held.keys()) if (!wanted.has(name)) held.delete(name);
-      if (wanted.size === 0) return;
+      if (wanted.size === 0) return true;
+      let complete = true;
       const rows = await db.query<{ name: string; version: number }>(sql`SELECT name, version FROM named_list WHERE name = ANY(${[...wanted]}::text[])`);
       const current = new Map(rows.map((r) => [r.name, r.version]));
       for (const name of wanted) {
         const version = current.get(name);
         if (version === undefined) {
-          // Rules are checked against the lists when saved; a list deleted by hand matches nothing.
-          logger?.error({ list: name }, "a rule names a list that does not exist; it matches nothing");
-          held.set(name, { version: 0, values: new Set() });
+          // Rules are checked against the lists when saved, and a named list cannot be deleted; one
+          // deleted by hand is not held, and a condition on it holds neither way (inList nor notInList).
+          logger?.error({ list: name }, "a rule names a list that does not exist; its conditions hold neither way");
+          held.delete(name);
           continue;
         }
         if (held.get(name)?.version === version) continue;
@@ -60,9 +62,16 @@ export function createListCatalog(db: Sql, logger?: Logger): ListCatalog {
             logger?.info({ list: name, version: at, size: values.size }, "named list loaded");
             break;
           }
+          logger?.warn({ list: name }, "named list changed while it was read; reading it again");
           [{ version: at } = { version: undefined }] = await db.query<{ version: number }>(sql`SELECT version FROM named_list WHERE name = ${name}`);
         }
+        if (held.get(name)?.version !== at) {
+          // Changed faster than it could be read: not held (its conditions hold neither way) until the next sync.
+          held.delete(name);
+          complete = false;
+        }
       }
+      return complete;
     },
   };
 }

@@ -14,9 +14,14 @@ import { decodeCursor, encodeCursor } from "../../shared/pagination";
 import { type Actor, appendAuditSql } from "../audit/audit-log";
 import type { ListChange, ListChangeResult, ListDetail, ListEntryPage, ListMode, ListPage, ListView } from "./list-views";
 
+/** The lock of rule writes (rule-service.ts), taken by a list's deletion too. */
+const ruleWriteLock = 4236936583016097350n;
+
 /** The most entries one list holds (and one change carries). */
 export const maxListEntries = 1_000_000;
 export const maxListValueLength = 512;
+/** The largest NDJSON body of one change (lists-router.ts): a million values of about 60 characters. */
+export const maxListBodyBytes = 64 * 1024 * 1024;
 /** Values per statement when a change is written. */
 const chunk = 10_000;
 const sampleSize = 100;
@@ -216,6 +221,9 @@ export function createListService(db: Database) {
   /** Deletes a list no rule names (409 with the rules that do). */
   async function remove(name: string, { actor, requestId }: Actor): Promise<void> {
     await db.transaction(async (tx) => {
+      // The lock every write of rules and shadows holds (rule-service.ts): no rule can come to name
+      // the list between this check of its users and the delete.
+      await tx.query(sql`SELECT pg_advisory_xact_lock(${ruleWriteLock})`);
       const r = await row(tx, name, true);
       const users = (await usage(tx)).get(name) ?? [];
       if (users.length) throw new AppError("conflict", `list '${name}' is named by rule(s) ${users.join(", ")}: change them first`, undefined, { usedBy: users });

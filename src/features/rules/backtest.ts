@@ -171,7 +171,8 @@ export async function runBacktest(
       if (!w.requestCount) return 0;
       const since = e.occurredAtMs - (q.maxAgeDays ?? defaultNewModelDays) * 86_400_000;
       let n = 0;
-      for (const [model, count] of w.modelRequests()) if ((firstSeen.get(model) ?? Number.POSITIVE_INFINITY) > since) n += count;
+      // A model missing from model_first_seen is not new, as live evaluation has it (fact-source.ts).
+      for (const [model, count] of w.modelRequests()) if ((firstSeen.get(model) ?? Number.NEGATIVE_INFINITY) > since) n += count;
       return n / w.requestCount;
     };
     return {
@@ -315,7 +316,8 @@ export function createBacktestService(db: Database, compile: RuleCompiler, hubLi
       if (refs.length) {
         lists = createListCatalog(db);
         await lists.sync(refs.map((r) => r.list));
-        const unknown = refs.filter((r) => lists!.versions()[r.list] === 0);
+        const held = lists.versions();
+        const unknown = refs.filter((r) => !Object.hasOwn(held, r.list));
         if (unknown.length) throw validationFailed(unknown.map((r) => ({ path: `rule.${r.path}`, message: `unknown list '${r.list}'` })));
       }
       // An unsaved document is version 0 to the evaluator; the result says null.

@@ -52,7 +52,7 @@ export function createRuleRegistry(
     if (fp === fingerprint) return;
     const active = await rules.activeRules();
     const running = await rules.runningShadows();
-    await lists?.sync([...new Set([...active, ...running].flatMap((r) => listRefs(r.rule.conditions).map((l) => l.list)))]);
+    const listsHeld = (await lists?.sync([...new Set([...active, ...running].flatMap((r) => listRefs(r.rule.conditions).map((l) => l.list)))])) ?? true;
     const next: RuleEvaluator[] = [];
     for (const { rule, version } of active) {
       const e = evaluatorOf(rule, version);
@@ -66,7 +66,8 @@ export function createRuleRegistry(
     compiled = next;
     shadows = nextShadows;
     byKey = new Map([...next, ...nextShadows.map((s) => s.evaluator)].map((c) => [`${c.rule.id}@${c.version}`, c]));
-    fingerprint = fp;
+    // A list that could not be read whole is tried again at the next batch.
+    fingerprint = listsHeld ? fp : undefined;
     logger.info({ rules: compiled.map((c) => `${c.rule.id}@${c.version}`), shadows: shadows.map((s) => `${s.evaluator.rule.id}@${s.evaluator.version}`) }, "rules loaded");
   }
 

@@ -3,7 +3,7 @@
 // (src/features/evaluation/hit-ledger.ts) and the account view shows it.
 import { randomUUID } from "node:crypto";
 import type { Database, Orm } from "../../db/database";
-import { sql } from "../../db/sql";
+import { type SqlQuery, sql } from "../../db/sql";
 import type { ConditionExplanation } from "../../engine/evaluation";
 import type { Prisma } from "../../generated/prisma/client";
 import { notFound, validationFailed } from "../../shared/errors";
@@ -18,6 +18,8 @@ type SnoozeRow = Prisma.RuleSnoozeGetPayload<object>;
 type SideRow = { role: "live" | "shadow"; shadow_id: string | null; rule_id: string; rule_version: number; account_id: string; occurred_at: Date; trigger_event_id: string; window: string; conditions: ConditionExplanation[]; event_ids: string[] | null; suppressed_by: SideHitView["suppressedBy"]; recorded_at: Date };
 
 const iso = (d: Date) => new Date(d).toISOString();
+/** A page's position: (created at, id) of its last row. */
+const cursorShape = z.tuple([z.iso.datetime(), z.string().max(64)]);
 
 export function toAllowView(r: AllowRow, now = new Date()): AllowEntryView {
   return {
@@ -70,6 +72,19 @@ export function toSideHitView(r: SideRow): SideHitView {
 
 export type SideHitRow = SideRow;
 
+/**
+ * The (kind, value) keys an allow entry can name for an account: its id, its orgs (from its events
+ * and its profile), the payment fingerprints it used. Each then meets allow_entry through its
+ * (kind, value) index.
+ */
+export function allowKeysOf(accountId: SqlQuery): SqlQuery {
+  return sql`
+    SELECT 'accountId' AS kind, ${accountId} AS value
+    UNION SELECT 'orgId', org_id FROM account WHERE id = ${accountId} AND org_id IS NOT NULL
+    UNION SELECT 'orgId', org_id FROM account_profile WHERE account_id = ${accountId} AND org_id IS NOT NULL
+    UNION SELECT 'paymentFingerprint', l.value FROM account_link_key l WHERE l.kind = 'paymentFingerprint' AND l.account_id = ${accountId}`;
+}
+
 export function createSuppressionService(db: Database) {
   const { prisma } = db;
   const orm = <T>(fn: (tx: Orm) => Promise<T>) => db.transaction({ orm: true }, ({ prisma: tx }) => fn(tx));
@@ -103,14 +118,18 @@ export function createSuppressionService(db: Database) {
 
   async function listAllow(q: { kind?: AllowKind; value?: string; ruleId?: string; active?: boolean; limit: number; cursor?: string }): Promise<AllowEntryPage> {
     const now = new Date();
-    const after = q.cursor ? decodeCursor(q.cursor, z.tuple([z.string(), z.string()])) : undefined;
+    const after = q.cursor ? decodeCursor(q.cursor, cursorShape) : undefined;
     const rows = await prisma.allowEntry.findMany({
       where: {
-        ...(q.kind ? { kind: q.kind } : {}),
-        ...(q.value ? { value: q.value } : {}),
-        ...(q.ruleId ? { ruleId: q.ruleId } : {}),
-        ...(q.active === true ? { revokedAt: null, expiresAt: { gt: now } } : q.active === false ? { OR: [{ revokedAt: { not: null } }, { expiresAt: { lte: now } }] } : {}),
-        ...(after ? { OR: [{ createdAt: { lt: new Date(after[0]) } }, { createdAt: new Date(after[0]), id: { lt: after[1] } }] } : {}),
+        AND: [
+          {
+            ...(q.kind ? { kind: q.kind } : {}),
+            ...(q.value ? { value: q.value } : {}),
+            ...(q.ruleId ? { ruleId: q.ruleId } : {}),
+          },
+          q.active === true ? { revokedAt: null, expiresAt: { gt: now } } : q.active === false ? { OR: [{ revokedAt: { not: null } }, { expiresAt: { lte: now } }] } : {},
+          after ? { OR: [{ createdAt: { lt: new Date(after[0]) } }, { createdAt: new Date(after[0]), id: { lt: after[1] } }] } : {},
+        ],
       },
       orderBy: [{ createdAt: "desc" }, { id: "desc" }],
       take: q.limit + 1,
@@ -157,13 +176,14 @@ export function createSuppressionService(db: Database) {
 
   async function listSnoozes(q: { accountId?: string; ruleId?: string; active?: boolean; limit: number; cursor?: string }): Promise<SnoozePage> {
     const now = new Date();
-    const after = q.cursor ? decodeCursor(q.cursor, z.tuple([z.string(), z.string()])) : undefined;
+    const after = q.cursor ? decodeCursor(q.cursor, cursorShape) : undefined;
     const rows = await prisma.ruleSnooze.findMany({
       where: {
-        ...(q.accountId ? { accountId: q.accountId } : {}),
-        ...(q.ruleId ? { ruleId: q.ruleId } : {}),
-        ...(q.active === true ? { cancelledAt: null, until: { gt: now } } : q.active === false ? { OR: [{ cancelledAt: { not: null } }, { until: { lte: now } }] } : {}),
-        ...(after ? { OR: [{ createdAt: { lt: new Date(after[0]) } }, { createdAt: new Date(after[0]), id: { lt: after[1] } }] } : {}),
+        AND: [
+          { ...(q.accountId ? { accountId: q.accountId } : {}), ...(q.ruleId ? { ruleId: q.ruleId } : {}) },
+          q.active === true ? { cancelledAt: null, until: { gt: now } } : q.active === false ? { OR: [{ cancelledAt: { not: null } }, { until: { lte: now } }] } : {},
+          after ? { OR: [{ createdAt: { lt: new Date(after[0]) } }, { createdAt: new Date(after[0]), id: { lt: after[1] } }] } : {},
+        ],
       },
       orderBy: [{ createdAt: "desc" }, { id: "desc" }],
       take: q.limit + 1,
@@ -176,12 +196,9 @@ export function createSuppressionService(db: Database) {
   /** For the account view: the allow entries and snoozes that hold for the account now, and its newest suppressed hits. */
   async function ofAccount(accountId: string, now = new Date()): Promise<AccountSuppression> {
     const allowRows = await db.query<{ id: string }>(sql`
-      SELECT a.id FROM allow_entry a
-      WHERE a.revoked_at IS NULL AND a.expires_at > ${now}::timestamptz
-        AND ((a.kind = 'accountId' AND a.value = ${accountId})
-          OR (a.kind = 'orgId' AND a.value IN (SELECT org_id FROM account WHERE id = ${accountId} AND org_id IS NOT NULL
-                                               UNION SELECT org_id FROM account_profile WHERE account_id = ${accountId} AND org_id IS NOT NULL))
-          OR (a.kind = 'paymentFingerprint' AND a.value IN (SELECT k.value FROM account_link_key k WHERE k.kind = 'paymentFingerprint' AND k.account_id = ${accountId})))`);
+      SELECT a.id FROM (${allowKeysOf(sql`${accountId}::text`)}) k
+      JOIN allow_entry a ON a.kind = k.kind AND a.value = k.value
+      WHERE a.revoked_at IS NULL AND a.expires_at > ${now}::timestamptz`);
     const [allowEntries, snoozes, hits] = await Promise.all([
       allowRows.length ? prisma.allowEntry.findMany({ where: { id: { in: allowRows.map((r) => r.id) } }, orderBy: [{ createdAt: "desc" }, { id: "desc" }] }) : [],
       prisma.ruleSnooze.findMany({ where: { accountId, cancelledAt: null, until: { gt: now } }, orderBy: [{ createdAt: "desc" }, { id: "desc" }] }),
