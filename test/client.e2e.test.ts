@@ -1,0 +1,241 @@
+// The gateway's client (clients/node) against the real server, on every test database, through a
+// small HTTP proxy that can play ClauseGuard being down (503 with Retry-After, or not answering)
+// and lose an answer after the server stored a batch: every tracked event is stored exactly once,
+// what the bounded buffer drops is counted, enforcement answers come from the cache, a background
+// refresh or the caller's policy, and the host's event loop keeps running while events flow.
+import http from "node:http";
+import type { AddressInfo } from "node:net";
+import { execFileSync, spawn } from "node:child_process";
+import path from "node:path";
+import { ClauseGuardClient, type UsageEvent } from "../clients/node/src/index";
+import { type TestServer, startTestServer } from "./support/test-server";
+import { testTargets } from "./support/test-database";
+import { usageEvent } from "./support/factories";
+
+type Mode = "up" | "busy" | "hang" | "lose-next-answer";
+
+/** A stand-in for POST /v1/events in another process: accepts every item, prints its port. */
+const sinkProgram = `
+  const http = require("node:http");
+  const server = http.createServer((req, res) => {
+    let body = "";
+    req.on("data", (c) => (body += c));
+    req.on("end", () => {
+      const n = JSON.parse(body).length;
+      res.writeHead(202, { "content-type": "application/json" }).end(JSON.stringify({ accepted: n, duplicates: 0, rejected: [] }));
+    });
+  });
+  server.listen(0, "127.0.0.1", () => console.log(server.address().port));
+`;
+
+/** A proxy in front of the server: `mode` says what it does with the next requests; it counts them by path. */
+async function startProxy(target: string) {
+  const state = { mode: "up" as Mode, seen: new Map<string, number>() };
+  const hung: http.ServerResponse[] = [];
+  const server = http.createServer(async (req, res) => {
+    const chunks: Buffer[] = [];
+    for await (const c of req) chunks.push(c as Buffer);
+    const route = (req.url ?? "").split("?")[0]!.replace(/\/v1\/accounts\/[^/]+\//, "/v1/accounts/:id/");
+    state.seen.set(route, (state.seen.get(route) ?? 0) + 1);
+    if (state.mode === "busy") {
+      res.writeHead(503, { "retry-after": "1", "content-type": "application/json" }).end('{"status":503}');
+      return;
+    }
+    if (state.mode === "hang") {
+      hung.push(res);
+      return;
+    }
+    const answer = await fetch(`${target}${req.url}`, { method: req.method, headers: { authorization: req.headers.authorization ?? "", "content-type": req.headers["content-type"] ?? "application/json" }, body: chunks.length ? Buffer.concat(chunks) : undefined });
+    const body = Buffer.from(await answer.arrayBuffer());
+    if (state.mode === "lose-next-answer" && req.method === "POST") {
+      // The server stored the batch; the answer never reaches the client.
+      state.mode = "up";
+      res.socket?.destroy();
+      return;
+    }
+    res.writeHead(answer.status, { "content-type": answer.headers.get("content-type") ?? "application/json", ...(answer.headers.get("retry-after") ? { "retry-after": answer.headers.get("retry-after")! } : {}) }).end(body);
+  });
+  await new Promise<void>((r) => server.listen(0, "127.0.0.1", r));
+  return {
+    url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
+    state,
+    release: () => hung.splice(0).forEach((r) => r.socket?.destroy()),
+    close: () => new Promise<void>((r) => {
+      hung.splice(0).forEach((x) => x.socket?.destroy());
+      server.closeAllConnections();
+      server.close(() => r());
+    }),
+  };
+}
+
+describe.each(testTargets())("the gateway's client on %s", (kind) => {
+  let server: TestServer;
+  let proxy: Awaited<ReturnType<typeof startProxy>>;
+  let gatewayKey: string;
+  const storedIds = async (accountId: string) => {
+    const ids: string[] = [];
+    let cursor: string | null = null;
+    do {
+      const page: { body: { items: { eventId: string }[]; nextCursor: string | null } } = await server.call("GET", `/v1/events?accountId=${accountId}&limit=500${cursor ? `&cursor=${cursor}` : ""}`);
+      ids.push(...page.body.items.map((e) => e.eventId));
+      cursor = page.body.nextCursor;
+    } while (cursor);
+    return ids;
+  };
+  const events = (accountId: string, n: number): UsageEvent[] =>
+    Array.from({ length: n }, () => usageEvent({ accountId, occurredAt: new Date(Date.now() - 60_000).toISOString() }) as unknown as UsageEvent);
+
+  beforeAll(async () => {
+    server = await startTestServer(kind);
+    proxy = await startProxy(server.url);
+    gatewayKey = (await server.call("POST", "/v1/keys", { body: { name: "gateway", scopes: ["events:write"] } })).body.key;
+  });
+  // Each test starts with ClauseGuard up (a failed test leaves no outage behind).
+  beforeEach(() => {
+    proxy.state.mode = "up";
+  });
+  afterAll(async () => {
+    await proxy.close();
+    await server.stop();
+  });
+
+  it("has types generated from the server's OpenAPI document, and they are current", () => {
+    const root = path.resolve(__dirname, "..");
+    expect(() => execFileSync(process.execPath, ["--import", "tsx", path.join(root, "scripts/generate-client-types.ts"), "--check"], { cwd: root, stdio: "pipe" })).not.toThrow();
+  });
+
+  it("delivers every tracked event once, in batches by count and by interval", async () => {
+    const client = new ClauseGuardClient({ url: proxy.url, key: gatewayKey, batch: { maxEvents: 500, intervalMs: 50 } });
+    const sent = events("acct_client_batches", 1234);
+    for (const e of sent) client.track(e);
+    await client.flush();
+    // And a trickle: a partial batch goes out after its interval without a flush.
+    const late = events("acct_client_batches", 3);
+    for (const e of late) client.track(e);
+    await new Promise((r) => setTimeout(r, 400));
+    expect(client.stats()).toMatchObject({ queued: 0, accepted: 1237, duplicates: 0, rejected: 0, droppedOverflow: 0, droppedUndelivered: 0 });
+    expect(client.stats().requests).toBeGreaterThanOrEqual(4);
+    expect((await storedIds("acct_client_batches")).sort()).toEqual([...sent, ...late].map((e) => e.eventId).sort());
+    await client.close();
+  });
+
+  it("waits out a busy server (Retry-After) and a lost answer, and stores no event twice", async () => {
+    const errors: string[] = [];
+    const client = new ClauseGuardClient({ url: proxy.url, key: gatewayKey, batch: { maxEvents: 100, intervalMs: 20 }, retry: { baseMs: 20 }, onError: (e) => errors.push(e.message) });
+    proxy.state.mode = "busy";
+    const sent = events("acct_client_retry", 150);
+    for (const e of sent) client.track(e);
+    await new Promise((r) => setTimeout(r, 300));
+    expect(errors.some((m) => /503; retrying in 1000 ms/.test(m))).toBe(true);
+    // The server comes back, but the answer to the first batch it stores is lost: the client sends it again.
+    proxy.state.mode = "lose-next-answer";
+    await client.flush();
+    const stats = client.stats();
+    expect(stats).toMatchObject({ queued: 0, droppedUndelivered: 0, rejected: 0 });
+    // The batch whose answer was lost was stored: sent again, the server counts it as duplicates.
+    expect(stats.accepted + stats.duplicates).toBe(150);
+    expect(stats.duplicates).toBeGreaterThan(0);
+    expect(stats.retries).toBeGreaterThanOrEqual(2);
+    const stored = await storedIds("acct_client_retry");
+    expect(stored).toHaveLength(150);
+    expect(new Set(stored).size).toBe(150);
+    await client.close();
+  });
+
+  it("bounds its buffer while ClauseGuard is down and counts what it drops (oldest or newest)", async () => {
+    proxy.state.mode = "busy";
+    const oldest = new ClauseGuardClient({ url: proxy.url, key: gatewayKey, batch: { maxEvents: 5, intervalMs: 10_000 }, buffer: { maxEvents: 10, overflow: "drop-oldest" }, retry: { baseMs: 20 } });
+    const newest = new ClauseGuardClient({ url: proxy.url, key: gatewayKey, batch: { maxEvents: 5, intervalMs: 10_000 }, buffer: { maxEvents: 10, overflow: "drop-newest" }, retry: { baseMs: 20 } });
+    const a = events("acct_client_oldest", 25);
+    const b = events("acct_client_newest", 25);
+    for (let i = 0; i < 25; i++) {
+      oldest.track(a[i]!);
+      newest.track(b[i]!);
+    }
+    // The first 5 left the buffer as a batch (in flight, retried); the buffer then holds 10 more, and the other 10 are dropped.
+    expect(oldest.stats()).toMatchObject({ droppedOverflow: 10, queued: 15 });
+    expect(newest.stats()).toMatchObject({ droppedOverflow: 10, queued: 15 });
+    proxy.state.mode = "up";
+    await Promise.all([oldest.close(), newest.close()]);
+    const ids = (list: UsageEvent[]) => list.map((e) => e.eventId).sort();
+    expect((await storedIds("acct_client_oldest")).sort()).toEqual(ids([...a.slice(0, 5), ...a.slice(15)]));
+    expect((await storedIds("acct_client_newest")).sort()).toEqual(ids(b.slice(0, 15)));
+  });
+
+  it("answers enforcement from its cache, refreshes a stale answer in the background, and answers from policy when ClauseGuard does not", async () => {
+    const reads = () => proxy.state.seen.get("/v1/accounts/:id/enforcement") ?? 0;
+    const client = new ClauseGuardClient({ url: proxy.url, key: gatewayKey, enforcement: { ttlMs: 200, deadlineMs: 2000 } });
+    // An account suspended through a case.
+    await server.call("POST", "/v1/events", { body: [usageEvent({ accountId: "acct_client_enf", outputTokens: 5000, signals: { syntheticDataRequest: true }, occurredAt: new Date().toISOString() })] });
+    await server.drain();
+    const caseId = (await server.call("GET", "/v1/cases?accountId=acct_client_enf")).body.items[0].id;
+    await server.call("POST", `/v1/cases/${caseId}/transitions`, { body: { to: "confirmed" } });
+    await server.call("POST", `/v1/cases/${caseId}/enforce`, { body: { action: "suspend", note: "extraction" } });
+
+    const before = reads();
+    expect(await client.enforcement("acct_client_enf")).toMatchObject({ status: "suspended", source: "server", caseIds: [caseId] });
+    for (let i = 0; i < 50; i++) expect(await client.enforcement("acct_client_enf")).toMatchObject({ status: "suspended", source: "cache", stale: false });
+    expect(reads() - before).toBe(1);
+    expect(client.stats().enforcement).toMatchObject({ hits: 50, misses: 1 });
+    // An active account's answer is cached too (negative caching).
+    await client.enforcement("acct_client_free");
+    expect(await client.enforcement("acct_client_free")).toMatchObject({ status: "active", source: "cache" });
+    // Past its time: answered at once from the cache, while one read refreshes it.
+    await new Promise((r) => setTimeout(r, 250));
+    expect(await client.enforcement("acct_client_enf")).toMatchObject({ source: "cache", stale: true });
+    await new Promise((r) => setTimeout(r, 100));
+    expect(await client.enforcement("acct_client_enf")).toMatchObject({ source: "cache", stale: false });
+
+    // ClauseGuard does not answer: after the deadline, the caller's policy.
+    proxy.state.mode = "hang";
+    const open = new ClauseGuardClient({ url: proxy.url, key: gatewayKey, enforcement: { deadlineMs: 50, whenUnavailable: "open" } });
+    const closed = new ClauseGuardClient({ url: proxy.url, key: gatewayKey, enforcement: { deadlineMs: 50, whenUnavailable: "closed" } });
+    const t0 = Date.now();
+    expect(await open.enforcement("acct_client_unknown")).toMatchObject({ status: "active", source: "policy" });
+    expect(await closed.enforcement("acct_client_unknown")).toMatchObject({ status: "suspended", source: "policy" });
+    expect(Date.now() - t0).toBeLessThan(1000);
+    proxy.release();
+    proxy.state.mode = "up";
+    // A webhook said the enforcement changed: the next call reads it again.
+    client.invalidate("acct_client_enf");
+    const again = reads();
+    expect(await client.enforcement("acct_client_enf")).toMatchObject({ source: "server" });
+    expect(reads() - again).toBe(1);
+    await Promise.all([client.close(), open.close(), closed.close()]);
+  });
+});
+
+describe("the gateway's client in the host's process", () => {
+  it("keeps the host's event loop running while it batches and sends (a timer-drift probe)", async () => {
+    // The receiving end in a process of its own (answering as POST /v1/events does), and no server in
+    // this one (the suites above have stopped theirs): the probe measures the client's work alone.
+    const sink = spawn(process.execPath, ["-e", sinkProgram], { stdio: ["ignore", "pipe", "inherit"] });
+    const port = await new Promise<number>((resolve) => sink.stdout!.once("data", (d: Buffer) => resolve(Number(d.toString().trim()))));
+    try {
+      const client = new ClauseGuardClient({ url: `http://127.0.0.1:${port}`, key: "cg_not_checked_by_the_sink", batch: { maxEvents: 1000, intervalMs: 20 } });
+      const sent = Array.from({ length: 20_000 }, () => usageEvent({ accountId: "acct_client_drift" }) as unknown as UsageEvent);
+      const drift: number[] = [];
+      let last = performance.now();
+      const probe = setInterval(() => {
+        const now = performance.now();
+        drift.push(now - last - 5);
+        last = now;
+      }, 5);
+      // 20,000 events tracked as a gateway would: a few hundred per tick.
+      for (let i = 0; i < sent.length; i += 200) {
+        for (const e of sent.slice(i, i + 200)) client.track(e);
+        await new Promise((r) => setImmediate(r));
+      }
+      await client.close();
+      clearInterval(probe);
+      drift.sort((x, y) => x - y);
+      const p99 = drift[Math.floor(drift.length * 0.99)]!;
+      const max = drift[drift.length - 1]!;
+      // Per batch the client serializes 1,000 events (about a millisecond): "a few ms", with room for a loaded machine.
+      expect({ p99: p99 < 15, max: max < 50, probes: drift.length > 10 }).toEqual({ p99: true, max: true, probes: true });
+      expect(client.stats()).toMatchObject({ accepted: 20_000, requests: 20 });
+    } finally {
+      sink.kill();
+    }
+  });
+});
