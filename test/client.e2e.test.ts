@@ -8,6 +8,7 @@ import type { AddressInfo } from "node:net";
 import { execFileSync, spawn } from "node:child_process";
 import path from "node:path";
 import { ClauseGuardClient, type UsageEvent } from "../clients/node/src/index";
+import { createGateway } from "../clients/node/examples/express-gateway";
 import { type TestServer, startTestServer } from "./support/test-server";
 import { testTargets } from "./support/test-database";
 import { usageEvent } from "./support/factories";
@@ -160,6 +161,35 @@ describe.each(testTargets())("the gateway's client on %s", (kind) => {
     const ids = (list: UsageEvent[]) => list.map((e) => e.eventId).sort();
     expect((await storedIds("acct_client_oldest")).sort()).toEqual(ids([...a.slice(0, 5), ...a.slice(15)]));
     expect((await storedIds("acct_client_newest")).sort()).toEqual(ids(b.slice(0, 15)));
+  });
+
+  it("runs in an Express gateway (the example): tracks each served request, refuses a suspended account", async () => {
+    const client = new ClauseGuardClient({ url: server.url, key: gatewayKey, batch: { maxEvents: 100, intervalMs: 20 } });
+    const gateway = createGateway(client).listen(0, "127.0.0.1");
+    await new Promise((r) => gateway.once("listening", r));
+    const chat = (accountId: string, prompt: string) =>
+      fetch(`http://127.0.0.1:${(gateway.address() as AddressInfo).port}/v1/chat`, { method: "POST", headers: { "content-type": "application/json", "x-account-id": accountId }, body: JSON.stringify({ prompt }) });
+    try {
+      for (const prompt of ["hello", "tell me more"]) expect((await chat("acct_client_gw", prompt)).status).toBe(200);
+      await client.flush();
+      const stored = (await server.call("GET", "/v1/events?accountId=acct_client_gw")).body.items;
+      expect(stored.map((e: { inputTokens: number; model: string }) => [e.model, e.inputTokens]).sort()).toEqual([["frontier-large", 12], ["frontier-large", 5]]);
+      // Suspended through a case; the gateway hears of it (a webhook calls invalidate) and refuses the next request.
+      await server.call("POST", "/v1/events", { body: [usageEvent({ accountId: "acct_client_gw", outputTokens: 5000, signals: { syntheticDataRequest: true }, occurredAt: new Date().toISOString() })] });
+      await server.drain();
+      const caseId = (await server.call("GET", "/v1/cases?accountId=acct_client_gw")).body.items[0].id;
+      await server.call("POST", `/v1/cases/${caseId}/transitions`, { body: { to: "confirmed" } });
+      await server.call("POST", `/v1/cases/${caseId}/enforce`, { body: { action: "suspend", note: "extraction" } });
+      client.invalidate("acct_client_gw");
+      const refused = await chat("acct_client_gw", "again");
+      expect(refused.status).toBe(403);
+      expect(await refused.json()).toEqual({ error: "account suspended", caseIds: [caseId] });
+      await client.flush();
+      expect((await server.call("GET", "/v1/events?accountId=acct_client_gw")).body.items).toHaveLength(3);
+    } finally {
+      gateway.close();
+      await client.close();
+    }
   });
 
   it("answers enforcement from its cache, refreshes a stale answer in the background, and answers from policy when ClauseGuard does not", async () => {

@@ -43,6 +43,8 @@ describe("script arguments", () => {
     ["eval-policy", ["--ring-accounts", "20000", "--ring-prefixes", "0"], /^eval:policy: --ring-prefixes must be a whole number from 1 to 65536, got '0'$/m],
     ["bench-ingest", ["--sconds", "5"], /^bench:ingest: Unknown option '--sconds'/m],
     ["demo", ["--hours", "two"], /^demo: --hours must be a whole number from 1 up, got 'two'$/m],
+    ["bench-lists", ["--entries", "0"], /^bench:lists: --entries must be a whole number from 1 to 1000000, got '0'$/m],
+    ["bench-client", ["--db", "mysql"], /^bench:client: --db must be one of pglite, postgres, got 'mysql'$/m],
   ])("%s %j exits 2 naming the option", async (name, args, message) => {
     const { code, err } = await script(name, args);
     expect({ code, err }).toEqual({ code: 2, err: expect.stringMatching(message) });
