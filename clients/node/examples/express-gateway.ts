@@ -38,9 +38,19 @@ export function clauseguardMiddleware(clauseguard: ClauseGuardClient, accountOf:
   };
 }
 
-/** The gateway: POST /v1/chat answers from a fake model and records its usage. */
-export function createGateway(clauseguard: ClauseGuardClient) {
+/**
+ * The gateway: POST /v1/chat answers from a fake model and records its usage; with a webhook
+ * secret, POST /webhooks/clauseguard takes ClauseGuard's signed webhooks (the raw body: the
+ * signature is over it) and forgets the enforcement of the accounts they name.
+ */
+export function createGateway(clauseguard: ClauseGuardClient, webhookSecret?: string) {
   const app = express();
+  if (webhookSecret) {
+    app.post("/webhooks/clauseguard", express.text({ type: "application/json", limit: "1mb" }), (req: Request, res: Response) => {
+      const r = clauseguard.handleWebhook({ body: String(req.body), timestamp: req.header("x-clauseguard-timestamp"), signature: req.header("x-clauseguard-signature") }, webhookSecret);
+      res.status(r.ok ? 204 : 401).end();
+    });
+  }
   app.use(express.json({ limit: "1mb" }));
   app.post(
     "/v1/chat",

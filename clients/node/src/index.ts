@@ -4,6 +4,7 @@
 // a retry never stores an event twice. The buffer is bounded; what it drops is counted.
 // `enforcement` answers from a cache refreshed in the background, and from the caller's policy when
 // ClauseGuard cannot answer within the deadline. Node's fetch only: no runtime dependency.
+import { createHmac, timingSafeEqual } from "node:crypto";
 import type { operations } from "./api.js";
 
 /** A usage event, as POST /v1/events takes it (the server's own schema, generated: api.ts). */
@@ -197,6 +198,38 @@ export class ClauseGuardClient {
   invalidate(accountId?: string): void {
     if (accountId === undefined) this.cache.clear();
     else this.cache.delete(accountId);
+  }
+
+  /**
+   * A ClauseGuard webhook as the receiver got it (the raw body and the X-ClauseGuard-Timestamp and
+   * X-ClauseGuard-Signature headers): verifies its signature with the shared secret and its age,
+   * and forgets the cached enforcement of every account it names (`account.enforced`, and
+   * `case.status_changed`, which lifts enforcements). `ok: false` for a delivery that is not
+   * ClauseGuard's (answer it 401); a valid one of another type invalidates nothing.
+   */
+  handleWebhook(delivery: { body: string; timestamp?: string | null; signature?: string | null }, secret: string, toleranceSeconds = 300): { ok: boolean; type?: string; invalidated: string[] } {
+    const { body, timestamp, signature } = delivery;
+    if (!timestamp || !signature || !/^\d+$/.test(timestamp)) return { ok: false, invalidated: [] };
+    if (Math.abs(Date.now() / 1000 - Number(timestamp)) > toleranceSeconds) return { ok: false, invalidated: [] };
+    const expected = Buffer.from(`sha256=${createHmac("sha256", secret).update(`${timestamp}.${body}`).digest("hex")}`);
+    const given = Buffer.from(signature);
+    if (given.length !== expected.length || !timingSafeEqual(given, expected)) return { ok: false, invalidated: [] };
+    let payload: { type?: string; data?: { accountId?: unknown; accounts?: unknown } };
+    try {
+      payload = JSON.parse(body) as typeof payload;
+    } catch {
+      return { ok: false, invalidated: [] };
+    }
+    const accounts = new Set<string>();
+    if (payload.type === "account.enforced" || payload.type === "case.status_changed") {
+      if (typeof payload.data?.accountId === "string") accounts.add(payload.data.accountId);
+      for (const a of Array.isArray(payload.data?.accounts) ? payload.data.accounts : []) {
+        const id = typeof a === "string" ? a : (a as { accountId?: unknown })?.accountId;
+        if (typeof id === "string") accounts.add(id);
+      }
+    }
+    for (const id of accounts) this.invalidate(id);
+    return { ok: true, type: payload.type, invalidated: [...accounts] };
   }
 
   private queued(): number {
