@@ -3,12 +3,9 @@
 // events a second it delivers when tracked as fast as a loop can (until flush() resolves), the
 // memory its buffer takes holding --buffer events while ClauseGuard is unreachable, and the
 // enforcement check's latency from the cache and on a miss.
-import fs from "node:fs";
 import os from "node:os";
-import path from "node:path";
 import { ClauseGuardClient, type UsageEvent } from "../clients/node/src/index";
-import { generateKey } from "../src/features/auth/api-key";
-import { freshPostgresDatabase, makeEvent, oneOf, pickAccount, quantile, repoRoot, scriptOptions, startServerProcess, wholeNumber } from "./bench-support";
+import { makeEvent, oneOf, pickAccount, quantile, scriptOptions, startBenchServer, wholeNumber } from "./bench-support";
 
 const args = scriptOptions("bench:client", {
   db: { type: "string", default: "pglite" },
@@ -22,20 +19,8 @@ const total = wholeNumber("events", args.events, 1, 10_000_000);
 const bufferSize = wholeNumber("buffer", args.buffer, 1, 10_000_000);
 
 async function main(): Promise<void> {
-  const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), "cg-bench-client-"));
-  const fresh = kind === "postgres" ? await freshPostgresDatabase(args["database-url"]!) : undefined;
-  const adminKey = generateKey().key;
-  const server = await startServerProcess(
-    {
-      CLAUSEGUARD_ADMIN_KEY: adminKey,
-      CLAUSEGUARD_DATA_DIR: dataDir,
-      CLAUSEGUARD_RULES_DIR: path.join(repoRoot, "rules"),
-      CLAUSEGUARD_RATE_LIMIT_PER_KEY: "0",
-      CLAUSEGUARD_RATE_LIMIT_PER_ADDRESS: "0",
-      ...(fresh ? { DATABASE_URL: fresh.url } : {}),
-    },
-    ["serve"],
-  );
+  const server = await startBenchServer(kind, args["database-url"]!, "client");
+  const { adminKey } = server;
   try {
     console.log(`ClauseGuard client bench: clauseguard serve on ${kind}, ${total} events, ${os.cpus().length} cores (${os.cpus()[0]?.model ?? "?"})`);
     const start = Date.parse("2026-12-01T00:00:00Z");
@@ -80,9 +65,7 @@ async function main(): Promise<void> {
     console.log(`enforcement from the cache: p50 ${f(quantile(hits, 0.5))}, p99 ${f(quantile(hits, 0.99))} (100,000 checks); stats ${JSON.stringify(check.stats().enforcement)}`);
     await client.close();
   } finally {
-    await server.stop();
-    await fresh?.drop();
-    fs.rmSync(dataDir, { recursive: true, force: true });
+    await server.close();
   }
 }
 

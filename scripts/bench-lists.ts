@@ -7,9 +7,7 @@
 // and the server's peak resident memory (VmHWM) after each step.
 import fs from "node:fs";
 import os from "node:os";
-import path from "node:path";
-import { generateKey } from "../src/features/auth/api-key";
-import { freshPostgresDatabase, oneOf, quantile, repoRoot, scriptOptions, startServerProcess, wholeNumber } from "./bench-support";
+import { oneOf, quantile, scriptOptions, startBenchServer, wholeNumber } from "./bench-support";
 
 const args = scriptOptions("bench:lists", {
   db: { type: "string", default: "pglite" },
@@ -28,20 +26,8 @@ function memory(pid: number): { rssKb: number; peakKb: number } {
 }
 
 async function main(): Promise<void> {
-  const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), "cg-bench-lists-"));
-  const fresh = kind === "postgres" ? await freshPostgresDatabase(args["database-url"]!) : undefined;
-  const adminKey = generateKey().key;
-  const server = await startServerProcess(
-    {
-      CLAUSEGUARD_ADMIN_KEY: adminKey,
-      CLAUSEGUARD_DATA_DIR: dataDir,
-      CLAUSEGUARD_RULES_DIR: path.join(repoRoot, "rules"),
-      CLAUSEGUARD_RATE_LIMIT_PER_KEY: "0",
-      CLAUSEGUARD_RATE_LIMIT_PER_ADDRESS: "0",
-      ...(fresh ? { DATABASE_URL: fresh.url } : {}),
-    },
-    ["serve"],
-  );
+  const server = await startBenchServer(kind, args["database-url"]!, "lists");
+  const { adminKey } = server;
   const call = async (method: string, p: string, body?: string, type = "application/json") => {
     const res = await fetch(`${server.url}${p}`, { method, headers: { authorization: `Bearer ${adminKey}`, ...(body ? { "content-type": type } : {}) }, body, signal: AbortSignal.timeout(600_000) });
     const text = await res.text();
@@ -117,9 +103,7 @@ async function main(): Promise<void> {
     const { rssKb, peakKb } = memory(pid);
     console.log(`first event judged against the list (the evaluation loads it whole, then looks up in a Set): ${((performance.now() - t) / 1000).toFixed(1)} s to its case; server ${mib(rssKb)} resident, peak ${mib(peakKb)}`);
   } finally {
-    await server.stop();
-    await fresh?.drop();
-    fs.rmSync(dataDir, { recursive: true, force: true });
+    await server.close();
   }
 }
 

@@ -6,11 +6,8 @@
 // times /healthz, the gateway's enforcement check and the first page of the case list. Prints
 // events/s accepted, answers by status, the probes' latencies, and how long evaluation took to
 // finish after the last post.
-import fs from "node:fs";
 import os from "node:os";
-import path from "node:path";
-import { generateKey } from "../src/features/auth/api-key";
-import { freshPostgresDatabase, makeEvent, oneOf, pickAccount, quantile, repoRoot, scriptOptions, startServerProcess, wholeNumber } from "./bench-support";
+import { makeEvent, oneOf, pickAccount, quantile, scriptOptions, startBenchServer, wholeNumber } from "./bench-support";
 
 const args = scriptOptions("bench:serve", {
   db: { type: "string", default: "pglite" },
@@ -52,20 +49,8 @@ function summary(times: number[]): string {
 }
 
 async function main(): Promise<void> {
-  const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), "cg-bench-serve-"));
-  const fresh = kind === "postgres" ? await freshPostgresDatabase(args["database-url"]!) : undefined;
-  const adminKey = generateKey().key;
-  const server = await startServerProcess(
-    {
-      CLAUSEGUARD_ADMIN_KEY: adminKey,
-      CLAUSEGUARD_DATA_DIR: dataDir,
-      CLAUSEGUARD_RULES_DIR: path.join(repoRoot, "rules"),
-      CLAUSEGUARD_RATE_LIMIT_PER_KEY: "0",
-      CLAUSEGUARD_RATE_LIMIT_PER_ADDRESS: "0",
-      ...(fresh ? { DATABASE_URL: fresh.url } : {}),
-    },
-    ["serve"],
-  );
+  const server = await startBenchServer(kind, args["database-url"]!, "serve");
+  const { adminKey } = server;
   const url = server.url;
   console.log(
     `bench:serve: clauseguard serve (API and evaluation in one process) on ${kind}, ${clients} clients posting ${batchSize}-event batches for ${seconds} s, ` +
@@ -150,9 +135,7 @@ async function main(): Promise<void> {
   }
   probing = false;
   await Promise.all(probesRunning);
-  await server.stop();
-  await fresh?.drop();
-  fs.rmSync(dataDir, { recursive: true, force: true });
+  await server.close();
 
   console.log(`posted: ${accepted.toLocaleString("en")} events acknowledged in ${(postedMs / 1000).toFixed(1)} s = ${Math.round(accepted / (postedMs / 1000)).toLocaleString("en")} events/s`);
   console.log(`answers to POST /v1/events: ${[...statuses].map(([k, v]) => `${k} x${v}`).join(", ")}; 202s ${summary(postLatency)}`);

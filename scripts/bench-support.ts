@@ -3,9 +3,11 @@
 import { type ChildProcess, spawn } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import fs from "node:fs";
+import os from "node:os";
 import path from "node:path";
 import { type ParseArgsConfig, parseArgs } from "node:util";
 import pg from "pg";
+import { generateKey } from "../src/features/auth/api-key";
 import type { UsageEventInput } from "../src/features/events/event-schemas";
 import type { ScenarioOptions } from "./scenarios/scenario-generator";
 
@@ -207,3 +209,34 @@ function forwarded(): Record<string, string> {
 }
 
 export const quantile = (sorted: number[], q: number) => sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))] ?? 0;
+
+/**
+ * `clauseguard serve` (both roles) on a fresh database, as the benches run it: the embedded one in
+ * a temporary folder, or a new PostgreSQL database; the policy pack; rate limits off. `close`
+ * stops it and removes its data.
+ */
+export async function startBenchServer(kind: "pglite" | "postgres", databaseUrl: string, name: string) {
+  const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), `cg-bench-${name}-`));
+  const fresh = kind === "postgres" ? await freshPostgresDatabase(databaseUrl) : undefined;
+  const adminKey = generateKey().key;
+  const server = await startServerProcess(
+    {
+      CLAUSEGUARD_ADMIN_KEY: adminKey,
+      CLAUSEGUARD_DATA_DIR: dataDir,
+      CLAUSEGUARD_RULES_DIR: path.join(repoRoot, "rules"),
+      CLAUSEGUARD_RATE_LIMIT_PER_KEY: "0",
+      CLAUSEGUARD_RATE_LIMIT_PER_ADDRESS: "0",
+      ...(fresh ? { DATABASE_URL: fresh.url } : {}),
+    },
+    ["serve"],
+  );
+  return {
+    ...server,
+    adminKey,
+    async close() {
+      await server.stop();
+      await fresh?.drop();
+      fs.rmSync(dataDir, { recursive: true, force: true });
+    },
+  };
+}

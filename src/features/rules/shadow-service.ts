@@ -48,11 +48,6 @@ export function toShadowView(r: ShadowRow, now = new Date()): ShadowView {
 }
 
 export function createShadowService(db: Database, rules: Pick<RuleService, "writing" | "ruleView">) {
-  async function running(ruleId: string, tx = db as Pick<Database, "query">): Promise<ShadowRow | undefined> {
-    const [r] = await tx.query<ShadowRow>(sql`SELECT * FROM rule_shadow WHERE rule_id = ${ruleId} AND stopped_at IS NULL`);
-    return r;
-  }
-
   /** Puts `version` of the rule in shadow until `endsAt` (or until stopped). One shadow per rule at a time. */
   async function start(ruleId: string, input: { version: number; endsAt?: Date }, { actor, requestId }: Actor, now = new Date()): Promise<ShadowView> {
     if (input.endsAt && input.endsAt <= now) throw validationFailed([{ path: "body.endsAt", message: "must be in the future" }]);
@@ -206,7 +201,7 @@ export function createShadowService(db: Database, rules: Pick<RuleService, "writ
     };
   }
 
-  return { start, stop, promote, get, report, running };
+  return { start, stop, promote, get, report };
 }
 
 export type ShadowService = ReturnType<typeof createShadowService>;

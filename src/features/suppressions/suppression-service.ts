@@ -21,7 +21,7 @@ const iso = (d: Date) => new Date(d).toISOString();
 /** A page's position: (created at, id) of its last row. */
 const cursorShape = z.tuple([z.iso.datetime(), z.string().max(64)]);
 
-export function toAllowView(r: AllowRow, now = new Date()): AllowEntryView {
+function toAllowView(r: AllowRow, now = new Date()): AllowEntryView {
   return {
     id: r.id,
     kind: r.kind as AllowKind,
@@ -37,7 +37,7 @@ export function toAllowView(r: AllowRow, now = new Date()): AllowEntryView {
   };
 }
 
-export function toSnoozeView(r: SnoozeRow, now = new Date()): SnoozeView {
+function toSnoozeView(r: SnoozeRow, now = new Date()): SnoozeView {
   return {
     id: r.id,
     ruleId: r.ruleId,
@@ -53,7 +53,7 @@ export function toSnoozeView(r: SnoozeRow, now = new Date()): SnoozeView {
   };
 }
 
-export function toSideHitView(r: SideRow): SideHitView {
+function toSideHitView(r: SideRow): SideHitView {
   return {
     role: r.role,
     shadowId: r.shadow_id,
@@ -70,7 +70,6 @@ export function toSideHitView(r: SideRow): SideHitView {
   };
 }
 
-export type SideHitRow = SideRow;
 
 /**
  * The (kind, value) keys an allow entry can name for an account: its id, its orgs (from its events
