@@ -300,9 +300,19 @@ describe.each(testTargets())("rule lifecycle on %s", (kind) => {
       expect(report.onlyCandidate[0].sample.candidate).toMatchObject({ ruleVersion: 2, occurredAt: at(13), conditions: [expect.objectContaining({ factValue: 6013, result: true })] });
       expect(report.days.reduce((n: number, d: { candidateHits: number }) => n + d.candidateHits, 0)).toBe(8);
 
-      // The shadow's hits are the backtest's of version 2 over the same period.
-      const bt = (await server.call("POST", "/v1/rules/test.shadowed/backtest", { body: { version: 2, from: at(10), to: at(14) } })).body;
-      const inPeriod = (await server.call("GET", `/v1/rules/test.shadowed/shadow/report?from=${at(10)}&to=${at(14)}`)).body;
+      // An allow entry on an account both versions hit: the shadow's report shows its hits as suppressed, and no case opens.
+      const allow = await server.call("POST", "/v1/allow-entries", { body: { kind: "accountId", value: "acct_sh4", ruleId: "test.shadowed", reason: "a red-team account", expiresAt: new Date(Date.now() + 86_400_000).toISOString() } });
+      await post([usageEvent({ accountId: "acct_sh4", occurredAt: at(15), outputTokens: 9600 }), usageEvent({ accountId: "acct_sh4", occurredAt: at(16), outputTokens: 9700 })]);
+      expect((await casesOf("test.shadowed")).map((c) => c.accountId)).toEqual(["acct_sh1"]);
+      const allowed = (await server.call("GET", "/v1/rules/test.shadowed/shadow/report")).body;
+      expect(allowed.totals).toEqual({ candidateHits: 10, activeHits: 6, suppressedHits: 4, onlyCandidate: 1, onlyActive: 0, both: 2 });
+      expect(allowed.both.find((a: { accountId: string }) => a.accountId === "acct_sh4")).toMatchObject({ candidateHits: 2, activeHits: 2, suppressedHits: 4, sample: { candidate: { suppressed: true, occurredAt: at(16) }, active: { suppressed: true } } });
+      expect(allowed.both.find((a: { accountId: string }) => a.accountId === "acct_sh1")).toMatchObject({ suppressedHits: 0, sample: { candidate: { suppressed: false } } });
+      await server.call("DELETE", `/v1/allow-entries/${allow.body.id}`);
+
+      // The shadow's hits are the backtest's of version 2 over the same period (both ranges include their ends).
+      const bt = (await server.call("POST", "/v1/rules/test.shadowed/backtest", { body: { version: 2, from: at(10), to: at(13) } })).body;
+      const inPeriod = (await server.call("GET", `/v1/rules/test.shadowed/shadow/report?from=${at(10)}&to=${at(13)}`)).body;
       expect(inPeriod.totals).toEqual(report.totals);
       const fromBacktest = bt.hits.map((h: { accountId: string; hitCount: number; firstHitAt: string; lastHitAt: string }) => [h.accountId, h.hitCount, h.firstHitAt, h.lastHitAt]).sort();
       const fromShadow = [...report.onlyCandidate, ...report.both].map((a: { accountId: string; candidateHits: number; firstHitAt: string; lastHitAt: string }) => [a.accountId, a.candidateHits, a.firstHitAt, a.lastHitAt]).sort();

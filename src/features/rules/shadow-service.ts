@@ -129,7 +129,7 @@ export function createShadowService(db: Database, rules: Pick<RuleService, "writ
 
   /**
    * Accounts hit only by the candidate, only by the active version, and by both, over the hits of
-   * events that occurred in [from, to) (each unbounded by default: the whole run), with the newest hit of each side as evidence
+   * events that occurred in [from, to] (inclusive, as a backtest's range) (each unbounded by default: the whole run), with the newest hit of each side as evidence
    * and counts per UTC day. Reads the shadow's side hits only (an index range on shadow_id, time).
    */
   async function report(ruleId: string, q: { from?: Date; to?: Date; shadowId?: string; limit?: number }, now = new Date()): Promise<ShadowReport> {
@@ -144,7 +144,7 @@ export function createShadowService(db: Database, rules: Pick<RuleService, "writ
              count(*) FILTER (WHERE role = 'live')::int AS active,
              count(suppressed_by)::int AS suppressed,
              min(occurred_at) AS first_at, max(occurred_at) AS last_at
-      FROM side_hit WHERE shadow_id = ${row.id} AND (${from}::timestamptz IS NULL OR occurred_at >= ${from}::timestamptz) AND (${to}::timestamptz IS NULL OR occurred_at < ${to}::timestamptz)
+      FROM side_hit WHERE shadow_id = ${row.id} AND (${from}::timestamptz IS NULL OR occurred_at >= ${from}::timestamptz) AND (${to}::timestamptz IS NULL OR occurred_at <= ${to}::timestamptz)
       GROUP BY account_id`);
     const days = await db.query<{ day: string; candidate: number; active: number; candidate_accounts: number; active_accounts: number }>(sql`
       SELECT to_char(date_trunc('day', occurred_at AT TIME ZONE 'UTC'), 'YYYY-MM-DD') AS day,
@@ -152,7 +152,7 @@ export function createShadowService(db: Database, rules: Pick<RuleService, "writ
              count(*) FILTER (WHERE role = 'live')::int AS active,
              count(DISTINCT account_id) FILTER (WHERE role = 'shadow')::int AS candidate_accounts,
              count(DISTINCT account_id) FILTER (WHERE role = 'live')::int AS active_accounts
-      FROM side_hit WHERE shadow_id = ${row.id} AND (${from}::timestamptz IS NULL OR occurred_at >= ${from}::timestamptz) AND (${to}::timestamptz IS NULL OR occurred_at < ${to}::timestamptz)
+      FROM side_hit WHERE shadow_id = ${row.id} AND (${from}::timestamptz IS NULL OR occurred_at >= ${from}::timestamptz) AND (${to}::timestamptz IS NULL OR occurred_at <= ${to}::timestamptz)
       GROUP BY 1 ORDER BY 1`);
     const byHits = (a: (typeof perAccount)[number], b: (typeof perAccount)[number]) => b.candidate + b.active - (a.candidate + a.active) || (a.account_id < b.account_id ? -1 : 1);
     const groups = {
@@ -164,7 +164,7 @@ export function createShadowService(db: Database, rules: Pick<RuleService, "writ
     const samples = listed.length
       ? await db.query<{ account_id: string; role: string; rule_version: number; occurred_at: Date; trigger_event_id: string; window: string; conditions: ConditionExplanation[]; suppressed: boolean }>(sql`
           SELECT DISTINCT ON (account_id, role) account_id, role, rule_version, occurred_at, trigger_event_id, "window", conditions, suppressed_by IS NOT NULL AS suppressed
-          FROM side_hit WHERE shadow_id = ${row.id} AND account_id = ANY(${listed}::text[]) AND (${from}::timestamptz IS NULL OR occurred_at >= ${from}::timestamptz) AND (${to}::timestamptz IS NULL OR occurred_at < ${to}::timestamptz)
+          FROM side_hit WHERE shadow_id = ${row.id} AND account_id = ANY(${listed}::text[]) AND (${from}::timestamptz IS NULL OR occurred_at >= ${from}::timestamptz) AND (${to}::timestamptz IS NULL OR occurred_at <= ${to}::timestamptz)
           ORDER BY account_id, role, occurred_at DESC, id DESC`)
       : [];
     const sampleOf = new Map(samples.map((s) => [`${s.account_id}/${s.role}`, s]));
