@@ -3,6 +3,7 @@
 import { type ChildProcess, spawn } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import fs from "node:fs";
+import net from "node:net";
 import os from "node:os";
 import path from "node:path";
 import { type ParseArgsConfig, parseArgs } from "node:util";
@@ -213,30 +214,51 @@ export const quantile = (sorted: number[], q: number) => sorted[Math.min(sorted.
 /**
  * `clauseguard serve` (both roles) on a fresh database, as the benches run it: the embedded one in
  * a temporary folder, or a new PostgreSQL database; the policy pack; rate limits off. `close`
- * stops it and removes its data.
+ * stops it and removes its data. With a port, `stopKeepingData` and `startAgain` restart it at the
+ * same address (a test's ClauseGuard restart).
  */
-export async function startBenchServer(kind: "pglite" | "postgres", databaseUrl: string, name: string) {
+export async function startBenchServer(kind: "pglite" | "postgres", databaseUrl: string, name: string, opts: { port?: number } = {}) {
   const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), `cg-bench-${name}-`));
   const fresh = kind === "postgres" ? await freshPostgresDatabase(databaseUrl) : undefined;
   const adminKey = generateKey().key;
-  const server = await startServerProcess(
-    {
-      CLAUSEGUARD_ADMIN_KEY: adminKey,
-      CLAUSEGUARD_DATA_DIR: dataDir,
-      CLAUSEGUARD_RULES_DIR: path.join(repoRoot, "rules"),
-      CLAUSEGUARD_RATE_LIMIT_PER_KEY: "0",
-      CLAUSEGUARD_RATE_LIMIT_PER_ADDRESS: "0",
-      ...(fresh ? { DATABASE_URL: fresh.url } : {}),
-    },
-    ["serve"],
-  );
+  const env = {
+    CLAUSEGUARD_ADMIN_KEY: adminKey,
+    CLAUSEGUARD_DATA_DIR: dataDir,
+    CLAUSEGUARD_RULES_DIR: path.join(repoRoot, "rules"),
+    CLAUSEGUARD_RATE_LIMIT_PER_KEY: "0",
+    CLAUSEGUARD_RATE_LIMIT_PER_ADDRESS: "0",
+    ...(fresh ? { DATABASE_URL: fresh.url } : {}),
+    ...(opts.port ? { PORT: String(opts.port) } : {}),
+  };
+  const server = await startServerProcess(env, ["serve"]);
+  let current: typeof server | undefined = server;
   return {
     ...server,
     adminKey,
+    async stopKeepingData() {
+      await current?.stop();
+      current = undefined;
+    },
+    async startAgain() {
+      if (!opts.port) throw new Error("startAgain needs the port the server was started with");
+      current ??= await startServerProcess(env, ["serve"]);
+    },
     async close() {
-      await server.stop();
+      await current?.stop();
       await fresh?.drop();
       fs.rmSync(dataDir, { recursive: true, force: true });
     },
   };
+}
+
+/** A TCP port free on 127.0.0.1 right now. */
+export async function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const s = net.createServer();
+    s.once("error", reject);
+    s.listen(0, "127.0.0.1", () => {
+      const { port } = s.address() as net.AddressInfo;
+      s.close(() => resolve(port));
+    });
+  });
 }

@@ -6,38 +6,52 @@
 import http from "node:http";
 import type { AddressInfo } from "node:net";
 import { execFileSync, spawn } from "node:child_process";
+import fs from "node:fs";
+import os from "node:os";
 import path from "node:path";
 import { ClauseGuardClient, type UsageEvent } from "../clients/node/src/index";
+import { freePort, startBenchServer } from "../scripts/bench-support";
 import { createGateway } from "../clients/node/examples/express-gateway";
 import { type TestServer, startTestServer } from "./support/test-server";
 import { testTargets } from "./support/test-database";
 import { usageEvent } from "./support/factories";
 
-type Mode = "up" | "busy" | "hang" | "lose-next-answer";
+type Mode = "up" | "busy" | "hang" | "lose-next-answer" | "refuse-gzip";
 
-/** A stand-in for POST /v1/events in another process: accepts every item, prints its port. */
+/** A stand-in for POST /v1/events in another process: takes gzip (and says so), accepts every item, prints its port. */
 const sinkProgram = `
   const http = require("node:http");
+  const zlib = require("node:zlib");
   const server = http.createServer((req, res) => {
-    let body = "";
-    req.on("data", (c) => (body += c));
+    const chunks = [];
+    req.on("data", (c) => chunks.push(c));
     req.on("end", () => {
-      const n = JSON.parse(body).length;
-      res.writeHead(202, { "content-type": "application/json" }).end(JSON.stringify({ accepted: n, duplicates: 0, rejected: [] }));
+      const raw = Buffer.concat(chunks);
+      const body = (req.headers["content-encoding"] === "gzip" ? zlib.gunzipSync(raw) : raw).toString();
+      const n = body.startsWith("[") ? JSON.parse(body).length : body.trim().split("\\n").length;
+      res.writeHead(202, { "content-type": "application/json", "accept-encoding": "gzip" }).end(JSON.stringify({ accepted: n, duplicates: 0, rejected: [] }));
     });
   });
   server.listen(0, "127.0.0.1", () => console.log(server.address().port));
 `;
 
-/** A proxy in front of the server: `mode` says what it does with the next requests; it counts them by path. */
+/**
+ * A proxy in front of the server: `mode` says what it does with the next requests; it counts them
+ * by path, and notes each event batch's Content-Type and Content-Encoding.
+ */
 async function startProxy(target: string) {
-  const state = { mode: "up" as Mode, seen: new Map<string, number>() };
+  const state = { mode: "up" as Mode, seen: new Map<string, number>(), batches: [] as string[] };
   const hung: http.ServerResponse[] = [];
   const server = http.createServer(async (req, res) => {
     const chunks: Buffer[] = [];
     for await (const c of req) chunks.push(c as Buffer);
     const route = (req.url ?? "").split("?")[0]!.replace(/\/v1\/accounts\/[^/]+\//, "/v1/accounts/:id/");
     state.seen.set(route, (state.seen.get(route) ?? 0) + 1);
+    if (route === "/v1/events" && req.method === "POST") state.batches.push(`${req.headers["content-type"]} ${req.headers["content-encoding"] ?? "identity"}`);
+    if (state.mode === "refuse-gzip" && req.headers["content-encoding"]) {
+      res.writeHead(415, { "content-type": "application/json" }).end('{"status":415}');
+      return;
+    }
     if (state.mode === "busy") {
       res.writeHead(503, { "retry-after": "1", "content-type": "application/json" }).end('{"status":503}');
       return;
@@ -46,7 +60,9 @@ async function startProxy(target: string) {
       hung.push(res);
       return;
     }
-    const answer = await fetch(`${target}${req.url}`, { method: req.method, headers: { authorization: req.headers.authorization ?? "", "content-type": req.headers["content-type"] ?? "application/json" }, body: chunks.length ? Buffer.concat(chunks) : undefined });
+    const forwarded: Record<string, string> = { authorization: req.headers.authorization ?? "", "content-type": req.headers["content-type"] ?? "application/json" };
+    if (req.headers["content-encoding"]) forwarded["content-encoding"] = req.headers["content-encoding"];
+    const answer = await fetch(`${target}${req.url}`, { method: req.method, headers: forwarded, body: chunks.length ? Buffer.concat(chunks) : undefined });
     const body = Buffer.from(await answer.arrayBuffer());
     if (state.mode === "lose-next-answer" && req.method === "POST") {
       // The server stored the batch; the answer never reaches the client.
@@ -54,7 +70,10 @@ async function startProxy(target: string) {
       res.socket?.destroy();
       return;
     }
-    res.writeHead(answer.status, { "content-type": answer.headers.get("content-type") ?? "application/json", ...(answer.headers.get("retry-after") ? { "retry-after": answer.headers.get("retry-after")! } : {}) }).end(body);
+    const passed = Object.fromEntries(["retry-after", "accept-encoding"].flatMap((h) => (answer.headers.get(h) ? [[h, answer.headers.get(h)!]] : [])));
+    // A proxy that does not take gzip says nothing of the encodings the server takes.
+    if (state.mode === "refuse-gzip") delete passed["accept-encoding"];
+    res.writeHead(answer.status, { "content-type": answer.headers.get("content-type") ?? "application/json", ...passed }).end(body);
   });
   await new Promise<void>((r) => server.listen(0, "127.0.0.1", r));
   return {
@@ -69,23 +88,27 @@ async function startProxy(target: string) {
   };
 }
 
+const events = (accountId: string, n: number): UsageEvent[] =>
+  Array.from({ length: n }, () => usageEvent({ accountId, occurredAt: new Date(Date.now() - 60_000).toISOString() }) as unknown as UsageEvent);
+
+/** Every stored event id of an account, through GET /v1/events at `url`. */
+async function storedEventIds(url: string, key: string, accountId: string): Promise<string[]> {
+  const ids: string[] = [];
+  let cursor: string | null = null;
+  do {
+    const res = await fetch(`${url}/v1/events?accountId=${accountId}&limit=500${cursor ? `&cursor=${cursor}` : ""}`, { headers: { authorization: `Bearer ${key}` } });
+    const page = (await res.json()) as { items: { eventId: string }[]; nextCursor: string | null };
+    ids.push(...page.items.map((e) => e.eventId));
+    cursor = page.nextCursor;
+  } while (cursor);
+  return ids;
+}
+
 describe.each(testTargets())("the gateway's client on %s", (kind) => {
   let server: TestServer;
   let proxy: Awaited<ReturnType<typeof startProxy>>;
   let gatewayKey: string;
-  const storedIds = async (accountId: string) => {
-    const ids: string[] = [];
-    let cursor: string | null = null;
-    do {
-      const page: { body: { items: { eventId: string }[]; nextCursor: string | null } } = await server.call("GET", `/v1/events?accountId=${accountId}&limit=500${cursor ? `&cursor=${cursor}` : ""}`);
-      ids.push(...page.body.items.map((e) => e.eventId));
-      cursor = page.body.nextCursor;
-    } while (cursor);
-    return ids;
-  };
-  const events = (accountId: string, n: number): UsageEvent[] =>
-    Array.from({ length: n }, () => usageEvent({ accountId, occurredAt: new Date(Date.now() - 60_000).toISOString() }) as unknown as UsageEvent);
-
+  const storedIds = (accountId: string) => storedEventIds(server.url, server.adminKey, accountId);
   beforeAll(async () => {
     server = await startTestServer(kind);
     proxy = await startProxy(server.url);
@@ -118,6 +141,66 @@ describe.each(testTargets())("the gateway's client on %s", (kind) => {
     expect(client.stats().requests).toBeGreaterThanOrEqual(4);
     expect((await storedIds("acct_client_batches")).sort()).toEqual([...sent, ...late].map((e) => e.eventId).sort());
     await client.close();
+  });
+
+  it("sends NDJSON or JSON, gzip-compressed once the server says it takes gzip, and plain to a proxy that refuses gzip", async () => {
+    proxy.state.batches.length = 0;
+    const auto = new ClauseGuardClient({ url: proxy.url, key: gatewayKey, batch: { maxEvents: 100, intervalMs: 20 } });
+    const sent = events("acct_client_gzip", 300);
+    for (const e of sent) auto.track(e);
+    await auto.close();
+    // The first batch goes plain: the server has not said yet. Its answer's Accept-Encoding turns gzip on.
+    expect(proxy.state.batches).toEqual(["application/x-ndjson identity", "application/x-ndjson gzip", "application/x-ndjson gzip"]);
+    expect(auto.stats()).toMatchObject({ accepted: 300, rejected: 0, requests: 3, compressedRequests: 2 });
+
+    // JSON arrays, compressed from the first request.
+    proxy.state.batches.length = 0;
+    const json = new ClauseGuardClient({ url: proxy.url, key: gatewayKey, batch: { maxEvents: 100, intervalMs: 20, format: "json", compression: "gzip" } });
+    const more = events("acct_client_gzip", 100);
+    for (const e of more) json.track(e);
+    await json.close();
+    expect(proxy.state.batches).toEqual(["application/json gzip"]);
+    expect(json.stats()).toMatchObject({ accepted: 100, compressedRequests: 1 });
+
+    // A proxy that refuses gzip (415): the same batch again, plain, and no more compressed ones.
+    proxy.state.mode = "refuse-gzip";
+    proxy.state.batches.length = 0;
+    const errors: string[] = [];
+    const refused = new ClauseGuardClient({ url: proxy.url, key: gatewayKey, batch: { maxEvents: 100, intervalMs: 20, compression: "gzip" }, onError: (e) => errors.push(e.message) });
+    const late = events("acct_client_gzip", 200);
+    for (const e of late) refused.track(e);
+    await refused.close();
+    expect(proxy.state.batches).toEqual(["application/x-ndjson gzip", "application/x-ndjson identity", "application/x-ndjson identity"]);
+    expect(errors).toEqual([expect.stringContaining("415")]);
+    expect(refused.stats()).toMatchObject({ accepted: 200, rejected: 0, retries: 0 });
+    expect((await storedIds("acct_client_gzip")).sort()).toEqual([...sent, ...more, ...late].map((e) => e.eventId).sort());
+  });
+
+  it("never throws at the caller: an event it cannot serialize is counted as rejected", async () => {
+    const errors: string[] = [];
+    const client = new ClauseGuardClient({ url: proxy.url, key: gatewayKey, batch: { intervalMs: 10 }, onError: (e) => errors.push(e.message) });
+    const cyclic = { ...events("acct_client_cyclic", 1)[0]! } as UsageEvent & { self?: unknown };
+    cyclic.self = cyclic;
+    expect(() => client.track(cyclic)).not.toThrow();
+    expect(() => client.track(undefined as unknown as UsageEvent)).not.toThrow();
+    const fine = events("acct_client_cyclic", 1);
+    client.track(fine[0]!);
+    await client.close();
+    expect(client.stats()).toMatchObject({ accepted: 1, rejected: 2 });
+    expect(errors).toEqual([expect.stringContaining("could not be serialized"), expect.stringContaining("could not be serialized")]);
+    expect(await storedIds("acct_client_cyclic")).toEqual([fine[0]!.eventId]);
+  });
+
+  it("gives up at close() after its timeout, counting what it could not deliver", async () => {
+    proxy.state.mode = "hang";
+    const client = new ClauseGuardClient({ url: proxy.url, key: gatewayKey, batch: { maxEvents: 10, intervalMs: 10 } });
+    for (const e of events("acct_client_timeout", 25)) client.track(e);
+    const t0 = Date.now();
+    await client.close({ timeoutMs: 300 });
+    expect(Date.now() - t0).toBeLessThan(2000);
+    // The batch in flight and the 15 held: none stored, each counted.
+    expect(client.stats()).toMatchObject({ queued: 0, accepted: 0, droppedUndelivered: 25 });
+    proxy.release();
   });
 
   it("waits out a busy server (Retry-After) and a lost answer, and stores no event twice", async () => {
@@ -235,6 +318,68 @@ describe.each(testTargets())("the gateway's client on %s", (kind) => {
   });
 });
 
+describe.each(testTargets())("the gateway's client with a spill folder, across restarts, on %s", (kind) => {
+  // `clauseguard serve` in a process of its own, stopped and started again at the same address.
+  let server: Awaited<ReturnType<typeof startBenchServer>>;
+  let dir: string;
+  beforeAll(async () => {
+    server = await startBenchServer(kind, process.env.TEST_DATABASE_URL ?? "", "client-spill", { port: await freePort() });
+    dir = fs.mkdtempSync(path.join(os.tmpdir(), "cg-client-spill-"));
+  });
+  afterAll(async () => {
+    await server.close();
+    fs.rmSync(dir, { recursive: true, force: true });
+  });
+  const batchFiles = () => fs.readdirSync(dir).filter((f) => f.endsWith(".ndjson"));
+
+  it("loses nothing while ClauseGuard restarts, nor when the gateway restarts during the outage, and stores nothing twice", async () => {
+    const options = { url: server.url, key: server.adminKey, batch: { maxEvents: 100, intervalMs: 20 }, buffer: { maxEvents: 500 }, retry: { baseMs: 50, maxMs: 300 }, spill: { dir } };
+    const sent = events("acct_client_spill", 3000);
+    // 50 events every 2 ms (25,000 a second): the folder's writes keep up, so nothing is dropped.
+    const track = async (client: ClauseGuardClient, list: UsageEvent[]) => {
+      for (let i = 0; i < list.length; i += 50) {
+        for (const e of list.slice(i, i + 50)) client.track(e);
+        await new Promise((r) => setTimeout(r, 2));
+      }
+    };
+    const first = new ClauseGuardClient(options);
+    await track(first, sent.slice(0, 1000));
+    await first.flush();
+    // The buffer overflowed into the folder on the way (tracked faster than sent); all was delivered.
+    expect(first.stats()).toMatchObject({ accepted: 1000, droppedOverflow: 0, onDisk: { events: 0 } });
+
+    // ClauseGuard stops: 1,000 more events, twice what the buffer holds.
+    await server.stopKeepingData();
+    await track(first, sent.slice(1000, 2000));
+    await new Promise((r) => setTimeout(r, 300));
+    const during = first.stats();
+    expect(during.droppedOverflow).toBe(0);
+    expect(during.onDisk.events).toBeGreaterThanOrEqual(500);
+    // A second client on the same folder is refused while the first holds it.
+    expect(() => new ClauseGuardClient(options)).toThrow(/in use/);
+
+    // The gateway restarts during the outage: what it holds goes to the folder.
+    await first.close({ timeoutMs: 5000 });
+    expect(first.stats()).toMatchObject({ queued: 0, droppedOverflow: 0, droppedUndelivered: 0, onDisk: { events: 1000 } });
+    expect(batchFiles().length).toBe(first.stats().onDisk.batches);
+
+    // Both come back; the new client sends what the folder holds, then its own events.
+    await server.startAgain();
+    const second = new ClauseGuardClient(options);
+    expect(second.stats().onDisk.events).toBe(1000);
+    await track(second, sent.slice(2000));
+    await second.flush();
+    expect(second.stats()).toMatchObject({ queued: 0, droppedOverflow: 0, droppedUndelivered: 0, rejected: 0, onDisk: { batches: 0, events: 0 } });
+    expect(second.stats().accepted + second.stats().duplicates).toBe(2000);
+    expect(batchFiles()).toEqual([]);
+    const stored = await storedEventIds(server.url, server.adminKey, "acct_client_spill");
+    expect(stored.length).toBe(3000);
+    expect(new Set(stored)).toEqual(new Set(sent.map((e) => e.eventId)));
+    await second.close();
+    expect(fs.readdirSync(dir)).toEqual([]);
+  });
+});
+
 describe.each(testTargets())("the gateway's client with ClauseGuard's webhooks on %s", (kind) => {
   const secret = "a-webhook-secret-shared-with-the-gateway";
   let server: TestServer;
@@ -291,7 +436,10 @@ describe("the gateway's client in the host's process", () => {
     // The receiving end in a process of its own (answering as POST /v1/events does), and no server in
     // this one (the suites above have stopped theirs): the probe measures the client's work alone.
     const sink = spawn(process.execPath, ["-e", sinkProgram], { stdio: ["ignore", "pipe", "inherit"] });
-    const port = await new Promise<number>((resolve) => sink.stdout!.once("data", (d: Buffer) => resolve(Number(d.toString().trim()))));
+    const port = await new Promise<number>((resolve, reject) => {
+      sink.stdout!.once("data", (d: Buffer) => resolve(Number(d.toString().trim())));
+      sink.once("exit", (code) => reject(new Error(`the sink exited with ${code}`)));
+    });
     try {
       const client = new ClauseGuardClient({ url: `http://127.0.0.1:${port}`, key: "cg_not_checked_by_the_sink", batch: { maxEvents: 1000, intervalMs: 20 } });
       const sent = Array.from({ length: 20_000 }, () => usageEvent({ accountId: "acct_client_drift" }) as unknown as UsageEvent);
@@ -326,7 +474,8 @@ describe("the gateway's client in the host's process", () => {
       // other jest worker shares the two cores (CPU time counts the process's GC threads too), and
       // still catch a client that serializes or parses a whole buffer at once (hundreds of ms).
       expect({ p50: p50 < 10, max: max < 100, probes: gaps.length > 10, blocked: { p50, max } }).toEqual({ p50: true, max: true, probes: true, blocked: { p50, max } });
-      expect(client.stats()).toMatchObject({ accepted: 20_000, requests: 20 });
+      // Compressed after the first answer said the sink takes gzip.
+      expect(client.stats()).toMatchObject({ accepted: 20_000, requests: 20, compressedRequests: 19 });
     } finally {
       sink.kill();
     }

@@ -1,6 +1,7 @@
 // POST /v1/events and GET /v1/events over HTTP, on every test database: authentication and scopes,
 // per-item validation with field paths, idempotency (in a batch, across batches, under concurrency),
 // NDJSON, whole-request rejections that store nothing, and the filtered, cursor-paginated list.
+import { brotliCompressSync, deflateSync, gzipSync } from "node:zlib";
 import { type TestServer, startTestServer } from "./support/test-server";
 import { testTargets } from "./support/test-database";
 import { usageEvent } from "./support/factories";
@@ -405,6 +406,38 @@ describe.each(testTargets())("usage events API on %s", (kind) => {
       const fits = await small.call("POST", "/v1/events", { body: events.slice(0, 2) });
       expect(fits.status).toBe(202);
       expect(fits.body).toEqual({ accepted: 2, duplicates: 0, rejected: [] });
+    });
+
+    it("takes gzip, deflate and brotli bodies, counts its limit on the inflated bytes, and says which encodings it takes", async () => {
+      const post = (body: Buffer, encoding: string, contentType = "application/x-ndjson") =>
+        fetch(`${small.url}/v1/events`, { method: "POST", headers: { authorization: `Bearer ${small.adminKey}`, "content-type": contentType, "content-encoding": encoding }, body });
+      const events = Array.from({ length: 3 }, () => usageEvent({ accountId: "acct_gzip" }));
+      const gz = await post(gzipSync(events.map((e) => JSON.stringify(e)).join("\n")), "gzip");
+      expect(gz.status).toBe(202);
+      expect(gz.headers.get("accept-encoding")).toBe("gzip, deflate, br");
+      expect(await gz.json()).toEqual({ accepted: 3, duplicates: 0, rejected: [] });
+      const more = [usageEvent({ accountId: "acct_gzip" })];
+      const deflated = await post(deflateSync(JSON.stringify(more)), "deflate", "application/json");
+      expect(await deflated.json()).toEqual({ accepted: 1, duplicates: 0, rejected: [] });
+      expect(idsOf(await listAll(small, "accountId=acct_gzip")).sort()).toEqual(idsOf([...events, ...more] as { eventId: string }[]).sort());
+
+      // 100 KB of JSON that compresses to a few hundred bytes: the 2 KB limit counts the inflated body.
+      const bomb = gzipSync(JSON.stringify(Array.from({ length: 10 }, () => usageEvent({ accountId: "acct_gzip_bomb", model: "m".repeat(10_000) }))));
+      expect(bomb.length).toBeLessThan(2048);
+      const refused = await post(bomb, "gzip", "application/json");
+      expect(refused.status).toBe(413);
+      expect(((await refused.json()) as { code: string }).code).toBe("body_too_large");
+      expect((await small.call("GET", "/v1/events?accountId=acct_gzip_bomb")).body.items).toEqual([]);
+
+      const brotli = await post(brotliCompressSync(JSON.stringify([usageEvent({ accountId: "acct_gzip" })])), "br", "application/json");
+      expect(await brotli.json()).toMatchObject({ accepted: 1 });
+      // A body that does not inflate is the client's fault (400); an encoding it does not know, 415.
+      const corrupt = await post(Buffer.from("not gzip at all"), "gzip", "application/json");
+      expect(corrupt.status).toBe(400);
+      expect(((await corrupt.json()) as { code: string }).code).toBe("malformed_body");
+      const lzw = await post(Buffer.from("[]"), "compress", "application/json");
+      expect(lzw.status).toBe(415);
+      expect(lzw.headers.get("accept-encoding")).toBe("gzip, deflate, br");
     });
   });
 

@@ -57,6 +57,13 @@ export function createApp(services: Services, options: AppOptions): Express {
     ...(options.workerInProcess ? { workerStats: services.worker.stats, ruleStats: services.evaluation.ruleStats, webhookStats: services.webhooks.stats } : {}),
   });
   app.use(requestId);
+  // Every body the API reads may come gzip-, deflate- or brotli-compressed: body-parser inflates it, and its
+  // size limits count the inflated bytes. The answers say so (Accept-Encoding, RFC 7694), and the
+  // gateway's client compresses its batches once it has read it.
+  app.use("/v1", (_req, res, next) => {
+    res.setHeader("Accept-Encoding", "gzip, deflate, br");
+    next();
+  });
   app.use(metrics.timeRequests);
   app.use(
     pinoHttp({

@@ -119,7 +119,7 @@ export const operations: Operation[] = [
   { method: "get", path: "/console", summary: "The analyst console (a page that signs in with an API key and uses this API)", tag: "health", auth: "open", ok: html, problems: [503] },
   { method: "get", path: "/docs/init.js", summary: "The documentation page's set-up script", tag: "health", auth: "open", ok: { status: 200, description: "JavaScript", contentType: "text/javascript", schema: text } },
   {
-    method: "post", path: "/v1/events", summary: "Ingest a batch of usage events (JSON array or NDJSON); per-item validation", tag: "events", auth: ["events:write"],
+    method: "post", path: "/v1/events", summary: "Ingest a batch of usage events (JSON array or NDJSON, optionally gzip-, deflate- or br-encoded); per-item validation", tag: "events", auth: ["events:write"],
     body: { schema: eventBatch, contentTypes: ["application/json", "application/x-ndjson"] },
     ok: { status: 202, description: "stored and queued for evaluation: { accepted, duplicates, rejected[] }", schema: ingestResultSchema },
   },

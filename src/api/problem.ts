@@ -84,6 +84,10 @@ export function errorHandler(logger: Logger): ErrorRequestHandler {
       return sendProblem(res, new AppError(code, `the request body is larger than the limit of ${bodyErr.limit} bytes`));
     }
     if (code) return sendProblem(res, new AppError(code, `the request body could not be read: ${bodyErr.message}`));
+    // A compressed body that does not inflate (zlib's error, marked 400 by body-parser): the client's fault.
+    if (bodyErr?.status === 400 && (bodyErr as { expose?: boolean }).expose === true) {
+      return sendProblem(res, new AppError("malformed_body", `the request body could not be read: ${bodyErr.message}`));
+    }
     if (isRouterDecodeError(err)) {
       return sendProblem(res, new AppError("validation_failed", "the path is not valid percent-encoding", [{ path: "params", message: err.message }]));
     }

@@ -2,10 +2,10 @@
 // that stop and start the database server: the machine's shared server is never restarted.
 import { execFile } from "node:child_process";
 import fs from "node:fs";
-import net from "node:net";
 import os from "node:os";
 import path from "node:path";
 import { promisify } from "node:util";
+import { freePort } from "../../scripts/bench-support";
 
 const run = promisify(execFile);
 
@@ -18,16 +18,6 @@ export function postgresBinDir(): string {
   return path.join(root, majors[0]!, "bin");
 }
 
-async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = net.createServer();
-    s.once("error", reject);
-    s.listen(0, "127.0.0.1", () => {
-      const { port } = s.address() as net.AddressInfo;
-      s.close(() => resolve(port));
-    });
-  });
-}
 
 export type OwnPostgres = {
   url: string;

@@ -133,7 +133,7 @@ export type paths = {
         get: operations["getV1Events"];
         put?: never;
         /**
-         * Ingest a batch of usage events (JSON array or NDJSON); per-item validation
+         * Ingest a batch of usage events (JSON array or NDJSON, optionally gzip-, deflate- or br-encoded); per-item validation
          * @description Scopes: events:write or admin.
          */
         post: operations["postV1Events"];

@@ -1,11 +1,18 @@
 // @clauseguard/client: the gateway's side of ClauseGuard (docs/client.md). `track` returns at once
-// and never throws for a delivery problem; events are sent in batches (by count, bytes and time),
-// one request at a time, retried with backoff (Retry-After on 429 and 503) under their eventId, so
-// a retry never stores an event twice. The buffer is bounded; what it drops is counted.
-// `enforcement` answers from a cache refreshed in the background, and from the caller's policy when
-// ClauseGuard cannot answer within the deadline. Node's fetch only: no runtime dependency.
+// and never throws for a delivery problem; events are sent in batches (by count, bytes and time) as
+// NDJSON or JSON, gzip-compressed once the server says it takes gzip, one request at a time, retried
+// with backoff (Retry-After on 429 and 503) under their eventId, so a retry never stores an event
+// twice. The buffer is bounded; what it drops is counted. With a spill folder, batches ClauseGuard
+// has not taken wait on disk instead (spill.ts), so an outage or a restart of either side loses
+// nothing. `enforcement` answers from a cache refreshed in the background, and from the caller's
+// policy when ClauseGuard cannot answer within the deadline. Node's fetch only: no runtime dependency.
 import { createHmac, timingSafeEqual } from "node:crypto";
+import { promisify } from "node:util";
+import { gzip } from "node:zlib";
 import type { operations } from "./api.js";
+import { SpillFolder } from "./spill.js";
+
+const gzipAsync = promisify(gzip);
 
 /** A usage event, as POST /v1/events takes it (the server's own schema, generated: api.ts). */
 export type UsageEvent = operations["postV1Events"]["requestBody"]["content"]["application/json"][number];
@@ -25,19 +32,37 @@ export type ClientOptions = {
   batch?: {
     /** Events per request (1..5000; default 500). */
     maxEvents?: number;
-    /** JSON bytes per request (default 1 MiB; the server's default body limit is 10 MiB). */
+    /** Uncompressed bytes per request (default 1 MiB; the server's default body limit is 10 MiB). */
     maxBytes?: number;
     /** A partial batch is sent this long after its first event (default 1000 ms). */
     intervalMs?: number;
+    /** The body: NDJSON, one event a line (the default), or a JSON array. */
+    format?: "ndjson" | "json";
+    /**
+     * gzip: auto (the default) compresses once an answer of the server says it takes gzip
+     * (Accept-Encoding); gzip compresses from the first request; none never does. A server that
+     * answers a compressed batch 415 gets it again uncompressed, and no more compressed ones.
+     */
+    compression?: "auto" | "gzip" | "none";
   };
   buffer?: {
     /** Events held in memory at most (default 100,000). */
     maxEvents?: number;
-    /** When full: drop the oldest held event, or the new one (default drop-oldest). Either is counted. */
+    /** When full (and the spill folder, if any, is full too): drop the oldest held event, or the new one (default drop-oldest). Either is counted. */
     overflow?: "drop-oldest" | "drop-newest";
   };
+  /**
+   * A folder of this client's own where batches wait on disk: the oldest held batch when the
+   * buffer is full, and a batch ClauseGuard did not take. They are sent, oldest first, until
+   * ClauseGuard takes them; a client that starts on the folder sends what an earlier one left.
+   */
+  spill?: {
+    dir: string;
+    /** Bytes on disk at most (default 1 GiB); past it the overflow policy drops. */
+    maxBytes?: number;
+  };
   retry?: {
-    /** Attempts per batch before it is dropped and counted (default 10). */
+    /** Attempts per batch before it is dropped and counted (default 10). With a spill folder, a batch waits on disk after its first failed attempt and is tried until ClauseGuard takes it. */
     maxAttempts?: number;
     /** First backoff (default 250 ms), doubled each attempt with jitter, at most maxMs (default 30 s). */
     baseMs?: number;
@@ -60,22 +85,34 @@ export type ClientOptions = {
 };
 
 export type ClientStats = {
-  /** Held, not sent yet (in-flight batch included). */
+  /** Held in memory, not taken yet (the batch in flight and batches being written to disk included). */
   queued: number;
+  /** Batches waiting in the spill folder. */
+  onDisk: { batches: number; events: number; bytes: number };
   accepted: number;
   duplicates: number;
   /** Refused by the server as invalid (per item, or a whole batch answered 400). */
   rejected: number;
-  /** Dropped by the overflow policy. */
+  /** Dropped by the overflow policy (the buffer full, and the spill folder full or failing). */
   droppedOverflow: number;
-  /** Dropped after maxAttempts failed deliveries. */
+  /** Dropped after maxAttempts failed deliveries, or held at close() past its timeout, without a spill folder. */
   droppedUndelivered: number;
+  /** Events written to the spill folder. */
+  spilled: number;
   retries: number;
   requests: number;
+  /** Requests sent gzip-compressed. */
+  compressedRequests: number;
   enforcement: { hits: number; misses: number; stale: number; policy: number };
 };
 
+/** A batch taken from the buffer: its sequence number (the order it was tracked in) and its events as JSON texts. */
+type Batch = { seq: number; parts: string[] };
+type Outcome = { kind: "taken" } | { kind: "retry"; wait: number | undefined };
+
 const retryable = new Set([408, 429, 500, 502, 503, 504]);
+/** Bodies smaller than this go uncompressed (gzip would not pay for itself). */
+const compressFrom = 1024;
 
 export class ClauseGuardClient {
   private readonly url: string;
@@ -83,6 +120,8 @@ export class ClauseGuardClient {
   private readonly maxBatch: number;
   private readonly maxBytes: number;
   private readonly intervalMs: number;
+  private readonly format: "ndjson" | "json";
+  private readonly compression: "auto" | "gzip" | "none";
   private readonly maxBuffer: number;
   private readonly overflow: "drop-oldest" | "drop-newest";
   private readonly maxAttempts: number;
@@ -94,18 +133,33 @@ export class ClauseGuardClient {
   private readonly deadlineMs: number;
   private readonly whenUnavailable: "open" | "closed";
   private readonly onError: (err: Error) => void;
+  private readonly spill: SpillFolder | undefined;
 
-  /** Held events, oldest first; `head` is where the oldest is (a queue without shifting the array). */
-  private buffer: UsageEvent[] = [];
+  /** Held events as JSON texts, oldest first; `head` is where the oldest is (a queue without shifting the array). */
+  private buffer: string[] = [];
+  private bufferBytes = 0;
   private head = 0;
+  private nextSeq: number;
   private timer: NodeJS.Timeout | undefined;
   private sending: Promise<void> | undefined;
+  /** close() was called: no more events, and a failed delivery no longer waits to be retried when there is a spill folder. */
   private closed = false;
-  private readonly counts: Omit<ClientStats, "queued" | "enforcement"> = { accepted: 0, duplicates: 0, rejected: 0, droppedOverflow: 0, droppedUndelivered: 0, retries: 0, requests: 0 };
+  /** close() ran out of time: the sender stops at once. */
+  private stopping = false;
+  private readonly stop = new AbortController();
+  private wake: (() => void) | undefined;
+  /** Consecutive failed attempts (the backoff's exponent). */
+  private failures = 0;
+  /** The server takes gzip (it said so in Accept-Encoding), unless it answered a compressed batch 415. */
+  private serverTakesGzip = false;
+  private gzipRefused = false;
+  private readonly writes = new Set<Promise<void>>();
+  private spilling = 0;
+  private inFlight = 0;
+  private readonly counts = { accepted: 0, duplicates: 0, rejected: 0, droppedOverflow: 0, droppedUndelivered: 0, spilled: 0, retries: 0, requests: 0, compressedRequests: 0 };
   private readonly cache = new Map<string, { status: EnforcementStatus; at: number }>();
   private readonly refreshing = new Map<string, Promise<EnforcementStatus | undefined>>();
   private readonly enforcementCounts = { hits: 0, misses: 0, stale: 0, policy: 0 };
-  private inFlight = 0;
 
   constructor(options: ClientOptions) {
     if (!/^https?:\/\//.test(options.url)) throw new TypeError("url must be an http:// or https:// URL");
@@ -115,8 +169,10 @@ export class ClauseGuardClient {
     this.maxBatch = bounded("batch.maxEvents", options.batch?.maxEvents ?? 500, 1, 5000);
     this.maxBytes = bounded("batch.maxBytes", options.batch?.maxBytes ?? 1024 * 1024, 1024, 10 * 1024 * 1024);
     this.intervalMs = bounded("batch.intervalMs", options.batch?.intervalMs ?? 1000, 0, 3_600_000);
+    this.format = oneOf("batch.format", options.batch?.format ?? "ndjson", ["ndjson", "json"]);
+    this.compression = oneOf("batch.compression", options.batch?.compression ?? "auto", ["auto", "gzip", "none"]);
     this.maxBuffer = bounded("buffer.maxEvents", options.buffer?.maxEvents ?? 100_000, 1, 100_000_000);
-    this.overflow = options.buffer?.overflow ?? "drop-oldest";
+    this.overflow = oneOf("buffer.overflow", options.buffer?.overflow ?? "drop-oldest", ["drop-oldest", "drop-newest"]);
     this.maxAttempts = bounded("retry.maxAttempts", options.retry?.maxAttempts ?? 10, 1, 1000);
     this.baseMs = bounded("retry.baseMs", options.retry?.baseMs ?? 250, 1, 3_600_000);
     this.maxMs = bounded("retry.maxMs", options.retry?.maxMs ?? 30_000, 1, 3_600_000);
@@ -124,45 +180,94 @@ export class ClauseGuardClient {
     this.maxStaleMs = bounded("enforcement.maxStaleMs", options.enforcement?.maxStaleMs ?? 60_000, 0, 86_400_000);
     this.maxEntries = bounded("enforcement.maxEntries", options.enforcement?.maxEntries ?? 100_000, 1, 100_000_000);
     this.deadlineMs = bounded("enforcement.deadlineMs", options.enforcement?.deadlineMs ?? 50, 1, 60_000);
-    this.whenUnavailable = options.enforcement?.whenUnavailable ?? "open";
+    this.whenUnavailable = oneOf("enforcement.whenUnavailable", options.enforcement?.whenUnavailable ?? "open", ["open", "closed"]);
     this.onError = options.onError ?? (() => {});
+    if (options.spill) {
+      if (typeof options.spill.dir !== "string" || options.spill.dir === "") throw new TypeError("spill.dir must be a folder's path");
+      this.spill = new SpillFolder(options.spill.dir, bounded("spill.maxBytes", options.spill.maxBytes ?? 1024 ** 3, 1024 * 1024, 2 ** 50));
+      this.nextSeq = this.spill.nextSeq();
+      // What an earlier client left is sent at once.
+      if (this.spill.oldest()) setImmediate(() => this.kick());
+    } else {
+      this.nextSeq = 1;
+    }
   }
 
-  /** Holds an event for delivery and returns at once. After close(), events are refused (counted as overflow). */
+  /**
+   * Holds an event for delivery and returns at once; it never throws. After close(), events are
+   * refused (counted as overflow); one that cannot be serialized (a cycle, a BigInt) is counted as
+   * rejected and reported to onError.
+   */
   track(event: UsageEvent): void {
     if (this.closed) {
       this.counts.droppedOverflow++;
       return;
     }
-    if (this.queued() >= this.maxBuffer) {
+    let json: string;
+    try {
+      json = JSON.stringify(event);
+      if (typeof json !== "string" || json[0] !== "{") throw new TypeError("an event is an object");
+    } catch (err) {
+      this.counts.rejected++;
+      this.onError(new Error(`an event could not be serialized: ${(err as Error).message}`));
+      return;
+    }
+    if (this.queued() >= this.maxBuffer && !this.spillOldest()) {
       this.counts.droppedOverflow++;
       if (this.overflow === "drop-newest") return;
-      this.head++;
+      this.bufferBytes -= Buffer.byteLength(this.buffer[this.head]!);
+      this.buffer[this.head++] = "";
     }
-    this.buffer.push(event);
-    if (this.queued() >= this.maxBatch) this.kick();
-    else if (!this.timer && this.intervalMs > 0) this.timer = setTimeout(() => this.kick(), this.intervalMs).unref();
-    else if (this.intervalMs === 0) this.kick();
+    this.buffer.push(json);
+    this.bufferBytes += Buffer.byteLength(json);
+    if (this.queued() >= this.maxBatch || this.bufferBytes >= this.maxBytes || this.intervalMs === 0) this.kick();
+    else if (!this.timer) this.timer = setTimeout(() => this.kick(), this.intervalMs).unref();
   }
 
-  /** Sends everything held now; resolves when it is delivered (or dropped after its attempts). */
+  /**
+   * Sends everything held now, the spill folder included; resolves when it is delivered (or
+   * dropped after its attempts). With a spill folder, batches are tried until ClauseGuard takes
+   * them, so during an outage this waits for its end: at shutdown, call close().
+   */
   async flush(): Promise<void> {
-    while (this.queued() > 0 || this.sending) {
+    while (this.pending()) {
       this.kick();
-      await this.sending;
+      await (this.sending ?? Promise.all(this.writes));
     }
   }
 
-  /** Stops taking events, delivers what is held, and stops its timers. */
-  async close(): Promise<void> {
+  /**
+   * Stops taking events and delivers what is held, for at most timeoutMs (default 10 s). With a
+   * spill folder, what ClauseGuard does not take at once (it is down, or the time is up) is written
+   * to the folder for the next client to send; without one, it is counted as droppedUndelivered.
+   */
+  async close(options: { timeoutMs?: number } = {}): Promise<void> {
+    const timeoutMs = bounded("timeoutMs", options.timeoutMs ?? 10_000, 0, 3_600_000);
     this.closed = true;
-    await this.flush();
+    this.wake?.();
+    let timer: NodeJS.Timeout | undefined;
+    const timedOut = await Promise.race([this.flush().then(() => false), new Promise<boolean>((r) => (timer = setTimeout(() => r(true), timeoutMs)))]);
+    clearTimeout(timer);
+    if (timedOut) {
+      this.stopping = true;
+      this.stop.abort();
+      this.wake?.();
+      await this.sending;
+      await this.spillHeld();
+    }
+    await Promise.all(this.writes);
     if (this.timer) clearTimeout(this.timer);
     this.timer = undefined;
+    this.spill?.close();
   }
 
   stats(): ClientStats {
-    return { queued: this.queued() + this.inFlight, ...this.counts, enforcement: { ...this.enforcementCounts } };
+    return {
+      queued: this.queued() + this.inFlight + this.spilling,
+      onDisk: this.spill?.size() ?? { batches: 0, events: 0, bytes: 0 },
+      ...this.counts,
+      enforcement: { ...this.enforcementCounts },
+    };
   }
 
   /**
@@ -236,103 +341,248 @@ export class ClauseGuardClient {
     return this.buffer.length - this.head;
   }
 
+  /** Anything left to do: held events, a send, a write, or (unless closing) batches on disk. */
+  private pending(): boolean {
+    if (this.stopping) return false;
+    return this.queued() > 0 || this.sending !== undefined || this.writes.size > 0 || (!this.closed && (this.spill?.oldest() !== undefined));
+  }
+
   /** Starts a send if none runs; the send goes on while whole batches are held. */
   private kick(): void {
     if (this.timer) {
       clearTimeout(this.timer);
       this.timer = undefined;
     }
-    if (this.sending || this.queued() === 0) return;
-    this.sending = this.drain().finally(() => {
-      this.sending = undefined;
-      // What arrived during the send and is not a whole batch waits for the interval.
-      if (this.queued() > 0 && !this.timer && !this.closed) this.timer = setTimeout(() => this.kick(), this.intervalMs).unref();
-    });
+    if (this.sending || this.stopping || (this.queued() === 0 && !this.spill?.oldest())) return;
+    this.sending = this.drain()
+      .catch((err: unknown) => this.onError(err instanceof Error ? err : new Error(String(err))))
+      .finally(() => {
+        this.sending = undefined;
+        // What arrived during the send and is not a whole batch waits for the interval.
+        if (this.queued() > 0 && !this.timer && !this.closed) this.timer = setTimeout(() => this.kick(), this.intervalMs).unref();
+      });
   }
 
+  /**
+   * The sender: batches on disk first (they hold the oldest events), then the buffer. A partial
+   * batch goes when the kick was its own (the interval, a flush, close); after that only whole ones.
+   */
   private async drain(): Promise<void> {
-    for (;;) {
-      const batch = this.take();
-      if (!batch) return;
-      await this.deliver(batch);
-      // A partial batch waits for its interval unless closing or flushing (kick takes it then).
-      if (this.queued() < this.maxBatch && !this.closed) return;
-    }
-  }
-
-  /** Up to maxBatch events and maxBytes of JSON, the oldest first; never an empty batch. */
-  private take(): { events: UsageEvent[]; body: string } | undefined {
-    if (this.queued() === 0) return undefined;
-    const parts: string[] = [];
-    let bytes = 2;
-    while (this.head < this.buffer.length && parts.length < this.maxBatch) {
-      const json = JSON.stringify(this.buffer[this.head]);
-      const size = Buffer.byteLength(json) + 1;
-      if (parts.length > 0 && bytes + size > this.maxBytes) break;
-      parts.push(json);
-      bytes += size;
-      this.head++;
-    }
-    const events = this.buffer.slice(this.head - parts.length, this.head);
-    // Compact the array once its consumed head is large.
-    if (this.head > 65_536 && this.head * 2 > this.buffer.length) {
-      this.buffer = this.buffer.slice(this.head);
-      this.head = 0;
-    }
-    this.inFlight = events.length;
-    return { events, body: `[${parts.join(",")}]` };
-  }
-
-  private async deliver(batch: { events: UsageEvent[]; body: string }): Promise<void> {
-    try {
-      for (let attempt = 1; ; attempt++) {
-        let wait: number;
+    let ownKick = true;
+    while (!this.stopping) {
+      const onDisk = this.spill?.oldest();
+      if (onDisk) {
+        let body: string;
         try {
-          this.counts.requests++;
-          const res = await fetch(`${this.url}/v1/events`, {
-            method: "POST",
-            headers: { authorization: `Bearer ${this.key}`, "content-type": "application/json" },
-            body: batch.body,
-            signal: AbortSignal.timeout(30_000),
-          });
-          const text = await res.text();
-          if (res.status === 202) {
-            const r = JSON.parse(text) as IngestResult;
-            this.counts.accepted += r.accepted;
-            this.counts.duplicates += r.duplicates;
-            this.counts.rejected += r.rejected.length;
-            if (r.rejected.length) this.onError(new Error(`ClauseGuard rejected ${r.rejected.length} event(s): ${JSON.stringify(r.rejected.slice(0, 3))}`));
-            return;
-          }
-          if (!retryable.has(res.status)) {
-            // A request the server will never take (a bad key, a batch it cannot read): dropped, counted.
-            this.counts.rejected += batch.events.length;
-            this.onError(new Error(`ClauseGuard refused a batch of ${batch.events.length}: ${res.status} ${text.slice(0, 300)}`));
-            return;
-          }
-          const after = Number(res.headers.get("retry-after"));
-          wait = Number.isFinite(after) && after > 0 ? after * 1000 : this.backoff(attempt);
-          this.onError(new Error(`ClauseGuard answered ${res.status}; retrying in ${wait} ms`));
+          body = await this.spill!.read(onDisk);
         } catch (err) {
-          wait = this.backoff(attempt);
-          this.onError(err instanceof Error ? err : new Error(String(err)));
+          this.onError(new Error(`could not read the spilled batch ${onDisk.name}: ${(err as Error).message}`));
+          // Gone from the folder (removed by hand): forgotten and counted; unreadable for now: tried again later.
+          if ((err as NodeJS.ErrnoException).code === "ENOENT") {
+            this.counts.droppedUndelivered += onDisk.events;
+            await this.spill!.remove(onDisk);
+          } else await this.pause(undefined);
+          continue;
         }
-        if (attempt >= this.maxAttempts) {
-          this.counts.droppedUndelivered += batch.events.length;
-          this.onError(new Error(`dropped a batch of ${batch.events.length} event(s) after ${attempt} attempts`));
-          return;
+        const outcome = await this.send(body, "application/x-ndjson", onDisk.events);
+        if (outcome.kind === "taken") {
+          await this.spill!.remove(onDisk);
+          continue;
         }
-        this.counts.retries++;
-        await new Promise((r) => setTimeout(r, Math.min(wait, this.maxMs)));
+        // Closing: what is held goes to disk rather than waiting for ClauseGuard.
+        if (this.closed) return this.spillHeld();
+        await this.pause(outcome.wait);
+        continue;
       }
-    } finally {
-      this.inFlight = 0;
+      if (this.queued() === 0) return;
+      if (!ownKick && this.queued() < this.maxBatch && this.bufferBytes < this.maxBytes && !this.closed) return;
+      ownKick = false;
+      const batch = this.take();
+      this.inFlight = batch.parts.length;
+      try {
+        if (this.spill) {
+          const outcome = await this.send(this.body(batch, this.format), this.format === "ndjson" ? "application/x-ndjson" : "application/json", batch.parts.length);
+          if (outcome.kind === "retry") {
+            // Not taken: it waits on disk, and the sender tries the oldest batch there until ClauseGuard takes it.
+            await this.writeSpill(batch);
+            if (this.closed) return this.spillHeld();
+            await this.pause(outcome.wait);
+          }
+        } else {
+          await this.deliver(batch);
+        }
+      } finally {
+        this.inFlight = 0;
+      }
     }
+  }
+
+  /** Without a spill folder: a batch is tried up to maxAttempts, then dropped and counted. */
+  private async deliver(batch: Batch): Promise<void> {
+    const body = this.body(batch, this.format);
+    const type = this.format === "ndjson" ? "application/x-ndjson" : "application/json";
+    for (let attempt = 1; ; attempt++) {
+      const outcome = await this.send(body, type, batch.parts.length);
+      if (outcome.kind === "taken") return;
+      if (attempt >= this.maxAttempts || this.stopping) {
+        this.counts.droppedUndelivered += batch.parts.length;
+        this.onError(new Error(`dropped a batch of ${batch.parts.length} event(s) after ${attempt} attempt(s)`));
+        return;
+      }
+      await this.pause(outcome.wait);
+    }
+  }
+
+  /**
+   * One attempt at POST /v1/events. Taken: the server answered 202 (its counts are added), or
+   * refused the batch for good (a bad key, a body it cannot read: counted as rejected, dropped).
+   * Otherwise it is to be retried, after Retry-After if the server gave one.
+   */
+  private async send(body: string, contentType: string, events: number): Promise<Outcome> {
+    const headers: Record<string, string> = { authorization: `Bearer ${this.key}`, "content-type": contentType };
+    let payload: string | Buffer = body;
+    const compress = this.compression !== "none" && !this.gzipRefused && (this.compression === "gzip" || this.serverTakesGzip) && body.length >= compressFrom;
+    if (compress) {
+      // zlib's gzip runs on libuv's thread pool: the host's event loop does not wait for it.
+      payload = await gzipAsync(body, { level: 1 });
+      headers["content-encoding"] = "gzip";
+    }
+    try {
+      this.counts.requests++;
+      if (compress) this.counts.compressedRequests++;
+      const res = await fetch(`${this.url}/v1/events`, { method: "POST", headers, body: payload, signal: AbortSignal.any([AbortSignal.timeout(30_000), this.stop.signal]) });
+      this.learnEncodings(res);
+      const text = await res.text();
+      if (res.status === 202) {
+        this.failures = 0;
+        const r = JSON.parse(text) as IngestResult;
+        this.counts.accepted += r.accepted;
+        this.counts.duplicates += r.duplicates;
+        this.counts.rejected += r.rejected.length;
+        if (r.rejected.length) this.onError(new Error(`ClauseGuard rejected ${r.rejected.length} event(s): ${JSON.stringify(r.rejected.slice(0, 3))}`));
+        return { kind: "taken" };
+      }
+      if (res.status === 415 && compress) {
+        // A server (or a proxy before it) that does not take gzip: the same batch again, plain.
+        this.gzipRefused = true;
+        this.onError(new Error("ClauseGuard refused a gzip-compressed batch (415); sending uncompressed from now on"));
+        return this.send(body, contentType, events);
+      }
+      // With a spill folder a refused key keeps the batches on disk: the events are sound, the credential is not.
+      if (!retryable.has(res.status) && !(this.spill && (res.status === 401 || res.status === 403))) {
+        this.failures = 0;
+        this.counts.rejected += events;
+        this.onError(new Error(`ClauseGuard refused a batch of ${events}: ${res.status} ${text.slice(0, 300)}`));
+        return { kind: "taken" };
+      }
+      const after = Number(res.headers.get("retry-after"));
+      const wait = Number.isFinite(after) && after > 0 ? after * 1000 : undefined;
+      this.onError(new Error(`ClauseGuard answered ${res.status}; retrying${wait ? ` in ${wait} ms` : ""}`));
+      return { kind: "retry", wait };
+    } catch (err) {
+      this.onError(err instanceof Error ? err : new Error(String(err)));
+      return { kind: "retry", wait: undefined };
+    }
+  }
+
+  /** Waits before the next attempt: Retry-After, else the backoff; close() cuts it short. */
+  private async pause(retryAfterMs: number | undefined): Promise<void> {
+    if (this.stopping) return;
+    this.failures++;
+    this.counts.retries++;
+    const wait = Math.min(retryAfterMs ?? this.backoff(this.failures), this.maxMs);
+    await new Promise<void>((resolve) => {
+      const timer = setTimeout(resolve, wait);
+      this.wake = () => {
+        clearTimeout(timer);
+        resolve();
+      };
+    });
+    this.wake = undefined;
   }
 
   private backoff(attempt: number): number {
     const exp = Math.min(this.maxMs, this.baseMs * 2 ** (attempt - 1));
     return Math.round(exp / 2 + Math.random() * (exp / 2));
+  }
+
+  /** An answer's Accept-Encoding (RFC 7694): whether the server takes gzip-compressed bodies. */
+  private learnEncodings(res: Response): void {
+    const accepts = res.headers.get("accept-encoding");
+    if (accepts === null) return;
+    this.serverTakesGzip = accepts.split(",").some((item) => {
+      const [coding, ...params] = item.split(";").map((x) => x.trim().toLowerCase());
+      const q = params.find((p) => p.startsWith("q="));
+      return coding === "gzip" && (q === undefined || Number(q.slice(2)) > 0);
+    });
+  }
+
+  /** Up to maxBatch events and maxBytes, the oldest first; never empty (the caller checks). */
+  private take(): Batch {
+    const start = this.head;
+    let bytes = 0;
+    while (this.head < this.buffer.length && this.head - start < this.maxBatch) {
+      const size = Buffer.byteLength(this.buffer[this.head]!) + 1;
+      if (this.head > start && bytes + size > this.maxBytes) break;
+      bytes += size;
+      this.head++;
+    }
+    const parts = this.buffer.slice(start, this.head);
+    this.bufferBytes -= bytes - parts.length;
+    // Compact the array once its consumed head is large.
+    if (this.head > 65_536 && this.head * 2 > this.buffer.length) {
+      this.buffer = this.buffer.slice(this.head);
+      this.head = 0;
+    }
+    return { seq: this.nextSeq++, parts };
+  }
+
+  private body(batch: Batch, format: "ndjson" | "json"): string {
+    return format === "ndjson" ? `${batch.parts.join("\n")}\n` : `[${batch.parts.join(",")}]`;
+  }
+
+  /**
+   * The buffer is full: moves its oldest batch to the spill folder (written in the background) and
+   * says whether it made room. No room when there is no folder, the folder is full, or writes are
+   * behind by a buffer's worth.
+   */
+  private spillOldest(): boolean {
+    if (!this.spill || !this.spill.hasRoom() || this.spilling >= this.maxBuffer) return false;
+    void this.writeSpill(this.take());
+    return true;
+  }
+
+  private writeSpill(batch: Batch): Promise<void> {
+    const n = batch.parts.length;
+    this.spilling += n;
+    const write = this.spill!.write(batch.seq, this.body(batch, "ndjson"), n).then(
+      () => {
+        this.counts.spilled += n;
+      },
+      (err: unknown) => {
+        this.counts.droppedOverflow += n;
+        this.onError(new Error(`could not write a batch of ${n} to the spill folder: ${(err as Error).message}`));
+      },
+    );
+    const tracked = write.finally(() => {
+      this.spilling -= n;
+      this.writes.delete(tracked);
+    });
+    this.writes.add(tracked);
+    return tracked;
+  }
+
+  /** Everything still held goes to the spill folder, or without one is counted as undelivered. */
+  private async spillHeld(): Promise<void> {
+    if (!this.spill) {
+      this.counts.droppedUndelivered += this.queued();
+      if (this.queued() > 0) this.onError(new Error(`dropped ${this.queued()} held event(s) at close`));
+      this.buffer = [];
+      this.head = 0;
+      this.bufferBytes = 0;
+      return;
+    }
+    while (this.queued() > 0) await this.writeSpill(this.take());
   }
 
   /** One read of an account's enforcement at a time; its answer fills the cache. */
@@ -345,6 +595,7 @@ export class ClauseGuardClient {
           headers: { authorization: `Bearer ${this.key}` },
           signal: AbortSignal.timeout(10_000),
         });
+        this.learnEncodings(res);
         if (!res.ok) throw new Error(`enforcement of ${accountId}: ${res.status} ${(await res.text()).slice(0, 200)}`);
         const status = (await res.json()) as EnforcementStatus;
         this.touch(accountId, { status, at: Date.now() });
@@ -366,6 +617,11 @@ export class ClauseGuardClient {
     this.cache.set(accountId, entry);
     if (this.cache.size > this.maxEntries) this.cache.delete(this.cache.keys().next().value as string);
   }
+}
+
+function oneOf<T extends string>(name: string, value: T, allowed: readonly T[]): T {
+  if (!allowed.includes(value)) throw new RangeError(`${name} must be one of ${allowed.join(", ")}; got ${String(value)}`);
+  return value;
 }
 
 function bounded(name: string, value: number, min: number, max: number): number {
