@@ -299,8 +299,18 @@ describe.each(testTargets())("the gateway's client on %s", (kind) => {
     await new Promise((r) => setTimeout(r, 100));
     expect(await client.enforcement("acct_client_enf")).toMatchObject({ source: "cache", stale: false });
 
-    // ClauseGuard does not answer: after the deadline, the caller's policy.
+    // An answer is used stale for maxStaleMs past its ttl, then no more: with ClauseGuard hanging, the policy answers.
+    const bounded = new ClauseGuardClient({ url: proxy.url, key: gatewayKey, enforcement: { ttlMs: 200, maxStaleMs: 400, deadlineMs: 50, whenUnavailable: "closed" } });
+    expect(await bounded.enforcement("acct_client_free")).toMatchObject({ status: "active", source: "server" });
     proxy.state.mode = "hang";
+    await new Promise((r) => setTimeout(r, 300));
+    expect(await bounded.enforcement("acct_client_free")).toMatchObject({ status: "active", source: "cache", stale: true });
+    await new Promise((r) => setTimeout(r, 400));
+    expect(await bounded.enforcement("acct_client_free")).toMatchObject({ status: "suspended", source: "policy" });
+    proxy.release();
+    await bounded.close();
+
+    // ClauseGuard does not answer: after the deadline, the caller's policy.
     const open = new ClauseGuardClient({ url: proxy.url, key: gatewayKey, enforcement: { deadlineMs: 50, whenUnavailable: "open" } });
     const closed = new ClauseGuardClient({ url: proxy.url, key: gatewayKey, enforcement: { deadlineMs: 50, whenUnavailable: "closed" } });
     const t0 = Date.now();
@@ -357,6 +367,13 @@ describe.each(testTargets())("the gateway's client with a spill folder, across r
     expect(during.onDisk.events).toBeGreaterThanOrEqual(500);
     // A second client on the same folder is refused while the first holds it.
     expect(() => new ClauseGuardClient(options)).toThrow(/in use/);
+    // ClauseGuard stopped: enforcement answers from the caller's policy, open or closed, within the deadline.
+    const t0 = Date.now();
+    expect(await first.enforcement("acct_client_spill")).toMatchObject({ status: "active", source: "policy" });
+    const closedPolicy = new ClauseGuardClient({ url: server.url, key: server.adminKey, enforcement: { whenUnavailable: "closed" } });
+    expect(await closedPolicy.enforcement("acct_client_spill")).toMatchObject({ status: "suspended", source: "policy" });
+    expect(Date.now() - t0).toBeLessThan(1000);
+    await closedPolicy.close();
 
     // The gateway restarts during the outage: what it holds goes to the folder.
     await first.close({ timeoutMs: 5000 });

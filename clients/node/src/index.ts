@@ -10,7 +10,7 @@ import { createHmac, timingSafeEqual } from "node:crypto";
 import { promisify } from "node:util";
 import { gzip } from "node:zlib";
 import type { operations } from "./api.js";
-import { SpillFolder } from "./spill.js";
+import { SpillFolder, type SpilledBatch } from "./spill.js";
 
 const gzipAsync = promisify(gzip);
 
@@ -93,9 +93,9 @@ export type ClientStats = {
   duplicates: number;
   /** Refused by the server as invalid (per item, or a whole batch answered 400). */
   rejected: number;
-  /** Dropped by the overflow policy (the buffer full, and the spill folder full or failing). */
+  /** Dropped by the overflow policy (the buffer full, and the spill folder full or failing), and tracked after close(). */
   droppedOverflow: number;
-  /** Dropped after maxAttempts failed deliveries, or held at close() past its timeout, without a spill folder. */
+  /** Dropped after maxAttempts failed deliveries or held at close() past its timeout (without a spill folder, or with a full one), and spilled batches gone from the folder or unreadable. */
   droppedUndelivered: number;
   /** Events written to the spill folder. */
   spilled: number;
@@ -146,6 +146,12 @@ export class ClauseGuardClient {
   private closed = false;
   /** close() ran out of time: the sender stops at once. */
   private stopping = false;
+  /** A delivery failed while closing: what is held goes to the spill folder instead of waiting. */
+  private closeFailed = false;
+  /** close() has finished: nothing more is sent (the spill folder may have a new owner). */
+  private disposed = false;
+  /** Consecutive failed reads of the oldest spilled batch. */
+  private readFailures = 0;
   private readonly stop = new AbortController();
   private wake: (() => void) | undefined;
   /** Consecutive failed attempts (the backoff's exponent). */
@@ -209,7 +215,7 @@ export class ClauseGuardClient {
       if (typeof json !== "string" || json[0] !== "{") throw new TypeError("an event is an object");
     } catch (err) {
       this.counts.rejected++;
-      this.onError(new Error(`an event could not be serialized: ${(err as Error).message}`));
+      this.report(new Error(`an event could not be serialized: ${(err as Error).message}`));
       return;
     }
     if (this.queued() >= this.maxBuffer && !this.spillOldest()) {
@@ -217,6 +223,7 @@ export class ClauseGuardClient {
       if (this.overflow === "drop-newest") return;
       this.bufferBytes -= Buffer.byteLength(this.buffer[this.head]!);
       this.buffer[this.head++] = "";
+      this.compact();
     }
     this.buffer.push(json);
     this.bufferBytes += Buffer.byteLength(json);
@@ -258,6 +265,7 @@ export class ClauseGuardClient {
     await Promise.all(this.writes);
     if (this.timer) clearTimeout(this.timer);
     this.timer = undefined;
+    this.disposed = true;
     this.spill?.close();
   }
 
@@ -341,10 +349,19 @@ export class ClauseGuardClient {
     return this.buffer.length - this.head;
   }
 
-  /** Anything left to do: held events, a send, a write, or (unless closing) batches on disk. */
+  /** Anything left to do: held events, a send, a write, or batches on disk (unless a delivery failed while closing). */
   private pending(): boolean {
-    if (this.stopping) return false;
-    return this.queued() > 0 || this.sending !== undefined || this.writes.size > 0 || (!this.closed && (this.spill?.oldest() !== undefined));
+    if (this.stopping || this.disposed) return false;
+    return this.queued() > 0 || this.sending !== undefined || this.writes.size > 0 || (!this.closeFailed && this.spill?.oldest() !== undefined);
+  }
+
+  /** Hands a problem to onError; a handler that throws changes nothing here. */
+  private report(err: unknown): void {
+    try {
+      this.onError(err instanceof Error ? err : new Error(String(err)));
+    } catch {
+      // The caller's handler failed: the client goes on regardless.
+    }
   }
 
   /** Starts a send if none runs; the send goes on while whole batches are held. */
@@ -353,9 +370,9 @@ export class ClauseGuardClient {
       clearTimeout(this.timer);
       this.timer = undefined;
     }
-    if (this.sending || this.stopping || (this.queued() === 0 && !this.spill?.oldest())) return;
+    if (this.sending || this.stopping || this.disposed || (this.queued() === 0 && !this.spill?.oldest())) return;
     this.sending = this.drain()
-      .catch((err: unknown) => this.onError(err instanceof Error ? err : new Error(String(err))))
+      .catch((err: unknown) => this.report(err))
       .finally(() => {
         this.sending = undefined;
         // What arrived during the send and is not a whole batch waits for the interval.
@@ -364,33 +381,25 @@ export class ClauseGuardClient {
   }
 
   /**
-   * The sender: batches on disk first (they hold the oldest events), then the buffer. A partial
-   * batch goes when the kick was its own (the interval, a flush, close); after that only whole ones.
+   * The sender: batches on disk first (they hold the oldest events; a batch still being written
+   * is waited for), then the buffer. A partial batch goes when the kick was its own (the interval,
+   * a flush, close); after that only whole ones.
    */
   private async drain(): Promise<void> {
     let ownKick = true;
     while (!this.stopping) {
+      if (this.writes.size > 0) await Promise.all(this.writes);
       const onDisk = this.spill?.oldest();
       if (onDisk) {
-        let body: string;
-        try {
-          body = await this.spill!.read(onDisk);
-        } catch (err) {
-          this.onError(new Error(`could not read the spilled batch ${onDisk.name}: ${(err as Error).message}`));
-          // Gone from the folder (removed by hand): forgotten and counted; unreadable for now: tried again later.
-          if ((err as NodeJS.ErrnoException).code === "ENOENT") {
-            this.counts.droppedUndelivered += onDisk.events;
-            await this.spill!.remove(onDisk);
-          } else await this.pause(undefined);
-          continue;
-        }
+        const body = await this.readSpilled(onDisk);
+        if (body === undefined) continue;
         const outcome = await this.send(body, "application/x-ndjson", onDisk.events);
         if (outcome.kind === "taken") {
           await this.spill!.remove(onDisk);
           continue;
         }
         // Closing: what is held goes to disk rather than waiting for ClauseGuard.
-        if (this.closed) return this.spillHeld();
+        if (this.closed) return this.failWhileClosing();
         await this.pause(outcome.wait);
         continue;
       }
@@ -398,35 +407,81 @@ export class ClauseGuardClient {
       if (!ownKick && this.queued() < this.maxBatch && this.bufferBytes < this.maxBytes && !this.closed) return;
       ownKick = false;
       const batch = this.take();
-      this.inFlight = batch.parts.length;
-      try {
-        if (this.spill) {
-          const outcome = await this.send(this.body(batch, this.format), this.format === "ndjson" ? "application/x-ndjson" : "application/json", batch.parts.length);
-          if (outcome.kind === "retry") {
-            // Not taken: it waits on disk, and the sender tries the oldest batch there until ClauseGuard takes it.
-            await this.writeSpill(batch);
-            if (this.closed) return this.spillHeld();
-            await this.pause(outcome.wait);
-          }
-        } else {
-          await this.deliver(batch);
-        }
-      } finally {
-        this.inFlight = 0;
+      if (!this.spill) {
+        await this.deliver(batch, 1);
+        continue;
       }
+      // A batch from the buffer counts as queued while it is in flight (one from the folder counts on disk).
+      this.inFlight = batch.parts.length;
+      const outcome = await this.send(this.body(batch, this.format), this.contentType(), batch.parts.length).finally(() => (this.inFlight = 0));
+      if (outcome.kind === "taken") continue;
+      if (!this.spill.hasRoom()) {
+        // The folder is full: this batch is tried from memory, as without a folder.
+        await this.pause(outcome.wait);
+        await this.deliver(batch, 2);
+        continue;
+      }
+      // Not taken: it waits on disk, and the sender tries the oldest batch there until ClauseGuard takes it.
+      await this.writeSpill(batch);
+      if (this.closed) return this.failWhileClosing();
+      await this.pause(outcome.wait);
     }
   }
 
-  /** Without a spill folder: a batch is tried up to maxAttempts, then dropped and counted. */
-  private async deliver(batch: Batch): Promise<void> {
+  private async failWhileClosing(): Promise<void> {
+    this.closeFailed = true;
+    await this.spillHeld();
+  }
+
+  /** The oldest spilled batch's body; undefined when it cannot be read now (it is then forgotten, set aside, or waited for). */
+  private async readSpilled(batch: SpilledBatch): Promise<string | undefined> {
+    try {
+      const body = await this.spill!.read(batch);
+      this.readFailures = 0;
+      return body;
+    } catch (err) {
+      const spill = this.spill!;
+      if ((err as NodeJS.ErrnoException).code === "ENOENT") {
+        // Removed by hand, or sent by another client on the folder.
+        this.counts.droppedUndelivered += batch.events;
+        this.report(new Error(`the spilled batch ${batch.name} is gone from the folder; its ${batch.events} event(s) are counted as undelivered`));
+        await spill.remove(batch).catch(() => {});
+      } else if (++this.readFailures >= 3) {
+        // Unreadable three times running: set aside (renamed .unreadable) so the batches after it go on.
+        this.readFailures = 0;
+        this.counts.droppedUndelivered += batch.events;
+        this.report(new Error(`could not read the spilled batch ${batch.name} (${(err as Error).message}); set aside as ${batch.name}.unreadable`));
+        await spill.setAside(batch).catch(() => {});
+      } else {
+        this.report(new Error(`could not read the spilled batch ${batch.name}: ${(err as Error).message}`));
+        await this.pause(undefined);
+      }
+      return undefined;
+    }
+  }
+
+  private contentType(): string {
+    return this.format === "ndjson" ? "application/x-ndjson" : "application/json";
+  }
+
+  /** Without a spill folder (or with a full one): a batch is tried up to maxAttempts, then dropped and counted. */
+  private async deliver(batch: Batch, firstAttempt: number): Promise<void> {
     const body = this.body(batch, this.format);
-    const type = this.format === "ndjson" ? "application/x-ndjson" : "application/json";
-    for (let attempt = 1; ; attempt++) {
-      const outcome = await this.send(body, type, batch.parts.length);
+    this.inFlight = batch.parts.length;
+    try {
+      await this.attempts(body, batch.parts.length, firstAttempt);
+    } finally {
+      this.inFlight = 0;
+    }
+  }
+
+  private async attempts(body: string, events: number, firstAttempt: number): Promise<void> {
+    for (let attempt = firstAttempt; ; attempt++) {
+      const outcome = await this.send(body, this.contentType(), events);
       if (outcome.kind === "taken") return;
       if (attempt >= this.maxAttempts || this.stopping) {
-        this.counts.droppedUndelivered += batch.parts.length;
-        this.onError(new Error(`dropped a batch of ${batch.parts.length} event(s) after ${attempt} attempt(s)`));
+        this.counts.droppedUndelivered += events;
+        this.report(new Error(`dropped a batch of ${events} event(s) after ${attempt} attempt(s)`));
         return;
       }
       await this.pause(outcome.wait);
@@ -459,28 +514,28 @@ export class ClauseGuardClient {
         this.counts.accepted += r.accepted;
         this.counts.duplicates += r.duplicates;
         this.counts.rejected += r.rejected.length;
-        if (r.rejected.length) this.onError(new Error(`ClauseGuard rejected ${r.rejected.length} event(s): ${JSON.stringify(r.rejected.slice(0, 3))}`));
+        if (r.rejected.length) this.report(new Error(`ClauseGuard rejected ${r.rejected.length} event(s): ${JSON.stringify(r.rejected.slice(0, 3))}`));
         return { kind: "taken" };
       }
       if (res.status === 415 && compress) {
         // A server (or a proxy before it) that does not take gzip: the same batch again, plain.
         this.gzipRefused = true;
-        this.onError(new Error("ClauseGuard refused a gzip-compressed batch (415); sending uncompressed from now on"));
+        this.report(new Error("ClauseGuard refused a gzip-compressed batch (415); sending uncompressed from now on"));
         return this.send(body, contentType, events);
       }
       // With a spill folder a refused key keeps the batches on disk: the events are sound, the credential is not.
       if (!retryable.has(res.status) && !(this.spill && (res.status === 401 || res.status === 403))) {
         this.failures = 0;
         this.counts.rejected += events;
-        this.onError(new Error(`ClauseGuard refused a batch of ${events}: ${res.status} ${text.slice(0, 300)}`));
+        this.report(new Error(`ClauseGuard refused a batch of ${events}: ${res.status} ${text.slice(0, 300)}`));
         return { kind: "taken" };
       }
       const after = Number(res.headers.get("retry-after"));
       const wait = Number.isFinite(after) && after > 0 ? after * 1000 : undefined;
-      this.onError(new Error(`ClauseGuard answered ${res.status}; retrying${wait ? ` in ${wait} ms` : ""}`));
+      this.report(new Error(`ClauseGuard answered ${res.status}; retrying${wait ? ` in ${wait} ms` : ""}`));
       return { kind: "retry", wait };
     } catch (err) {
-      this.onError(err instanceof Error ? err : new Error(String(err)));
+      this.report(err instanceof Error ? err : new Error(String(err)));
       return { kind: "retry", wait: undefined };
     }
   }
@@ -529,12 +584,16 @@ export class ClauseGuardClient {
     }
     const parts = this.buffer.slice(start, this.head);
     this.bufferBytes -= bytes - parts.length;
-    // Compact the array once its consumed head is large.
+    this.compact();
+    return { seq: this.nextSeq++, parts };
+  }
+
+  /** Drops the consumed head of the array once it is large (amortized: each slot is copied at most once more). */
+  private compact(): void {
     if (this.head > 65_536 && this.head * 2 > this.buffer.length) {
       this.buffer = this.buffer.slice(this.head);
       this.head = 0;
     }
-    return { seq: this.nextSeq++, parts };
   }
 
   private body(batch: Batch, format: "ndjson" | "json"): string {
@@ -544,10 +603,10 @@ export class ClauseGuardClient {
   /**
    * The buffer is full: moves its oldest batch to the spill folder (written in the background) and
    * says whether it made room. No room when there is no folder, the folder is full, or writes are
-   * behind by a buffer's worth.
+   * behind by a buffer's worth (or ten batches, if more).
    */
   private spillOldest(): boolean {
-    if (!this.spill || !this.spill.hasRoom() || this.spilling >= this.maxBuffer) return false;
+    if (!this.spill || !this.spill.hasRoom() || this.spilling >= Math.max(this.maxBuffer, 10 * this.maxBatch)) return false;
     void this.writeSpill(this.take());
     return true;
   }
@@ -558,10 +617,12 @@ export class ClauseGuardClient {
     const write = this.spill!.write(batch.seq, this.body(batch, "ndjson"), n).then(
       () => {
         this.counts.spilled += n;
+        // The sender may have gone idle while this was written.
+        if (!this.closed) this.kick();
       },
       (err: unknown) => {
         this.counts.droppedOverflow += n;
-        this.onError(new Error(`could not write a batch of ${n} to the spill folder: ${(err as Error).message}`));
+        this.report(new Error(`could not write a batch of ${n} to the spill folder: ${(err as Error).message}`));
       },
     );
     const tracked = write.finally(() => {
@@ -576,13 +637,23 @@ export class ClauseGuardClient {
   private async spillHeld(): Promise<void> {
     if (!this.spill) {
       this.counts.droppedUndelivered += this.queued();
-      if (this.queued() > 0) this.onError(new Error(`dropped ${this.queued()} held event(s) at close`));
+      if (this.queued() > 0) this.report(new Error(`dropped ${this.queued()} held event(s) at close`));
       this.buffer = [];
       this.head = 0;
       this.bufferBytes = 0;
       return;
     }
-    while (this.queued() > 0) await this.writeSpill(this.take());
+    while (this.queued() > 0) {
+      if (!this.spill.hasRoom()) {
+        this.counts.droppedUndelivered += this.queued();
+        this.report(new Error(`the spill folder is full: dropped ${this.queued()} held event(s) at close`));
+        this.buffer = [];
+        this.head = 0;
+        this.bufferBytes = 0;
+        return;
+      }
+      await this.writeSpill(this.take());
+    }
   }
 
   /** One read of an account's enforcement at a time; its answer fills the cache. */
@@ -601,7 +672,7 @@ export class ClauseGuardClient {
         this.touch(accountId, { status, at: Date.now() });
         return status;
       } catch (err) {
-        this.onError(err instanceof Error ? err : new Error(String(err)));
+        this.report(err instanceof Error ? err : new Error(String(err)));
         return undefined;
       } finally {
         this.refreshing.delete(accountId);
