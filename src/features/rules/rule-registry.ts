@@ -21,7 +21,7 @@ export type ShadowEvaluator = { shadowId: string; endsAt: number | null; evaluat
 
 /** `compile`: the process's evaluator (CLAUSEGUARD_EVALUATOR), chosen in the composition root; `lists`: where `{ list }` values look. */
 export function createRuleRegistry(
-  rules: Pick<RuleService, "rulesFingerprint" | "activeRules" | "runningShadows">,
+  rules: Pick<RuleService, "rulesFingerprint" | "evaluatedSnapshot">,
   logger: Logger,
   compile: RuleCompiler,
   refreshMs = 0,
@@ -47,11 +47,10 @@ export function createRuleRegistry(
   }
 
   async function refresh(): Promise<void> {
-    const fp = await rules.rulesFingerprint();
     checkedAt = Date.now();
-    if (fp === fingerprint) return;
-    const active = await rules.activeRules();
-    const running = await rules.runningShadows();
+    if ((await rules.rulesFingerprint()) === fingerprint) return;
+    // Changed: the rules, the shadows and the fingerprint they make, from one snapshot.
+    const { fingerprint: fp, active, shadows: running } = await rules.evaluatedSnapshot();
     const listsHeld = (await lists?.sync([...new Set([...active, ...running].flatMap((r) => listRefs(r.rule.conditions).map((l) => l.list)))])) ?? true;
     const next: RuleEvaluator[] = [];
     for (const { rule, version } of active) {

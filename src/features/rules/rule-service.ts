@@ -1,7 +1,7 @@
 // Rules and their versions: synchronizes the policy pack into the database (a changed file is a
 // new version, an unchanged one is not) and reads the enabled rules with their current version.
 import { createHash } from "node:crypto";
-import type { Database, Orm } from "../../db/database";
+import type { Database, Orm, Sql } from "../../db/database";
 import type { Prisma } from "../../generated/prisma/client";
 import { z } from "zod";
 import { type RuleDocument, ruleIdPattern } from "../../engine/rule-schema";
@@ -118,21 +118,32 @@ export function createRuleService(db: Database) {
   }
 
   /** The enabled rules with the document of their current version. */
-  async function activeRules(): Promise<ActiveRule[]> {
-    const rules = await prisma.rule.findMany({ where: { enabled: true }, orderBy: { id: "asc" } });
-    if (rules.length === 0) return [];
-    const versions = await prisma.ruleVersion.findMany({
-      where: { OR: rules.map((r) => ({ ruleId: r.id, version: r.currentVersion })) },
+  /** The enabled rules at their current versions, by id. */
+  async function activeRules(q: Sql = db): Promise<ActiveRule[]> {
+    const rows = await q.query<{ document: RuleDocument; version: number }>(sql`
+      SELECT v.document, v.version FROM rule r JOIN rule_version v ON v.rule_id = r.id AND v.version = r.current_version
+      WHERE r.enabled ORDER BY r.id`);
+    return rows.map((r) => ({ rule: r.document, version: r.version }));
+  }
+
+  /**
+   * What is evaluated, read in one snapshot: the fingerprint, the active rules and the running
+   * shadows, so a change committed meanwhile (a promotion) cannot leave a batch with the new
+   * active version and the old shadows, or the other way round.
+   */
+  async function evaluatedSnapshot(): Promise<{ fingerprint: string; active: ActiveRule[]; shadows: RunningShadow[] }> {
+    return db.transaction(async (tx) => {
+      await tx.exec("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY");
+      return { fingerprint: await rulesFingerprint(tx), active: await activeRules(tx), shadows: await runningShadows(tx) };
     });
-    return versions.map((v) => ({ rule: v.document as unknown as RuleDocument, version: v.version }));
   }
 
   /**
    * A cheap fingerprint of what is evaluated (the enabled rules at their versions, the running
    * shadows, the named lists' versions), to notice changes made by any process. One statement.
    */
-  async function rulesFingerprint(): Promise<string> {
-    const [row] = await db.query<{ fp: string }>(sql`
+  async function rulesFingerprint(q: Sql = db): Promise<string> {
+    const [row] = await q.query<{ fp: string }>(sql`
       SELECT coalesce((SELECT string_agg(id || '@' || current_version, ',' ORDER BY id) FROM rule WHERE enabled), '')
         || '|' || coalesce((SELECT string_agg(id || ':' || rule_id || '@' || version || ':' || coalesce(ends_at::text, ''), ',' ORDER BY id)
                             FROM rule_shadow WHERE stopped_at IS NULL), '')
@@ -146,8 +157,8 @@ export function createRuleService(db: Database) {
   }
 
   /** The running shadows with their candidate's document. */
-  async function runningShadows(): Promise<RunningShadow[]> {
-    const rows = await db.query<{ id: string; rule_id: string; version: number; ends_at: Date | null; document: RuleDocument }>(sql`
+  async function runningShadows(q: Sql = db): Promise<RunningShadow[]> {
+    const rows = await q.query<{ id: string; rule_id: string; version: number; ends_at: Date | null; document: RuleDocument }>(sql`
       SELECT s.id, s.rule_id, s.version, s.ends_at, v.document
       FROM rule_shadow s JOIN rule_version v ON v.rule_id = s.rule_id AND v.version = s.version
       WHERE s.stopped_at IS NULL ORDER BY s.rule_id`);
@@ -259,7 +270,7 @@ export function createRuleService(db: Database) {
     return { rule: v.document as unknown as RuleDocument, version: v.version };
   }
 
-  return { syncRuleFiles, activeRules, rulesFingerprint, runningShadows, addCandidate, writing, ruleIds, ruleView, ruleVersion, listRules, listVersions, createRule, updateRule, setEnabled };
+  return { syncRuleFiles, activeRules, rulesFingerprint, runningShadows, evaluatedSnapshot, addCandidate, writing, ruleIds, ruleView, ruleVersion, listRules, listVersions, createRule, updateRule, setEnabled };
 }
 
 export type RuleService = ReturnType<typeof createRuleService>;
