@@ -1,7 +1,7 @@
 // npm run bench:client -- [--db pglite|postgres] [--events 100000] [--outage-events 100000] [--buffer 100000] [--database-url postgresql://...]
 // The gateway's client (clients/node) against `clauseguard serve` in a child process: how many
 // events a second it delivers when tracked as fast as a loop can (until flush() resolves), for each
-// body (NDJSON gzip-compressed, NDJSON, JSON); an outage with a spill folder (ClauseGuard stopped
+// body (NDJSON gzip-compressed, NDJSON, JSON) and with 4 or 1 requests in flight; an outage with a spill folder (ClauseGuard stopped
 // while --outage-events are tracked into a 10,000-event buffer: what reaches the disk, what is
 // dropped, and how fast the folder drains once ClauseGuard is back); the memory its buffer takes
 // holding --buffer events while ClauseGuard is unreachable; and the enforcement check's latency
@@ -48,13 +48,14 @@ async function main(): Promise<void> {
   console.log(`ClauseGuard client bench: clauseguard serve on ${kind} (a fresh database per phase), ${os.cpus().length} cores (${os.cpus()[0]?.model ?? "?"})`);
   // Delivery, per body: tracked as fast as a loop can, until close() has delivered everything.
   for (const body of [
-    { name: "NDJSON, gzip (the default)", format: "ndjson", compression: "auto" },
-    { name: "NDJSON, uncompressed", format: "ndjson", compression: "none" },
-    { name: "JSON, uncompressed", format: "json", compression: "none" },
+    { name: "NDJSON, gzip, 4 requests in flight (the defaults)", format: "ndjson", compression: "auto", concurrency: 4 },
+    { name: "NDJSON, gzip, 1 request in flight", format: "ndjson", compression: "auto", concurrency: 1 },
+    { name: "NDJSON, uncompressed, 4 in flight", format: "ndjson", compression: "none", concurrency: 4 },
+    { name: "JSON, uncompressed, 4 in flight", format: "json", compression: "none", concurrency: 4 },
   ] as const) {
     const server = await freshServer("delivery");
     try {
-      const client = new ClauseGuardClient({ url: server.url, key: server.adminKey, batch: { maxEvents: 1000, intervalMs: 50, format: body.format, compression: body.compression }, buffer: { maxEvents: total } });
+      const client = new ClauseGuardClient({ url: server.url, key: server.adminKey, batch: { maxEvents: 1000, intervalMs: 50, format: body.format, compression: body.compression, concurrency: body.concurrency }, buffer: { maxEvents: total } });
       const t0 = performance.now();
       await trackMany(client, total);
       await client.close({ timeoutMs: 3_600_000 });

@@ -106,7 +106,7 @@ describe("the client while ClauseGuard is unreachable", () => {
   const settle = () => new Promise((r) => setTimeout(r, 200));
 
   it("fills its folder to the bound, then drops by its policy, and accounts for every event", async () => {
-    const client = new ClauseGuardClient({ url: unreachable, key: "cg_x", batch: { maxEvents: 100, intervalMs: 10 }, buffer: { maxEvents: 200 }, retry: { baseMs: 5, maxMs: 20 }, spill: { dir, maxBytes: 1024 * 1024 } });
+    const client = new ClauseGuardClient({ url: unreachable, key: "cg_x", batch: { maxEvents: 100, intervalMs: 10, concurrency: 3 }, buffer: { maxEvents: 200 }, retry: { baseMs: 5, maxMs: 20 }, spill: { dir, maxBytes: 1024 * 1024 } });
     const sent = events(20_000);
     for (let i = 0; i < sent.length; i += 100) {
       for (const e of sent.slice(i, i + 100)) client.track(e);
@@ -144,7 +144,7 @@ describe("the client while ClauseGuard is unreachable", () => {
   });
 
   it("keeps its memory bounded while it drops the oldest without a folder", async () => {
-    const client = new ClauseGuardClient({ url: unreachable, key: "cg_x", batch: { maxEvents: 10, intervalMs: 3_600_000 }, buffer: { maxEvents: 10 }, retry: { baseMs: 3_600_000 } });
+    const client = new ClauseGuardClient({ url: unreachable, key: "cg_x", batch: { maxEvents: 10, intervalMs: 3_600_000, concurrency: 1 }, buffer: { maxEvents: 10 }, retry: { baseMs: 3_600_000 } });
     const one = events(1)[0]!;
     for (let i = 0; i < 300_000; i++) client.track({ ...one, eventId: `evt_bound_${i}` });
     expect(client.stats()).toMatchObject({ droppedOverflow: 300_000 - 20, queued: 20 });

@@ -1,6 +1,6 @@
 // @clauseguard/client: the gateway's side of ClauseGuard (docs/client.md). `track` returns at once
 // and never throws for a delivery problem; events are sent in batches (by count, bytes and time) as
-// NDJSON or JSON, gzip-compressed once the server says it takes gzip, one request at a time, retried
+// NDJSON or JSON, gzip-compressed once the server says it takes gzip, up to four requests at a time, retried
 // with backoff (Retry-After on 429 and 503) under their eventId, so a retry never stores an event
 // twice. The buffer is bounded; what it drops is counted. With a spill folder, batches ClauseGuard
 // has not taken wait on disk instead (spill.ts), so an outage or a restart of either side loses
@@ -36,6 +36,12 @@ export type ClientOptions = {
     maxBytes?: number;
     /** A partial batch is sent this long after its first event (default 1000 ms). */
     intervalMs?: number;
+    /**
+     * Requests in flight at once (1..16; default 4): the server overlaps their parsing and commits
+     * (docs/client.md#figures). With more than one, batches may arrive out of the order they were
+     * tracked in; 1 keeps the order.
+     */
+    concurrency?: number;
     /** The body: NDJSON, one event a line (the default), or a JSON array. */
     format?: "ndjson" | "json";
     /**
@@ -120,6 +126,7 @@ export class ClauseGuardClient {
   private readonly maxBatch: number;
   private readonly maxBytes: number;
   private readonly intervalMs: number;
+  private readonly concurrency: number;
   private readonly format: "ndjson" | "json";
   private readonly compression: "auto" | "gzip" | "none";
   private readonly maxBuffer: number;
@@ -141,7 +148,10 @@ export class ClauseGuardClient {
   private head = 0;
   private nextSeq: number;
   private timer: NodeJS.Timeout | undefined;
-  private sending: Promise<void> | undefined;
+  /** The senders running (at most `concurrency`), each a loop taking one batch at a time. */
+  private readonly senders = new Set<Promise<void>>();
+  /** Spilled batches a sender is sending. */
+  private readonly claimed = new Set<SpilledBatch>();
   /** close() was called: no more events, and a failed delivery no longer waits to be retried when there is a spill folder. */
   private closed = false;
   /** close() ran out of time: the sender stops at once. */
@@ -153,7 +163,7 @@ export class ClauseGuardClient {
   /** Consecutive failed reads of the oldest spilled batch. */
   private readFailures = 0;
   private readonly stop = new AbortController();
-  private wake: (() => void) | undefined;
+  private readonly wakers = new Set<() => void>();
   /** Consecutive failed attempts (the backoff's exponent). */
   private failures = 0;
   /** The server takes gzip (it said so in Accept-Encoding), unless it answered a compressed batch 415. */
@@ -161,6 +171,7 @@ export class ClauseGuardClient {
   private gzipRefused = false;
   private readonly writes = new Set<Promise<void>>();
   private spilling = 0;
+  /** Events of the buffer's batches being sent (by every sender). */
   private inFlight = 0;
   private readonly counts = { accepted: 0, duplicates: 0, rejected: 0, droppedOverflow: 0, droppedUndelivered: 0, spilled: 0, retries: 0, requests: 0, compressedRequests: 0 };
   private readonly cache = new Map<string, { status: EnforcementStatus; at: number }>();
@@ -175,6 +186,7 @@ export class ClauseGuardClient {
     this.maxBatch = bounded("batch.maxEvents", options.batch?.maxEvents ?? 500, 1, 5000);
     this.maxBytes = bounded("batch.maxBytes", options.batch?.maxBytes ?? 1024 * 1024, 1024, 10 * 1024 * 1024);
     this.intervalMs = bounded("batch.intervalMs", options.batch?.intervalMs ?? 1000, 0, 3_600_000);
+    this.concurrency = bounded("batch.concurrency", options.batch?.concurrency ?? 4, 1, 16);
     this.format = oneOf("batch.format", options.batch?.format ?? "ndjson", ["ndjson", "json"]);
     this.compression = oneOf("batch.compression", options.batch?.compression ?? "auto", ["auto", "gzip", "none"]);
     this.maxBuffer = bounded("buffer.maxEvents", options.buffer?.maxEvents ?? 100_000, 1, 100_000_000);
@@ -239,7 +251,7 @@ export class ClauseGuardClient {
   async flush(): Promise<void> {
     while (this.pending()) {
       this.kick();
-      await (this.sending ?? Promise.all(this.writes));
+      await (this.senders.size > 0 ? Promise.all([...this.senders]) : Promise.all(this.writes));
     }
   }
 
@@ -251,15 +263,15 @@ export class ClauseGuardClient {
   async close(options: { timeoutMs?: number } = {}): Promise<void> {
     const timeoutMs = bounded("timeoutMs", options.timeoutMs ?? 10_000, 0, 3_600_000);
     this.closed = true;
-    this.wake?.();
+    this.wakeAll();
     let timer: NodeJS.Timeout | undefined;
     const timedOut = await Promise.race([this.flush().then(() => false), new Promise<boolean>((r) => (timer = setTimeout(() => r(true), timeoutMs)))]);
     clearTimeout(timer);
     if (timedOut) {
       this.stopping = true;
       this.stop.abort();
-      this.wake?.();
-      await this.sending;
+      this.wakeAll();
+      await Promise.all([...this.senders]);
       await this.spillHeld();
     }
     await Promise.all(this.writes);
@@ -352,7 +364,7 @@ export class ClauseGuardClient {
   /** Anything left to do: held events, a send, a write, or batches on disk (unless a delivery failed while closing). */
   private pending(): boolean {
     if (this.stopping || this.disposed) return false;
-    return this.queued() > 0 || this.sending !== undefined || this.writes.size > 0 || (!this.closeFailed && this.spill?.oldest() !== undefined);
+    return this.queued() > 0 || this.senders.size > 0 || this.writes.size > 0 || (!this.closeFailed && this.spill?.oldest() !== undefined);
   }
 
   /** Hands a problem to onError; a handler that throws changes nothing here. */
@@ -364,20 +376,28 @@ export class ClauseGuardClient {
     }
   }
 
-  /** Starts a send if none runs; the send goes on while whole batches are held. */
+  /** Starts senders, up to `concurrency`, while there are batches for them; each goes on while whole batches are held. */
   private kick(): void {
     if (this.timer) {
       clearTimeout(this.timer);
       this.timer = undefined;
     }
-    if (this.sending || this.stopping || this.disposed || (this.queued() === 0 && !this.spill?.oldest())) return;
-    this.sending = this.drain()
-      .catch((err: unknown) => this.report(err))
-      .finally(() => {
-        this.sending = undefined;
-        // What arrived during the send and is not a whole batch waits for the interval.
-        if (this.queued() > 0 && !this.timer && !this.closed) this.timer = setTimeout(() => this.kick(), this.intervalMs).unref();
-      });
+    if (this.stopping || this.disposed) return;
+    const batches = Math.ceil(this.queued() / this.maxBatch) + (this.spill?.size().batches ?? 0) - this.claimed.size;
+    for (let n = Math.min(this.concurrency - this.senders.size, batches); n > 0; n--) {
+      const sender: Promise<void> = this.drain()
+        .catch((err: unknown) => this.report(err))
+        .finally(() => {
+          this.senders.delete(sender);
+          // What arrived during the send and is not a whole batch waits for the interval.
+          if (this.queued() > 0 && !this.timer && !this.closed) this.timer = setTimeout(() => this.kick(), this.intervalMs).unref();
+        });
+      this.senders.add(sender);
+    }
+  }
+
+  private wakeAll(): void {
+    for (const wake of [...this.wakers]) wake();
   }
 
   /**
@@ -387,20 +407,27 @@ export class ClauseGuardClient {
    */
   private async drain(): Promise<void> {
     let ownKick = true;
-    while (!this.stopping) {
+    while (!this.stopping && !this.closeFailed) {
       if (this.writes.size > 0) await Promise.all(this.writes);
-      const onDisk = this.spill?.oldest();
+      const onDisk = this.spill?.oldestExcept(this.claimed);
       if (onDisk) {
-        const body = await this.readSpilled(onDisk);
-        if (body === undefined) continue;
-        const outcome = await this.send(body, "application/x-ndjson", onDisk.events);
-        if (outcome.kind === "taken") {
-          await this.spill!.remove(onDisk);
-          continue;
+        this.claimed.add(onDisk);
+        let retryAfter: number | undefined;
+        try {
+          const body = await this.readSpilled(onDisk);
+          if (body === undefined) continue;
+          const outcome = await this.send(body, "application/x-ndjson", onDisk.events);
+          if (outcome.kind === "taken") {
+            await this.spill!.remove(onDisk);
+            continue;
+          }
+          // Closing: what is held goes to disk rather than waiting for ClauseGuard.
+          if (this.closed) return this.failWhileClosing();
+          retryAfter = outcome.wait;
+        } finally {
+          this.claimed.delete(onDisk);
         }
-        // Closing: what is held goes to disk rather than waiting for ClauseGuard.
-        if (this.closed) return this.failWhileClosing();
-        await this.pause(outcome.wait);
+        await this.pause(retryAfter);
         continue;
       }
       if (this.queued() === 0) return;
@@ -412,8 +439,8 @@ export class ClauseGuardClient {
         continue;
       }
       // A batch from the buffer counts as queued while it is in flight (one from the folder counts on disk).
-      this.inFlight = batch.parts.length;
-      const outcome = await this.send(this.body(batch, this.format), this.contentType(), batch.parts.length).finally(() => (this.inFlight = 0));
+      this.inFlight += batch.parts.length;
+      const outcome = await this.send(this.body(batch, this.format), this.contentType(), batch.parts.length).finally(() => (this.inFlight -= batch.parts.length));
       if (outcome.kind === "taken") continue;
       if (!this.spill.hasRoom()) {
         // The folder is full: this batch is tried from memory, as without a folder.
@@ -467,11 +494,11 @@ export class ClauseGuardClient {
   /** Without a spill folder (or with a full one): a batch is tried up to maxAttempts, then dropped and counted. */
   private async deliver(batch: Batch, firstAttempt: number): Promise<void> {
     const body = this.body(batch, this.format);
-    this.inFlight = batch.parts.length;
+    this.inFlight += batch.parts.length;
     try {
       await this.attempts(body, batch.parts.length, firstAttempt);
     } finally {
-      this.inFlight = 0;
+      this.inFlight -= batch.parts.length;
     }
   }
 
@@ -547,13 +574,14 @@ export class ClauseGuardClient {
     this.counts.retries++;
     const wait = Math.min(retryAfterMs ?? this.backoff(this.failures), this.maxMs);
     await new Promise<void>((resolve) => {
-      const timer = setTimeout(resolve, wait);
-      this.wake = () => {
+      const wake = () => {
         clearTimeout(timer);
+        this.wakers.delete(wake);
         resolve();
       };
+      const timer = setTimeout(wake, wait);
+      this.wakers.add(wake);
     });
-    this.wake = undefined;
   }
 
   private backoff(attempt: number): number {

@@ -74,6 +74,12 @@ export class SpillFolder {
     return this.batches[0];
   }
 
+  /** The oldest batch not in `taken` (batches other senders are sending). */
+  oldestExcept(taken: ReadonlySet<SpilledBatch>): SpilledBatch | undefined {
+    if (taken.size === 0) return this.batches[0];
+    return this.batches.find((b) => !taken.has(b));
+  }
+
   size(): { batches: number; events: number; bytes: number } {
     return { batches: this.batches.length, events: this.eventsOnDisk, bytes: this.bytesOnDisk };
   }
