@@ -126,6 +126,35 @@ describe("the client while ClauseGuard is unreachable", () => {
     expect(fs.readdirSync(dir).filter((f) => f.endsWith(".ndjson")).length).toBe(after.onDisk.batches);
   });
 
+  it("closes promptly with several senders failing and writes still landing, keeping every event on disk or counted", async () => {
+    // A slow disk: each batch takes 30 ms to write, so writes are still landing when the senders give up.
+    const write = SpillFolder.prototype.write;
+    const slow = jest.spyOn(SpillFolder.prototype, "write").mockImplementation(async function (this: SpillFolder, ...args: Parameters<SpillFolder["write"]>) {
+      await new Promise((r) => setTimeout(r, 30));
+      return write.apply(this, args);
+    });
+    const client = new ClauseGuardClient({ url: unreachable, key: "cg_x", batch: { maxEvents: 10, intervalMs: 5, concurrency: 4 }, buffer: { maxEvents: 50 }, retry: { baseMs: 5, maxMs: 20 }, spill: { dir } });
+    const sent = events(500);
+    for (let i = 0; i < 200; i += 10) {
+      for (const e of sent.slice(i, i + 10)) client.track(e);
+      await new Promise((r) => setTimeout(r, 2));
+    }
+    // A burst right before close(): the overflow's writes are still landing when the senders fail.
+    for (const e of sent.slice(200)) client.track(e);
+    const t0 = Date.now();
+    await client.close({ timeoutMs: 20_000 });
+    expect(Date.now() - t0).toBeLessThan(5000);
+    const after = client.stats();
+    expect(after.queued).toBe(0);
+    expect(after.onDisk.events + after.droppedOverflow + after.droppedUndelivered).toBe(500);
+    expect(after.onDisk.events).toBeGreaterThan(100);
+    // The next client finds every batch the folder holds.
+    slow.mockRestore();
+    const next = new ClauseGuardClient({ url: unreachable, key: "cg_x", spill: { dir } });
+    expect(next.stats().onDisk.events).toBe(after.onDisk.events);
+    await next.close({ timeoutMs: 0 });
+  });
+
   it("goes on when its onError throws, and keeps what it could not send", async () => {
     const client = new ClauseGuardClient({ url: unreachable, key: "cg_x", batch: { maxEvents: 10, intervalMs: 5 }, buffer: { maxEvents: 20 }, retry: { baseMs: 5, maxMs: 20 }, spill: { dir }, onError: () => {
       throw new Error("the host's handler is broken");

@@ -160,12 +160,10 @@ export class ClauseGuardClient {
   private closeFailed = false;
   /** close() has finished: nothing more is sent (the spill folder may have a new owner). */
   private disposed = false;
-  /** Consecutive failed reads of the oldest spilled batch. */
-  private readFailures = 0;
+  /** Failed reads of a spilled batch, by file name. */
+  private readonly readFailures = new Map<string, number>();
   private readonly stop = new AbortController();
   private readonly wakers = new Set<() => void>();
-  /** Consecutive failed attempts (the backoff's exponent). */
-  private failures = 0;
   /** The server takes gzip (it said so in Accept-Encoding), unless it answered a compressed batch 415. */
   private serverTakesGzip = false;
   private gzipRefused = false;
@@ -239,7 +237,8 @@ export class ClauseGuardClient {
     }
     this.buffer.push(json);
     this.bufferBytes += Buffer.byteLength(json);
-    if (this.queued() >= this.maxBatch || this.bufferBytes >= this.maxBytes || this.intervalMs === 0) this.kick();
+    if (this.intervalMs === 0) this.kick();
+    else if (this.queued() >= this.maxBatch || this.bufferBytes >= this.maxBytes) this.kick(false);
     else if (!this.timer) this.timer = setTimeout(() => this.kick(), this.intervalMs).unref();
   }
 
@@ -251,7 +250,7 @@ export class ClauseGuardClient {
   async flush(): Promise<void> {
     while (this.pending()) {
       this.kick();
-      await (this.senders.size > 0 ? Promise.all([...this.senders]) : Promise.all(this.writes));
+      await Promise.all([...this.senders, ...this.writes]);
     }
   }
 
@@ -364,6 +363,7 @@ export class ClauseGuardClient {
   /** Anything left to do: held events, a send, a write, or batches on disk (unless a delivery failed while closing). */
   private pending(): boolean {
     if (this.stopping || this.disposed) return false;
+    if (this.closeFailed) return this.senders.size > 0 || this.writes.size > 0;
     return this.queued() > 0 || this.senders.size > 0 || this.writes.size > 0 || (!this.closeFailed && this.spill?.oldest() !== undefined);
   }
 
@@ -376,16 +376,21 @@ export class ClauseGuardClient {
     }
   }
 
-  /** Starts senders, up to `concurrency`, while there are batches for them; each goes on while whole batches are held. */
-  private kick(): void {
+  /**
+   * Starts senders, up to `concurrency`, while there are batches for them; each goes on while
+   * whole batches are held. `partial`: the kick may send a partial batch (the interval, a flush,
+   * close), not when a track() filled a batch.
+   */
+  private kick(partial = true): void {
     if (this.timer) {
       clearTimeout(this.timer);
       this.timer = undefined;
     }
-    if (this.stopping || this.disposed) return;
+    // After a delivery failed while closing, nothing more is sent (close() writes what is held to the folder).
+    if (this.stopping || this.disposed || this.closeFailed) return;
     const batches = Math.ceil(this.queued() / this.maxBatch) + (this.spill?.size().batches ?? 0) - this.claimed.size;
     for (let n = Math.min(this.concurrency - this.senders.size, batches); n > 0; n--) {
-      const sender: Promise<void> = this.drain()
+      const sender: Promise<void> = this.drain(partial)
         .catch((err: unknown) => this.report(err))
         .finally(() => {
           this.senders.delete(sender);
@@ -405,8 +410,10 @@ export class ClauseGuardClient {
    * is waited for), then the buffer. A partial batch goes when the kick was its own (the interval,
    * a flush, close); after that only whole ones.
    */
-  private async drain(): Promise<void> {
-    let ownKick = true;
+  private async drain(partial: boolean): Promise<void> {
+    let ownKick = partial;
+    // This sender's consecutive failed attempts: its backoff's exponent.
+    let failures = 0;
     while (!this.stopping && !this.closeFailed) {
       if (this.writes.size > 0) await Promise.all(this.writes);
       const onDisk = this.spill?.oldestExcept(this.claimed);
@@ -418,6 +425,7 @@ export class ClauseGuardClient {
           if (body === undefined) continue;
           const outcome = await this.send(body, "application/x-ndjson", onDisk.events);
           if (outcome.kind === "taken") {
+            failures = 0;
             await this.spill!.remove(onDisk);
             continue;
           }
@@ -427,7 +435,7 @@ export class ClauseGuardClient {
         } finally {
           this.claimed.delete(onDisk);
         }
-        await this.pause(retryAfter);
+        await this.pause(retryAfter, ++failures);
         continue;
       }
       if (this.queued() === 0) return;
@@ -440,18 +448,28 @@ export class ClauseGuardClient {
       }
       // A batch from the buffer counts as queued while it is in flight (one from the folder counts on disk).
       this.inFlight += batch.parts.length;
-      const outcome = await this.send(this.body(batch, this.format), this.contentType(), batch.parts.length).finally(() => (this.inFlight -= batch.parts.length));
-      if (outcome.kind === "taken") continue;
+      let outcome: Outcome;
+      try {
+        outcome = await this.send(this.body(batch, this.format), this.contentType(), batch.parts.length);
+        if (outcome.kind === "retry" && !this.spill.hasRoom()) {
+          // The folder is full: this batch is tried from memory, as without a folder.
+          if (!this.closed) await this.pause(outcome.wait, ++failures);
+        }
+      } finally {
+        this.inFlight -= batch.parts.length;
+      }
+      if (outcome.kind === "taken") {
+        failures = 0;
+        continue;
+      }
       if (!this.spill.hasRoom()) {
-        // The folder is full: this batch is tried from memory, as without a folder.
-        await this.pause(outcome.wait);
         await this.deliver(batch, 2);
         continue;
       }
       // Not taken: it waits on disk, and the sender tries the oldest batch there until ClauseGuard takes it.
       await this.writeSpill(batch);
       if (this.closed) return this.failWhileClosing();
-      await this.pause(outcome.wait);
+      await this.pause(outcome.wait, ++failures);
     }
   }
 
@@ -464,24 +482,26 @@ export class ClauseGuardClient {
   private async readSpilled(batch: SpilledBatch): Promise<string | undefined> {
     try {
       const body = await this.spill!.read(batch);
-      this.readFailures = 0;
+      this.readFailures.delete(batch.name);
       return body;
     } catch (err) {
+      const failed = (this.readFailures.get(batch.name) ?? 0) + 1;
       const spill = this.spill!;
       if ((err as NodeJS.ErrnoException).code === "ENOENT") {
         // Removed by hand, or sent by another client on the folder.
         this.counts.droppedUndelivered += batch.events;
         this.report(new Error(`the spilled batch ${batch.name} is gone from the folder; its ${batch.events} event(s) are counted as undelivered`));
         await spill.remove(batch).catch(() => {});
-      } else if (++this.readFailures >= 3) {
+      } else if (failed >= 3) {
         // Unreadable three times running: set aside (renamed .unreadable) so the batches after it go on.
-        this.readFailures = 0;
+        this.readFailures.delete(batch.name);
         this.counts.droppedUndelivered += batch.events;
         this.report(new Error(`could not read the spilled batch ${batch.name} (${(err as Error).message}); set aside as ${batch.name}.unreadable`));
         await spill.setAside(batch).catch(() => {});
       } else {
+        this.readFailures.set(batch.name, failed);
         this.report(new Error(`could not read the spilled batch ${batch.name}: ${(err as Error).message}`));
-        await this.pause(undefined);
+        await this.pause(undefined, failed);
       }
       return undefined;
     }
@@ -511,7 +531,7 @@ export class ClauseGuardClient {
         this.report(new Error(`dropped a batch of ${events} event(s) after ${attempt} attempt(s)`));
         return;
       }
-      await this.pause(outcome.wait);
+      await this.pause(outcome.wait, attempt);
     }
   }
 
@@ -536,7 +556,6 @@ export class ClauseGuardClient {
       this.learnEncodings(res);
       const text = await res.text();
       if (res.status === 202) {
-        this.failures = 0;
         const r = JSON.parse(text) as IngestResult;
         this.counts.accepted += r.accepted;
         this.counts.duplicates += r.duplicates;
@@ -552,7 +571,6 @@ export class ClauseGuardClient {
       }
       // With a spill folder a refused key keeps the batches on disk: the events are sound, the credential is not.
       if (!retryable.has(res.status) && !(this.spill && (res.status === 401 || res.status === 403))) {
-        this.failures = 0;
         this.counts.rejected += events;
         this.report(new Error(`ClauseGuard refused a batch of ${events}: ${res.status} ${text.slice(0, 300)}`));
         return { kind: "taken" };
@@ -567,12 +585,11 @@ export class ClauseGuardClient {
     }
   }
 
-  /** Waits before the next attempt: Retry-After, else the backoff; close() cuts it short. */
-  private async pause(retryAfterMs: number | undefined): Promise<void> {
+  /** Waits before the next attempt (the `failures`-th in a row for its sender): Retry-After, else the backoff; close() cuts it short. */
+  private async pause(retryAfterMs: number | undefined, failures: number): Promise<void> {
     if (this.stopping) return;
-    this.failures++;
     this.counts.retries++;
-    const wait = Math.min(retryAfterMs ?? this.backoff(this.failures), this.maxMs);
+    const wait = Math.min(retryAfterMs ?? this.backoff(failures), this.maxMs);
     await new Promise<void>((resolve) => {
       const wake = () => {
         clearTimeout(timer);
@@ -682,6 +699,8 @@ export class ClauseGuardClient {
       }
       await this.writeSpill(this.take());
     }
+    // Batches the overflow was writing land before close() gives the folder up.
+    await Promise.all(this.writes);
   }
 
   /** One read of an account's enforcement at a time; its answer fills the cache. */
