@@ -17,7 +17,7 @@ import { threadScript } from "./shared/thread-script";
 
 /** `hubLimits`: the link policy's, as the process read it from the policy pack (the rest of the policy is ingestion's). */
 export type EvaluationThreadSetup = { config: Config; connection: DatabaseConnection; pretty: boolean; hubLimits: HubLimits; roles: Role[] };
-export type EvaluationThreadStats = { worker: WorkerStats; rules: [string, { hit: number; miss: number; error: number }][]; webhooks: WebhookStats };
+export type EvaluationThreadStats = { worker: WorkerStats; rules: [string, RuleStats extends Map<string, infer S> ? S : never][]; webhooks: WebhookStats };
 export type EvaluationThreadMessage = { type: "ready" } | { type: "failed"; message: string } | { type: "stopped" } | ({ type: "stats" } & EvaluationThreadStats);
 export type EvaluationThreadRequest = { type: "nudge" } | { type: "stop" };
 

@@ -3,7 +3,9 @@
 // evaluation queue, HTTP latency by route pattern, evaluations by rule, cases by status, webhook
 // deliveries and Node's process metrics.
 import parsePrometheusTextFormat, { type Family } from "parse-prometheus-text-format";
-import { type TestServer, startTestServer } from "./support/test-server";
+import fs from "node:fs";
+import path from "node:path";
+import { type TestServer, repoRulesDir, startTestServer } from "./support/test-server";
 import { testTargets } from "./support/test-database";
 import type { AddressInfo } from "node:net";
 import { createApp } from "../src/api/app";
@@ -64,6 +66,11 @@ describe.each(testTargets())("metrics on %s", (kind) => {
   });
 
   it("counts evaluations by rule and outcome and cases by status", async () => {
+    // A candidate of extraction.synthetic-data-request runs in shadow: its evaluations are counted apart.
+    const document = JSON.parse(fs.readFileSync(path.join(repoRulesDir, "extraction.synthetic-data-request.json"), "utf8")) as Record<string, unknown>;
+    const candidate = await server.call("POST", "/v1/rules/extraction.synthetic-data-request/versions", { body: { ...document, severity: "low" } });
+    expect(candidate.body).toMatchObject({ current: false });
+    expect((await server.call("POST", "/v1/rules/extraction.synthetic-data-request/shadow", { body: { version: candidate.body.version } })).status).toBe(201);
     // Two events that each hit extraction.synthetic-data-request for one account: one case, two hits.
     const big = { outputTokens: 5000, signals: { syntheticDataRequest: true } };
     await server.call("POST", "/v1/events", { body: [usageEvent({ accountId: "acct_mr", ...big }), usageEvent({ accountId: "acct_mr", ...big })] });
@@ -74,6 +81,9 @@ describe.each(testTargets())("metrics on %s", (kind) => {
     expect(families.find((f) => f.name === "clauseguard_rule_evaluations_total")?.type).toBe("COUNTER");
     expect(value(families, "clauseguard_rule_evaluations_total", { rule: "extraction.synthetic-data-request", outcome: "hit" })).toBe(2);
     expect(value(families, "clauseguard_rule_evaluations_total", { rule: "access.unsupported-region", outcome: "miss" })).toBeGreaterThanOrEqual(2);
+    expect(value(families, "clauseguard_shadow_evaluations_total", { rule: "extraction.synthetic-data-request", outcome: "hit" })).toBe(2);
+    expect(value(families, "clauseguard_shadow_evaluations_total", { rule: "access.unsupported-region", outcome: "miss" })).toBeUndefined();
+    await server.call("DELETE", "/v1/rules/extraction.synthetic-data-request/shadow");
     const open = (await server.call("GET", "/v1/cases?status=open&limit=500")).body.items.length;
     expect(open).toBeGreaterThanOrEqual(1);
     expect(value(families, "clauseguard_cases", { status: "open" })).toBe(open);

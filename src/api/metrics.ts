@@ -137,6 +137,19 @@ export function createMetrics(deps: {
         for (const [rule, s] of ruleStats) for (const outcome of ["hit", "miss", "error"] as const) this.inc({ rule, outcome }, s[outcome]);
       },
     });
+    new Counter({
+      name: "clauseguard_shadow_evaluations_total",
+      help: "Evaluations of candidate versions running in shadow by this process's worker, by rule and outcome (hit, miss, error): the shadows' cost",
+      labelNames: ["rule", "outcome"],
+      registers: [registry],
+      collect() {
+        this.reset();
+        for (const [rule, s] of ruleStats) {
+          if (s.shadow.hit + s.shadow.miss + s.shadow.error === 0) continue;
+          for (const outcome of ["hit", "miss", "error"] as const) this.inc({ rule, outcome }, s.shadow[outcome]);
+        }
+      },
+    });
   }
   if (deps.webhookStats) {
     const webhookStats = deps.webhookStats;

@@ -54,12 +54,12 @@ export function createEvaluationService(deps: {
   const { store, logger } = deps;
   const leaseMs = deps.leaseMs ?? 60_000;
   const cadence = deps.cadence ?? "batch";
-  /** Outcomes per rule id since this process started (read by /metrics). */
+  /** Outcomes per rule id since this process started, of its active version and of its shadow (read by /metrics). */
   const ruleStats: RuleStats = new Map();
-  const count = (ruleId: string, outcome: "hit" | "miss" | "error") => {
+  const count = (ruleId: string, outcome: "hit" | "miss" | "error", shadow: boolean) => {
     let s = ruleStats.get(ruleId);
-    if (!s) ruleStats.set(ruleId, (s = { hit: 0, miss: 0, error: 0 }));
-    s[outcome]++;
+    if (!s) ruleStats.set(ruleId, (s = { hit: 0, miss: 0, error: 0, shadow: { hit: 0, miss: 0, error: 0 } }));
+    (shadow ? s.shadow : s)[outcome]++;
   };
 
   /**
@@ -177,7 +177,7 @@ export function createEvaluationService(deps: {
   async function judge(j: Judge, source: FactSource, eventPk: bigint, accountId: string, pending: PendingHit[], result: { errors: number }): Promise<void> {
     const rule = j.evaluator;
     const evaluation = await rule.evaluate(source);
-    if (!j.role) count(rule.rule.id, evaluation.outcome);
+    count(rule.rule.id, evaluation.outcome, j.role === "shadow");
     if (evaluation.outcome === "error") {
       if (!j.role) result.errors++;
       logger.warn({ ruleId: rule.rule.id, version: rule.version, shadow: j.role === "shadow", eventId: source.event.eventId, error: evaluation.error }, "rule evaluation failed");
@@ -222,6 +222,7 @@ export function createEvaluationService(deps: {
   return { runBatch, ruleStats };
 }
 
-export type RuleStats = Map<string, { hit: number; miss: number; error: number }>;
+type OutcomeCounts = { hit: number; miss: number; error: number };
+export type RuleStats = Map<string, OutcomeCounts & { shadow: OutcomeCounts }>;
 
 export type EvaluationService = ReturnType<typeof createEvaluationService>;
