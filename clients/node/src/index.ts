@@ -73,6 +73,8 @@ export type ClientOptions = {
     /** First backoff (default 250 ms), doubled each attempt with jitter, at most maxMs (default 30 s). */
     baseMs?: number;
     maxMs?: number;
+    /** How long one request may take before it counts as a failed attempt (default 30 s). */
+    requestTimeoutMs?: number;
   };
   enforcement?: {
     /** How long an answer is fresh (default 5 s); a stale one is returned while one read refreshes it. */
@@ -134,6 +136,7 @@ export class ClauseGuardClient {
   private readonly maxAttempts: number;
   private readonly baseMs: number;
   private readonly maxMs: number;
+  private readonly requestTimeoutMs: number;
   private readonly ttlMs: number;
   private readonly maxStaleMs: number;
   private readonly maxEntries: number;
@@ -192,6 +195,7 @@ export class ClauseGuardClient {
     this.maxAttempts = bounded("retry.maxAttempts", options.retry?.maxAttempts ?? 10, 1, 1000);
     this.baseMs = bounded("retry.baseMs", options.retry?.baseMs ?? 250, 1, 3_600_000);
     this.maxMs = bounded("retry.maxMs", options.retry?.maxMs ?? 30_000, 1, 3_600_000);
+    this.requestTimeoutMs = bounded("retry.requestTimeoutMs", options.retry?.requestTimeoutMs ?? 30_000, 10, 600_000);
     this.ttlMs = bounded("enforcement.ttlMs", options.enforcement?.ttlMs ?? 5000, 0, 86_400_000);
     this.maxStaleMs = bounded("enforcement.maxStaleMs", options.enforcement?.maxStaleMs ?? 60_000, 0, 86_400_000);
     this.maxEntries = bounded("enforcement.maxEntries", options.enforcement?.maxEntries ?? 100_000, 1, 100_000_000);
@@ -552,7 +556,7 @@ export class ClauseGuardClient {
     try {
       this.counts.requests++;
       if (compress) this.counts.compressedRequests++;
-      const res = await fetch(`${this.url}/v1/events`, { method: "POST", headers, body: payload, signal: AbortSignal.any([AbortSignal.timeout(30_000), this.stop.signal]) });
+      const res = await fetch(`${this.url}/v1/events`, { method: "POST", headers, body: payload, signal: AbortSignal.any([AbortSignal.timeout(this.requestTimeoutMs), this.stop.signal]) });
       this.learnEncodings(res);
       const text = await res.text();
       if (res.status === 202) {
