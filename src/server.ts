@@ -68,6 +68,9 @@ export async function startServer(config: Config, logger: Logger, roles: Roles, 
   try {
     const sync = await services.rules.syncRuleFiles(ruleFiles);
     logger.info({ dir: config.rulesDir, ...sync }, "policy pack synchronized");
+    for (const { ruleId, lists } of sync.awaitingLists) {
+      logger.warn({ ruleId, lists }, "a rule file names lists that do not exist yet: its list conditions hold for no event until they are created (POST /v1/lists, or clauseguard lists import --create)");
+    }
     generatedAdminKey = (await services.apiKeys.bootstrapAdminKey(config.adminKey)).generatedKey;
     await services.ruleRegistry.refresh();
     if (threaded) {

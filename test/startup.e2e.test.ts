@@ -29,15 +29,15 @@ describe.each(testTargets())("start-up on %s", (kind) => {
     const rules = createRuleService(t.db);
     writeRule(dir, ruleDocument({ id: "a.rule" }));
     writeRule(dir, ruleDocument({ id: "b.rule", enabled: false }));
-    expect(await rules.syncRuleFiles(loadRuleFiles(dir))).toEqual({ created: ["a.rule", "b.rule"], updated: [], unchanged: [] });
+    expect(await rules.syncRuleFiles(loadRuleFiles(dir))).toEqual({ created: ["a.rule", "b.rule"], updated: [], unchanged: [], awaitingLists: [] });
 
     // Same content, other formatting and key order: not a new version.
     const reordered = Object.fromEntries(Object.entries(ruleDocument({ id: "a.rule" })).reverse());
     fs.writeFileSync(path.join(dir, "a.rule.json"), JSON.stringify(reordered));
-    expect(await rules.syncRuleFiles(loadRuleFiles(dir))).toEqual({ created: [], updated: [], unchanged: ["a.rule", "b.rule"] });
+    expect(await rules.syncRuleFiles(loadRuleFiles(dir))).toEqual({ created: [], updated: [], unchanged: ["a.rule", "b.rule"], awaitingLists: [] });
 
     writeRule(dir, ruleDocument({ id: "a.rule", severity: "critical" }));
-    expect(await rules.syncRuleFiles(loadRuleFiles(dir))).toEqual({ created: [], updated: ["a.rule"], unchanged: ["b.rule"] });
+    expect(await rules.syncRuleFiles(loadRuleFiles(dir))).toEqual({ created: [], updated: ["a.rule"], unchanged: ["b.rule"], awaitingLists: [] });
 
     const versions = await t.db.prisma.ruleVersion.findMany({ where: { ruleId: "a.rule" }, orderBy: { version: "asc" } });
     expect(versions.map((v) => [v.version, (v.document as { severity: string }).severity])).toEqual([
@@ -47,6 +47,38 @@ describe.each(testTargets())("start-up on %s", (kind) => {
     expect(await rules.activeRules()).toEqual([{ rule: expect.objectContaining({ id: "a.rule", severity: "critical" }), version: 2 }]);
     const audit = await t.db.prisma.auditLogEntry.findMany({ where: { targetId: "a.rule" }, orderBy: { id: "asc" } });
     expect(audit.map((a) => a.action)).toEqual(["rule.create", "rule.version"]);
+  });
+
+  it("starts with a rule file naming a list not created yet: its list conditions hold for no event until the list exists", async () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), "cg-rules-"));
+    const onList = (id: string, operator: string) => ruleDocument({ id, scope: "event", conditions: { all: [{ fact: "event", path: "$.ip", operator, value: { list: "later-proxies" } }] } });
+    writeRule(dir, onList("proxy.listed", "inList"));
+    writeRule(dir, onList("proxy.unlisted", "notInList"));
+    expect((await createRuleService(t.db).syncRuleFiles(loadRuleFiles(dir))).awaitingLists).toEqual([
+      { ruleId: "proxy.listed", lists: ["later-proxies"] },
+      { ruleId: "proxy.unlisted", lists: ["later-proxies"] },
+    ]);
+    const server = await startTestServer(kind, { config: { rulesDir: dir } });
+    try {
+      const casesOf = async (accountId: string) => (await server.call("GET", `/v1/cases?accountId=${accountId}`)).body.items.map((c: { ruleId: string }) => c.ruleId);
+      // Before the list exists: neither inList nor notInList holds (notInList of a missing list would otherwise flag everything).
+      await server.call("POST", "/v1/events", { body: [usageEvent({ accountId: "acct_before_list", ip: "203.0.113.9" })] });
+      await server.drain();
+      expect(await casesOf("acct_before_list")).toEqual([]);
+      // The list is created and filled through the API: the rules judge by it from the next batch, without a restart.
+      expect((await server.call("POST", "/v1/lists", { body: { name: "later-proxies" } })).status).toBe(201);
+      await server.call("POST", "/v1/lists/later-proxies/entries?mode=add", { body: { values: ["203.0.113.9"] } });
+      await server.call("POST", "/v1/events", { body: [usageEvent({ accountId: "acct_listed", ip: "203.0.113.9" }), usageEvent({ accountId: "acct_not_listed", ip: "198.51.100.7" })] });
+      await server.drain();
+      expect(await casesOf("acct_listed")).toEqual(["proxy.listed"]);
+      expect(await casesOf("acct_not_listed")).toEqual(["proxy.unlisted"]);
+      // Saved through the API, a rule must still name lists that exist.
+      const refused = await server.call("POST", "/v1/rules", { body: { ...onList("proxy.other", "inList"), conditions: { all: [{ fact: "event", path: "$.ip", operator: "inList", value: { list: "never-made" } }] } } });
+      expect(refused.body.errors).toEqual([{ path: "conditions.all[0].value.list", message: expect.stringContaining("unknown list 'never-made'") }]);
+    } finally {
+      await server.stop();
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
   });
 
   it("generates an admin key once on an empty database and stores only its hash", async () => {

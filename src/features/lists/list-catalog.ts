@@ -46,9 +46,9 @@ export function createListCatalog(db: Sql, logger?: Logger): ListCatalog {
       for (const name of wanted) {
         const version = current.get(name);
         if (version === undefined) {
-          // Rules are checked against the lists when saved, and a named list cannot be deleted; one
-          // deleted by hand is not held, and a condition on it holds neither way (inList nor notInList).
-          logger?.error({ list: name }, "a rule names a list that does not exist; its conditions hold neither way");
+          // Not created yet (a rule file may name one before it is imported), or deleted by hand: not
+          // held, and a condition on it holds neither way (inList nor notInList) until it exists.
+          logger?.warn({ list: name }, "a rule names a list that does not exist; its conditions hold neither way until it is created");
           held.delete(name);
           continue;
         }

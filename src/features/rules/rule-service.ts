@@ -33,7 +33,8 @@ export function ruleChecksum(rule: RuleDocument): string {
 export type ActiveRule = { rule: RuleDocument; version: number };
 export type RunningShadow = ActiveRule & { shadowId: string; endsAt: Date | null };
 
-export type SyncResult = { created: string[]; updated: string[]; unchanged: string[] };
+/** `awaitingLists`: rules whose files name lists that do not exist yet (their list conditions hold for no event until they do). */
+export type SyncResult = { created: string[]; updated: string[]; unchanged: string[]; awaitingLists: { ruleId: string; lists: string[] }[] };
 
 /** Lock key shared by every process that writes rule versions. */
 const ruleWriteLock = 4236936583016097350n;
@@ -41,11 +42,13 @@ const ruleWriteLock = 4236936583016097350n;
 export function createRuleService(db: Database) {
   const { prisma } = db;
   async function syncRuleFiles(files: RuleFile[], who: Actor = { actor: "rules-dir" }): Promise<SyncResult> {
-    const result: SyncResult = { created: [], updated: [], unchanged: [] };
+    const result: SyncResult = { created: [], updated: [], unchanged: [], awaitingLists: [] };
     await writing(async (tx) => {
       for (const { rule } of files) {
         const outcome = await saveVersion(tx, rule, "file", who);
         result[outcome].push(rule.id);
+        const missing = await missingLists(tx, rule);
+        if (missing.length) result.awaitingLists.push({ ruleId: rule.id, lists: [...new Set(missing.map((r) => r.list))] });
       }
     });
     return result;
@@ -66,7 +69,9 @@ export function createRuleService(db: Database) {
     { actor, requestId }: Actor,
     activate = true,
   ): Promise<"created" | "updated" | "unchanged"> {
-    await checkLists(tx, rule);
+    // A rule file may name a list not created yet: the server must start for the list to be
+    // imported. Its list conditions hold for no event (neither inList nor notInList) until it exists.
+    if (source !== "file") await checkLists(tx, rule);
     const checksum = ruleChecksum(rule);
     const existing = await tx.rule.findUnique({ where: { id: rule.id } });
     const document = rule as unknown as Prisma.InputJsonValue;
@@ -102,13 +107,18 @@ export function createRuleService(db: Database) {
     return "updated";
   }
 
-  /** A rule may only name lists that exist: 400 with the path of each unknown one. */
-  async function checkLists(tx: Orm, rule: RuleDocument): Promise<void> {
+  /** The rule's references to lists that do not exist. */
+  async function missingLists(tx: Orm, rule: RuleDocument): Promise<ReturnType<typeof listRefs>> {
     const refs = listRefs(rule.conditions);
-    if (refs.length === 0) return;
+    if (refs.length === 0) return [];
     const found = await tx.namedList.findMany({ where: { name: { in: refs.map((r) => r.list) } }, select: { name: true } });
     const have = new Set(found.map((f) => f.name));
-    const unknown = refs.filter((r) => !have.has(r.list));
+    return refs.filter((r) => !have.has(r.list));
+  }
+
+  /** A rule saved through the API may only name lists that exist: 400 with the path of each unknown one. */
+  async function checkLists(tx: Orm, rule: RuleDocument): Promise<void> {
+    const unknown = await missingLists(tx, rule);
     if (unknown.length) {
       throw validationFailed(
         unknown.map((r) => ({ path: r.path, message: `unknown list '${r.list}': create it first (POST /v1/lists)` })),
