@@ -3983,7 +3983,7 @@ export interface operations {
             query?: {
                 /** @description hits of events that occurred from then (default: unbounded) */
                 from?: string;
-                /** @description and before then (default: unbounded) */
+                /** @description up to and including then, as a backtest's range (default: unbounded) */
                 to?: string;
                 /** @description an earlier shadow of the rule (default: the running one, else the newest) */
                 shadowId?: string;

@@ -65,7 +65,7 @@ export function periodOf(q: { from?: string; to?: string }): { from: Date; to: D
 }
 export const shadowReportQuery = z.strictObject({
   from: queryMoment.optional().describe("hits of events that occurred from then (default: unbounded)"),
-  to: queryMoment.optional().describe("and before then (default: unbounded)"),
+  to: queryMoment.optional().describe("up to and including then, as a backtest's range (default: unbounded)"),
   shadowId: storableText(64).optional().describe("an earlier shadow of the rule (default: the running one, else the newest)"),
   limit: z.coerce.number().int().min(1).max(1000).default(100).describe("accounts listed per group"),
 });
