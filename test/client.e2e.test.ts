@@ -16,6 +16,7 @@ import { type TestServer, startTestServer } from "./support/test-server";
 import { testTargets } from "./support/test-database";
 import { usageEvent } from "./support/factories";
 import { waitFor } from "./support/cli";
+import { accountEventIds } from "./support/load";
 
 type Mode = "up" | "busy" | "hang" | "lose-next-answer" | "refuse-gzip";
 
@@ -95,19 +96,6 @@ async function startProxy(target: string) {
 const events = (accountId: string, n: number): UsageEvent[] =>
   Array.from({ length: n }, () => usageEvent({ accountId, occurredAt: new Date(Date.now() - 60_000).toISOString() }) as unknown as UsageEvent);
 
-/** Every stored event id of an account, through GET /v1/events at `url`. */
-async function storedEventIds(url: string, key: string, accountId: string): Promise<string[]> {
-  const ids: string[] = [];
-  let cursor: string | null = null;
-  do {
-    const res = await fetch(`${url}/v1/events?accountId=${accountId}&limit=500${cursor ? `&cursor=${cursor}` : ""}`, { headers: { authorization: `Bearer ${key}` } });
-    const page = (await res.json()) as { items: { eventId: string }[]; nextCursor: string | null };
-    ids.push(...page.items.map((e) => e.eventId));
-    cursor = page.nextCursor;
-  } while (cursor);
-  return ids;
-}
-
 describe("the gateway's client's types", () => {
   // The OpenAPI document does not depend on the database: checked once.
   it("are generated from the server's OpenAPI document, and are current", () => {
@@ -120,7 +108,7 @@ describe.each(testTargets())("the gateway's client on %s", (kind) => {
   let server: TestServer;
   let proxy: Awaited<ReturnType<typeof startProxy>>;
   let gatewayKey: string;
-  const storedIds = (accountId: string) => storedEventIds(server.url, server.adminKey, accountId);
+  const storedIds = (accountId: string) => accountEventIds(server.url, server.adminKey, accountId);
   beforeAll(async () => {
     server = await startTestServer(kind);
     proxy = await startProxy(server.url);
@@ -418,7 +406,7 @@ describe.each(testTargets())("the gateway's client with a spill folder, across r
     expect(second.stats()).toMatchObject({ queued: 0, droppedOverflow: 0, droppedUndelivered: 0, rejected: 0, onDisk: { batches: 0, events: 0 } });
     expect(second.stats().accepted + second.stats().duplicates).toBe(2000);
     expect(batchFiles()).toEqual([]);
-    const stored = await storedEventIds(server.url, server.adminKey, "acct_client_spill");
+    const stored = await accountEventIds(server.url, server.adminKey, "acct_client_spill");
     expect(stored.length).toBe(3000);
     expect(new Set(stored)).toEqual(new Set(sent.map((e) => e.eventId)));
     await second.close();

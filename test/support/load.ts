@@ -94,14 +94,21 @@ export function sustainLoad(opts: { url: () => string; key: string; prefix: stri
 export async function storedEventIds(url: string, key: string, prefix: string, accounts: number): Promise<Map<string, number>> {
   const seen = new Map<string, number>();
   for (let a = 0; a < accounts; a++) {
-    let cursor: string | undefined;
-    do {
-      const res = await fetch(`${url}/v1/events?accountId=${prefix}-acct-${a}&limit=500${cursor ? `&cursor=${cursor}` : ""}`, { headers: { authorization: `Bearer ${key}` } });
-      if (res.status !== 200) throw new Error(`GET /v1/events answered ${res.status}: ${await res.text()}`);
-      const page = (await res.json()) as { items: { eventId: string }[]; nextCursor?: string | null };
-      for (const e of page.items) seen.set(e.eventId, (seen.get(e.eventId) ?? 0) + 1);
-      cursor = page.nextCursor ?? undefined;
-    } while (cursor);
+    for (const id of await accountEventIds(url, key, `${prefix}-acct-${a}`)) seen.set(id, (seen.get(id) ?? 0) + 1);
   }
   return seen;
+}
+
+/** Every stored event id of one account, through GET /v1/events at `url`, following the cursors. */
+export async function accountEventIds(url: string, key: string, accountId: string): Promise<string[]> {
+  const ids: string[] = [];
+  let cursor: string | undefined;
+  do {
+    const res = await fetch(`${url}/v1/events?accountId=${accountId}&limit=500${cursor ? `&cursor=${cursor}` : ""}`, { headers: { authorization: `Bearer ${key}` } });
+    if (res.status !== 200) throw new Error(`GET /v1/events answered ${res.status}: ${await res.text()}`);
+    const page = (await res.json()) as { items: { eventId: string }[]; nextCursor?: string | null };
+    ids.push(...page.items.map((e) => e.eventId));
+    cursor = page.nextCursor ?? undefined;
+  } while (cursor);
+  return ids;
 }

@@ -147,6 +147,8 @@ export class ClauseGuardClient {
 
   /** Held events as JSON texts, oldest first; `head` is where the oldest is (a queue without shifting the array). */
   private buffer: string[] = [];
+  /** Each held event's size in bytes, beside it (measured once, at track()). */
+  private sizes: number[] = [];
   private bufferBytes = 0;
   private head = 0;
   private nextSeq: number;
@@ -235,12 +237,14 @@ export class ClauseGuardClient {
     if (this.queued() >= this.maxBuffer && !this.spillOldest()) {
       this.counts.droppedOverflow++;
       if (this.overflow === "drop-newest") return;
-      this.bufferBytes -= Buffer.byteLength(this.buffer[this.head]!);
+      this.bufferBytes -= this.sizes[this.head]!;
       this.buffer[this.head++] = "";
       this.compact();
     }
+    const size = Buffer.byteLength(json);
     this.buffer.push(json);
-    this.bufferBytes += Buffer.byteLength(json);
+    this.sizes.push(size);
+    this.bufferBytes += size;
     if (this.intervalMs === 0) this.kick();
     else if (this.queued() >= this.maxBatch || this.bufferBytes >= this.maxBytes) this.kick(false);
     else if (!this.timer) this.timer = setTimeout(() => this.kick(), this.intervalMs).unref();
@@ -626,7 +630,7 @@ export class ClauseGuardClient {
     const start = this.head;
     let bytes = 0;
     while (this.head < this.buffer.length && this.head - start < this.maxBatch) {
-      const size = Buffer.byteLength(this.buffer[this.head]!) + 1;
+      const size = this.sizes[this.head]! + 1;
       if (this.head > start && bytes + size > this.maxBytes) break;
       bytes += size;
       this.head++;
@@ -641,8 +645,20 @@ export class ClauseGuardClient {
   private compact(): void {
     if (this.head > 65_536 && this.head * 2 > this.buffer.length) {
       this.buffer = this.buffer.slice(this.head);
+      this.sizes = this.sizes.slice(this.head);
       this.head = 0;
     }
+  }
+
+  /** Drops everything held, counted as undelivered (close() without room for it). */
+  private dropHeld(why: string): void {
+    const n = this.queued();
+    this.counts.droppedUndelivered += n;
+    if (n > 0) this.report(new Error(`${why}: dropped ${n} held event(s) at close`));
+    this.buffer = [];
+    this.sizes = [];
+    this.head = 0;
+    this.bufferBytes = 0;
   }
 
   private body(batch: Batch, format: "ndjson" | "json"): string {
@@ -684,23 +700,9 @@ export class ClauseGuardClient {
 
   /** Everything still held goes to the spill folder, or without one is counted as undelivered. */
   private async spillHeld(): Promise<void> {
-    if (!this.spill) {
-      this.counts.droppedUndelivered += this.queued();
-      if (this.queued() > 0) this.report(new Error(`dropped ${this.queued()} held event(s) at close`));
-      this.buffer = [];
-      this.head = 0;
-      this.bufferBytes = 0;
-      return;
-    }
+    if (!this.spill) return this.dropHeld("no spill folder");
     while (this.queued() > 0) {
-      if (!this.spill.hasRoom()) {
-        this.counts.droppedUndelivered += this.queued();
-        this.report(new Error(`the spill folder is full: dropped ${this.queued()} held event(s) at close`));
-        this.buffer = [];
-        this.head = 0;
-        this.bufferBytes = 0;
-        return;
-      }
+      if (!this.spill.hasRoom()) return this.dropHeld("the spill folder is full");
       await this.writeSpill(this.take());
     }
     // Batches the overflow was writing land before close() gives the folder up.
